@@ -1,0 +1,232 @@
+package runtime
+
+import "time"
+
+// A Plan is the static description of a compose project that composegen
+// emits as Go literals into the generated file. The runtime needs nothing
+// else to bring the stack up: no compose file is parsed at test time.
+//
+// Every string field that came from the compose file is a template: ${VAR},
+// ${VAR:-default}, ${VAR:?message} and $$ are resolved when the stack starts,
+// from the test process's environment, the options and the project's .env
+// file, exactly as docker compose resolves them. Paths are relative to Dir.
+type Plan struct {
+	// Name is the compose project name. Each stack instance gets a unique
+	// project name derived from it.
+	Name string
+	// Files lists the compose files the plan was generated from, relative to
+	// the generated file's directory (for messages only).
+	Files []string
+	// Dir is the project directory (the directory of the first compose file),
+	// relative to the generated file's directory. Bind mounts, env files and
+	// build contexts are resolved against it.
+	Dir string
+	// EnvFiles are the project-level env files used for interpolation, relative
+	// to Dir (".env" by default). A missing file is ignored unless Required.
+	EnvFiles []EnvFile
+	// Profiles are the profiles active by default (those given at generation).
+	Profiles []string
+	// Services in name order.
+	Services []ServiceSpec
+	// Volumes declares the top-level named volumes.
+	Volumes []VolumeSpec
+	// Networks declares the top-level networks.
+	Networks []NetworkSpec
+	// Secrets and Configs declare the top-level secrets and configs.
+	Secrets []FileSpec
+	Configs []FileSpec
+}
+
+// ServiceSpec describes one compose service.
+type ServiceSpec struct {
+	Name     string
+	Image    string
+	Kind     string // kind from the templates catalog, "" when unknown
+	Profiles []string
+
+	// Command and Entrypoint override the image's when non-nil (an empty,
+	// non-nil slice clears the image's entrypoint, as in compose).
+	Command    []string
+	Entrypoint []string
+
+	Environment []EnvVar // sorted by name
+	EnvFiles    []EnvFile
+	Labels      map[string]string
+
+	Ports       []PortSpec // ports, expose and the kind's default ports
+	Healthcheck *HealthcheckSpec
+	Probe       *ProbeSpec // readiness probe used when there is no healthcheck
+	DependsOn   []Dependency
+
+	WorkingDir string
+	User       string
+	Hostname   string
+	Restart    string
+
+	Build      *BuildSpec
+	PullPolicy string
+
+	Mounts     []MountSpec
+	Tmpfs      []string
+	ExtraHosts []string
+	Networks   []ServiceNetwork // nil: the stack's default network
+	// NetworkMode is "", "host", "none" or "service:NAME".
+	NetworkMode string
+	Links       []string
+
+	Secrets []FileRef
+	Configs []FileRef
+
+	ContainerName   string
+	Init            *bool
+	Privileged      bool
+	ReadOnly        bool
+	Tty             bool
+	StdinOpen       bool
+	CapAdd          []string
+	CapDrop         []string
+	ShmSize         int64
+	Sysctls         map[string]string
+	Ulimits         []Ulimit
+	StopSignal      string
+	StopGracePeriod *time.Duration
+	Platform        string
+}
+
+// EnvVar is one environment variable of a service. Value is a template.
+// FromEnv is set for a bare name ("- FOO"): the value comes from the test
+// process's environment (or the project's .env) when the stack starts, and
+// the variable is left unset when neither has it.
+type EnvVar struct {
+	Name    string
+	Value   string
+	FromEnv bool
+}
+
+// EnvFile is an env_file entry (or a project .env file), relative to Dir.
+type EnvFile struct {
+	Path     string
+	Required bool
+	Format   string
+}
+
+// PortSpec is one container port that the runtime publishes.
+type PortSpec struct {
+	// Name is the long-syntax name, "" when none.
+	Name     string
+	Target   int
+	Protocol string // "tcp" or "udp"
+	// Published is the host port requested by the compose file ("" or
+	// "8080", or a range "8000-8003"). It is bound only with WithFixedPorts;
+	// by default every port gets an ephemeral port on HostIP or 127.0.0.1.
+	Published   string
+	HostIP      string
+	AppProtocol string
+	// Expose marks ports that came from expose rather than ports; Implicit
+	// the kind's default ports added so that typed accessors work.
+	Expose   bool
+	Implicit bool
+}
+
+// HealthcheckSpec is a compose healthcheck. The runtime executes Test itself
+// (through exec) on a fast cadence; Interval and Retries only bound how long
+// an unhealthy service is waited for.
+type HealthcheckSpec struct {
+	// Test is the compose form: ["CMD", args...], ["CMD-SHELL", cmd] or
+	// ["NONE"].
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
+	Disable       bool
+}
+
+// ProbeSpec is a readiness probe run from the host against a published port,
+// speaking the service's protocol so that docker-proxy's early accept does
+// not count as ready.
+type ProbeSpec struct {
+	// Protocol is one of "tcp", "http", "postgres", "redis", "mysql",
+	// "memcached", "amqp".
+	Protocol string
+	Port     int
+	// Path is the HTTP path for "http" probes.
+	Path string
+}
+
+// Dependency is one depends_on entry.
+type Dependency struct {
+	Service string
+	// Condition is "service_started", "service_healthy" or
+	// "service_completed_successfully".
+	Condition string
+	Required  bool
+	Restart   bool
+}
+
+// BuildSpec is a service's build section.
+type BuildSpec struct {
+	Context    string // relative to Dir
+	Dockerfile string
+	Args       map[string]string
+	Target     string
+}
+
+// MountSpec is a volume, bind or tmpfs mount.
+type MountSpec struct {
+	Type     string // "volume", "bind", "tmpfs"
+	Source   string // volume name or path relative to Dir
+	Target   string
+	ReadOnly bool
+}
+
+// VolumeSpec is a top-level named volume.
+type VolumeSpec struct {
+	Name     string
+	External bool
+	// ExternalName is the engine's name of an external volume.
+	ExternalName string
+	Driver       string
+	Labels       map[string]string
+}
+
+// NetworkSpec is a top-level network.
+type NetworkSpec struct {
+	Name         string
+	External     bool
+	ExternalName string
+	Internal     bool
+	Driver       string
+	Labels       map[string]string
+}
+
+// ServiceNetwork attaches a service to a network of the stack.
+type ServiceNetwork struct {
+	Network string
+	Aliases []string
+}
+
+// FileSpec is a top-level secret or config with its source: a file relative
+// to Dir, an environment variable, or inline content.
+type FileSpec struct {
+	Name        string
+	File        string
+	Environment string
+	Content     string
+	External    bool
+}
+
+// FileRef mounts a secret or config into a service.
+type FileRef struct {
+	Source string
+	Target string
+	Mode   *uint32
+}
+
+// Ulimit is one ulimits entry.
+type Ulimit struct {
+	Name string
+	Soft int64
+	Hard int64
+}
