@@ -1,12 +1,17 @@
 // Package templates is composegen's catalog of known service kinds. A kind is
 // recognised by its image; it decides which typed accessors the generated
 // service type gets (DSN, Addr, URL, ...), how credentials are derived from
-// the service's environment (exactly as the official image derives them),
-// the kind's default container ports, and the readiness probe used when the
-// compose file declares no healthcheck.
+// the service's environment (exactly as the official image derives them,
+// defaults included), the kind's default container ports, and the readiness
+// probe used when the compose file declares no healthcheck.
 //
 // The accessor functions (PostgresDSN, RedisAddr, ...) are called by
-// generated code at test time with the running service.
+// generated code at test time with the running service; they read the
+// service's environment after interpolation and its published ports.
+//
+// Variables of the *_FILE form (POSTGRES_PASSWORD_FILE, ...) name a file
+// inside the container; they are not resolved, so a service that sets its
+// password only through such a file gets an accessor without the password.
 package templates
 
 import (
@@ -17,7 +22,9 @@ import (
 
 // Kind is one entry of the catalog.
 type Kind struct {
-	// Name is the kind's name ("postgres").
+	// Name is the kind's name ("postgres"). Variants of an image family whose
+	// environment differs (Bitnami's images) are kinds of their own
+	// ("postgres-bitnami") with the same accessor names.
 	Name string
 	// Images are the image repositories recognised, without registry or tag
 	// ("postgres", "postgis/postgis", "bitnami/postgresql").
@@ -44,12 +51,19 @@ type Accessor struct {
 	Func string
 	// Result is the Go result type: "string" or "[]string".
 	Result string
+	// Ports are the container ports (tcp) the accessor reads. The generator
+	// emits the accessor only when all of them are published by the service
+	// (declared, or default ports of the kind).
+	Ports []int
 }
 
 // Match returns the kind of an image reference (any registry prefix, tag or
 // digest), or nil when the image is not in the catalog.
 func Match(image string) *Kind {
 	repo := Repository(image)
+	if repo == "" {
+		return nil
+	}
 	for i := range catalog {
 		for _, im := range catalog[i].Images {
 			if im == repo {
@@ -60,52 +74,79 @@ func Match(image string) *Kind {
 	return nil
 }
 
+// ByName returns the kind named name, or nil when there is none.
+func ByName(name string) *Kind {
+	for i := range catalog {
+		if catalog[i].Name == name {
+			return &catalog[i]
+		}
+	}
+	return nil
+}
+
+// Kinds returns the names of all kinds of the catalog, in catalog order.
+func Kinds() []string {
+	names := make([]string, len(catalog))
+	for i := range catalog {
+		names[i] = catalog[i].Name
+	}
+	return names
+}
+
 // Repository strips the registry, the "library/" prefix, the tag and the
 // digest from an image reference: "docker.io/library/postgres:16" →
-// "postgres".
+// "postgres", "ghcr.io/org/app:v1" → "org/app". ${VAR} templates in the tag
+// ("postgres:${PG_VERSION:-16}") are skipped; a repository that is itself a
+// template yields what is left, which matches no kind.
 func Repository(image string) string {
-	s := image
-	if i := strings.IndexByte(s, '@'); i >= 0 {
+	s := strings.TrimSpace(image)
+	if i := indexOutside(s, '@', 0); i >= 0 {
 		s = s[:i]
 	}
-	// A tag is after the last ':' that follows the last '/'.
-	slash := strings.LastIndexByte(s, '/')
-	if i := strings.LastIndexByte(s, ':'); i > slash {
+	// A tag is after the first ':' that follows the last '/'.
+	slash := lastIndexOutside(s, '/')
+	if i := indexOutside(s, ':', slash+1); i >= 0 {
 		s = s[:i]
 	}
 	// Drop a registry host: the first component if it has a '.' or ':' or is
 	// "localhost".
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		first := s[:i]
-		if first == "localhost" || strings.IndexByte(first, '.') >= 0 || strings.IndexByte(first, ':') >= 0 {
+		if first == "localhost" || strings.ContainsAny(first, ".:") {
 			s = s[i+1:]
 		}
 	}
+	s = strings.ToLower(s)
 	return strings.TrimPrefix(s, "library/")
 }
 
-var catalog = []Kind{
-	{
-		Name: "postgres", Images: []string{"postgres"}, Ports: []int{5432},
-		Probe: &runtime.ProbeSpec{Protocol: "postgres", Port: 5432},
-		Accessors: []Accessor{
-			{Name: "DSN", Doc: "returns the libpq connection URL (postgres://user:password@host:port/db?sslmode=disable).", Func: "PostgresDSN", Result: "string"},
-		},
-	},
-	{
-		Name: "redis", Images: []string{"redis"}, Ports: []int{6379},
-		Probe: &runtime.ProbeSpec{Protocol: "redis", Port: 6379},
-		Accessors: []Accessor{
-			{Name: "Addr", Doc: "returns host:port of the Redis server, for go-redis's Options.Addr.", Func: "RedisAddr", Result: "string"},
-		},
-	},
+// indexOutside returns the index of the first c at or after from that is not
+// inside a ${...} template, -1 if none.
+func indexOutside(s string, c byte, from int) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
+			depth++
+			i++
+		case s[i] == '}' && depth > 0:
+			depth--
+		case depth == 0 && s[i] == c && i >= from:
+			return i
+		}
+	}
+	return -1
 }
 
-// PostgresDSN is the DSN accessor of the postgres kind.
-func PostgresDSN(s *runtime.Service) string {
-	user := s.EnvDefault("POSTGRES_USER", "postgres")
-	return "postgres://" + user + ":" + s.Env("POSTGRES_PASSWORD") + "@" + s.Port(5432, "tcp").Addr() + "/" + s.EnvDefault("POSTGRES_DB", user) + "?sslmode=disable"
+// lastIndexOutside returns the index of the last c not inside a ${...}
+// template, -1 if none.
+func lastIndexOutside(s string, c byte) int {
+	last := -1
+	for from := 0; ; {
+		i := indexOutside(s, c, from)
+		if i < 0 {
+			return last
+		}
+		last, from = i, i+1
+	}
 }
-
-// RedisAddr is the Addr accessor of the redis kind.
-func RedisAddr(s *runtime.Service) string { return s.Port(6379, "tcp").Addr() }

@@ -1,0 +1,381 @@
+package templates
+
+import "github.com/composegen/composegen/runtime"
+
+// str and strs build accessors returning string and []string.
+func str(name, fn, doc string, ports ...int) Accessor {
+	return Accessor{Name: name, Doc: doc, Func: fn, Result: "string", Ports: ports}
+}
+
+func strs(name, fn, doc string, ports ...int) Accessor {
+	return Accessor{Name: name, Doc: doc, Func: fn, Result: "[]string", Ports: ports}
+}
+
+func probe(protocol string, port int, path string) *runtime.ProbeSpec {
+	return &runtime.ProbeSpec{Protocol: protocol, Port: port, Path: path}
+}
+
+// Accessor docs shared by variants of a family.
+const (
+	docPostgresDSN = "returns the libpq connection URL postgres://user:password@host:port/db?sslmode=disable, for pgx, lib/pq and database/sql; user, password and database are escaped."
+	docMySQLDSN    = "returns the go-sql-driver/mysql DSN user:password@tcp(host:port)/db; append ?parseTime=true or other parameters as needed."
+	docMySQLURL    = "returns the URL mysql://user:password@host:port/db with user and password escaped, for tools that take URLs (migrate, atlas)."
+	docUser        = "returns the user the accessors connect as, derived from the service's environment as the image does."
+	docPassword    = "returns the password of User, derived from the service's environment as the image does (\"\" when none)."
+	docDatabase    = "returns the database created by the image, derived from the service's environment."
+	docRedisAddr   = "returns host:port of the server, for go-redis's Options.Addr."
+	docRedisURL    = "returns redis://[:password@]host:port/0, for redis.ParseURL."
+	docRedisPass   = "returns the server's password (\"\" when none)."
+	docAMQPURL     = "returns the AMQP URL amqp://user:password@host:port/vhost with the image's credentials (vhost \"/\" is %2F)."
+	docMgmtURL     = "returns http://host:port of the management UI and HTTP API (container port 15672)."
+	docBrokers     = "returns the host addresses (host:port) of the published broker port 9092. The broker must advertise an address the test process can reach (advertised listeners)."
+	docMinioEP     = "returns host:port of the S3 API, for minio-go's New."
+	docMinioURL    = "returns http://host:port of the S3 API, for AWS SDK endpoints."
+	docMinioAK     = "returns the access key (root user) derived from the service's environment as the image does."
+	docMinioSK     = "returns the secret key (root password) derived from the service's environment as the image does."
+	docSearchURL   = "returns the base URL of the REST API on container port 9200, with credentials when the service's environment enables security."
+	docHTTPURL     = "returns http://host:port of container port 80."
+	docHostAddrs   = "returns the host addresses (host:port) of the published CQL port 9042, for gocql.NewCluster."
+)
+
+var catalog = []Kind{
+	{
+		Name:   "postgres",
+		Images: []string{"postgres", "postgis/postgis", "timescale/timescaledb", "timescale/timescaledb-ha", "pgvector/pgvector", "supabase/postgres"},
+		Ports:  []int{5432},
+		Probe:  probe("postgres", 5432, ""),
+		Accessors: []Accessor{
+			str("DSN", "PostgresDSN", docPostgresDSN, 5432),
+			str("User", "PostgresUser", "returns POSTGRES_USER, default \"postgres\"."),
+			str("Password", "PostgresPassword", "returns POSTGRES_PASSWORD (POSTGRES_PASSWORD_FILE is not resolved)."),
+			str("Database", "PostgresDatabase", "returns POSTGRES_DB, default the user's name."),
+		},
+	},
+	{
+		Name:   "postgres-bitnami",
+		Images: []string{"bitnami/postgresql"},
+		Ports:  []int{5432},
+		Probe:  probe("postgres", 5432, ""),
+		Accessors: []Accessor{
+			str("DSN", "BitnamiPostgresDSN", docPostgresDSN, 5432),
+			str("User", "BitnamiPostgresUser", "returns POSTGRESQL_USERNAME (or POSTGRES_USER), default \"postgres\"."),
+			str("Password", "BitnamiPostgresPassword", "returns POSTGRESQL_PASSWORD (or POSTGRES_PASSWORD)."),
+			str("Database", "BitnamiPostgresDatabase", "returns POSTGRESQL_DATABASE (or POSTGRES_DB), default \"postgres\"."),
+		},
+	},
+	{
+		Name:   "mysql",
+		Images: []string{"mysql", "mysql/mysql-server", "percona", "percona/percona-server"},
+		Ports:  []int{3306},
+		Probe:  probe("mysql", 3306, ""),
+		Accessors: []Accessor{
+			str("DSN", "MySQLDSN", docMySQLDSN, 3306),
+			str("URL", "MySQLURL", docMySQLURL, 3306),
+			str("User", "MySQLUser", "returns MYSQL_USER when MYSQL_USER and MYSQL_PASSWORD are set (the image creates that user), else \"root\"."),
+			str("Password", "MySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD (\"\" with MYSQL_ALLOW_EMPTY_PASSWORD; unknown with MYSQL_RANDOM_ROOT_PASSWORD)."),
+			str("Database", "MySQLDatabase", "returns MYSQL_DATABASE (\"\" when none)."),
+		},
+	},
+	{
+		Name:   "mariadb",
+		Images: []string{"mariadb"},
+		Ports:  []int{3306},
+		Probe:  probe("mysql", 3306, ""),
+		Accessors: []Accessor{
+			str("DSN", "MariaDBDSN", docMySQLDSN, 3306),
+			str("URL", "MariaDBURL", docMySQLURL, 3306),
+			str("User", "MariaDBUser", "returns MARIADB_USER (or MYSQL_USER) when a password is set for it, else \"root\"."),
+			str("Password", "MariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD (each falling back to its MYSQL_ name; \"\" with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD)."),
+			str("Database", "MariaDBDatabase", "returns MARIADB_DATABASE (or MYSQL_DATABASE), \"\" when none."),
+		},
+	},
+	{
+		Name:   "mysql-bitnami",
+		Images: []string{"bitnami/mysql"},
+		Ports:  []int{3306},
+		Probe:  probe("mysql", 3306, ""),
+		Accessors: []Accessor{
+			str("DSN", "BitnamiMySQLDSN", docMySQLDSN, 3306),
+			str("URL", "BitnamiMySQLURL", docMySQLURL, 3306),
+			str("User", "BitnamiMySQLUser", "returns MYSQL_USER, else MYSQL_ROOT_USER (default \"root\")."),
+			str("Password", "BitnamiMySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD."),
+			str("Database", "BitnamiMySQLDatabase", "returns MYSQL_DATABASE (\"\" when none)."),
+		},
+	},
+	{
+		Name:   "mariadb-bitnami",
+		Images: []string{"bitnami/mariadb"},
+		Ports:  []int{3306},
+		Probe:  probe("mysql", 3306, ""),
+		Accessors: []Accessor{
+			str("DSN", "BitnamiMariaDBDSN", docMySQLDSN, 3306),
+			str("URL", "BitnamiMariaDBURL", docMySQLURL, 3306),
+			str("User", "BitnamiMariaDBUser", "returns MARIADB_USER, else MARIADB_ROOT_USER (default \"root\")."),
+			str("Password", "BitnamiMariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD."),
+			str("Database", "BitnamiMariaDBDatabase", "returns MARIADB_DATABASE (\"\" when none)."),
+		},
+	},
+	{
+		Name:   "redis",
+		Images: []string{"redis", "valkey/valkey", "eqalpha/keydb", "redislabs/redismod", "redis/redis-stack", "redis/redis-stack-server"},
+		Ports:  []int{6379},
+		Probe:  probe("redis", 6379, ""),
+		Accessors: []Accessor{
+			str("Addr", "RedisAddr", docRedisAddr, 6379),
+			str("URL", "RedisURL", docRedisURL, 6379),
+			str("Password", "RedisPassword", "returns the password set with --requirepass in the service's command (or REDIS_ARGS for redis-stack), \"\" when none."),
+		},
+	},
+	{
+		Name:   "redis-bitnami",
+		Images: []string{"bitnami/redis", "bitnami/valkey"},
+		Ports:  []int{6379},
+		Probe:  probe("redis", 6379, ""),
+		Accessors: []Accessor{
+			str("Addr", "RedisAddr", docRedisAddr, 6379),
+			str("URL", "BitnamiRedisURL", docRedisURL, 6379),
+			str("Password", "BitnamiRedisPassword", "returns REDIS_PASSWORD (VALKEY_PASSWORD for valkey), \"\" when none."),
+		},
+	},
+	{
+		Name:   "dragonfly",
+		Images: []string{"dragonflydb/dragonfly"},
+		Ports:  []int{6379},
+		Probe:  probe("redis", 6379, ""),
+		Accessors: []Accessor{
+			str("Addr", "RedisAddr", docRedisAddr, 6379),
+			str("URL", "DragonflyURL", docRedisURL, 6379),
+			str("Password", "DragonflyPassword", "returns the password set with --requirepass in the service's command or DFLY_requirepass, \"\" when none."),
+		},
+	},
+	{
+		Name:   "memcached",
+		Images: []string{"memcached", "bitnami/memcached"},
+		Ports:  []int{11211},
+		Probe:  probe("memcached", 11211, ""),
+		Accessors: []Accessor{
+			str("Addr", "MemcachedAddr", "returns host:port of the server, for gomemcache's memcache.New.", 11211),
+		},
+	},
+	{
+		Name:   "mongo",
+		Images: []string{"mongo", "mongodb/mongodb-community-server", "mongodb/mongodb-enterprise-server"},
+		Ports:  []int{27017},
+		Probe:  probe("tcp", 27017, ""),
+		Accessors: []Accessor{
+			str("URI", "MongoURI", "returns mongodb://[user:password@]host:port/[?authSource=admin] with the root user of MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD, for mongo-driver's ApplyURI.", 27017),
+		},
+	},
+	{
+		Name:   "mongo-bitnami",
+		Images: []string{"bitnami/mongodb"},
+		Ports:  []int{27017},
+		Probe:  probe("tcp", 27017, ""),
+		Accessors: []Accessor{
+			str("URI", "BitnamiMongoURI", "returns mongodb://[user:password@]host:port/[?authSource=...] with MONGODB_ROOT_USER (default \"root\") and MONGODB_ROOT_PASSWORD, else MONGODB_USERNAME, MONGODB_PASSWORD and MONGODB_DATABASE.", 27017),
+		},
+	},
+	{
+		Name:   "rabbitmq",
+		Images: []string{"rabbitmq"},
+		Ports:  []int{5672},
+		Probe:  probe("amqp", 5672, ""),
+		Accessors: []Accessor{
+			str("URL", "RabbitMQURL", docAMQPURL+" Defaults: RABBITMQ_DEFAULT_USER guest, RABBITMQ_DEFAULT_PASS guest, RABBITMQ_DEFAULT_VHOST /.", 5672),
+			str("ManagementURL", "RabbitMQManagementURL", docMgmtURL, 15672),
+		},
+	},
+	{
+		Name:   "rabbitmq-bitnami",
+		Images: []string{"bitnami/rabbitmq"},
+		Ports:  []int{5672},
+		Probe:  probe("amqp", 5672, ""),
+		Accessors: []Accessor{
+			str("URL", "BitnamiRabbitMQURL", docAMQPURL+" Defaults: RABBITMQ_USERNAME user, RABBITMQ_PASSWORD bitnami, RABBITMQ_VHOST /.", 5672),
+			str("ManagementURL", "RabbitMQManagementURL", docMgmtURL, 15672),
+		},
+	},
+	{
+		Name:   "nats",
+		Images: []string{"nats", "bitnami/nats"},
+		Ports:  []int{4222},
+		Probe:  probe("tcp", 4222, ""),
+		Accessors: []Accessor{
+			str("URL", "NATSURL", "returns nats://[user:password@]host:port, with the credentials of --user/--pass or --auth in the service's command, for nats.Connect.", 4222),
+		},
+	},
+	{
+		Name:   "kafka",
+		Images: []string{"apache/kafka", "apache/kafka-native", "bitnami/kafka", "confluentinc/cp-kafka", "confluentinc/confluent-local"},
+		Ports:  []int{9092},
+		Probe:  probe("tcp", 9092, ""),
+		Accessors: []Accessor{
+			strs("Brokers", "KafkaBrokers", docBrokers, 9092),
+		},
+	},
+	{
+		Name:   "redpanda",
+		Images: []string{"redpandadata/redpanda", "vectorized/redpanda"},
+		Ports:  []int{9092},
+		Probe:  probe("tcp", 9092, ""),
+		Accessors: []Accessor{
+			strs("Brokers", "KafkaBrokers", docBrokers, 9092),
+		},
+	},
+	{
+		Name:   "minio",
+		Images: []string{"minio/minio"},
+		Ports:  []int{9000},
+		Probe:  probe("http", 9000, "/minio/health/live"),
+		Accessors: []Accessor{
+			str("Endpoint", "MinioEndpoint", docMinioEP, 9000),
+			str("URL", "MinioURL", docMinioURL, 9000),
+			str("AccessKey", "MinioAccessKey", docMinioAK+" MINIO_ROOT_USER (or the legacy MINIO_ACCESS_KEY), default \"minioadmin\"."),
+			str("SecretKey", "MinioSecretKey", docMinioSK+" MINIO_ROOT_PASSWORD (or the legacy MINIO_SECRET_KEY), default \"minioadmin\"."),
+		},
+	},
+	{
+		Name:   "minio-bitnami",
+		Images: []string{"bitnami/minio"},
+		Ports:  []int{9000},
+		Probe:  probe("http", 9000, "/minio/health/live"),
+		Accessors: []Accessor{
+			str("Endpoint", "MinioEndpoint", docMinioEP, 9000),
+			str("URL", "MinioURL", docMinioURL, 9000),
+			str("AccessKey", "BitnamiMinioAccessKey", docMinioAK+" MINIO_ROOT_USER, default \"minio\"."),
+			str("SecretKey", "BitnamiMinioSecretKey", docMinioSK+" MINIO_ROOT_PASSWORD, default \"miniosecret\"."),
+		},
+	},
+	{
+		Name:   "elasticsearch",
+		Images: []string{"elasticsearch", "elasticsearch/elasticsearch", "bitnami/elasticsearch"},
+		Ports:  []int{9200},
+		Probe:  probe("tcp", 9200, ""),
+		Accessors: []Accessor{
+			str("URL", "ElasticsearchURL", docSearchURL+" http://host:port unless xpack.security.enabled is true; then http://elastic:ELASTIC_PASSWORD@host:port (https with xpack.security.http.ssl.enabled).", 9200),
+		},
+	},
+	{
+		Name:   "opensearch",
+		Images: []string{"opensearchproject/opensearch", "bitnami/opensearch"},
+		Ports:  []int{9200},
+		Probe:  probe("tcp", 9200, ""),
+		Accessors: []Accessor{
+			str("URL", "OpenSearchURL", docSearchURL+" https://admin:password@host:port (password OPENSEARCH_INITIAL_ADMIN_PASSWORD, default \"admin\"), or http://host:port when DISABLE_SECURITY_PLUGIN or plugins.security.disabled is true.", 9200),
+		},
+	},
+	{
+		Name:   "clickhouse",
+		Images: []string{"clickhouse/clickhouse-server", "clickhouse", "yandex/clickhouse-server"},
+		Ports:  []int{9000, 8123},
+		Probe:  probe("http", 8123, "/ping"),
+		Accessors: []Accessor{
+			str("DSN", "ClickHouseDSN", "returns clickhouse://user:password@host:port/db on the native protocol port 9000, for clickhouse-go (CLICKHOUSE_USER default \"default\", CLICKHOUSE_PASSWORD, CLICKHOUSE_DB default \"default\").", 9000),
+			str("HTTPURL", "ClickHouseHTTPURL", "returns http://host:port of the HTTP interface (container port 8123).", 8123),
+		},
+	},
+	{
+		Name:   "localstack",
+		Images: []string{"localstack/localstack", "localstack/localstack-pro"},
+		Ports:  []int{4566},
+		Probe:  probe("http", 4566, "/_localstack/health"),
+		Accessors: []Accessor{
+			str("Endpoint", "LocalStackEndpoint", "returns http://host:port of the edge port 4566, for the AWS SDK's BaseEndpoint.", 4566),
+		},
+	},
+	{
+		Name:   "mailpit",
+		Images: []string{"axllent/mailpit"},
+		Ports:  []int{1025, 8025},
+		Probe:  probe("http", 8025, "/readyz"),
+		Accessors: []Accessor{
+			str("SMTPAddr", "MailSMTPAddr", "returns host:port of the SMTP server (container port 1025), for net/smtp.", 1025),
+			str("WebURL", "MailWebURL", "returns http://host:port of the web UI and API (container port 8025).", 8025),
+		},
+	},
+	{
+		Name:   "mailhog",
+		Images: []string{"mailhog/mailhog"},
+		Ports:  []int{1025, 8025},
+		Probe:  probe("http", 8025, "/api/v2/messages"),
+		Accessors: []Accessor{
+			str("SMTPAddr", "MailSMTPAddr", "returns host:port of the SMTP server (container port 1025), for net/smtp.", 1025),
+			str("WebURL", "MailWebURL", "returns http://host:port of the web UI and API (container port 8025).", 8025),
+		},
+	},
+	{
+		Name:   "cassandra",
+		Images: []string{"cassandra", "scylladb/scylla", "bitnami/cassandra"},
+		Ports:  []int{9042},
+		Probe:  probe("tcp", 9042, ""),
+		Accessors: []Accessor{
+			strs("Hosts", "CassandraHosts", docHostAddrs, 9042),
+		},
+	},
+	{
+		Name:   "etcd",
+		Images: []string{"coreos/etcd", "bitnami/etcd", "etcd-development/etcd"},
+		Ports:  []int{2379},
+		Probe:  probe("http", 2379, "/health"),
+		Accessors: []Accessor{
+			strs("Endpoints", "EtcdEndpoints", "returns the host addresses (host:port) of the client port 2379, for clientv3.Config.Endpoints.", 2379),
+		},
+	},
+	{
+		Name:   "consul",
+		Images: []string{"hashicorp/consul", "consul", "bitnami/consul"},
+		Ports:  []int{8500},
+		Probe:  probe("http", 8500, "/v1/status/leader"),
+		Accessors: []Accessor{
+			str("Addr", "ConsulAddr", "returns host:port of the HTTP API (container port 8500), for the consul API's Config.Address.", 8500),
+			str("URL", "ConsulURL", "returns http://host:port of the HTTP API (container port 8500).", 8500),
+		},
+	},
+	{
+		Name:   "vault",
+		Images: []string{"hashicorp/vault", "vault", "openbao/openbao"},
+		Ports:  []int{8200},
+		Probe:  probe("http", 8200, "/v1/sys/health"),
+		Accessors: []Accessor{
+			str("Addr", "VaultAddr", "returns host:port of the API (container port 8200).", 8200),
+			str("URL", "VaultURL", "returns http://host:port of the API, the VAULT_ADDR form for the vault API's Config.Address.", 8200),
+			str("Token", "VaultToken", "returns the dev-mode root token VAULT_DEV_ROOT_TOKEN_ID (\"\" when unset: the server then generates one)."),
+		},
+	},
+	{
+		Name:   "nginx",
+		Images: []string{"nginx", "nginxinc/nginx"},
+		Ports:  []int{80},
+		Probe:  probe("http", 80, "/"),
+		Accessors: []Accessor{
+			str("URL", "HTTPServerURL", docHTTPURL, 80),
+		},
+	},
+	{
+		Name:   "httpd",
+		Images: []string{"httpd"},
+		Ports:  []int{80},
+		Probe:  probe("http", 80, "/"),
+		Accessors: []Accessor{
+			str("URL", "HTTPServerURL", docHTTPURL, 80),
+		},
+	},
+	{
+		Name:   "caddy",
+		Images: []string{"caddy"},
+		Ports:  []int{80},
+		Probe:  probe("http", 80, "/"),
+		Accessors: []Accessor{
+			str("URL", "HTTPServerURL", docHTTPURL, 80),
+		},
+	},
+	{
+		Name:   "traefik",
+		Images: []string{"traefik"},
+		Ports:  []int{80},
+		Probe:  probe("http", 80, "/"),
+		Accessors: []Accessor{
+			str("URL", "HTTPServerURL", docHTTPURL+" Requests are routed by traefik's configuration.", 80),
+		},
+	},
+}

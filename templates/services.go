@@ -1,0 +1,270 @@
+package templates
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/composegen/composegen/runtime"
+)
+
+// command returns the service's command. It prefers the interpolated command
+// when the runtime provides one (a Command() []string method); the plan's
+// command is a template, so its arguments that contain '$' are unknown and
+// dropped.
+func command(s *runtime.Service) []string {
+	if c, ok := any(s).(interface{ Command() []string }); ok {
+		return c.Command()
+	}
+	var out []string
+	for _, a := range s.Spec().Command {
+		if !strings.Contains(a, "$") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// words splits args into words: an argument with spaces (as in
+// ["sh", "-c", "redis-server --requirepass x"] or REDIS_ARGS) is split on
+// white space, with simple quotes removed.
+func words(args []string) []string {
+	var out []string
+	for _, a := range args {
+		for _, f := range strings.Fields(a) {
+			if len(f) >= 2 && (f[0] == '\'' || f[0] == '"') && f[len(f)-1] == f[0] {
+				f = f[1 : len(f)-1]
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// flagValue returns the value of the last "--name value" or "--name=value"
+// among args, "" when none.
+func flagValue(args []string, names ...string) string {
+	ws := words(args)
+	v := ""
+	for i, w := range ws {
+		for _, n := range names {
+			if w == n && i+1 < len(ws) {
+				v = ws[i+1]
+			} else if strings.HasPrefix(w, n+"=") {
+				v = w[len(n)+1:]
+			}
+		}
+	}
+	return v
+}
+
+func redisURL(host, password string) string {
+	u := url.URL{Scheme: "redis", Host: host, Path: "/0"}
+	if password != "" {
+		u.User = url.UserPassword("", password)
+	}
+	return u.String()
+}
+
+// RedisAddr is the Addr accessor of the redis kinds.
+func RedisAddr(s *runtime.Service) string { return addr(s, 6379) }
+
+// RedisPassword is the Password accessor of the redis kind: --requirepass in
+// the command, or in REDIS_ARGS (read by the redis-stack images).
+func RedisPassword(s *runtime.Service) string {
+	if p := flagValue(command(s), "--requirepass"); p != "" {
+		return p
+	}
+	return flagValue([]string{s.Env("REDIS_ARGS")}, "--requirepass")
+}
+
+// RedisURL is the URL accessor of the redis kind.
+func RedisURL(s *runtime.Service) string { return redisURL(addr(s, 6379), RedisPassword(s)) }
+
+// BitnamiRedisPassword is the Password accessor of the redis-bitnami kind.
+func BitnamiRedisPassword(s *runtime.Service) string {
+	return firstEnv(s, "", "REDIS_PASSWORD", "VALKEY_PASSWORD")
+}
+
+// BitnamiRedisURL is the URL accessor of the redis-bitnami kind.
+func BitnamiRedisURL(s *runtime.Service) string {
+	return redisURL(addr(s, 6379), BitnamiRedisPassword(s))
+}
+
+// DragonflyPassword is the Password accessor of the dragonfly kind:
+// --requirepass in the command, else DFLY_requirepass.
+func DragonflyPassword(s *runtime.Service) string {
+	if p := flagValue(command(s), "--requirepass"); p != "" {
+		return p
+	}
+	return s.Env("DFLY_requirepass")
+}
+
+// DragonflyURL is the URL accessor of the dragonfly kind.
+func DragonflyURL(s *runtime.Service) string {
+	return redisURL(addr(s, 6379), DragonflyPassword(s))
+}
+
+// MemcachedAddr is the Addr accessor of the memcached kind.
+func MemcachedAddr(s *runtime.Service) string { return addr(s, 11211) }
+
+func mongoURI(host, user, password, authSource string) string {
+	u := url.URL{Scheme: "mongodb", Host: host, Path: "/"}
+	if user != "" {
+		u.User = userinfo(user, password)
+		u.RawQuery = "authSource=" + url.QueryEscape(authSource)
+	}
+	return u.String()
+}
+
+// MongoURI is the URI accessor of the mongo kind: the root user of
+// MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD (created in the
+// admin database), or no credentials when they are unset.
+func MongoURI(s *runtime.Service) string {
+	return mongoURI(addr(s, 27017), s.Env("MONGO_INITDB_ROOT_USERNAME"), s.Env("MONGO_INITDB_ROOT_PASSWORD"), "admin")
+}
+
+// BitnamiMongoURI is the URI accessor of the mongo-bitnami kind.
+func BitnamiMongoURI(s *runtime.Service) string {
+	host := addr(s, 27017)
+	if p := s.Env("MONGODB_ROOT_PASSWORD"); p != "" {
+		return mongoURI(host, s.EnvDefault("MONGODB_ROOT_USER", "root"), p, "admin")
+	}
+	if u := s.Env("MONGODB_USERNAME"); u != "" {
+		return mongoURI(host, u, s.Env("MONGODB_PASSWORD"), s.EnvDefault("MONGODB_DATABASE", "admin"))
+	}
+	return mongoURI(host, "", "", "")
+}
+
+func amqpURL(host, user, password, vhost string) string {
+	u := url.URL{Scheme: "amqp", User: url.UserPassword(user, password), Host: host, Path: "/" + vhost, RawPath: "/" + url.PathEscape(vhost)}
+	return u.String()
+}
+
+// RabbitMQURL is the URL accessor of the rabbitmq kind.
+func RabbitMQURL(s *runtime.Service) string {
+	return amqpURL(addr(s, 5672), s.EnvDefault("RABBITMQ_DEFAULT_USER", "guest"), s.EnvDefault("RABBITMQ_DEFAULT_PASS", "guest"), s.EnvDefault("RABBITMQ_DEFAULT_VHOST", "/"))
+}
+
+// BitnamiRabbitMQURL is the URL accessor of the rabbitmq-bitnami kind.
+func BitnamiRabbitMQURL(s *runtime.Service) string {
+	return amqpURL(addr(s, 5672), s.EnvDefault("RABBITMQ_USERNAME", "user"), s.EnvDefault("RABBITMQ_PASSWORD", "bitnami"), s.EnvDefault("RABBITMQ_VHOST", "/"))
+}
+
+// RabbitMQManagementURL is the ManagementURL accessor of the rabbitmq kinds.
+func RabbitMQManagementURL(s *runtime.Service) string { return "http://" + addr(s, 15672) }
+
+// NATSURL is the URL accessor of the nats kind.
+func NATSURL(s *runtime.Service) string {
+	u := url.URL{Scheme: "nats", Host: addr(s, 4222)}
+	cmd := command(s)
+	if user := flagValue(cmd, "--user"); user != "" {
+		u.User = userinfo(user, flagValue(cmd, "--pass"))
+	} else if token := flagValue(cmd, "--auth"); token != "" {
+		u.User = url.User(token)
+	}
+	return u.String()
+}
+
+// KafkaBrokers is the Brokers accessor of the kafka and redpanda kinds.
+func KafkaBrokers(s *runtime.Service) []string { return []string{addr(s, 9092)} }
+
+// MinioEndpoint is the Endpoint accessor of the minio kinds.
+func MinioEndpoint(s *runtime.Service) string { return addr(s, 9000) }
+
+// MinioURL is the URL accessor of the minio kinds.
+func MinioURL(s *runtime.Service) string { return "http://" + addr(s, 9000) }
+
+// MinioAccessKey is the AccessKey accessor of the minio kind.
+func MinioAccessKey(s *runtime.Service) string {
+	return firstEnv(s, "minioadmin", "MINIO_ROOT_USER", "MINIO_ACCESS_KEY")
+}
+
+// MinioSecretKey is the SecretKey accessor of the minio kind.
+func MinioSecretKey(s *runtime.Service) string {
+	return firstEnv(s, "minioadmin", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY")
+}
+
+// BitnamiMinioAccessKey is the AccessKey accessor of the minio-bitnami kind.
+func BitnamiMinioAccessKey(s *runtime.Service) string {
+	return s.EnvDefault("MINIO_ROOT_USER", "minio")
+}
+
+// BitnamiMinioSecretKey is the SecretKey accessor of the minio-bitnami kind.
+func BitnamiMinioSecretKey(s *runtime.Service) string {
+	return s.EnvDefault("MINIO_ROOT_PASSWORD", "miniosecret")
+}
+
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "1":
+		return true
+	}
+	return false
+}
+
+// ElasticsearchURL is the URL accessor of the elasticsearch kind. Security is
+// taken as disabled unless xpack.security.enabled is true (Elasticsearch 8
+// enables it by default: set xpack.security.enabled=false, or set it to true
+// with ELASTIC_PASSWORD, for a usable URL).
+func ElasticsearchURL(s *runtime.Service) string {
+	u := url.URL{Scheme: "http", Host: addr(s, 9200)}
+	if isTrue(s.Env("xpack.security.enabled")) {
+		if p := s.Env("ELASTIC_PASSWORD"); p != "" {
+			u.User = url.UserPassword("elastic", p)
+		}
+		if isTrue(s.Env("xpack.security.http.ssl.enabled")) {
+			u.Scheme = "https"
+		}
+	}
+	return u.String()
+}
+
+// OpenSearchURL is the URL accessor of the opensearch kind.
+func OpenSearchURL(s *runtime.Service) string {
+	u := url.URL{Scheme: "http", Host: addr(s, 9200)}
+	if isTrue(s.Env("DISABLE_SECURITY_PLUGIN")) || isTrue(s.Env("plugins.security.disabled")) {
+		return u.String()
+	}
+	u.Scheme = "https"
+	u.User = url.UserPassword("admin", s.EnvDefault("OPENSEARCH_INITIAL_ADMIN_PASSWORD", "admin"))
+	return u.String()
+}
+
+// LocalStackEndpoint is the Endpoint accessor of the localstack kind.
+func LocalStackEndpoint(s *runtime.Service) string { return "http://" + addr(s, 4566) }
+
+// MailSMTPAddr is the SMTPAddr accessor of the mailpit and mailhog kinds.
+func MailSMTPAddr(s *runtime.Service) string { return addr(s, 1025) }
+
+// MailWebURL is the WebURL accessor of the mailpit and mailhog kinds.
+func MailWebURL(s *runtime.Service) string { return "http://" + addr(s, 8025) }
+
+// CassandraHosts is the Hosts accessor of the cassandra kind.
+func CassandraHosts(s *runtime.Service) []string { return []string{addr(s, 9042)} }
+
+// EtcdEndpoints is the Endpoints accessor of the etcd kind.
+func EtcdEndpoints(s *runtime.Service) []string { return []string{addr(s, 2379)} }
+
+// ConsulAddr is the Addr accessor of the consul kind.
+func ConsulAddr(s *runtime.Service) string { return addr(s, 8500) }
+
+// ConsulURL is the URL accessor of the consul kind.
+func ConsulURL(s *runtime.Service) string { return "http://" + addr(s, 8500) }
+
+// VaultAddr is the Addr accessor of the vault kind.
+func VaultAddr(s *runtime.Service) string { return addr(s, 8200) }
+
+// VaultURL is the URL accessor of the vault kind.
+func VaultURL(s *runtime.Service) string { return "http://" + addr(s, 8200) }
+
+// VaultToken is the Token accessor of the vault kind.
+func VaultToken(s *runtime.Service) string { return s.Env("VAULT_DEV_ROOT_TOKEN_ID") }
+
+// HTTPServerURL is the URL accessor of the web server kinds (nginx, httpd,
+// caddy, traefik): container port 80.
+func HTTPServerURL(s *runtime.Service) string { return HTTPURL(s, 80) }
+
+// HTTPURL returns http://host:port of the service's container port (tcp). The
+// generator uses it for services whose healthcheck fetches an HTTP URL (see
+// IsHTTPHealthcheck).
+func HTTPURL(s *runtime.Service, port int) string { return "http://" + addr(s, port) }

@@ -1,0 +1,216 @@
+package templates
+
+import (
+	"net/url"
+
+	"github.com/composegen/composegen/runtime"
+)
+
+// addr returns host:port of the service's published container port (tcp).
+func addr(s *runtime.Service, port int) string { return s.Port(port, "tcp").Addr() }
+
+// firstEnv returns the first of names whose value is set and non-empty, else
+// def: the ${A:-${B:-def}} fallback chains of the images' entrypoints.
+func firstEnv(s *runtime.Service, def string, names ...string) string {
+	for _, n := range names {
+		if v := s.Env(n); v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+// userinfo returns user:password, or user alone when the password is empty,
+// escaped for a URL.
+func userinfo(user, password string) *url.Userinfo {
+	if password == "" {
+		return url.User(user)
+	}
+	return url.UserPassword(user, password)
+}
+
+// dbURL returns scheme://user:password@host/db?query with every part escaped
+// ("/" in db included).
+func dbURL(scheme string, user *url.Userinfo, host, db, query string) string {
+	u := url.URL{Scheme: scheme, User: user, Host: host, Path: "/" + db, RawPath: "/" + url.PathEscape(db), RawQuery: query}
+	return u.String()
+}
+
+// PostgresUser is the User accessor of the postgres kind: POSTGRES_USER,
+// default "postgres" (also when empty, as the entrypoint's ${POSTGRES_USER:=postgres}).
+func PostgresUser(s *runtime.Service) string { return s.EnvDefault("POSTGRES_USER", "postgres") }
+
+// PostgresPassword is the Password accessor of the postgres kind.
+func PostgresPassword(s *runtime.Service) string { return s.Env("POSTGRES_PASSWORD") }
+
+// PostgresDatabase is the Database accessor of the postgres kind: POSTGRES_DB,
+// default the user's name.
+func PostgresDatabase(s *runtime.Service) string {
+	return s.EnvDefault("POSTGRES_DB", PostgresUser(s))
+}
+
+// PostgresDSN is the DSN accessor of the postgres kind.
+func PostgresDSN(s *runtime.Service) string {
+	return postgresURL(addr(s, 5432), PostgresUser(s), PostgresPassword(s), PostgresDatabase(s))
+}
+
+func postgresURL(host, user, password, db string) string {
+	return dbURL("postgres", userinfo(user, password), host, db, "sslmode=disable")
+}
+
+// BitnamiPostgresUser is the User accessor of the postgres-bitnami kind.
+func BitnamiPostgresUser(s *runtime.Service) string {
+	return firstEnv(s, "postgres", "POSTGRESQL_USERNAME", "POSTGRES_USER")
+}
+
+// BitnamiPostgresPassword is the Password accessor of the postgres-bitnami
+// kind.
+func BitnamiPostgresPassword(s *runtime.Service) string {
+	return firstEnv(s, "", "POSTGRESQL_PASSWORD", "POSTGRES_PASSWORD")
+}
+
+// BitnamiPostgresDatabase is the Database accessor of the postgres-bitnami
+// kind.
+func BitnamiPostgresDatabase(s *runtime.Service) string {
+	return firstEnv(s, "postgres", "POSTGRESQL_DATABASE", "POSTGRES_DB")
+}
+
+// BitnamiPostgresDSN is the DSN accessor of the postgres-bitnami kind.
+func BitnamiPostgresDSN(s *runtime.Service) string {
+	return postgresURL(addr(s, 5432), BitnamiPostgresUser(s), BitnamiPostgresPassword(s), BitnamiPostgresDatabase(s))
+}
+
+// mysqlCreds derives the account and database of a MySQL-family image.
+type mysqlCreds struct {
+	user, password, database string
+}
+
+// officialMySQL follows the mysql image's entrypoint: MYSQL_USER is created
+// (with access to MYSQL_DATABASE) only when MYSQL_USER and MYSQL_PASSWORD are
+// both set; otherwise root with MYSQL_ROOT_PASSWORD (empty with
+// MYSQL_ALLOW_EMPTY_PASSWORD). The mariadb image reads MARIADB_X first and
+// falls back to MYSQL_X (prefixes in order).
+func officialMySQL(s *runtime.Service, prefixes ...string) mysqlCreds {
+	get := func(name string) string {
+		names := make([]string, len(prefixes))
+		for i, p := range prefixes {
+			names[i] = p + name
+		}
+		return firstEnv(s, "", names...)
+	}
+	c := mysqlCreds{database: get("DATABASE")}
+	if u, p := get("USER"), get("PASSWORD"); u != "" && p != "" {
+		c.user, c.password = u, p
+	} else {
+		c.user, c.password = "root", get("ROOT_PASSWORD")
+	}
+	return c
+}
+
+// bitnamiMySQL follows Bitnami's mysql and mariadb images: the custom user
+// PREFIX_USER when set, else PREFIX_ROOT_USER (default root).
+func bitnamiMySQL(s *runtime.Service, prefix string) mysqlCreds {
+	c := mysqlCreds{database: s.Env(prefix + "DATABASE")}
+	if u := s.Env(prefix + "USER"); u != "" {
+		c.user, c.password = u, s.Env(prefix+"PASSWORD")
+	} else {
+		c.user, c.password = s.EnvDefault(prefix+"ROOT_USER", "root"), s.Env(prefix+"ROOT_PASSWORD")
+	}
+	return c
+}
+
+// dsn returns the go-sql-driver/mysql DSN. That format has no escaping for
+// user and password: the driver splits at the first ':' and the last '@'
+// before the last '/', so any password works; the database is path-escaped.
+func (c mysqlCreds) dsn(host string) string {
+	up := c.user
+	if c.password != "" {
+		up += ":" + c.password
+	}
+	return up + "@tcp(" + host + ")/" + url.PathEscape(c.database)
+}
+
+func (c mysqlCreds) url(host string) string {
+	return dbURL("mysql", userinfo(c.user, c.password), host, c.database, "")
+}
+
+// MySQLDSN is the DSN accessor of the mysql kind.
+func MySQLDSN(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").dsn(addr(s, 3306)) }
+
+// MySQLURL is the URL accessor of the mysql kind.
+func MySQLURL(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").url(addr(s, 3306)) }
+
+// MySQLUser is the User accessor of the mysql kind.
+func MySQLUser(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").user }
+
+// MySQLPassword is the Password accessor of the mysql kind.
+func MySQLPassword(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").password }
+
+// MySQLDatabase is the Database accessor of the mysql kind.
+func MySQLDatabase(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").database }
+
+// MariaDBDSN is the DSN accessor of the mariadb kind.
+func MariaDBDSN(s *runtime.Service) string {
+	return officialMySQL(s, "MARIADB_", "MYSQL_").dsn(addr(s, 3306))
+}
+
+// MariaDBURL is the URL accessor of the mariadb kind.
+func MariaDBURL(s *runtime.Service) string {
+	return officialMySQL(s, "MARIADB_", "MYSQL_").url(addr(s, 3306))
+}
+
+// MariaDBUser is the User accessor of the mariadb kind.
+func MariaDBUser(s *runtime.Service) string { return officialMySQL(s, "MARIADB_", "MYSQL_").user }
+
+// MariaDBPassword is the Password accessor of the mariadb kind.
+func MariaDBPassword(s *runtime.Service) string {
+	return officialMySQL(s, "MARIADB_", "MYSQL_").password
+}
+
+// MariaDBDatabase is the Database accessor of the mariadb kind.
+func MariaDBDatabase(s *runtime.Service) string {
+	return officialMySQL(s, "MARIADB_", "MYSQL_").database
+}
+
+// BitnamiMySQLDSN is the DSN accessor of the mysql-bitnami kind.
+func BitnamiMySQLDSN(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").dsn(addr(s, 3306)) }
+
+// BitnamiMySQLURL is the URL accessor of the mysql-bitnami kind.
+func BitnamiMySQLURL(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").url(addr(s, 3306)) }
+
+// BitnamiMySQLUser is the User accessor of the mysql-bitnami kind.
+func BitnamiMySQLUser(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").user }
+
+// BitnamiMySQLPassword is the Password accessor of the mysql-bitnami kind.
+func BitnamiMySQLPassword(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").password }
+
+// BitnamiMySQLDatabase is the Database accessor of the mysql-bitnami kind.
+func BitnamiMySQLDatabase(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").database }
+
+// BitnamiMariaDBDSN is the DSN accessor of the mariadb-bitnami kind.
+func BitnamiMariaDBDSN(s *runtime.Service) string {
+	return bitnamiMySQL(s, "MARIADB_").dsn(addr(s, 3306))
+}
+
+// BitnamiMariaDBURL is the URL accessor of the mariadb-bitnami kind.
+func BitnamiMariaDBURL(s *runtime.Service) string {
+	return bitnamiMySQL(s, "MARIADB_").url(addr(s, 3306))
+}
+
+// BitnamiMariaDBUser is the User accessor of the mariadb-bitnami kind.
+func BitnamiMariaDBUser(s *runtime.Service) string { return bitnamiMySQL(s, "MARIADB_").user }
+
+// BitnamiMariaDBPassword is the Password accessor of the mariadb-bitnami kind.
+func BitnamiMariaDBPassword(s *runtime.Service) string { return bitnamiMySQL(s, "MARIADB_").password }
+
+// BitnamiMariaDBDatabase is the Database accessor of the mariadb-bitnami kind.
+func BitnamiMariaDBDatabase(s *runtime.Service) string { return bitnamiMySQL(s, "MARIADB_").database }
+
+// ClickHouseDSN is the DSN accessor of the clickhouse kind.
+func ClickHouseDSN(s *runtime.Service) string {
+	user := s.EnvDefault("CLICKHOUSE_USER", "default")
+	return dbURL("clickhouse", userinfo(user, s.Env("CLICKHOUSE_PASSWORD")), addr(s, 9000), s.EnvDefault("CLICKHOUSE_DB", "default"), "")
+}
+
+// ClickHouseHTTPURL is the HTTPURL accessor of the clickhouse kind.
+func ClickHouseHTTPURL(s *runtime.Service) string { return "http://" + addr(s, 8123) }
