@@ -1,0 +1,91 @@
+package load
+
+import (
+	"errors"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	// "services.api.ports.1", "services[api].ports", "services.api Additional property foo"
+	reServicePath = regexp.MustCompile(`services(?:\.|\[)([A-Za-z0-9_.-]+?)(?:\])?(?:\.([a-z_]+)(?:\.(\d+|\[\]))?)?(?:[\s:.]|$)`)
+	reLine        = regexp.MustCompile(`(?:line |yaml: line |:)(\d+)(?::(\d+))?`)
+	reService     = regexp.MustCompile(`service "?([A-Za-z0-9_.-]+)"?`)
+)
+
+// wrapError turns a compose-go error into an *Error naming the file, line,
+// service and field when they can be found, with a hint.
+func wrapError(err error, res *Result, workDir string) error {
+	msg := err.Error()
+	e := &Error{Err: errors.New(cleanMessage(msg, res, workDir))}
+
+	// File: the first loaded file named in the message, else the first file.
+	for _, f := range append(res.Positions.Files(), res.Files...) {
+		if strings.Contains(msg, f) {
+			e.Pos.File = f
+			break
+		}
+	}
+	if m := reServicePath.FindStringSubmatch(msg); m != nil {
+		e.Service = m[1]
+		if m[2] != "" {
+			e.Field = m[2]
+			if n, convErr := strconv.Atoi(m[3]); convErr == nil {
+				e.Field += "[" + strconv.Itoa(n) + "]"
+			}
+		}
+	} else if m := reService.FindStringSubmatch(msg); m != nil {
+		e.Service = m[1]
+	}
+	if e.Service != "" {
+		if pos, ok := res.Positions.Service(e.Service, e.Field); ok && (e.Pos.File == "" || e.Pos.File == pos.File) {
+			e.Pos = pos
+		}
+	}
+	if e.Pos.Line == 0 && strings.Contains(msg, "yaml") {
+		if m := reLine.FindStringSubmatch(msg); m != nil {
+			e.Pos.Line, _ = strconv.Atoi(m[1])
+			e.Pos.Column, _ = strconv.Atoi(m[2])
+		}
+	}
+	if e.Pos.File == "" && len(res.Files) > 0 {
+		e.Pos.File = res.Files[0]
+	}
+	e.rel = rel(workDir, e.Pos.File)
+	e.Hint = hint(msg)
+	return e
+}
+
+func cleanMessage(msg string, res *Result, workDir string) string {
+	files := append(res.Positions.Files(), res.Files...)
+	for _, f := range files {
+		msg = strings.ReplaceAll(msg, f, rel(workDir, f))
+	}
+	msg = strings.ReplaceAll(msg, res.ProjectDir+string(filepath.Separator), "")
+	msg = res.Vars.Template(msg)
+	return strings.ReplaceAll(msg, "\n", "; ")
+}
+
+func hint(msg string) string {
+	switch {
+	case strings.Contains(msg, "Additional property"):
+		return "remove or fix the attribute; see https://docs.docker.com/reference/compose-file/"
+	case strings.Contains(msg, "invalid interpolation format"):
+		return "escape a literal $ as $$"
+	case strings.Contains(msg, "required variable") || strings.Contains(msg, "is missing a value"):
+		return "this field is resolved at generation time: set the variable or give it a default with ${VAR:-default}"
+	case strings.Contains(msg, "depends on undefined service") || strings.Contains(msg, "undefined service"):
+		return "declare the service or remove the reference"
+	case strings.Contains(msg, "undefined volume") || strings.Contains(msg, "undefined network") || strings.Contains(msg, "undefined secret") || strings.Contains(msg, "undefined config"):
+		return "declare it at the top level of the compose file"
+	case strings.Contains(msg, "yaml:") || strings.Contains(msg, "failed to parse"):
+		return "fix the YAML syntax"
+	case strings.Contains(msg, "Circular reference") || strings.Contains(msg, "cycle"):
+		return "break the cycle"
+	case strings.Contains(msg, "failed to cast") || strings.Contains(msg, "invalid"):
+		return "fix the value; check `docker compose config` for the same error"
+	}
+	return "check `docker compose config` for the same error"
+}
