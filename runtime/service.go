@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
+	"time"
 )
 
 // Service is a running service of a stack. Its methods are safe for
@@ -15,13 +17,68 @@ type Service struct {
 	// env is the service's resolved environment.
 	env map[string]string
 
-	id    string // container id
-	ports map[portKey]int
+	mu       sync.Mutex
+	id       string
+	name     string // container name
+	ports    map[portKey]int
+	err      error
+	exitCode int
+	probes   []string // last probe outputs, newest last
+
+	tCreated, tStarted, tReady time.Time
+
+	startedCh chan struct{} // closed when the container runs
+	readyCh   chan struct{} // closed when ready (healthy, probed, or completed)
+	exitedCh  chan struct{} // closed when the container exited during Up
+	failedCh  chan struct{} // closed when the service failed to start
+	failOnce  sync.Once
 }
 
 type portKey struct {
 	target int
 	proto  string
+}
+
+func newService(s *Stack, spec *ServiceSpec, env map[string]string) *Service {
+	return &Service{
+		stack: s, spec: spec, env: env,
+		ports:     map[portKey]int{},
+		startedCh: make(chan struct{}),
+		readyCh:   make(chan struct{}),
+		exitedCh:  make(chan struct{}),
+		failedCh:  make(chan struct{}),
+	}
+}
+
+// NewTestService returns a Service that is not backed by a container, with
+// the given resolved environment and published ports (container port →
+// host port, tcp), on host. It exists for unit tests of code that derives
+// values from a service, such as the templates catalog's accessors.
+func NewTestService(spec *ServiceSpec, env map[string]string, host string, ports map[int]int) *Service {
+	st := &Stack{host: host, plan: &Plan{}}
+	s := newService(st, spec, env)
+	for target, hp := range ports {
+		s.ports[portKey{target, "tcp"}] = hp
+	}
+	return s
+}
+
+func (s *Service) fail(err error) {
+	s.failOnce.Do(func() {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		close(s.failedCh)
+	})
+}
+
+func (s *Service) isReady() bool {
+	select {
+	case <-s.readyCh:
+		return true
+	default:
+		return false
+	}
 }
 
 // Name returns the compose service name.
@@ -31,23 +88,35 @@ func (s *Service) Name() string { return s.spec.Name }
 func (s *Service) Spec() *ServiceSpec { return s.spec }
 
 // ContainerID returns the id of the service's container.
-func (s *Service) ContainerID() string { return s.id }
+func (s *Service) ContainerID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// ContainerName returns the engine's name of the service's container.
+func (s *Service) ContainerName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
 
 // Host returns the host on which the service's ports are published.
 func (s *Service) Host() string { return s.stack.host }
 
 // Port returns the published host address of container port target
 // ("tcp" or "udp"). It panics if the port was not published, which generated
-// code rules out: every declared port is published.
+// code rules out: every declared port is published. After Restart or Start
+// the host port may change; Port always returns the current one.
 func (s *Service) Port(target int, protocol string) Port {
 	if protocol == "" {
 		protocol = "tcp"
 	}
-	s.stack.mu.Lock()
+	s.mu.Lock()
 	hp, ok := s.ports[portKey{target, protocol}]
-	s.stack.mu.Unlock()
+	s.mu.Unlock()
 	if !ok {
-		panic(fmt.Sprintf("composegen: service %q: container port %d/%s is not published", s.spec.Name, target, protocol))
+		panic(fmt.Sprintf("composegen: service %q: container port %d/%s is not published (network_mode %q?)", s.spec.Name, target, protocol, s.spec.NetworkMode))
 	}
 	scheme := ""
 	for _, p := range s.spec.Ports {
@@ -56,6 +125,21 @@ func (s *Service) Port(target int, protocol string) Port {
 		}
 	}
 	return Port{Host: s.stack.host, HostPort: hp, Target: target, Protocol: protocol, Scheme: scheme}
+}
+
+// LookupPort is Port without the panic: ok is false when the port is not
+// published.
+func (s *Service) LookupPort(target int, protocol string) (p Port, ok bool) {
+	if protocol == "" {
+		protocol = "tcp"
+	}
+	s.mu.Lock()
+	_, ok = s.ports[portKey{target, protocol}]
+	s.mu.Unlock()
+	if !ok {
+		return Port{}, false
+	}
+	return s.Port(target, protocol), true
 }
 
 // LookupEnv returns the value of the service's environment variable after
@@ -95,4 +179,69 @@ func (s *Service) InternalAddr(target int) string {
 	return net.JoinHostPort(s.spec.Name, strconv.Itoa(target))
 }
 
-var _ = context.Background
+// waitFor blocks until dependency d's condition holds.
+func (s *Service) waitFor(ctx context.Context, d Dependency, dep *Service) error {
+	var ch chan struct{}
+	switch d.Condition {
+	case "service_healthy":
+		ch = dep.readyCh
+	case "service_completed_successfully":
+		ch = dep.exitedCh
+	default:
+		ch = dep.startedCh
+	}
+	select {
+	case <-ch:
+	case <-dep.failedCh:
+		return fmt.Errorf("service %q: not started because its dependency %q failed", s.spec.Name, d.Service)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if d.Condition == "service_completed_successfully" {
+		dep.mu.Lock()
+		code := dep.exitCode
+		dep.mu.Unlock()
+		if code != 0 {
+			return fmt.Errorf("%w (so %q, which depends on it, was not started)", dep.exitError(), s.spec.Name)
+		}
+	}
+	return nil
+}
+
+// run brings the service up: waits for its dependencies, creates and
+// starts its container and waits until it is ready.
+func (s *Service) run(ctx context.Context) error {
+	st := s.stack
+	for _, d := range s.spec.DependsOn {
+		dep := st.services[d.Service]
+		if dep == nil {
+			continue // optional dependency that is not part of this stack
+		}
+		if err := s.waitFor(ctx, d, dep); err != nil {
+			return err
+		}
+	}
+	if mode := s.spec.NetworkMode; len(mode) > 8 && mode[:8] == "service:" {
+		if dep := st.services[mode[8:]]; dep != nil {
+			if err := s.waitFor(ctx, Dependency{Service: mode[8:]}, dep); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.create(ctx); err != nil {
+		return fmt.Errorf("service %q: %w", s.spec.Name, err)
+	}
+	if err := s.start(ctx); err != nil {
+		return fmt.Errorf("service %q: %w", s.spec.Name, err)
+	}
+	close(s.startedCh)
+	go s.watchExit()
+	if err := s.awaitReady(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tReady = time.Now()
+	s.mu.Unlock()
+	close(s.readyCh)
+	return nil
+}

@@ -1,0 +1,253 @@
+package runtime
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	docker "github.com/ory/dockertest/v3/docker"
+)
+
+// limitedBuffer keeps at most max bytes, dropping the oldest.
+type limitedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	b.buf.Write(p)
+	if b.max > 0 && b.buf.Len() > b.max {
+		rest := b.buf.Bytes()[b.buf.Len()-b.max:]
+		nb := make([]byte, len(rest))
+		copy(nb, rest)
+		b.buf.Reset()
+		b.buf.Write(nb)
+	}
+	return n, nil
+}
+
+// Exec runs cmd in the service's container (no shell: pass "sh", "-c", ...
+// for one) and returns its exit code and output. The error is for failures
+// to run it at all; a non-zero exit is in ExitCode.
+func (s *Service) Exec(ctx context.Context, cmd ...string) (ExecResult, error) {
+	c := s.stack.eng.c
+	ex, err := c.CreateExec(docker.CreateExecOptions{
+		Container: s.ContainerID(), Cmd: cmd, AttachStdout: true, AttachStderr: true, Context: ctx,
+	})
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("exec %q in %s: %w", cmd, s.spec.Name, err)
+	}
+	stdout := &limitedBuffer{max: 1 << 20}
+	stderr := &limitedBuffer{max: 1 << 20}
+	err = c.StartExec(ex.ID, docker.StartExecOptions{OutputStream: stdout, ErrorStream: stderr, Context: ctx})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ExecResult{}, ctx.Err()
+		}
+		return ExecResult{}, fmt.Errorf("exec %q in %s: %w", cmd, s.spec.Name, err)
+	}
+	// StartExec returns when the streams close; the exit code may lag.
+	for i := 0; ; i++ {
+		insp, err := c.InspectExec(ex.ID)
+		if err != nil {
+			return ExecResult{}, fmt.Errorf("exec %q in %s: %w", cmd, s.spec.Name, err)
+		}
+		if !insp.Running || i > 100 {
+			return ExecResult{ExitCode: insp.ExitCode, Stdout: stdout.buf.String(), Stderr: stderr.buf.String()}, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Logs returns the container's output so far (stdout and stderr
+// interleaved as the engine stored them).
+func (s *Service) Logs(ctx context.Context) (string, error) {
+	var b bytes.Buffer
+	err := s.stack.eng.c.Logs(docker.LogsOptions{
+		Context: ctx, Container: s.ContainerID(), OutputStream: &b, ErrorStream: &b,
+		Stdout: true, Stderr: true, RawTerminal: s.spec.Tty,
+	})
+	return b.String(), err
+}
+
+// FollowLogs copies the container's output to w until ctx is done or the
+// container stops.
+func (s *Service) FollowLogs(ctx context.Context, w io.Writer) error {
+	err := s.stack.eng.c.Logs(docker.LogsOptions{
+		Context: ctx, Container: s.ContainerID(), OutputStream: w, ErrorStream: w,
+		Stdout: true, Stderr: true, Follow: true, RawTerminal: s.spec.Tty,
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// logTail returns "\nlast logs:\n..." with the container's last lines, or
+// "" when there are none.
+func (s *Service) logTail() string {
+	if s.ContainerID() == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var b bytes.Buffer
+	_ = s.stack.eng.c.Logs(docker.LogsOptions{
+		Context: ctx, Container: s.ContainerID(), OutputStream: &b, ErrorStream: &b,
+		Stdout: true, Stderr: true, Tail: "20", RawTerminal: s.spec.Tty,
+	})
+	out := strings.TrimRight(b.String(), "\n")
+	if out == "" {
+		return "; no log output"
+	}
+	return "; last logs:\n\t" + strings.ReplaceAll(out, "\n", "\n\t")
+}
+
+// Stop stops the container with its stop signal and grace period (10s by
+// default, or timeout if positive).
+func (s *Service) Stop(ctx context.Context, timeout time.Duration) error {
+	secs := uint(10)
+	if timeout > 0 {
+		secs = uint((timeout + time.Second - 1) / time.Second)
+	} else if g := s.spec.StopGracePeriod; g != nil {
+		secs = uint(g.Seconds())
+	}
+	err := s.stack.eng.c.StopContainerWithContext(s.ContainerID(), secs, ctx)
+	var notRunning *docker.ContainerNotRunning
+	if errors.As(err, &notRunning) {
+		return nil
+	}
+	return err
+}
+
+// Start starts the stopped container again and waits until it is ready.
+// Host ports may change: the port methods always return the current ones.
+func (s *Service) Start(ctx context.Context) error {
+	err := s.stack.eng.c.StartContainerWithContext(s.ContainerID(), nil, ctx)
+	var already *docker.ContainerAlreadyRunning
+	if err != nil && !errors.As(err, &already) {
+		return fmt.Errorf("start %s: %w", s.spec.Name, err)
+	}
+	return s.afterRestart(ctx)
+}
+
+// Restart restarts the container and waits until it is ready again.
+func (s *Service) Restart(ctx context.Context) error {
+	if err := s.Stop(ctx, 0); err != nil {
+		return fmt.Errorf("restart %s: %w", s.spec.Name, err)
+	}
+	return s.Start(ctx)
+}
+
+func (s *Service) afterRestart(ctx context.Context) error {
+	if err := s.readPorts(ctx); err != nil {
+		return err
+	}
+	// The exit watcher ended with the first run; readiness must not see
+	// that old exit.
+	fresh := newService(s.stack, s.spec, s.env)
+	fresh.id, fresh.name, fresh.ports = s.ContainerID(), s.ContainerName(), s.currentPorts()
+	go fresh.watchExitUntil(ctx)
+	if err := fresh.awaitReady(ctx); err != nil {
+		return fmt.Errorf("restart %s: %w", s.spec.Name, err)
+	}
+	return nil
+}
+
+func (s *Service) currentPorts() map[portKey]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[portKey]int, len(s.ports))
+	for k, v := range s.ports {
+		m[k] = v
+	}
+	return m
+}
+
+func (s *Service) watchExitUntil(ctx context.Context) {
+	code, err := s.stack.eng.c.WaitContainerWithContext(s.ContainerID(), ctx)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.exitCode = code
+	s.mu.Unlock()
+	close(s.exitedCh)
+}
+
+// Pause freezes the container's processes.
+func (s *Service) Pause(ctx context.Context) error {
+	return s.stack.eng.c.PauseContainer(s.ContainerID())
+}
+
+// Unpause resumes a paused container.
+func (s *Service) Unpause(ctx context.Context) error {
+	return s.stack.eng.c.UnpauseContainer(s.ContainerID())
+}
+
+// Kill sends signal (such as "SIGKILL" or "SIGHUP"; "" for SIGKILL) to the
+// container's main process.
+func (s *Service) Kill(ctx context.Context, signal string) error {
+	opts := docker.KillContainerOptions{ID: s.ContainerID(), Context: ctx}
+	if signal != "" {
+		sig, ok := signalNumbers[strings.TrimPrefix(strings.ToUpper(signal), "SIG")]
+		if !ok {
+			return fmt.Errorf("kill %s: unknown signal %q", s.spec.Name, signal)
+		}
+		opts.Signal = sig
+	}
+	return s.stack.eng.c.KillContainer(opts)
+}
+
+var signalNumbers = map[string]docker.Signal{
+	"HUP": docker.SIGHUP, "INT": docker.SIGINT, "QUIT": docker.SIGQUIT, "KILL": docker.SIGKILL,
+	"USR1": docker.SIGUSR1, "USR2": docker.SIGUSR2, "TERM": docker.SIGTERM, "STOP": docker.SIGSTOP,
+	"CONT": docker.SIGCONT,
+}
+
+// CopyTo writes content as file dst (an absolute path) in the container,
+// with mode perm.
+func (s *Service) CopyTo(ctx context.Context, dst string, content []byte, perm int64) error {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: path.Base(dst), Mode: perm, Size: int64(len(content)), ModTime: time.Now()}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(content); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return s.stack.eng.c.UploadToContainer(s.ContainerID(), docker.UploadToContainerOptions{
+		InputStream: &b, Path: path.Dir(dst), Context: ctx,
+	})
+}
+
+// CopyFrom reads file src (an absolute path) from the container.
+func (s *Service) CopyFrom(ctx context.Context, src string) ([]byte, error) {
+	var b bytes.Buffer
+	err := s.stack.eng.c.DownloadFromContainer(s.ContainerID(), docker.DownloadFromContainerOptions{
+		OutputStream: &b, Path: src, Context: ctx,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("copy %s from %s: %w", src, s.spec.Name, err)
+	}
+	tr := tar.NewReader(&b)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("copy %s from %s: %w", src, s.spec.Name, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			return io.ReadAll(tr)
+		}
+	}
+}

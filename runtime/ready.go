@@ -1,0 +1,181 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Readiness cadence: probe at once, then back off quickly to a short cap,
+// so a service counts as ready within ~cap of becoming ready instead of at
+// the engine's next healthcheck interval.
+var (
+	probeFirstDelay = 10 * time.Millisecond
+	probeMaxDelay   = 100 * time.Millisecond
+)
+
+const (
+	defaultInterval = 30 * time.Second
+	defaultTimeout  = 30 * time.Second
+	defaultRetries  = 3
+)
+
+// hasHealthcheck reports whether the compose healthcheck is to be run.
+func (s *Service) hasHealthcheck() bool {
+	hc := s.spec.Healthcheck
+	return hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE"
+}
+
+// awaitReady waits until the service is ready: its healthcheck passes (run
+// by us through exec), or its kind's probe answers, or, with neither, it
+// runs. A container that exits 0 first counts as completed; one that exits
+// non-zero fails at once.
+func (s *Service) awaitReady(ctx context.Context) error {
+	var check func(ctx context.Context) error
+	var budget time.Duration
+	switch {
+	case s.hasHealthcheck():
+		hc := s.spec.Healthcheck
+		interval, retries := hc.Interval, hc.Retries
+		if interval <= 0 {
+			interval = defaultInterval
+		}
+		if retries <= 0 {
+			retries = defaultRetries
+		}
+		budget = hc.StartPeriod + time.Duration(retries)*interval
+		timeout := hc.Timeout
+		if timeout <= 0 {
+			timeout = defaultTimeout
+		}
+		cmd, err := s.healthCmd()
+		if err != nil {
+			return fmt.Errorf("service %q: healthcheck: %w", s.spec.Name, err)
+		}
+		check = func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			res, err := s.Exec(ctx, cmd...)
+			if err != nil {
+				if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("%s timed out after %s", shortCmd(hc.Test), timeout)
+				}
+				return err
+			}
+			if res.ExitCode != 0 {
+				out := strings.TrimSpace(res.Stdout + res.Stderr)
+				return fmt.Errorf("%s exited %d: %s", shortCmd(hc.Test), res.ExitCode, lastLines(out, 3))
+			}
+			return nil
+		}
+	case s.spec.Probe != nil:
+		p := s.spec.Probe
+		port, ok := s.LookupPort(p.Port, "tcp")
+		if !ok {
+			return s.awaitRunning(ctx)
+		}
+		check = func(ctx context.Context) error {
+			if err := probeAddr(ctx, p, port.Addr()); err != nil {
+				return fmt.Errorf("%s probe of port %d: %w", p.Protocol, p.Port, err)
+			}
+			return nil
+		}
+	default:
+		return s.awaitRunning(ctx)
+	}
+
+	start := time.Now()
+	delay := probeFirstDelay
+	for {
+		err := check(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.recordProbe(err.Error())
+		if budget > 0 && time.Since(start) > budget {
+			return fmt.Errorf("service %q: unhealthy after %s: %v%s", s.spec.Name, budget, err, s.logTail())
+		}
+		select {
+		case <-s.exitedCh:
+			return s.exitError()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay *= 2; delay > probeMaxDelay {
+			delay = probeMaxDelay
+		}
+	}
+}
+
+// awaitRunning is readiness for a service without healthcheck or probe: it
+// was started; only an immediate non-zero exit is an error, and that is
+// reported by the exit watcher.
+func (s *Service) awaitRunning(ctx context.Context) error {
+	select {
+	case <-s.exitedCh:
+		return s.exitError()
+	default:
+		return nil
+	}
+}
+
+// exitError is the error for a container that exited before it was ready:
+// nil for a one-shot service that exited 0.
+func (s *Service) exitError() error {
+	s.mu.Lock()
+	code := s.exitCode
+	s.mu.Unlock()
+	if code == 0 {
+		return nil
+	}
+	return fmt.Errorf("service %q: exited with code %d%s", s.spec.Name, code, s.logTail())
+}
+
+func (s *Service) healthCmd() ([]string, error) {
+	t := s.spec.Healthcheck.Test
+	switch t[0] {
+	case "CMD":
+		if len(t) < 2 {
+			return nil, errors.New("CMD without a command")
+		}
+		return s.stack.res.expandAll("healthcheck.test", t[1:])
+	case "CMD-SHELL":
+		cmd, err := s.stack.res.expand("healthcheck.test", strings.Join(t[1:], " "))
+		if err != nil {
+			return nil, err
+		}
+		return []string{"/bin/sh", "-c", cmd}, nil
+	default:
+		cmd, err := s.stack.res.expand("healthcheck.test", strings.Join(t, " "))
+		if err != nil {
+			return nil, err
+		}
+		return []string{"/bin/sh", "-c", cmd}, nil
+	}
+}
+
+func shortCmd(test []string) string {
+	if len(test) > 1 && (test[0] == "CMD" || test[0] == "CMD-SHELL") {
+		test = test[1:]
+	}
+	s := strings.Join(test, " ")
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+func (s *Service) recordProbe(out string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.probes = append(s.probes, out)
+	if len(s.probes) > 5 {
+		s.probes = s.probes[len(s.probes)-5:]
+	}
+}
