@@ -33,7 +33,7 @@ func pgRedisPlan() *Plan {
 			},
 			{
 				Name: "migrate", Image: "postgres:16",
-				Entrypoint: []string{"sh", "-c", "psql postgres://app:$$PGPASS@postgres:5432/app -c 'create table t(id int)'"},
+				Entrypoint:  []string{"sh", "-c", "psql postgres://app:$$PGPASS@postgres:5432/app -c 'create table t(id int)'"},
 				Environment: []EnvVar{{Name: "PGPASS", Value: "${RT_TEST_PG_PASSWORD:-s3cret}"}},
 				DependsOn:   []Dependency{{Service: "postgres", Condition: "service_healthy", Required: true}},
 			},
