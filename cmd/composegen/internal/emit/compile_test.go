@@ -1,0 +1,113 @@
+package emit
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/composegen/composegen/runtime"
+)
+
+// repoRoot returns the root of the composegen module, which the temporary
+// modules replace github.com/composegen/composegen with.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", "..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("repository root not found: %v", err)
+	}
+	return root
+}
+
+// tempModule writes a module "x" that requires composegen (replaced by the
+// repository) with the given files (slash paths relative to its root).
+func tempModule(t *testing.T, files map[string][]byte) string {
+	t.Helper()
+	root := repoRoot(t)
+	dir := t.TempDir()
+	gomod := "module x\n\ngo 1.26.0\n\nrequire github.com/composegen/composegen v0.0.0\n\nreplace github.com/composegen/composegen => " + root + "\n"
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["go.mod"] = []byte(gomod)
+	files["go.sum"] = sum
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// goCmd runs the go command in dir and returns its standard output.
+func goCmd(t *testing.T, dir string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// TestGeneratedCodeCompiles builds and vets the output of every case in one
+// temporary module, and checks that the emitted plan literal evaluates to
+// the model's plan (nil and empty slices included) by running a program that
+// prints each package's plan as JSON.
+func TestGeneratedCodeCompiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	files := map[string][]byte{}
+	var imports, entries strings.Builder
+	want := map[string]runtime.Plan{}
+	for _, name := range caseNames() {
+		p := cases[name]()
+		out, err := File(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		files[name+"/compose_gen.go"] = out
+		files[name+"/export.go"] = []byte("package " + p.Package + "\n\nimport \"github.com/composegen/composegen/runtime\"\n\n// Plan returns the plan, for the test.\nfunc Plan() *runtime.Plan { return &plan }\n")
+		imports.WriteString("\t" + name + " \"x/" + name + "\"\n")
+		entries.WriteString("\t\t\"" + name + "\": " + name + ".Plan(),\n")
+		want[name] = p.Plan
+	}
+	files["dump/main.go"] = []byte("package main\n\nimport (\n\t\"encoding/json\"\n\t\"os\"\n\n\t\"github.com/composegen/composegen/runtime\"\n" + imports.String() +
+		")\n\nfunc main() {\n\tm := map[string]*runtime.Plan{\n" + entries.String() + "\t}\n\tif err := json.NewEncoder(os.Stdout).Encode(m); err != nil {\n\t\tpanic(err)\n\t}\n}\n")
+	dir := tempModule(t, files)
+	goCmd(t, dir, "build", "./...")
+	goCmd(t, dir, "vet", "./...")
+	got := goCmd(t, dir, "run", "./dump")
+	wantJSON, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(wantJSON, &w); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w, g); diff != "" {
+		t.Errorf("emitted plans differ from the models' (-want +got):\n%s", diff)
+	}
+}
