@@ -29,7 +29,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/format"
 	interp "github.com/compose-spec/compose-go/v2/interpolation"
 	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/tree"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
@@ -334,7 +333,14 @@ func Load(ctx context.Context, opts Options) (*Result, error) {
 	std.SetOutput(oldOut)
 	logMu.Unlock()
 	for _, m := range hook.msgs {
-		res.Warnings = append(res.Warnings, Warning{Message: vars.Template(m)})
+		w := Warning{Message: vars.Template(m)}
+		for _, f := range res.Positions.Files() {
+			if rest, ok := strings.CutPrefix(w.Message, f+": "); ok {
+				w.Pos.File, w.Message = f, rest
+			}
+			w.Message = strings.ReplaceAll(w.Message, f, rel(workDir, f))
+		}
+		res.Warnings = append(res.Warnings, w)
 	}
 	if err != nil {
 		return nil, wrapError(err, res, workDir)
@@ -458,7 +464,12 @@ func volumeCast(vars *Vars) interp.Cast {
 			// form, the warning says it was fixed at generation time.
 			return resolved, nil
 		}
-		m := map[string]any{"type": real.Type, "target": tok.Target}
+		typ := real.Type
+		if real.Source == "" && tok.Source != "" {
+			// The variable is unset here: a variable source is a path.
+			typ = types.VolumeTypeBind
+		}
+		m := map[string]any{"type": typ, "target": tok.Target}
 		if tok.Source != "" {
 			m["source"] = tok.Source
 		}
@@ -468,7 +479,7 @@ func volumeCast(vars *Vars) interp.Cast {
 		if tok.Consistency != "" {
 			m["consistency"] = tok.Consistency
 		}
-		if real.Type == types.VolumeTypeBind {
+		if typ == types.VolumeTypeBind {
 			b := map[string]any{"create_host_path": true}
 			if tok.Bind != nil {
 				if tok.Bind.Propagation != "" {
@@ -491,7 +502,6 @@ func volumeCast(vars *Vars) interp.Cast {
 func structuralWarnings(pos *Positions) []Warning {
 	def := loader.ToOptions(&types.ConfigDetails{}, nil).Interpolate.TypeCastMapping
 	patterns := slices.Clone(structuralPaths)
-	patterns = append(patterns, "services.*.volumes.[]")
 	for p := range def {
 		patterns = append(patterns, p)
 	}
@@ -568,5 +578,3 @@ func splitServicePath(k string) (service, field string) {
 	}
 	return rest[:i], strings.TrimPrefix(rest[i:], ".")
 }
-
-var _ = template.Mapping(nil)

@@ -205,9 +205,6 @@ func (p *Positions) scalar(file, path string) string {
 	if n == nil {
 		return ""
 	}
-	for _, part := range strings.Split(treePath(path).String(), ".") {
-		_ = part
-	}
 	// Walk by segments of the dotted/bracketed path.
 	cur := n
 	rest := path
@@ -242,4 +239,33 @@ func (p *Positions) scalar(file, path string) string {
 		return ""
 	}
 	return cur.Value
+}
+
+// BareBuildArgs returns the build args of a service declared without a value
+// ("- VERSION" or "VERSION:"), in any compose file. compose-go drops them when
+// the generating environment lacks the variable; they take the variable of
+// the same name when the stack starts.
+func (p *Positions) BareBuildArgs(service string) []string {
+	var out []string
+	for _, f := range p.files {
+		args := mapValue(mapValue(mapValue(mapValue(p.docs[f], "services"), service), "build"), "args")
+		if args == nil {
+			continue
+		}
+		switch args.Kind {
+		case yaml.SequenceNode:
+			for _, it := range args.Content {
+				if it.Kind == yaml.ScalarNode && !strings.Contains(it.Value, "=") {
+					out = append(out, it.Value)
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(args.Content); i += 2 {
+				if v := args.Content[i+1]; v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+					out = append(out, args.Content[i].Value)
+				}
+			}
+		}
+	}
+	return out
 }

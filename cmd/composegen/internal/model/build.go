@@ -416,8 +416,12 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 	// Build.
 	if bc := s.Build; bc != nil {
 		bs := &runtime.BuildSpec{Context: b.path(bc.Context), Dockerfile: b.t(bc.Dockerfile), Target: b.t(bc.Target)}
-		if len(bc.Args) > 0 {
+		bare := b.r.Positions.BareBuildArgs(name)
+		if len(bc.Args) > 0 || len(bare) > 0 {
 			bs.Args = map[string]string{}
+			for _, k := range bare {
+				bs.Args[k] = "${" + k + "}"
+			}
 			for k, v := range bc.Args {
 				if v == nil {
 					// A bare build arg takes the variable of the same name

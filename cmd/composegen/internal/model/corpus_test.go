@@ -1,0 +1,118 @@
+package model
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/composegen/composegen/cmd/composegen/internal/load"
+)
+
+// rejected lists corpus files that are rightly refused, with the expected
+// error substring.
+var rejected = map[string]string{}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+func TestCorpus(t *testing.T) {
+	corpus := filepath.Join(repoRoot(t), "..", "shared", "corpus", "awesome-compose")
+	if _, err := os.Stat(corpus); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("corpus missing under CI: %v", err)
+		}
+		t.Skipf("corpus not found: %v", err)
+	}
+	var files []string
+	for _, pat := range []string{"*/compose.yaml", "*/compose.yml", "*/docker-compose.yaml", "*/docker-compose.yml"} {
+		m, _ := filepath.Glob(filepath.Join(corpus, pat))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	if len(files) < 39 {
+		t.Errorf("found %d corpus files, want at least 39", len(files))
+	}
+	for _, f := range files {
+		name, _ := filepath.Rel(corpus, f)
+		name = filepath.ToSlash(name)
+		t.Run(name, func(t *testing.T) {
+			r, err := load.Load(context.Background(), load.Options{Files: []string{f}, WorkDir: filepath.Dir(f), Environ: []string{}})
+			if err == nil {
+				var p *Project
+				p, err = Build(r, BuildOptions{OutDir: filepath.Dir(f), Package: "fixtures"})
+				if err == nil {
+					checkProject(t, p)
+					for _, w := range p.Warnings {
+						t.Logf("warning: %s", w)
+					}
+				}
+			}
+			if want, ok := rejected[name]; ok {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want one containing %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// checkProject checks invariants every model must hold.
+func checkProject(t *testing.T, p *Project) {
+	t.Helper()
+	if len(p.Services) != len(p.Plan.Services) || len(p.Services) == 0 {
+		t.Fatalf("%d services, %d specs", len(p.Services), len(p.Plan.Services))
+	}
+	if filepath.IsAbs(p.Plan.Dir) {
+		t.Errorf("absolute Dir %s", p.Plan.Dir)
+	}
+	seen := map[string]bool{}
+	for i, s := range p.Services {
+		if s.Name != p.Plan.Services[i].Name {
+			t.Errorf("service %d: %s vs %s", i, s.Name, p.Plan.Services[i].Name)
+		}
+		if i > 0 && p.Services[i-1].Name >= s.Name {
+			t.Errorf("services not sorted: %s, %s", p.Services[i-1].Name, s.Name)
+		}
+		if seen[s.GoName] || s.GoName == "" {
+			t.Errorf("GoName %q repeated or empty", s.GoName)
+		}
+		seen[s.GoName] = true
+		for _, m := range p.Plan.Services[i].Mounts {
+			if m.Type == "bind" && strings.HasPrefix(m.Source, "/work") {
+				t.Errorf("service %s: absolute bind source %s", s.Name, m.Source)
+			}
+		}
+		if b := p.Plan.Services[i].Build; b != nil && filepath.IsAbs(b.Context) {
+			t.Errorf("service %s: absolute build context %s", s.Name, b.Context)
+		}
+		methods := map[string]bool{}
+		for _, port := range s.Ports {
+			if methods[port.Method] {
+				t.Errorf("service %s: method %s repeated", s.Name, port.Method)
+			}
+			methods[port.Method] = true
+		}
+	}
+}
