@@ -2,7 +2,7 @@ package runtime
 
 import (
 	"context"
-	"io"
+
 	"net"
 	"strconv"
 	"time"
@@ -69,7 +69,6 @@ type config struct {
 	fixedPorts    bool
 	keepOnFailure bool
 	logf          func(format string, args ...any)
-	logOutput     io.Writer
 	verbose       bool
 	services      []string
 	logDir        string

@@ -33,7 +33,6 @@ type Stack struct {
 	life   context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
 	services map[string]*Service
 	order    []*Service
 	networks map[string]string // plan network name → engine network name
