@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/composegen/composegen/cmd/composegen/internal/model"
 	"github.com/composegen/composegen/runtime"
 )
 
@@ -67,19 +69,39 @@ func goCmd(t *testing.T, dir string, args ...string) []byte {
 	return stdout.Bytes()
 }
 
-// TestGeneratedCodeCompiles builds and vets the output of every case in one
-// temporary module, and checks that the emitted plan literal evaluates to
-// the model's plan (nil and empty slices included) by running a program that
-// prints each package's plan as JSON.
+// TestGeneratedCodeCompiles builds and vets the output of every case (the
+// hand-written models and the compose files of testdata/compose) in one
+// temporary module, and checks that each emitted plan evaluates to its model's.
 func TestGeneratedCodeCompiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module with the go command")
 	}
+	projects := map[string]*model.Project{}
+	for _, name := range caseNames() {
+		projects[name] = cases[name]()
+	}
+	for _, name := range composeCases(t) {
+		projects["compose_"+name] = composeProject(t, name)
+	}
+	checkCompiles(t, projects)
+}
+
+// checkCompiles writes each project's file into its own package of one
+// temporary module, runs go build and go vet on it, then runs a program that
+// prints every package's plan as JSON and compares it with the models' plans
+// (nil and empty slices included).
+func checkCompiles(t *testing.T, projects map[string]*model.Project) {
+	t.Helper()
+	names := make([]string, 0, len(projects))
+	for n := range projects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
 	files := map[string][]byte{}
 	var imports, entries strings.Builder
 	want := map[string]runtime.Plan{}
-	for _, name := range caseNames() {
-		p := cases[name]()
+	for _, name := range names {
+		p := projects[name]
 		out, err := File(p)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
