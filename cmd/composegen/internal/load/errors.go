@@ -10,8 +10,8 @@ import (
 
 var (
 	// "services.api.ports.1", "services[api].ports", "services.api Additional property foo"
-	reServicePath = regexp.MustCompile(`services(?:\.|\[)([A-Za-z0-9_.-]+?)(?:\])?(?:\.([a-z_]+)(?:\.(\d+|\[\]))?)?(?:[\s:.]|$)`)
-	reLine        = regexp.MustCompile(`(?:line |yaml: line |:)(\d+)(?::(\d+))?`)
+	reServicePath = regexp.MustCompile(`services(?:\.|\[)([A-Za-z0-9_-]+)\]?((?:\.[A-Za-z0-9_]+|\.\[\])*)`)
+	reLine        = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
 	reService     = regexp.MustCompile(`service "?([A-Za-z0-9_.-]+)"?`)
 )
 
@@ -30,22 +30,42 @@ func wrapError(err error, res *Result, workDir string) error {
 	}
 	if m := reServicePath.FindStringSubmatch(msg); m != nil {
 		e.Service = m[1]
-		if m[2] != "" {
-			e.Field = m[2]
-			if n, convErr := strconv.Atoi(m[3]); convErr == nil {
-				e.Field += "[" + strconv.Itoa(n) + "]"
+		var field strings.Builder
+		for _, part := range strings.Split(strings.TrimPrefix(m[2], "."), ".") {
+			if _, convErr := strconv.Atoi(part); convErr == nil {
+				field.WriteString("[" + part + "]")
+			} else if part != "" && part != "[]" {
+				if field.Len() > 0 {
+					field.WriteString(".")
+				}
+				field.WriteString(part)
 			}
 		}
+		e.Field = field.String()
 	} else if m := reService.FindStringSubmatch(msg); m != nil {
 		e.Service = m[1]
+		if strings.Contains(msg, "depends on undefined service") {
+			e.Field = "depends_on"
+		}
 	}
-	if e.Service != "" {
+	if e.Service == "" {
+		// compose-go did not say where: look for the offending value, the
+		// last ": "-separated part of the message, in the files.
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			if path, pos, ok := res.Positions.findValue(strings.TrimSpace(msg[i+2:])); ok {
+				e.Service, e.Field = splitServicePath(path)
+				e.Pos = pos
+			}
+		}
+	}
+	if e.Service != "" && e.Pos.Line == 0 {
 		if pos, ok := res.Positions.Service(e.Service, e.Field); ok && (e.Pos.File == "" || e.Pos.File == pos.File) {
 			e.Pos = pos
 		}
 	}
 	if e.Pos.Line == 0 && strings.Contains(msg, "yaml") {
-		if m := reLine.FindStringSubmatch(msg); m != nil {
+		if all := reLine.FindAllStringSubmatch(msg, -1); len(all) > 0 {
+			m := all[len(all)-1]
 			e.Pos.Line, _ = strconv.Atoi(m[1])
 			e.Pos.Column, _ = strconv.Atoi(m[2])
 		}
@@ -65,12 +85,13 @@ func cleanMessage(msg string, res *Result, workDir string) string {
 	}
 	msg = strings.ReplaceAll(msg, res.ProjectDir+string(filepath.Separator), "")
 	msg = res.Vars.Template(msg)
+	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	return strings.ReplaceAll(msg, "\n", "; ")
 }
 
 func hint(msg string) string {
 	switch {
-	case strings.Contains(msg, "Additional property"):
+	case strings.Contains(msg, "Additional property") || strings.Contains(msg, "false schema"):
 		return "remove or fix the attribute; see https://docs.docker.com/reference/compose-file/"
 	case strings.Contains(msg, "invalid interpolation format"):
 		return "escape a literal $ as $$"

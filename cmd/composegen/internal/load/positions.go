@@ -3,6 +3,7 @@ package load
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -268,4 +269,26 @@ func (p *Positions) BareBuildArgs(service string) []string {
 		}
 	}
 	return out
+}
+
+// findValue returns the path and position of the first scalar (in file
+// order, then path order) whose value contains v.
+func (p *Positions) findValue(v string) (string, Pos, bool) {
+	if len(v) < 2 {
+		return "", Pos{}, false
+	}
+	for _, f := range p.files {
+		idx := p.index[f]
+		keys := make([]string, 0, len(idx))
+		for k := range idx {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if strings.HasPrefix(k, "services.") && strings.Contains(p.scalar(f, k), v) {
+				return k, idx[k], true
+			}
+		}
+	}
+	return "", Pos{}, false
 }
