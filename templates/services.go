@@ -25,25 +25,32 @@ func command(s *runtime.Service) []string {
 }
 
 // words splits args into words: an argument with spaces (as in
-// ["sh", "-c", "redis-server --requirepass x"] or REDIS_ARGS) is split on
-// white space, with simple quotes removed.
+// ["sh", "-c", "redis-server --requirepass x"] or REDIS_ARGS) is split like
+// a shell would, quotes removed.
 func words(args []string) []string {
 	var out []string
 	for _, a := range args {
-		for _, f := range strings.Fields(a) {
-			if len(f) >= 2 && (f[0] == '\'' || f[0] == '"') && f[len(f)-1] == f[0] {
-				f = f[1 : len(f)-1]
-			}
-			out = append(out, f)
+		if strings.ContainsAny(a, " \t\n") {
+			out = append(out, shellWords(a)...)
+		} else {
+			out = append(out, a)
 		}
 	}
 	return out
 }
 
 // flagValue returns the value of the last "--name value" or "--name=value"
-// among args, "" when none.
+// among args, "" when none. Arguments are taken as given (exec form, where
+// "a b" is one argument) and, when that finds nothing, split into shell words
+// (["sh", "-c", "redis-server --requirepass x"], REDIS_ARGS).
 func flagValue(args []string, names ...string) string {
-	ws := words(args)
+	if v := lastFlag(args, names); v != "" {
+		return v
+	}
+	return lastFlag(words(args), names)
+}
+
+func lastFlag(ws []string, names []string) string {
 	v := ""
 	for i, w := range ws {
 		for _, n := range names {
