@@ -55,7 +55,7 @@ func newService(s *Stack, spec *ServiceSpec, env map[string]string) *Service {
 // host port, tcp), on host. It exists for unit tests of code that derives
 // values from a service, such as the templates catalog's accessors.
 func NewTestService(spec *ServiceSpec, env map[string]string, host string, ports map[int]int) *Service {
-	st := &Stack{host: host, plan: &Plan{}}
+	st := &Stack{host: host, plan: &Plan{}, res: &resolver{dotenv: map[string]string{}}}
 	s := newService(st, spec, env)
 	for target, hp := range ports {
 		s.ports[portKey{target, "tcp"}] = hp
@@ -244,4 +244,17 @@ func (s *Service) run(ctx context.Context) error {
 	s.mu.Unlock()
 	close(s.readyCh)
 	return nil
+}
+
+// Command returns the service's command after interpolation, nil when the
+// compose file does not override the image's.
+func (s *Service) Command() []string {
+	if s.stack.res == nil {
+		return s.spec.Command
+	}
+	cmd, err := s.stack.res.expandAll("command", s.spec.Command)
+	if err != nil {
+		return s.spec.Command
+	}
+	return cmd
 }

@@ -1,9 +1,3 @@
-//go:build mysqldriver
-
-// Built with -tags mysqldriver until go.mod carries go-sql-driver/mysql's
-// requirements (filippo.io/edwards25519); then drop the tag and
-// mysql_split_test.go.
-
 package templates
 
 import (
