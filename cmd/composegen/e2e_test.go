@@ -130,11 +130,13 @@ func TestUpDown(t *testing.T) {
 }
 `
 
-// TestEndToEnd is what a user does: a go:generate line next to a compose
-// file, go generate, and go test against real containers through the
-// generated names.
-func TestEndToEnd(t *testing.T) {
-	requireDocker(t)
+// newE2EModule writes files into a fresh module "x" in a temporary directory
+// (with go.mod requiring this repository through a replace directive, and
+// this repository's go.sum) and returns the directory and a function that
+// runs the go command there, failing the test on error. Variables named in
+// dropEnv are removed from the go command's environment.
+func newE2EModule(t *testing.T, files map[string]string, dropEnv ...string) (dir string, gocmd func(args ...string) string) {
+	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -143,16 +145,15 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	files := map[string]string{
-		"go.mod":              "module x\n\ngo 1.26.0\n\nrequire github.com/composegen/composegen v0.0.0\n\nreplace github.com/composegen/composegen => " + root + "\n",
-		"go.sum":              string(sum),
-		"compose.yaml":        e2eCompose,
-		".env":                "APP_DB_PASSWORD=from-dotenv\n",
-		"fixtures/gen.go":     "package fixtures\n\n//go:generate go run github.com/composegen/composegen/cmd/composegen -f ../compose.yaml\n",
-		"fixtures/fx_test.go": e2eTest,
+	dir = t.TempDir()
+	all := map[string]string{
+		"go.mod": "module x\n\ngo 1.26.0\n\nrequire github.com/composegen/composegen v0.0.0\n\nreplace github.com/composegen/composegen => " + root + "\n",
+		"go.sum": string(sum),
 	}
 	for name, data := range files {
+		all[name] = data
+	}
+	for name, data := range all {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -161,18 +162,24 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gocmd := func(args ...string) string {
+	var env []string
+	for _, kv := range os.Environ() {
+		keep := true
+		for _, name := range dropEnv {
+			if strings.HasPrefix(kv, name+"=") {
+				keep = false
+			}
+		}
+		if keep {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GOFLAGS=-mod=mod", "GOWORK=off")
+	gocmd = func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("go", args...)
 		cmd.Dir = dir
-		// APP_DB_PASSWORD must come from .env when the stack starts.
-		var env []string
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "APP_DB_PASSWORD=") {
-				env = append(env, kv)
-			}
-		}
-		cmd.Env = append(env, "GOFLAGS=-mod=mod", "GOWORK=off")
+		cmd.Env = env
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -180,6 +187,22 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return out.String()
 	}
+	return dir, gocmd
+}
+
+// TestEndToEnd is what a user does: a go:generate line next to a compose
+// file, go generate, and go test against real containers through the
+// generated names.
+func TestEndToEnd(t *testing.T) {
+	requireDocker(t)
+	dir, gocmd := newE2EModule(t, map[string]string{
+		"compose.yaml":        e2eCompose,
+		".env":                "APP_DB_PASSWORD=from-dotenv\n",
+		"fixtures/gen.go":     "package fixtures\n\n//go:generate go run github.com/composegen/composegen/cmd/composegen -f ../compose.yaml\n",
+		"fixtures/fx_test.go": e2eTest,
+	},
+		// APP_DB_PASSWORD must come from .env when the stack starts.
+		"APP_DB_PASSWORD")
 	gocmd("get", "github.com/jackc/pgx/v5", "github.com/redis/go-redis/v9", "github.com/go-sql-driver/mysql")
 	gocmd("generate", "./...")
 	gen, err := os.ReadFile(filepath.Join(dir, "fixtures", "compose_gen.go"))
