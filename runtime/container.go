@@ -245,7 +245,11 @@ func (s *Service) pull(ctx context.Context, image string) error {
 		OutputStream: &out, Context: ctx,
 	}, docker.AuthConfiguration{})
 	if err != nil {
-		return fmt.Errorf("pull image %s: %w (is the image name right, and can the engine reach its registry?)", image, err)
+		hint := "is the image name right, and can the engine reach its registry?"
+		if s.spec.PullPolicy == "always" {
+			hint = "pull_policy is always, so the image is pulled even when present; use pull_policy: missing to run a local image without a registry"
+		}
+		return fmt.Errorf("pull image %s: %w (%s)", image, err, hint)
 	}
 	return nil
 }
