@@ -33,6 +33,7 @@ const (
 	docMinioURL    = "returns http://host:port of the S3 API, for AWS SDK endpoints."
 	docMinioAK     = "returns the access key (root user) derived from the service's environment as the image does."
 	docMinioSK     = "returns the secret key (root password) derived from the service's environment as the image does."
+	docFileEnv     = " Each variable may instead be given as a file by its _FILE variable (X_FILE=/run/secrets/x): the file is read from the running container, trailing newlines trimmed as the entrypoint does (\"\" when it cannot be read)."
 	docSearchURL   = "returns the base URL of the REST API on container port 9200, with credentials when the service's environment enables security."
 	docHTTPURL     = "returns http://host:port of container port 80."
 	docHostAddrs   = "returns the host addresses (host:port) of the published CQL port 9042, for gocql.NewCluster."
@@ -46,9 +47,9 @@ var catalog = []Kind{
 		Probe:  probe("postgres", 5432, ""),
 		Accessors: []Accessor{
 			str("DSN", "PostgresDSN", docPostgresDSN, 5432),
-			str("User", "PostgresUser", "returns POSTGRES_USER, default \"postgres\"."),
-			str("Password", "PostgresPassword", "returns POSTGRES_PASSWORD (POSTGRES_PASSWORD_FILE is not resolved)."),
-			str("Database", "PostgresDatabase", "returns POSTGRES_DB, default the user's name."),
+			str("User", "PostgresUser", "returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default \"postgres\"."),
+			str("Password", "PostgresPassword", "returns POSTGRES_PASSWORD, else the content of the file named by POSTGRES_PASSWORD_FILE, read from the running container with trailing newlines trimmed as the entrypoint does (\"\" when it cannot be read)."),
+			str("Database", "PostgresDatabase", "returns POSTGRES_DB (or the content of POSTGRES_DB_FILE), default the user's name."),
 		},
 	},
 	{
@@ -72,7 +73,7 @@ var catalog = []Kind{
 			str("DSN", "MySQLDSN", docMySQLDSN, 3306),
 			str("URL", "MySQLURL", docMySQLURL, 3306),
 			str("User", "MySQLUser", "returns MYSQL_USER when MYSQL_USER and MYSQL_PASSWORD are set (the image creates that user), else \"root\"."),
-			str("Password", "MySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD (\"\" with MYSQL_ALLOW_EMPTY_PASSWORD; unknown with MYSQL_RANDOM_ROOT_PASSWORD)."),
+			str("Password", "MySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD (\"\" with MYSQL_ALLOW_EMPTY_PASSWORD; unknown with MYSQL_RANDOM_ROOT_PASSWORD)."+docFileEnv),
 			str("Database", "MySQLDatabase", "returns MYSQL_DATABASE (\"\" when none)."),
 		},
 	},
@@ -85,7 +86,7 @@ var catalog = []Kind{
 			str("DSN", "MariaDBDSN", docMySQLDSN, 3306),
 			str("URL", "MariaDBURL", docMySQLURL, 3306),
 			str("User", "MariaDBUser", "returns MARIADB_USER (or MYSQL_USER) when a password is set for it, else \"root\"."),
-			str("Password", "MariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD (each falling back to its MYSQL_ name; \"\" with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD)."),
+			str("Password", "MariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD (each falling back to its MYSQL_ name; \"\" with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD)."+docFileEnv),
 			str("Database", "MariaDBDatabase", "returns MARIADB_DATABASE (or MYSQL_DATABASE), \"\" when none."),
 		},
 	},
@@ -163,7 +164,7 @@ var catalog = []Kind{
 		Ports:  []int{27017},
 		Probe:  probe("tcp", 27017, ""),
 		Accessors: []Accessor{
-			str("URI", "MongoURI", "returns mongodb://[user:password@]host:port/[?authSource=admin] with the root user of MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD, for mongo-driver's ApplyURI.", 27017),
+			str("URI", "MongoURI", "returns mongodb://[user:password@]host:port/[?authSource=admin] with the root user of MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD, for mongo-driver's ApplyURI."+docFileEnv, 27017),
 		},
 	},
 	{
@@ -230,8 +231,8 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Endpoint", "MinioEndpoint", docMinioEP, 9000),
 			str("URL", "MinioURL", docMinioURL, 9000),
-			str("AccessKey", "MinioAccessKey", docMinioAK+" MINIO_ROOT_USER (or the legacy MINIO_ACCESS_KEY), default \"minioadmin\"."),
-			str("SecretKey", "MinioSecretKey", docMinioSK+" MINIO_ROOT_PASSWORD (or the legacy MINIO_SECRET_KEY), default \"minioadmin\"."),
+			str("AccessKey", "MinioAccessKey", docMinioAK+" MINIO_ROOT_USER (or the legacy MINIO_ACCESS_KEY), default \"minioadmin\". MINIO_ROOT_USER_FILE (a path, or a secret's name under /run/secrets) wins when set: the file is read from the running container, white space trimmed as MinIO does."),
+			str("SecretKey", "MinioSecretKey", docMinioSK+" MINIO_ROOT_PASSWORD (or the legacy MINIO_SECRET_KEY), default \"minioadmin\". MINIO_ROOT_PASSWORD_FILE (a path, or a secret's name under /run/secrets) wins when set: the file is read from the running container, white space trimmed as MinIO does."),
 		},
 	},
 	{

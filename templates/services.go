@@ -125,9 +125,10 @@ func mongoURI(host, user, password, authSource string) string {
 
 // MongoURI is the URI accessor of the mongo kind: the root user of
 // MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD (created in the
-// admin database), or no credentials when they are unset.
+// admin database; each may be given as a file by its _FILE variable), or no
+// credentials when they are unset.
 func MongoURI(s *runtime.Service) string {
-	return mongoURI(addr(s, 27017), s.Env("MONGO_INITDB_ROOT_USERNAME"), s.Env("MONGO_INITDB_ROOT_PASSWORD"), "admin")
+	return mongoURI(addr(s, 27017), envOrFile(s, "MONGO_INITDB_ROOT_USERNAME"), envOrFile(s, "MONGO_INITDB_ROOT_PASSWORD"), "admin")
 }
 
 // BitnamiMongoURI is the URI accessor of the mongo-bitnami kind.
@@ -183,12 +184,22 @@ func MinioURL(s *runtime.Service) string { return "http://" + addr(s, 9000) }
 
 // MinioAccessKey is the AccessKey accessor of the minio kind.
 func MinioAccessKey(s *runtime.Service) string {
-	return firstEnv(s, "minioadmin", "MINIO_ROOT_USER", "MINIO_ACCESS_KEY")
+	return firstMinioEnv(s, "minioadmin", "MINIO_ROOT_USER", "MINIO_ACCESS_KEY")
 }
 
 // MinioSecretKey is the SecretKey accessor of the minio kind.
 func MinioSecretKey(s *runtime.Service) string {
-	return firstEnv(s, "minioadmin", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY")
+	return firstMinioEnv(s, "minioadmin", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY")
+}
+
+// firstMinioEnv is firstEnv with minioEnv's _FILE handling.
+func firstMinioEnv(s *runtime.Service, def string, names ...string) string {
+	for _, n := range names {
+		if v := minioEnv(s, n); v != "" {
+			return v
+		}
+	}
+	return def
 }
 
 // BitnamiMinioAccessKey is the AccessKey accessor of the minio-bitnami kind.

@@ -38,15 +38,20 @@ func dbURL(scheme string, user *url.Userinfo, host, db, query string) string {
 
 // PostgresUser is the User accessor of the postgres kind: POSTGRES_USER,
 // default "postgres" (also when empty, as the entrypoint's ${POSTGRES_USER:=postgres}).
-func PostgresUser(s *runtime.Service) string { return s.EnvDefault("POSTGRES_USER", "postgres") }
+func PostgresUser(s *runtime.Service) string {
+	return envOrFileDefault(s, "POSTGRES_USER", "postgres")
+}
 
-// PostgresPassword is the Password accessor of the postgres kind.
-func PostgresPassword(s *runtime.Service) string { return s.Env("POSTGRES_PASSWORD") }
+// PostgresPassword is the Password accessor of the postgres kind:
+// POSTGRES_PASSWORD, else the content of the container's file named by
+// POSTGRES_PASSWORD_FILE (as the entrypoint's file_env; so are POSTGRES_USER
+// and POSTGRES_DB).
+func PostgresPassword(s *runtime.Service) string { return envOrFile(s, "POSTGRES_PASSWORD") }
 
 // PostgresDatabase is the Database accessor of the postgres kind: POSTGRES_DB,
 // default the user's name.
 func PostgresDatabase(s *runtime.Service) string {
-	return s.EnvDefault("POSTGRES_DB", PostgresUser(s))
+	return envOrFileDefault(s, "POSTGRES_DB", PostgresUser(s))
 }
 
 // PostgresDSN is the DSN accessor of the postgres kind.
@@ -89,14 +94,15 @@ type mysqlCreds struct {
 // (with access to MYSQL_DATABASE) only when MYSQL_USER and MYSQL_PASSWORD are
 // both set; otherwise root with MYSQL_ROOT_PASSWORD (empty with
 // MYSQL_ALLOW_EMPTY_PASSWORD). The mariadb image reads MARIADB_X first and
-// falls back to MYSQL_X (prefixes in order).
+// falls back to MYSQL_X (prefixes in order). Each variable may be given as a
+// file in the container by its _FILE variable (MARIADB_PASSWORD_FILE, ...).
 func officialMySQL(s *runtime.Service, prefixes ...string) mysqlCreds {
 	get := func(name string) string {
 		names := make([]string, len(prefixes))
 		for i, p := range prefixes {
 			names[i] = p + name
 		}
-		return firstEnv(s, "", names...)
+		return firstEnvOrFile(s, "", names...)
 	}
 	c := mysqlCreds{database: get("DATABASE")}
 	if u, p := get("USER"), get("PASSWORD"); u != "" && p != "" {

@@ -9,9 +9,16 @@
 // generated code at test time with the running service; they read the
 // service's environment after interpolation and its published ports.
 //
-// Variables of the *_FILE form (POSTGRES_PASSWORD_FILE, ...) name a file
-// inside the container; they are not resolved, so a service that sets its
-// password only through such a file gets an accessor without the password.
+// Variables of the *_FILE form (POSTGRES_PASSWORD_FILE, MARIADB_PASSWORD_FILE,
+// MONGO_INITDB_ROOT_PASSWORD_FILE, MINIO_ROOT_PASSWORD_FILE, ...) name a file
+// inside the container, typically a secret under /run/secrets. Where the
+// image honours them, the accessors read that file from the running
+// container (Service.CopyFrom) when the plain variable is unset, and trim
+// trailing newlines as the entrypoints' $(< file) does. When the file cannot
+// be read (a service without a container, as with runtime.NewTestService)
+// the value is "". The rabbitmq images dropped RABBITMQ_DEFAULT_PASS_FILE
+// with RabbitMQ 3.9 (the server reads RABBITMQ_DEFAULT_PASS itself), so the
+// rabbitmq kind does not resolve it.
 package templates
 
 import (

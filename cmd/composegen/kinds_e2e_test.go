@@ -32,18 +32,46 @@ const kindsCompose = `services:
       POSTGRES_PASSWORD: "p@ss:w/rd%?#"
       POSTGRES_DB: appdb
     ports: ["5432"]
+  # Passwords given only as files (Docker secrets): the accessors read them
+  # from the running container.
+  postgres-secret:
+    image: postgres:16
+    environment:
+      POSTGRES_PASSWORD_FILE: /run/secrets/db_password
+    secrets: [db_password]
+    ports: ["5432"]
+  mariadb-secret:
+    image: mariadb:11
+    environment:
+      MARIADB_ROOT_PASSWORD_FILE: /run/secrets/db_root_password
+      MARIADB_USER: app
+      MARIADB_PASSWORD_FILE: /run/secrets/db_password
+      MARIADB_DATABASE: appdb
+    secrets: [db_password, db_root_password]
+    ports: ["3306"]
+secrets:
+  db_password:
+    file: ./db_password.txt
+  db_root_password:
+    file: ./db_root_password.txt
 `
+
+// kindsDBPassword is the content of db_password.txt, without its trailing
+// newline (which the images' entrypoints and the accessors trim).
+const kindsDBPassword = "fr0m-f1le:p@ss/w%rd?#"
 
 const kindsTest = `package fixtures
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -154,6 +182,36 @@ func TestKindsRoundTrip(t *testing.T) {
 			t.Errorf("DSN() = %q", stack.Postgres.DSN())
 		}
 	})
+
+	t.Run("postgres-password-file", func(t *testing.T) {
+		if p := stack.PostgresSecret.Password(); p != "fr0m-f1le:p@ss/w%rd?#" {
+			t.Errorf("Password() = %q, want the secret file's content without its newline", p)
+		}
+		conn, err := pgx.Connect(ctx, stack.PostgresSecret.DSN())
+		if err != nil {
+			t.Fatalf("pgx.Connect(%q): %v", stack.PostgresSecret.DSN(), err)
+		}
+		defer conn.Close(ctx)
+		var one int
+		if err := conn.QueryRow(ctx, "select 1").Scan(&one); err != nil || one != 1 {
+			t.Fatalf("select 1 = %d, %v", one, err)
+		}
+	})
+
+	t.Run("mariadb-password-file", func(t *testing.T) {
+		if u, p := stack.MariadbSecret.User(), stack.MariadbSecret.Password(); u != "app" || p != "fr0m-f1le:p@ss/w%rd?#" {
+			t.Errorf("User(), Password() = %q, %q", u, p)
+		}
+		db, err := sql.Open("mysql", stack.MariadbSecret.DSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var name string
+		if err := db.QueryRow("select database()").Scan(&name); err != nil || name != "appdb" {
+			t.Fatalf("database() = %q, %v (DSN %s)", name, err, stack.MariadbSecret.DSN())
+		}
+	})
 }
 `
 
@@ -165,8 +223,10 @@ func TestKinds(t *testing.T) {
 		"compose.yaml":           kindsCompose,
 		"fixtures/gen.go":        "package fixtures\n\n//go:generate go run github.com/composegen/composegen/cmd/composegen -f ../compose.yaml\n",
 		"fixtures/kinds_test.go": kindsTest,
+		"db_password.txt":        kindsDBPassword + "\n",
+		"db_root_password.txt":   "root-from-file\n",
 	})
-	gocmd("get", "github.com/jackc/pgx/v5", "github.com/rabbitmq/amqp091-go", "github.com/bradfitz/gomemcache/memcache")
+	gocmd("get", "github.com/jackc/pgx/v5", "github.com/rabbitmq/amqp091-go", "github.com/bradfitz/gomemcache/memcache", "github.com/go-sql-driver/mysql")
 	gocmd("generate", "./...")
 	gen, err := os.ReadFile(filepath.Join(dir, "fixtures", "compose_gen.go"))
 	if err != nil {
@@ -179,7 +239,8 @@ func TestKinds(t *testing.T) {
 	}
 	gocmd("vet", "./...")
 	out := gocmd("test", "-count=1", "-v", "./...")
-	for _, name := range []string{"TestKindsRoundTrip", "TestKindsRoundTrip/memcached", "TestKindsRoundTrip/rabbitmq", "TestKindsRoundTrip/rabbitmq-management", "TestKindsRoundTrip/nginx", "TestKindsRoundTrip/postgres"} {
+	for _, name := range []string{"TestKindsRoundTrip", "TestKindsRoundTrip/memcached", "TestKindsRoundTrip/rabbitmq", "TestKindsRoundTrip/rabbitmq-management", "TestKindsRoundTrip/nginx", "TestKindsRoundTrip/postgres",
+		"TestKindsRoundTrip/postgres-password-file", "TestKindsRoundTrip/mariadb-password-file"} {
 		if !strings.Contains(out, "--- PASS: "+name+" ") {
 			t.Errorf("%s did not pass:\n%s", name, out)
 		}

@@ -152,17 +152,21 @@ func (s *Postgres) DSN() string {
 	return templates.PostgresDSN(s.svc)
 }
 
-// User returns POSTGRES_USER, default "postgres".
+// User returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default
+// "postgres".
 func (s *Postgres) User() string {
 	return templates.PostgresUser(s.svc)
 }
 
-// Password returns POSTGRES_PASSWORD (POSTGRES_PASSWORD_FILE is not resolved).
+// Password returns POSTGRES_PASSWORD, else the content of the file named by
+// POSTGRES_PASSWORD_FILE, read from the running container with trailing
+// newlines trimmed as the entrypoint does ("" when it cannot be read).
 func (s *Postgres) Password() string {
 	return templates.PostgresPassword(s.svc)
 }
 
-// Database returns POSTGRES_DB, default the user's name.
+// Database returns POSTGRES_DB (or the content of POSTGRES_DB_FILE), default
+// the user's name.
 func (s *Postgres) Database() string {
 	return templates.PostgresDatabase(s.svc)
 }
