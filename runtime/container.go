@@ -278,6 +278,35 @@ func (s *Service) build(ctx context.Context, image string) error {
 	return nil
 }
 
+// graceSeconds rounds a stop grace period up to whole seconds, the unit of
+// the engine's stop timeout.
+func graceSeconds(d time.Duration) uint {
+	if d <= 0 {
+		return 0
+	}
+	return uint((d + time.Second - 1) / time.Second)
+}
+
+// checkPlatform refuses to run an image built for another platform than the
+// service's platform: field asks for (the engine would run it, emulated or
+// failing with "exec format error").
+func (s *Service) checkPlatform(image string) error {
+	want, err := s.stack.res.expand("platform", s.spec.Platform)
+	if err != nil || want == "" {
+		return err
+	}
+	img, err := s.stack.eng.c.InspectImage(image)
+	if err != nil {
+		return nil // the create reports it
+	}
+	wantOS, wantArch, _ := strings.Cut(want, "/")
+	wantArch, _, _ = strings.Cut(wantArch, "/") // variants are not compared
+	if wantOS != img.OS || (wantArch != "" && wantArch != img.Architecture) {
+		return fmt.Errorf("platform: image %s is %s/%s, not %s (pull or build it for %s, or remove platform:)", image, img.OS, img.Architecture, want, want)
+	}
+	return nil
+}
+
 func splitImage(image string) (repo, tag string) {
 	if i := strings.LastIndexByte(image, '@'); i >= 0 {
 		return image[:i], image[i+1:]
@@ -295,6 +324,9 @@ func (s *Service) create(ctx context.Context) error {
 	spec := s.spec
 	image, err := s.ensureImage(ctx)
 	if err != nil {
+		return err
+	}
+	if err := s.checkPlatform(image); err != nil {
 		return err
 	}
 	r := st.res
@@ -341,7 +373,8 @@ func (s *Service) create(ctx context.Context) error {
 		return err
 	}
 	if spec.StopGracePeriod != nil {
-		cfg.StopTimeout = int(spec.StopGracePeriod.Seconds())
+		// The engine counts whole seconds; 0 would mean its default (10s).
+		cfg.StopTimeout = max(1, int(graceSeconds(*spec.StopGracePeriod)))
 	}
 	if hc := spec.Healthcheck; hc != nil {
 		cfg.Healthcheck = &docker.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}

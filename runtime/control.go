@@ -117,7 +117,7 @@ func (s *Service) Stop(ctx context.Context, timeout time.Duration) error {
 	if timeout > 0 {
 		secs = uint((timeout + time.Second - 1) / time.Second)
 	} else if g := s.spec.StopGracePeriod; g != nil {
-		secs = uint(g.Seconds())
+		secs = graceSeconds(*g)
 	}
 	err := s.stack.eng.c.StopContainerWithContext(s.ContainerID(), secs, ctx)
 	var notRunning *docker.ContainerNotRunning
@@ -215,6 +215,9 @@ var signalNumbers = map[string]docker.Signal{
 // CopyTo writes content as file dst (an absolute path) in the container,
 // with mode perm.
 func (s *Service) CopyTo(ctx context.Context, dst string, content []byte, perm int64) error {
+	if err := s.hasContainer(); err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	if err := tw.WriteHeader(&tar.Header{Name: path.Base(dst), Mode: perm, Size: int64(len(content)), ModTime: time.Now()}); err != nil {
@@ -233,6 +236,9 @@ func (s *Service) CopyTo(ctx context.Context, dst string, content []byte, perm i
 
 // CopyFrom reads file src (an absolute path) from the container.
 func (s *Service) CopyFrom(ctx context.Context, src string) ([]byte, error) {
+	if err := s.hasContainer(); err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	err := s.stack.eng.c.DownloadFromContainer(s.ContainerID(), docker.DownloadFromContainerOptions{
 		OutputStream: &b, Path: src, Context: ctx,
@@ -250,4 +256,13 @@ func (s *Service) CopyFrom(ctx context.Context, src string) ([]byte, error) {
 			return io.ReadAll(tr)
 		}
 	}
+}
+
+// hasContainer reports an error for a service without a container (one
+// from NewTestService, or one whose creation failed).
+func (s *Service) hasContainer() error {
+	if s.stack.eng == nil || s.ContainerID() == "" {
+		return fmt.Errorf("service %q has no container", s.spec.Name)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -393,5 +394,176 @@ func TestFidelityPullPolicy(t *testing.T) {
 	_, err = Up(ctx, one("composegen-test/absent:1", ""))
 	if err == nil || !strings.Contains(err.Error(), "pull image composegen-test/absent:1") {
 		t.Errorf("missing image: %v", err)
+	}
+}
+
+// capBit reports whether capability number bit is in the hex mask of a
+// /proc/PID/status Cap line.
+func capBit(t *testing.T, status, line string, bit uint) bool {
+	t.Helper()
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, line+":"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n&(1<<bit) != 0
+		}
+	}
+	t.Fatalf("no %s in %q", line, status)
+	return false
+}
+
+func TestFidelityContainerOptions(t *testing.T) {
+	requireDocker(t)
+	yes := true
+	grace := 1500 * time.Millisecond
+	plan := &Plan{Name: "rt-opts", Services: []ServiceSpec{
+		{
+			Name: "opts", Image: "busybox",
+			// Entrypoint and command in list form (compose-go has already
+			// split the string form with shell rules).
+			Entrypoint: []string{"sh", "-c", `echo "args:$0:$1"; exec sleep 300`},
+			Command:    []string{"first", "second word"},
+			WorkingDir: "/srv/work", User: "1234:2345", Hostname: "custom-host",
+			ExtraHosts: []string{"db.example:10.1.2.3", "alias.example:10.1.2.4"},
+			Init:       &yes, ShmSize: 32 << 20,
+			Ulimits: []Ulimit{{Name: "nofile", Soft: 1111, Hard: 2222}, {Name: "nproc", Soft: 555, Hard: 555}},
+			CapAdd:  []string{"NET_ADMIN"}, CapDrop: []string{"CHOWN"},
+			Sysctls:  map[string]string{"net.ipv4.ip_unprivileged_port_start": "80"},
+			Labels:   map[string]string{"com.example.team": "${RT_TEAM:-core}"},
+			Platform: "linux/" + goruntime.GOARCH,
+		},
+		{
+			// stop_signal: the shell traps SIGUSR1, not SIGTERM.
+			Name: "signals", Image: "busybox", StopSignal: "SIGUSR1", StopGracePeriod: &grace,
+			Command: []string{"sh", "-c", `trap 'echo got-usr1; exit 0' USR1; echo trapping; sleep 300 & wait`},
+		},
+		{
+			// stop_grace_period: SIGTERM is ignored, so stop kills after
+			// the grace period (1.5s, rounded up to 2s), not after 10s.
+			Name: "stubborn", Image: "busybox", StopGracePeriod: &grace,
+			Command: []string{"sh", "-c", `trap '' TERM; while true; do sleep 0.1; done`},
+		},
+		{Name: "tty", Image: "busybox", Tty: true, Command: []string{"sh", "-c", `[ -t 1 ] && echo has-a-tty; exec sleep 300`}},
+		// stdin_open: cat blocks on the open stdin instead of exiting at EOF.
+		{Name: "stdin", Image: "busybox", StdinOpen: true, Command: []string{"cat"}},
+		{Name: "readonly", Image: "busybox", ReadOnly: true, Command: []string{"sleep", "300"}},
+	}}
+	ctx := context.Background()
+	s := Start(t, plan)
+	opts := s.Service("opts")
+	if got := sh(t, opts, "cat /proc/1/cmdline | tr '\\0' ' '"); !strings.Contains(got, "init") {
+		t.Errorf("init: pid 1 is %q, want docker's init", got)
+	}
+	logs, _ := opts.Logs(ctx)
+	if !strings.Contains(logs, "args:first:second word") {
+		t.Errorf("entrypoint/command: logs %q", logs)
+	}
+	if got := sh(t, opts, "pwd"); got != "/srv/work" {
+		t.Errorf("working_dir: %q", got)
+	}
+	if got := sh(t, opts, "id -u; id -g"); got != "1234\n2345" {
+		t.Errorf("user: %q", got)
+	}
+	if got := sh(t, opts, "hostname"); got != "custom-host" {
+		t.Errorf("hostname: %q", got)
+	}
+	hosts := sh(t, opts, "cat /etc/hosts")
+	for _, want := range []string{"10.1.2.3\tdb.example", "10.1.2.4\talias.example"} {
+		if !strings.Contains(hosts, want) {
+			t.Errorf("extra_hosts: /etc/hosts lacks %q:\n%s", want, hosts)
+		}
+	}
+	if got := sh(t, opts, "df -k /dev/shm | tail -1 | awk '{print $2}'"); got != "32768" {
+		t.Errorf("shm_size: /dev/shm is %s KiB", got)
+	}
+	if got := sh(t, opts, "ulimit -Sn; ulimit -Hn; ulimit -Su"); got != "1111\n2222\n555" {
+		t.Errorf("ulimits: %q", got)
+	}
+	status := sh(t, opts, "cat /proc/self/status")
+	const capChown, capNetAdmin = 0, 12
+	if capBit(t, status, "CapBnd", capChown) || !capBit(t, status, "CapBnd", capNetAdmin) {
+		t.Errorf("cap_add NET_ADMIN / cap_drop CHOWN not applied:\n%s", status)
+	}
+	if got := sh(t, opts, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start"); got != "80" {
+		t.Errorf("sysctls: %q", got)
+	}
+	info, err := testClient(t).InspectContainer(opts.ContainerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Labels["com.example.team"] != "core" || info.Config.Labels[labelService] != "opts" {
+		t.Errorf("labels: %v", info.Config.Labels)
+	}
+	if got := sh(t, opts, "cat /proc/self/status"); capBit(t, got, "CapEff", 21) {
+		t.Error("CAP_SYS_ADMIN without privileged")
+	}
+	if logs, _ := s.Service("tty").Logs(ctx); !strings.Contains(logs, "has-a-tty") {
+		t.Errorf("tty: logs %q", logs)
+	}
+	if info, err := testClient(t).InspectContainer(s.Service("stdin").ContainerID()); err != nil || !info.State.Running || !info.Config.OpenStdin {
+		t.Errorf("stdin_open: cat is not waiting on stdin (%v): %+v", err, info.State)
+	}
+	if out := shFails(t, s.Service("readonly"), "touch /x"); !strings.Contains(out, "Read-only") {
+		t.Errorf("read_only: %q", out)
+	}
+
+	// stop_signal.
+	sig := s.Service("signals")
+	t0 := time.Now()
+	if err := sig.Stop(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if logs, _ := sig.Logs(ctx); !strings.Contains(logs, "got-usr1") {
+		t.Errorf("stop_signal SIGUSR1 not delivered: logs %q", logs)
+	}
+	if d := time.Since(t0); d > 1500*time.Millisecond {
+		t.Errorf("stop with a handled stop signal took %s", d)
+	}
+	// stop_grace_period.
+	t0 = time.Now()
+	if err := s.Service("stubborn").Stop(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d < 1500*time.Millisecond || d > 5*time.Second {
+		t.Errorf("stop_grace_period 1.5s: stop took %s", d)
+	}
+	info, err = testClient(t).InspectContainer(s.Service("stubborn").ContainerID())
+	if err != nil || info.Config.StopTimeout != 2 || info.State.ExitCode != 137 {
+		t.Errorf("stop_grace_period: StopTimeout %d, exit %d, %v", info.Config.StopTimeout, info.State.ExitCode, err)
+	}
+}
+
+func TestFidelityPrivileged(t *testing.T) {
+	requireDocker(t)
+	s, err := Up(context.Background(), &Plan{Name: "rt-priv", Services: []ServiceSpec{
+		{Name: "priv", Image: "busybox", Command: []string{"sleep", "300"}, Privileged: true},
+	}})
+	if err != nil && strings.Contains(err.Error(), "unable to apply caps: operation not permitted") {
+		// An engine that itself runs without every capability (Docker in
+		// an unprivileged container, rootless) cannot grant them.
+		t.Skipf("this engine cannot run privileged containers: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Down(context.Background())
+	if got := sh(t, s.Service("priv"), "cat /proc/self/status"); !capBit(t, got, "CapEff", 21 /* SYS_ADMIN */) {
+		t.Errorf("privileged: no CAP_SYS_ADMIN:\n%s", got)
+	}
+}
+
+func TestFidelityPlatformMismatch(t *testing.T) {
+	requireDocker(t)
+	other := "linux/s390x"
+	if goruntime.GOARCH == "s390x" {
+		other = "linux/amd64"
+	}
+	_, err := Up(context.Background(), &Plan{Name: "rt-platform", Services: []ServiceSpec{{
+		Name: "app", Image: "busybox", Platform: other, Command: []string{"true"},
+	}}})
+	if err == nil || !strings.Contains(err.Error(), `service "app": platform: image busybox is linux/`) {
+		t.Errorf("platform mismatch: %v", err)
 	}
 }
