@@ -448,6 +448,17 @@ func (s *Service) create(ctx context.Context) error {
 		}
 	}
 
+	// links name containers: those must exist first (compose-go adds links
+	// to depends_on; a hand-written plan may not).
+	for _, l := range spec.Links {
+		name, _, _ := strings.Cut(l, ":")
+		if dep := st.services[name]; dep != nil && dep != s {
+			if err := s.waitFor(ctx, Dependency{Service: name, Condition: "service_started"}, dep); err != nil {
+				return fmt.Errorf("links: %w", err)
+			}
+		}
+	}
+
 	// Networks: the first at create, the others connected before start.
 	var netCfg *docker.NetworkingConfig
 	var extra []ServiceNetwork

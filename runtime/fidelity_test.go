@@ -567,3 +567,111 @@ func TestFidelityPlatformMismatch(t *testing.T) {
 		t.Errorf("platform mismatch: %v", err)
 	}
 }
+
+func networkPlan() *Plan {
+	onNets := func(spec ServiceSpec, nets ...ServiceNetwork) ServiceSpec {
+		spec.Networks = nets
+		return spec
+	}
+	e := sleeper("e")
+	e.Links = []string{"b:linkalias", "c"}
+	f := sleeper("f")
+	f.ContainerName = "fixed-name"
+	d := sleeper("d")
+	d.NetworkMode = "service:a"
+	h := sleeper("h")
+	h.NetworkMode = "host"
+	n := sleeper("n")
+	n.NetworkMode = "none"
+	return &Plan{
+		Name:     "rt-net",
+		Networks: []NetworkSpec{{Name: "net1"}, {Name: "net2", Internal: true}},
+		Services: []ServiceSpec{
+			onNets(sleeper("a"), ServiceNetwork{Network: "net1"}, ServiceNetwork{Network: "net2", Aliases: []string{"a-on-2"}}),
+			onNets(sleeper("b"), ServiceNetwork{Network: "net1", Aliases: []string{"bee", "bee2"}}),
+			onNets(sleeper("c"), ServiceNetwork{Network: "net2", Aliases: []string{"sea"}}),
+			d,
+			onNets(e, ServiceNetwork{Network: "net1"}, ServiceNetwork{Network: "net2"}),
+			onNets(f, ServiceNetwork{Network: "net1"}),
+			h, n,
+		},
+	}
+}
+
+func TestFidelityNetworks(t *testing.T) {
+	requireDocker(t)
+	plan := networkPlan()
+	// Two instances at once: container_name must not collide.
+	var stacks [2]*Stack
+	errs := make(chan error, 2)
+	for i := range stacks {
+		go func() {
+			var err error
+			stacks[i], err = Up(context.Background(), plan)
+			errs <- err
+		}()
+	}
+	for range stacks {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, s := range stacks {
+		if s != nil {
+			t.Cleanup(func() { _ = s.Down(context.Background()) })
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	s := stacks[0]
+	reach := func(from, host string) {
+		t.Helper()
+		sh(t, s.Service(from), "ping -c1 -W3 "+host+" >/dev/null")
+	}
+	unreachable := func(from, host string) {
+		t.Helper()
+		shFails(t, s.Service(from), "ping -c1 -W1 "+host)
+	}
+	// a is on both networks and reaches b and c by name and alias.
+	for _, h := range []string{"b", "bee", "bee2", "c", "sea", "fixed-name", "f"} {
+		reach("a", h)
+	}
+	reach("c", "a-on-2")
+	unreachable("b", "c") // different networks
+	unreachable("b", "sea")
+	// links: an alias of the linked service for the linking container.
+	reach("e", "linkalias")
+	reach("e", "c")
+	// network_mode service:a shares a's network namespace.
+	ips := func(svc string) string { return sh(t, s.Service(svc), "ip -o -4 addr show | awk '{print $4}' | sort") }
+	if a, d := ips("a"), ips("d"); a != d {
+		t.Errorf("network_mode service:a: d has %q, a has %q", d, a)
+	}
+	// none: loopback only.
+	if got := sh(t, s.Service("n"), "ls /sys/class/net"); got != "lo" {
+		t.Errorf("network_mode none: interfaces %q", got)
+	}
+	// host: the engine host's interfaces (compared when the engine is local).
+	hostIfs := sh(t, s.Service("h"), "ls /sys/class/net")
+	if !s.eng.remote {
+		local, err := os.ReadDir("/sys/class/net")
+		if err == nil {
+			var names []string
+			for _, e := range local {
+				names = append(names, e.Name())
+			}
+			if got := strings.Join(strings.Fields(hostIfs), " "); got != strings.Join(names, " ") {
+				t.Errorf("network_mode host: interfaces %q, host has %q", got, names)
+			}
+		}
+	}
+	// The fixed container_name is an alias, not the engine's name.
+	if f := s.Service("f"); f.ContainerName() == "fixed-name" || f.ContainerName() == stacks[1].Service("f").ContainerName() {
+		t.Errorf("container names: %q and %q", f.ContainerName(), stacks[1].Service("f").ContainerName())
+	}
+	// Networks are per instance: nothing of stack 1 is reachable from stack 0.
+	if ipsOther := sh(t, stacks[1].Service("b"), "ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1"); ipsOther != "" {
+		unreachable("a", ipsOther)
+	}
+}
