@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -674,4 +676,126 @@ func TestFidelityNetworks(t *testing.T) {
 	if ipsOther := sh(t, stacks[1].Service("b"), "ip -o -4 addr show eth0 | awk '{print $4}' | cut -d/ -f1"); ipsOther != "" {
 		unreachable("a", ipsOther)
 	}
+}
+
+func TestFidelityDependsOnAndProfiles(t *testing.T) {
+	requireDocker(t)
+	app := sleeper("app")
+	app.DependsOn = []Dependency{
+		{Service: "ghost", Condition: "service_started", Required: false},    // not in the plan
+		{Service: "debugger", Condition: "service_healthy", Required: false}, // profile debug
+		{Service: "db", Condition: "service_started", Required: true, Restart: true},
+	}
+	dbg := sleeper("debugger")
+	dbg.Profiles = []string{"debug"}
+	extra := sleeper("extra")
+	extra.Profiles = []string{"extra"}
+	plan := &Plan{Name: "rt-deps", Profiles: []string{"extra"}, Services: []ServiceSpec{app, sleeper("db"), dbg, extra}}
+	started := func(s *Stack) string {
+		var names []string
+		for _, n := range []string{"app", "db", "debugger", "extra"} {
+			if s.Service(n) != nil {
+				names = append(names, n)
+			}
+		}
+		return strings.Join(names, " ")
+	}
+	// Plan.Profiles is the default.
+	if got := started(Start(t, plan)); got != "app db extra" {
+		t.Errorf("default profiles: started %q", got)
+	}
+	if got := started(Start(t, plan, WithProfiles("debug"))); got != "app db debugger" {
+		t.Errorf("WithProfiles(debug): started %q", got)
+	}
+	if got := started(Start(t, plan, WithProfiles())); got != "app db" {
+		t.Errorf("WithProfiles(): started %q", got)
+	}
+}
+
+// dialRead connects to addr (retrying while the server comes up) and
+// returns the first line it sends.
+func dialRead(t *testing.T, network, addr, send string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout(network, addr, time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			if send != "" {
+				_, _ = c.Write([]byte(send))
+			}
+			buf := make([]byte, 100)
+			n, err := c.Read(buf)
+			c.Close()
+			if n > 0 {
+				return strings.TrimSpace(string(buf[:n]))
+			}
+			lastErr = err
+		} else {
+			lastErr = err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s %s: %v", network, addr, lastErr)
+	return ""
+}
+
+func portsPlan(published func(target int) string) *Plan {
+	script := "socat UDP4-RECVFROM:9999,fork SYSTEM:'echo pong-udp' &"
+	for _, p := range []int{8080, 8000, 8001, 8002, 8003, 7000} {
+		script += fmt.Sprintf(" socat TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo hi-%d' &", p, p)
+	}
+	svc := ServiceSpec{
+		Name: "ports", Image: "debian:bookworm-slim", Command: []string{"sh", "-c", script + " wait"},
+		Ports: []PortSpec{
+			{Name: "web", Target: 8080, Protocol: "tcp", Published: published(8080), HostIP: "127.0.0.1", AppProtocol: "https"},
+			{Target: 9999, Protocol: "udp", Published: published(9999)},
+			{Target: 7000, Protocol: "tcp", Expose: true},
+		},
+	}
+	for p := 8000; p <= 8003; p++ { // "8000-8003:8000-8003", expanded by compose-go
+		svc.Ports = append(svc.Ports, PortSpec{Target: p, Protocol: "tcp", Published: published(p)})
+	}
+	return &Plan{Name: "rt-ports", Services: []ServiceSpec{svc}}
+}
+
+func TestFidelityPorts(t *testing.T) {
+	requireDocker(t)
+	check := func(s *Stack, fixed map[int]int) {
+		t.Helper()
+		svc := s.Service("ports")
+		for _, p := range []int{8080, 8000, 8001, 8002, 8003, 7000} {
+			port := svc.Port(p, "tcp")
+			if want, ok := fixed[p]; ok && port.HostPort != want {
+				t.Errorf("port %d published on %d, want the fixed %d", p, port.HostPort, want)
+			}
+			if got := dialRead(t, "tcp", port.Addr(), ""); got != fmt.Sprintf("hi-%d", p) {
+				t.Errorf("port %d: read %q", p, got)
+			}
+		}
+		udp := svc.Port(9999, "udp")
+		if want, ok := fixed[9999]; ok && udp.HostPort != want {
+			t.Errorf("udp published on %d, want %d", udp.HostPort, want)
+		}
+		if got := dialRead(t, "udp", udp.Addr(), "ping\n"); got != "pong-udp" {
+			t.Errorf("udp: read %q", got)
+		}
+		if u := svc.Port(8080, "tcp").URL(); !strings.HasPrefix(u, "https://127.0.0.1:") {
+			t.Errorf("app_protocol https: URL %s", u)
+		}
+	}
+	// Default: ephemeral ports, whatever the compose file publishes.
+	s := Start(t, portsPlan(func(p int) string { return strconv.Itoa(p) }))
+	check(s, nil)
+	for _, p := range []int{8080, 8000, 8001, 8002, 8003} {
+		if hp := s.Service("ports").Port(p, "tcp").HostPort; hp == p {
+			t.Errorf("port %d bound on its fixed host port without WithFixedPorts", p)
+		}
+	}
+	// WithFixedPorts binds the compose file's host ports (unusual ones here).
+	const base = 41700
+	fixed := map[int]int{8080: base, 9999: base + 1, 8000: base + 10, 8001: base + 11, 8002: base + 12, 8003: base + 13}
+	s2 := Start(t, portsPlan(func(p int) string { return strconv.Itoa(fixed[p]) }), WithFixedPorts())
+	check(s2, fixed)
 }

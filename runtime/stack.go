@@ -292,10 +292,9 @@ func selectServices(plan *Plan, cfg config) ([]*ServiceSpec, error) {
 		}
 		want[name] = true
 		for _, d := range sp.DependsOn {
-			if !d.Required && !active(byName[d.Service]) {
-				continue
-			}
-			if byName[d.Service] == nil && !d.Required {
+			// An optional dependency that is not in the plan or not in
+			// an active profile is skipped.
+			if !d.Required && (byName[d.Service] == nil || !active(byName[d.Service])) {
 				continue
 			}
 			if err := visit(d.Service, name); err != nil {
