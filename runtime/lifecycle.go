@@ -84,6 +84,56 @@ var live struct {
 	stacks  map[*Stack]bool
 	handler bool
 	tmp     map[*Stack][]string
+	// starting holds, for each stack whose Up is in progress, a channel
+	// closed when that Up returns: Down waits for it, so that nothing a
+	// start creates after Down listed the stack's resources survives.
+	starting map[*Stack]chan struct{}
+	// closing is set once a signal is being handled: starts still to
+	// come are cancelled at once.
+	closing bool
+}
+
+// beginStart binds a start to the stack's life: the returned context is
+// cancelled when Down begins (or a signal is being handled), and end must be
+// called when the start returns.
+func (s *Stack) beginStart(ctx context.Context) (_ context.Context, end func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.life, cancel)
+	done := make(chan struct{})
+	live.Lock()
+	if live.starting == nil {
+		live.starting = map[*Stack]chan struct{}{}
+	}
+	live.starting[s] = done
+	if live.closing {
+		cancel()
+	}
+	live.Unlock()
+	return ctx, func() {
+		stop()
+		cancel()
+		live.Lock()
+		delete(live.starting, s)
+		live.Unlock()
+		close(done)
+	}
+}
+
+// awaitStart waits until an Up of s in progress has returned, or ctx ends.
+func (s *Stack) awaitStart(ctx context.Context) {
+	live.Lock()
+	done := live.starting[s]
+	live.Unlock()
+	if done == nil {
+		return
+	}
+	t := time.NewTimer(30 * time.Second) // the start was cancelled: a bound only
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func register(s *Stack) {
@@ -112,6 +162,7 @@ func unregister(s *Stack) {
 func onSignal(ch chan os.Signal) {
 	sig := <-ch
 	live.Lock()
+	live.closing = true
 	var stacks []*Stack
 	for s := range live.stacks {
 		stacks = append(stacks, s)
@@ -147,6 +198,9 @@ func (s *Stack) addTempFile(name string) {
 func (s *Stack) down(ctx context.Context) error {
 	s.cancel()
 	defer unregister(s)
+	// A start in progress (Down from a signal handler, or from another
+	// goroutine) is cancelled above; let it return before listing.
+	s.awaitStart(ctx)
 	if s.cfg.logDir != "" {
 		s.writeLogs(ctx)
 	}
@@ -213,6 +267,9 @@ func (s *Stack) down(ctx context.Context) error {
 	}
 	delete(live.tmp, s)
 	live.Unlock()
+	// The first start of the process reaps dead owners' leftovers in the
+	// background; a short-lived process must not exit half-way through.
+	waitReaping(ctx)
 	if len(errs) > 0 {
 		return fmt.Errorf("down %s: %w", s.project, errors.Join(errs...))
 	}
@@ -306,8 +363,57 @@ func reapDead(e *engine) {
 	}()
 }
 
-// reaping lets tests wait for the background reaper.
-var reaping sync.WaitGroup
+// reaping lets Down and tests wait for the background reaper.
+var reaping reaperGroup
+
+// reaperGroup counts background reapers. Unlike a sync.WaitGroup it may be
+// waited on while a reaper is added.
+type reaperGroup struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed while n == 0; nil means idle
+}
+
+func (g *reaperGroup) Add(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n == 0 {
+		g.idle = make(chan struct{})
+	}
+	g.n += n
+}
+
+func (g *reaperGroup) Done() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.n == 0 {
+		close(g.idle)
+		g.idle = nil
+	}
+}
+
+// wait returns a channel closed when no reaper runs.
+func (g *reaperGroup) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.idle == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return g.idle
+}
+
+func (g *reaperGroup) Wait() { <-g.wait() }
+
+// waitReaping waits for the background reaper, at most until ctx ends.
+func waitReaping(ctx context.Context) {
+	select {
+	case <-reaping.wait():
+	case <-ctx.Done():
+	}
+}
 
 // Diagnostics describes every service of the stack: state, exit code, port
 // map, last probe outputs and last log lines.
