@@ -203,6 +203,8 @@ func up(ctx context.Context, plan *Plan, cfg config, base string) (*Stack, error
 		s.order = append(s.order, svc)
 	}
 	register(s)
+	ctx, endStart := s.beginStart(ctx) // Down (or a signal) cancels the start
+	defer endStart()
 
 	if err := s.createNetworksAndVolumes(ctx); err != nil {
 		return s, fmt.Errorf("start %s: %w", plan.Name, err)
