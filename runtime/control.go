@@ -46,7 +46,20 @@ func (s *Service) Exec(ctx context.Context, cmd ...string) (ExecResult, error) {
 	}
 	stdout := &limitedBuffer{max: 1 << 20}
 	stderr := &limitedBuffer{max: 1 << 20}
-	err = c.StartExec(ex.ID, docker.StartExecOptions{OutputStream: stdout, ErrorStream: stderr, Context: ctx})
+	// The engine client's hijacked stream ignores the context: close it
+	// ourselves when ctx ends (the process itself runs on in the container;
+	// the engine cannot stop an exec).
+	cw, err := c.StartExecNonBlocking(ex.ID, docker.StartExecOptions{OutputStream: stdout, ErrorStream: stderr, Context: ctx})
+	if err == nil {
+		done := make(chan error, 1)
+		go func() { done <- cw.Wait() }()
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			_ = cw.Close()
+			return ExecResult{}, ctx.Err()
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ExecResult{}, ctx.Err()
@@ -127,8 +140,9 @@ func (s *Service) Stop(ctx context.Context, timeout time.Duration) error {
 	return err
 }
 
-// Start starts the stopped container again and waits until it is ready.
-// Host ports may change: the port methods always return the current ones.
+// Start starts the stopped container again and waits until it is ready
+// (its healthcheck or probe passes again). Host ports may change: the port
+// methods and the accessors built on them always return the current ones.
 func (s *Service) Start(ctx context.Context) error {
 	err := s.stack.eng.c.StartContainerWithContext(s.ContainerID(), nil, ctx)
 	var already *docker.ContainerAlreadyRunning
@@ -138,12 +152,33 @@ func (s *Service) Start(ctx context.Context) error {
 	return s.afterRestart(ctx)
 }
 
-// Restart restarts the container and waits until it is ready again.
+// Restart restarts the container (stop with its stop signal and grace
+// period, then start) and waits until it is ready again, as after Up. Like
+// `docker compose restart`, it then restarts the services of the stack that
+// declare this one in depends_on with restart: true, each awaited too.
+//
+// The container keeps its filesystem (not its tmpfs mounts) and its
+// networks, but the engine may publish its ports on other host ports: the
+// port methods (and accessors built on them, such as DSN) always return the
+// current ones, so call them again after Restart rather than keeping an
+// address from before.
 func (s *Service) Restart(ctx context.Context) error {
 	if err := s.Stop(ctx, 0); err != nil {
 		return fmt.Errorf("restart %s: %w", s.spec.Name, err)
 	}
-	return s.Start(ctx)
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	for _, other := range s.stack.order {
+		for _, d := range other.spec.DependsOn {
+			if d.Service == s.spec.Name && d.Restart && other != s {
+				if err := other.Restart(ctx); err != nil {
+					return fmt.Errorf("restart %s after its dependency %s: %w", other.spec.Name, s.spec.Name, err)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Service) afterRestart(ctx context.Context) error {
