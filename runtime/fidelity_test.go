@@ -451,6 +451,8 @@ func TestFidelityContainerOptions(t *testing.T) {
 		// stdin_open: cat blocks on the open stdin instead of exiting at EOF.
 		{Name: "stdin", Image: "busybox", StdinOpen: true, Command: []string{"cat"}},
 		{Name: "readonly", Image: "busybox", ReadOnly: true, Command: []string{"sleep", "300"}},
+		// entrypoint: [] clears the image's entrypoint.
+		{Name: "noentry", Image: "postgres:16", Entrypoint: []string{}, Command: []string{"sleep", "300"}},
 	}}
 	ctx := context.Background()
 	s := Start(t, plan)
@@ -509,6 +511,10 @@ func TestFidelityContainerOptions(t *testing.T) {
 	}
 	if out := shFails(t, s.Service("readonly"), "touch /x"); !strings.Contains(out, "Read-only") {
 		t.Errorf("read_only: %q", out)
+	}
+
+	if info, err := testClient(t).InspectContainer(s.Service("noentry").ContainerID()); err != nil || len(info.Config.Entrypoint) != 0 {
+		t.Errorf("entrypoint: []: container entrypoint %q, %v", info.Config.Entrypoint, err)
 	}
 
 	// stop_signal.
