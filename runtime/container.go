@@ -96,8 +96,12 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			if driver == "" {
 				driver = "bridge"
 			}
-			_, err := s.eng.c.CreateNetwork(docker.CreateNetworkOptions{
-				Name: engName, Driver: driver, Internal: spec.Internal,
+			opts, err := s.res.expandMap("networks."+name+".driver_opts", spec.DriverOpts)
+			if err != nil {
+				return err
+			}
+			_, err = s.eng.c.CreateNetwork(docker.CreateNetworkOptions{
+				Name: engName, Driver: driver, Internal: spec.Internal, Options: anyMap(opts),
 				Labels:  s.labels(mergeLabels(spec.Labels, map[string]string{labelNetwork: name})),
 				Context: ctx,
 			})
@@ -130,8 +134,12 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 		engName := s.project + "_" + v.Name
 		s.volumes[v.Name] = engName
 		do(func() error {
-			_, err := s.eng.c.CreateVolume(docker.CreateVolumeOptions{
-				Name: engName, Driver: v.Driver,
+			opts, err := s.res.expandMap("volumes."+v.Name+".driver_opts", v.DriverOpts)
+			if err != nil {
+				return err
+			}
+			_, err = s.eng.c.CreateVolume(docker.CreateVolumeOptions{
+				Name: engName, Driver: v.Driver, DriverOpts: opts,
 				Labels:  s.labels(mergeLabels(v.Labels, map[string]string{labelVolume: v.Name})),
 				Context: ctx,
 			})
@@ -143,6 +151,17 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func anyMap(m map[string]string) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 func mergeLabels(a, b map[string]string) map[string]string {

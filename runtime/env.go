@@ -83,6 +83,22 @@ func (r *resolver) expandAll(field string, in []string) ([]string, error) {
 	return out, nil
 }
 
+// expandMap resolves the values of m; nil for an empty map.
+func (r *resolver) expandMap(field string, m map[string]string) (map[string]string, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		x, err := r.expand(field+"."+k, v)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = x
+	}
+	return out, nil
+}
+
 func containsDollar(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '$' {

@@ -805,3 +805,25 @@ func TestFidelityPorts(t *testing.T) {
 	s2 := Start(t, portsPlan(func(p int) string { return strconv.Itoa(fixed[p]) }), WithFixedPorts())
 	check(s2, fixed)
 }
+
+func TestFidelityDriverOpts(t *testing.T) {
+	requireDocker(t)
+	t.Setenv("RT_TMPFS_SIZE", "2m")
+	s := Start(t, &Plan{
+		Name:     "rt-driveropts",
+		Volumes:  []VolumeSpec{{Name: "mem", Driver: "local", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${RT_TMPFS_SIZE}"}}},
+		Networks: []NetworkSpec{{Name: "mtu", DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}}},
+		Services: []ServiceSpec{{
+			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			Mounts:   []MountSpec{{Type: "volume", Source: "mem", Target: "/mem"}},
+			Networks: []ServiceNetwork{{Network: "mtu"}},
+		}},
+	})
+	app := s.Service("app")
+	if got := sh(t, app, "grep ' /mem ' /proc/mounts"); !strings.Contains(got, "tmpfs /mem tmpfs") || !strings.Contains(got, "size=2048k") {
+		t.Errorf("volume driver_opts: %q", got)
+	}
+	if got := sh(t, app, "cat /sys/class/net/eth0/mtu"); got != "1400" {
+		t.Errorf("network driver_opts: mtu %q", got)
+	}
+}

@@ -188,7 +188,10 @@ type VolumeSpec struct {
 	// ExternalName is the engine's name of an external volume.
 	ExternalName string
 	Driver       string
-	Labels       map[string]string
+	// DriverOpts are the driver's options (templates), e.g. type/o/device
+	// for the local driver.
+	DriverOpts map[string]string
+	Labels     map[string]string
 }
 
 // NetworkSpec is a top-level network.
@@ -198,7 +201,9 @@ type NetworkSpec struct {
 	ExternalName string
 	Internal     bool
 	Driver       string
-	Labels       map[string]string
+	// DriverOpts are the driver's options (templates).
+	DriverOpts map[string]string
+	Labels     map[string]string
 }
 
 // ServiceNetwork attaches a service to a network of the stack.

@@ -193,8 +193,8 @@ func fullPlanProject() *model.Project {
 		EnvFiles: []runtime.EnvFile{{Path: ".env"}, {Path: "ci.env", Required: true, Format: "raw"}},
 		Profiles: []string{"debug"},
 		Services: []runtime.ServiceSpec{svc, db},
-		Volumes:  []runtime.VolumeSpec{{Name: "data", External: true, ExternalName: "shared-data", Driver: "local", Labels: map[string]string{"k": "v"}}},
-		Networks: []runtime.NetworkSpec{{Name: "back", External: true, ExternalName: "ext", Internal: true, Driver: "bridge", Labels: map[string]string{"k": "v"}}},
+		Volumes:  []runtime.VolumeSpec{{Name: "data", External: true, ExternalName: "shared-data", Driver: "local", DriverOpts: map[string]string{"type": "tmpfs"}, Labels: map[string]string{"k": "v"}}},
+		Networks: []runtime.NetworkSpec{{Name: "back", External: true, ExternalName: "ext", Internal: true, Driver: "bridge", DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}, Labels: map[string]string{"k": "v"}}},
 		Secrets:  []runtime.FileSpec{{Name: "token", File: "./token.txt"}, {Name: "env", Environment: "TOKEN"}, {Name: "inline", Content: "x\ny"}, {Name: "ext", External: true}},
 		Configs:  []runtime.FileSpec{{Name: "cfg", File: "cfg.yaml"}},
 	}

@@ -843,7 +843,7 @@ func (b *builder) resources() {
 	plan := &b.p.Plan
 	for _, n := range sortedKeys(pj.Volumes) {
 		v := pj.Volumes[n]
-		vs := runtime.VolumeSpec{Name: n, External: bool(v.External), Driver: b.t(v.Driver), Labels: b.tmap(map[string]string(v.Labels))}
+		vs := runtime.VolumeSpec{Name: n, External: bool(v.External), Driver: b.t(v.Driver), DriverOpts: b.tmap(map[string]string(v.DriverOpts)), Labels: b.tmap(map[string]string(v.Labels))}
 		if vs.External {
 			vs.ExternalName = b.t(v.Name)
 		}
@@ -851,7 +851,13 @@ func (b *builder) resources() {
 	}
 	for _, n := range sortedKeys(pj.Networks) {
 		v := pj.Networks[n]
-		ns := runtime.NetworkSpec{Name: n, External: bool(v.External), Internal: v.Internal, Driver: b.t(v.Driver), Labels: b.tmap(map[string]string(v.Labels))}
+		ns := runtime.NetworkSpec{Name: n, External: bool(v.External), Internal: v.Internal, Driver: b.t(v.Driver), DriverOpts: b.tmap(map[string]string(v.DriverOpts)), Labels: b.tmap(map[string]string(v.Labels))}
+		if len(v.Ipam.Config) > 0 || v.Ipam.Driver != "" || len(v.Ipam.Options) > 0 {
+			b.p.Warnings = append(b.p.Warnings, Warning{File: b.display(b.r.Files[0]), Field: "networks." + n + ".ipam", Message: "fixed subnets are not supported (every stack instance gets its own network, and parallel stacks would collide); ignored"})
+		}
+		if v.EnableIPv6 != nil && *v.EnableIPv6 {
+			b.p.Warnings = append(b.p.Warnings, Warning{File: b.display(b.r.Files[0]), Field: "networks." + n + ".enable_ipv6", Message: "not supported by composegen; ignored"})
+		}
 		if ns.External {
 			ns.ExternalName = b.t(v.Name)
 		}

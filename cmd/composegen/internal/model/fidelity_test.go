@@ -98,11 +98,11 @@ services:
     image: busybox
     profiles: [debug]
 volumes:
-  cache: {}
+  cache: {driver_opts: {type: tmpfs, device: tmpfs, o: "size=${CACHE_SIZE:-10m}"}}
   shared: {external: true, name: team-shared}
 networks:
   front: {}
-  back: {internal: true}
+  back: {internal: true, driver_opts: {com.docker.network.driver.mtu: "1400"}}
 secrets:
   token: {file: ./token.txt}
 configs:
@@ -215,14 +215,35 @@ func TestFidelityPlan(t *testing.T) {
 		t.Errorf("plan profiles = %v (the generation's profiles are the runtime default)", plan.Profiles)
 	}
 	wantRes := []any{
-		[]runtime.VolumeSpec{{Name: "cache"}, {Name: "shared", External: true, ExternalName: "team-shared"}},
-		[]runtime.NetworkSpec{{Name: "back", Internal: true}, {Name: "default"}, {Name: "front"}},
+		[]runtime.VolumeSpec{{Name: "cache", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${CACHE_SIZE:-10m}"}}, {Name: "shared", External: true, ExternalName: "team-shared"}},
+		[]runtime.NetworkSpec{{Name: "back", Internal: true, DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}}, {Name: "default"}, {Name: "front"}},
 		[]runtime.FileSpec{{Name: "token", File: "token.txt"}},
 		[]runtime.FileSpec{{Name: "conf_file", File: "app.conf"}, {Name: "env_conf", Environment: "CONF_VALUE"}, {Name: "inline_conf", Content: "inline $${NOT_A_VAR}"}},
 	}
 	for i, got := range []any{plan.Volumes, plan.Networks, plan.Secrets, plan.Configs} {
 		if !reflect.DeepEqual(got, wantRes[i]) {
 			t.Errorf("resources: got %+v\nwant %+v", got, wantRes[i])
+		}
+	}
+}
+
+func TestNetworkIPAMWarned(t *testing.T) {
+	p := mustBuild(t, `services:
+  app: {image: busybox, networks: [n]}
+networks:
+  n:
+    enable_ipv6: true
+    ipam:
+      config: [{subnet: 172.28.0.0/16}]
+`)
+	var got []string
+	for _, w := range p.Warnings {
+		got = append(got, w.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{"compose.yaml: networks.n.ipam: fixed subnets are not supported", "compose.yaml: networks.n.enable_ipv6: not supported"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings lack %q:\n%s", want, all)
 		}
 	}
 }
