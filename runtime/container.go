@@ -288,7 +288,7 @@ func (s *Service) build(ctx context.Context, image string) error {
 	var out bytes.Buffer
 	err := st.eng.c.BuildImage(docker.BuildImageOptions{
 		Name: image, Dockerfile: b.Dockerfile, ContextDir: dir, BuildArgs: args, Target: b.Target,
-		Platform: s.spec.Platform, RmTmpContainer: true, OutputStream: &out, Context: ctx,
+		Platform: s.spec.Platform, RmTmpContainer: true, ForceRmTmpContainer: true, OutputStream: &out, Context: ctx,
 		Labels: map[string]string{labelManaged: "true", labelService: s.spec.Name},
 	})
 	if err != nil {
@@ -662,6 +662,9 @@ func (s *Service) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.tStarted = time.Now()
 	s.mu.Unlock()
+	// Watch for the exit before anything else: a one-shot may be done
+	// already, and its dependents wait for exactly that.
+	go s.watchExit()
 	return s.readPorts(ctx)
 }
 

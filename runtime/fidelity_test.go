@@ -357,6 +357,17 @@ func TestFidelityBuild(t *testing.T) {
 			t.Errorf("build error lacks %q:\n%v", want, err)
 		}
 	}
+	// The failed step's container is removed too.
+	left, err := c.ListContainers(docker.ListContainersOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range left {
+		if strings.Contains(ct.Command, "building-marker-42") {
+			t.Errorf("failed build left container %s (%s)", ct.ID[:12], ct.Command)
+			_ = c.RemoveContainer(docker.RemoveContainerOptions{ID: ct.ID, Force: true})
+		}
+	}
 }
 
 func TestFidelityPullPolicy(t *testing.T) {
