@@ -312,8 +312,10 @@ func TestFidelityBuild(t *testing.T) {
 	}
 	check(s, "one")
 	_ = s.Down(ctx)
-	if _, err := c.InspectImage(tag); err != nil {
+	if img, err := c.InspectImage(tag); err != nil {
 		t.Errorf("image: with build is not the built image's tag: %v", err)
+	} else {
+		removeImageAtCleanup(t, c, img.ID) // superseded by the rebuild below
 	}
 	// missing: the image exists, so no rebuild (the old greeting stays).
 	s, err = Up(ctx, plan("two", "missing"))
