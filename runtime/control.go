@@ -66,16 +66,30 @@ func (s *Service) Exec(ctx context.Context, cmd ...string) (ExecResult, error) {
 		}
 		return ExecResult{}, fmt.Errorf("exec %q in %s: %w", cmd, s.spec.Name, err)
 	}
-	// StartExec returns when the streams close; the exit code may lag.
-	for i := 0; ; i++ {
+	// The streams closed; the process usually has exited, but the exit code
+	// may lag, and a process that closed its output may run on. Never take
+	// a running process's placeholder exit code 0 for success.
+	limit := time.After(10 * time.Second)
+	delay := time.Millisecond
+	for {
 		insp, err := c.InspectExec(ex.ID)
 		if err != nil {
 			return ExecResult{}, fmt.Errorf("exec %q in %s: %w", cmd, s.spec.Name, err)
 		}
-		if !insp.Running || i > 100 {
+		if !insp.Running {
 			return ExecResult{ExitCode: insp.ExitCode, Stdout: stdout.buf.String(), Stderr: stderr.buf.String()}, nil
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return ExecResult{}, ctx.Err()
+		case <-limit:
+			return ExecResult{ExitCode: -1, Stdout: stdout.buf.String(), Stderr: stderr.buf.String()},
+				fmt.Errorf("exec %q in %s: closed its output but still runs after 10s", cmd, s.spec.Name)
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
 	}
 }
 
