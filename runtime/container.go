@@ -353,6 +353,11 @@ func (s *Service) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	advertised, err := s.allocateAdvertised()
+	if err != nil {
+		return err
+	}
+	cmd = rewriteAdvertised(cmd, "command", spec.Ports, advertised)
 	entrypoint, err := r.expandAll("entrypoint", spec.Entrypoint)
 	if err != nil {
 		return err
@@ -462,6 +467,8 @@ func (s *Service) create(ctx context.Context) error {
 			}
 			if st.cfg.fixedPorts && p.Published != "" {
 				b.HostPort = p.Published
+			} else if hp, ok := advertised[p.Target]; ok {
+				b.HostPort = strconv.Itoa(hp)
 			}
 			hostCfg.PortBindings[key] = []docker.PortBinding{b}
 		}

@@ -126,6 +126,13 @@ type PortSpec struct {
 	// the kind's default ports added so that typed accessors work.
 	Expose   bool
 	Implicit bool
+	// Advertised names the environment variables (and "command" for the
+	// service's command) in which the broker advertises this port to its
+	// clients as localhost:<Published> or 127.0.0.1:<Published>, as Kafka's
+	// advertised listeners do. The runtime picks a free host port, binds it,
+	// and rewrites those addresses to it, so a client on the host can follow
+	// the broker's redirects while parallel stacks still never collide.
+	Advertised []string
 }
 
 // HealthcheckSpec is a compose healthcheck. The runtime executes Test itself

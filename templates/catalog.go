@@ -28,7 +28,7 @@ const (
 	docRedisPass   = "returns the server's password (\"\" when none)."
 	docAMQPURL     = "returns the AMQP URL amqp://user:password@host:port/vhost with the image's credentials (vhost \"/\" is %2F)."
 	docMgmtURL     = "returns http://host:port of the management UI and HTTP API (container port 15672)."
-	docBrokers     = "returns the host addresses (host:port) of the published broker port 9092. The broker must advertise an address the test process can reach (advertised listeners)."
+	docBrokers     = "returns the bootstrap addresses (host:port) for a client on the host: the broker's listener advertised as localhost:<published port> (its host port is picked at start and the advertised address rewritten to it), else the published port 9092."
 	docMinioEP     = "returns host:port of the S3 API, for minio-go's New."
 	docMinioURL    = "returns http://host:port of the S3 API, for AWS SDK endpoints."
 	docMinioAK     = "returns the access key (root user) derived from the service's environment as the image does."
@@ -206,19 +206,21 @@ var catalog = []Kind{
 		},
 	},
 	{
-		Name:   "kafka",
-		Images: []string{"apache/kafka", "apache/kafka-native", "bitnami/kafka", "confluentinc/cp-kafka", "confluentinc/confluent-local"},
-		Ports:  []int{9092},
-		Probe:  probe("tcp", 9092, ""),
+		Name:       "kafka",
+		Images:     []string{"apache/kafka", "apache/kafka-native", "bitnami/kafka", "confluentinc/cp-kafka", "confluentinc/confluent-local"},
+		Ports:      []int{9092},
+		Probe:      probe("tcp", 9092, ""),
+		Advertises: []string{"KAFKA_ADVERTISED_LISTENERS", "KAFKA_CFG_ADVERTISED_LISTENERS", "command"},
 		Accessors: []Accessor{
 			strs("Brokers", "KafkaBrokers", docBrokers, 9092),
 		},
 	},
 	{
-		Name:   "redpanda",
-		Images: []string{"redpandadata/redpanda", "vectorized/redpanda"},
-		Ports:  []int{9092},
-		Probe:  probe("tcp", 9092, ""),
+		Name:       "redpanda",
+		Images:     []string{"redpandadata/redpanda", "vectorized/redpanda"},
+		Ports:      []int{9092},
+		Probe:      probe("tcp", 9092, ""),
+		Advertises: []string{"command"},
 		Accessors: []Accessor{
 			strs("Brokers", "KafkaBrokers", docBrokers, 9092),
 		},

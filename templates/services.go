@@ -173,8 +173,22 @@ func NATSURL(s *runtime.Service) string {
 	return u.String()
 }
 
-// KafkaBrokers is the Brokers accessor of the kafka and redpanda kinds.
-func KafkaBrokers(s *runtime.Service) []string { return []string{addr(s, 9092)} }
+// KafkaBrokers is the Brokers accessor of the kafka and redpanda kinds: the
+// ports the broker advertises to host clients, else port 9092.
+func KafkaBrokers(s *runtime.Service) []string {
+	var out []string
+	for _, p := range s.Spec().Ports {
+		if len(p.Advertised) > 0 {
+			if hp, ok := s.LookupPort(p.Target, "tcp"); ok {
+				out = append(out, hp.Addr())
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = []string{addr(s, 9092)}
+	}
+	return out
+}
 
 // MinioEndpoint is the Endpoint accessor of the minio kinds.
 func MinioEndpoint(s *runtime.Service) string { return addr(s, 9000) }

@@ -45,6 +45,14 @@ type Kind struct {
 	Probe *runtime.ProbeSpec
 	// Accessors are the typed methods generated for the kind.
 	Accessors []Accessor
+	// Advertises names the environment variables (and "command") in which
+	// a broker of this kind advertises the address its clients must use,
+	// such as Kafka's advertised listeners. The generator marks the
+	// published ports advertised there as localhost:<port> so that the
+	// runtime rewrites them to the host port it picks (see
+	// runtime.PortSpec.Advertised), and warns when no listener is reachable
+	// from the host.
+	Advertises []string
 }
 
 // Accessor is one typed method of a kind.

@@ -164,7 +164,7 @@ func fullPlanProject() *model.Project {
 		},
 		EnvFiles:    []runtime.EnvFile{{Path: "app.env", Required: true, Format: "raw"}},
 		Labels:      map[string]string{"z": "last", "a": "first", "com.example/x": "`raw`"},
-		Ports:       []runtime.PortSpec{{Name: "web", Target: 8080, Protocol: "tcp", Published: "8000-8003", HostIP: "0.0.0.0", AppProtocol: "https", Expose: true, Implicit: true}},
+		Ports:       []runtime.PortSpec{{Name: "web", Target: 8080, Protocol: "tcp", Published: "8000-8003", HostIP: "0.0.0.0", AppProtocol: "https", Expose: true, Implicit: true, Advertised: []string{"ADV", "command"}}},
 		Healthcheck: &runtime.HealthcheckSpec{Test: []string{"NONE"}, Interval: 90 * time.Second, Timeout: time.Minute, StartPeriod: 2 * time.Hour, StartInterval: 250 * time.Microsecond, Retries: 3, Disable: true},
 		Probe:       &runtime.ProbeSpec{Protocol: "http", Port: 8080, Path: "/ready"},
 		DependsOn:   []runtime.Dependency{{Service: "db", Condition: "service_completed_successfully", Required: true, Restart: true}},

@@ -357,6 +357,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 
 	// Ports.
 	b.ports(s, kind, &spec, &ms)
+	b.advertised(name, kind, &spec)
 
 	// Healthcheck and probe.
 	noHealthcheck := true
