@@ -108,7 +108,8 @@ func Kinds() []string {
 	return names
 }
 
-// Repository strips the registry, the "library/" prefix, the tag and the
+// Repository strips the registry, the "library/" (or ECR Public's
+// "docker/library/") prefix, the tag and the
 // digest from an image reference: "docker.io/library/postgres:16" →
 // "postgres", "ghcr.io/org/app:v1" → "org/app". ${VAR} templates in the tag
 // ("postgres:${PG_VERSION:-16}") are skipped; a repository that is itself a
@@ -132,6 +133,9 @@ func Repository(image string) string {
 		}
 	}
 	s = strings.ToLower(s)
+	// Official images under "library/", also as mirrored by Amazon ECR
+	// Public ("public.ecr.aws/docker/library/redis").
+	s = strings.TrimPrefix(s, "docker/library/")
 	return strings.TrimPrefix(s, "library/")
 }
 

@@ -47,7 +47,7 @@ func TestRepository(t *testing.T) {
 		"library/postgres":                            "postgres",
 		"docker.io/bitnami/postgresql:16":             "bitnami/postgresql",
 		"ghcr.io/acme/app:v1":                         "acme/app",
-		"public.ecr.aws/docker/library/redis:7":       "docker/library/redis",
+		"public.ecr.aws/docker/library/redis:7":       "redis",
 		"localhost:5000/redis:7":                      "redis",
 		"localhost/redis":                             "redis",
 		"registry.example.com:5000/team/mysql:8":      "team/mysql",
