@@ -100,10 +100,12 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			cctx, cancel := creating(ctx) // never abandoned half-way: see creating
+			defer cancel()
 			_, err = s.eng.c.CreateNetwork(docker.CreateNetworkOptions{
 				Name: engName, Driver: driver, Internal: spec.Internal, Options: anyMap(opts),
 				Labels:  s.labels(mergeLabels(spec.Labels, map[string]string{labelNetwork: name})),
-				Context: ctx,
+				Context: cctx,
 			})
 			if err != nil {
 				return fmt.Errorf("create network %s: %w", engName, err)
@@ -138,10 +140,12 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			cctx, cancel := creating(ctx)
+			defer cancel()
 			_, err = s.eng.c.CreateVolume(docker.CreateVolumeOptions{
 				Name: engName, Driver: v.Driver, DriverOpts: opts,
 				Labels:  s.labels(mergeLabels(v.Labels, map[string]string{labelVolume: v.Name})),
-				Context: ctx,
+				Context: cctx,
 			})
 			if err != nil {
 				return fmt.Errorf("create volume %s: %w", engName, err)
@@ -515,8 +519,13 @@ func (s *Service) create(ctx context.Context) error {
 	s.mu.Lock()
 	s.name = name
 	s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cctx, cancel := creating(ctx) // never abandoned half-way: see creating
+	defer cancel()
 	c, err := st.eng.c.CreateContainer(docker.CreateContainerOptions{
-		Name: name, Config: cfg, HostConfig: hostCfg, NetworkingConfig: netCfg, Context: ctx,
+		Name: name, Config: cfg, HostConfig: hostCfg, NetworkingConfig: netCfg, Context: cctx,
 	})
 	if err != nil {
 		return fmt.Errorf("create container: %w", err)

@@ -446,7 +446,18 @@ func (svc *Service) describe(ctx context.Context) string {
 	if info, err := svc.stack.eng.c.InspectContainerWithContext(id, ctx); err == nil {
 		st := info.State
 		fmt.Fprintf(&b, ": %s", st.Status)
-		if !st.Running {
+		if st.Status == "created" && st.StartedAt.IsZero() {
+			// Containers are created ahead of their dependencies.
+			b.WriteString(", never started")
+			svc.mu.Lock()
+			err := svc.err
+			svc.mu.Unlock()
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				fmt.Fprintf(&b, ": %v", err)
+			} else {
+				b.WriteString(" (waiting for its dependencies)")
+			}
+		} else if !st.Running {
 			fmt.Fprintf(&b, " (exit code %d", st.ExitCode)
 			if st.OOMKilled {
 				b.WriteString(", OOM-killed")
@@ -480,4 +491,12 @@ func (svc *Service) describe(ctx context.Context) string {
 	}
 	b.WriteString(svc.logTail())
 	return b.String()
+}
+
+// creating returns the context for a request that creates an engine
+// resource (container, network, volume): not cancelled with ctx, so that a
+// cancelled start never abandons a creation that the engine completes
+// anyway, after Down listed what to remove. It is bounded on its own.
+func creating(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 }

@@ -414,6 +414,11 @@ func (s *Stack) startAll(ctx context.Context) error {
 	wg.Wait()
 	close(allDone)
 	errOnce.Do(func() {}) // no later failure may race with the result
+	if firstErr == nil && ctx.Err() != nil {
+		// The caller's context ended (or Down began): services that saw
+		// the cancellation did not report it as their failure.
+		firstErr = ctx.Err()
+	}
 	if firstErr != nil {
 		if errors.Is(firstErr, context.DeadlineExceeded) || errors.Is(firstErr, context.Canceled) {
 			return s.timeoutError(ctx, firstErr)
