@@ -13,6 +13,10 @@ var (
 	reServicePath = regexp.MustCompile(`services(?:\.|\[)([A-Za-z0-9_-]+)\]?((?:\.[A-Za-z0-9_]+|\.\[\])*)`)
 	reLine        = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
 	reService     = regexp.MustCompile(`service "?([A-Za-z0-9_.-]+)"?`)
+	reCycle       = regexp.MustCompile(`cycle detected: ([A-Za-z0-9_.-]+) ->`)
+	reDupKey      = regexp.MustCompile(`line (\d+): mapping key "([^"]*)" already defined`)
+	reConstruct   = regexp.MustCompile(`construct errors:;\s*line \d+: `)
+	reUndefined   = regexp.MustCompile(`refers to undefined (network|volume|secret|config)`)
 )
 
 // wrapError turns a compose-go error into an *Error naming the file, line,
@@ -42,10 +46,15 @@ func wrapError(err error, res *Result, workDir string) error {
 			}
 		}
 		e.Field = field.String()
+	} else if m := reCycle.FindStringSubmatch(msg); m != nil {
+		e.Service, e.Field = m[1], "depends_on"
 	} else if m := reService.FindStringSubmatch(msg); m != nil {
 		e.Service = m[1]
 		if strings.Contains(msg, "depends on undefined service") {
 			e.Field = "depends_on"
+		}
+		if u := reUndefined.FindStringSubmatch(msg); u != nil {
+			e.Field = u[1] + "s"
 		}
 	}
 	if e.Service == "" {
@@ -62,6 +71,11 @@ func wrapError(err error, res *Result, workDir string) error {
 		if pos, ok := res.Positions.Service(e.Service, e.Field); ok && (e.Pos.File == "" || e.Pos.File == pos.File) {
 			e.Pos = pos
 		}
+	}
+	if m := reDupKey.FindStringSubmatch(msg); m != nil && e.Pos.Line == 0 {
+		// The duplicate, not the first definition.
+		e.Pos.Line, _ = strconv.Atoi(m[1])
+		e.Field = m[2]
 	}
 	if e.Pos.Line == 0 && strings.Contains(msg, "yaml") {
 		if all := reLine.FindAllStringSubmatch(msg, -1); len(all) > 0 {
@@ -86,7 +100,8 @@ func cleanMessage(msg string, res *Result, workDir string) string {
 	msg = strings.ReplaceAll(msg, res.ProjectDir+string(filepath.Separator), "")
 	msg = res.Vars.Template(msg)
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
-	return strings.ReplaceAll(msg, "\n", "; ")
+	msg = strings.ReplaceAll(msg, "\n", "; ")
+	return reConstruct.ReplaceAllString(msg, "")
 }
 
 func hint(msg string) string {

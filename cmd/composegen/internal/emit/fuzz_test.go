@@ -1,0 +1,125 @@
+package emit
+
+import (
+	"bytes"
+	"context"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/composegen/composegen/cmd/composegen/internal/load"
+	"github.com/composegen/composegen/cmd/composegen/internal/model"
+)
+
+// fuzzRepoRoot finds the module root from the test's directory.
+func fuzzRepoRoot(f *testing.F) string {
+	f.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			f.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// fuzzSeeds are hand-written cases: odd names, every field kind, variables,
+// anchors, and a few malformed files.
+var fuzzSeeds = []string{
+	"services:\n  web:\n    image: nginx\n",
+	"services: {}\n",
+	"",
+	"services:\n  2fa:\n    image: redis\n  order-db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: ${PW:-x}\n      POSTGRES_USER: ${U:?user}\n  type:\n    image: busybox\n  Stack:\n    image: busybox\n  up:\n    image: busybox\n",
+	"services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+	"services:\n  a:\n    image: busybox\n    ports: [\"notaport:80\", \"8080-8081:80-81/udp\", \"127.0.0.1::53/udp\"]\n    expose: [\"9000\"]\n",
+	"services:\n  a:\n    image: busybox\n    healthcheck:\n      test: [\"CMD-SHELL\", \"curl -f http://localhost:8080/health || exit 1\"]\n      interval: 1s\n      retries: 0\n      start_period: 1ms\n",
+	"x-common: &c\n  image: busybox\n  environment: [A=1, B]\nservices:\n  a: *c\n  b:\n    <<: *c\n    command: echo \"$$HOME ${A}\"\n",
+	"services:\n  a:\n    image: busybox\n    x-composegen:\n      kind: postgres\n      accessors:\n        BaseURL: \"http://{{.Host}}:{{.Port 8080}}/api\"\n        Bad: \"{{.Nope\"\n",
+	"services:\n  a:\n    build: .\n    volumes: [\"data:/data\", \"./x:/x:ro\", \"/abs:/abs\"]\n    secrets: [s]\n    configs: [c]\nvolumes:\n  data: {}\nsecrets:\n  s:\n    file: ./s.txt\nconfigs:\n  c:\n    content: hi\n",
+	"services:\n  a:\n    image: busybox\n    profiles: [debug]\n    network_mode: \"service:b\"\n  b:\n    image: busybox\n    networks:\n      front:\n        aliases: [x]\nnetworks:\n  front:\n    internal: true\n",
+	"services:\n  a:\n    image: busybox\n    deploy:\n      replicas: 3\n",
+	"services:\n  a:\n    image: busybox\n    image: redis\n",
+	"services:\n  a:\n    image: [1, 2]\n",
+	"services:\n  a:\n    image: busybox\n    unknown_field: 1\n",
+	"services:\n  \"\\u00e9t\\u00e9\":\n    image: busybox\n  \"_\":\n    image: busybox\n  \"a.b\":\n    image: busybox\n",
+	"name: ${P:-proj}\nservices:\n  a:\n    image: ${IMG:-busybox}:${TAG:-latest}\n    environment:\n      '': x\n",
+}
+
+// FuzzGenerate runs load → model → emit on arbitrary compose files: every
+// input yields an error or Go source that parses and is gofmt-clean, never a
+// panic.
+func FuzzGenerate(f *testing.F) {
+	corpus := filepath.Join(fuzzRepoRoot(f), "..", "shared", "corpus", "awesome-compose")
+	var files []string
+	for _, pat := range []string{"*/compose.yaml", "*/compose.yml", "*/docker-compose.yaml", "*/docker-compose.yml"} {
+		m, _ := filepath.Glob(filepath.Join(corpus, pat))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		if os.Getenv("CI") == "true" {
+			f.Fatalf("CI=true and no seed corpus under %s", corpus)
+		}
+		f.Logf("no seed corpus under %s; using the built-in seeds only", corpus)
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := generate(dir)
+		if err != nil {
+			if msg := err.Error(); strings.Contains(msg, "goroutine ") && strings.Contains(msg, ".go:") {
+				t.Fatalf("error carries a stack trace:\n%s", msg)
+			}
+			return
+		}
+		fset := token.NewFileSet()
+		if _, err := parser.ParseFile(fset, "compose_gen.go", src, parser.ParseComments); err != nil {
+			t.Fatalf("generated code does not parse: %v\ninput:\n%s\noutput:\n%s", err, data, src)
+		}
+		formatted, err := format.Source(src)
+		if err != nil {
+			t.Fatalf("gofmt: %v", err)
+		}
+		if !bytes.Equal(formatted, src) {
+			t.Fatalf("generated code is not gofmt-clean\ninput:\n%s", data)
+		}
+	})
+}
+
+func generate(dir string) ([]byte, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := load.Load(ctx, load.Options{WorkDir: dir, Environ: []string{}})
+	if err != nil {
+		return nil, err
+	}
+	p, err := model.Build(r, model.BuildOptions{OutDir: dir, Package: "fixtures"})
+	if err != nil {
+		return nil, err
+	}
+	return File(p)
+}
