@@ -11,9 +11,20 @@ import (
 // Readiness cadence: probe at once, then back off quickly to a short cap,
 // so a service counts as ready within ~cap of becoming ready instead of at
 // the engine's next healthcheck interval.
+//
+// Host-side probes (a protocol greeting through the published port) cost
+// next to nothing and run on a tight cadence. A healthcheck runs through
+// exec, which costs the engine a process spawn each time (on 2 cores that
+// competes with the very server that is starting), so when the service's
+// kind speaks a known protocol on a published port the healthcheck waits
+// behind that cheap probe, the gate: it runs as soon as the gate passes,
+// and at least every gateFallback otherwise, so a gate that never passes
+// (TLS-only server, say) delays readiness by at most that much.
 var (
 	probeFirstDelay = 10 * time.Millisecond
 	probeMaxDelay   = 100 * time.Millisecond
+	hostProbeMax    = 20 * time.Millisecond
+	gateFallback    = 250 * time.Millisecond
 )
 
 const (
@@ -86,30 +97,125 @@ func (s *Service) awaitReady(ctx context.Context) error {
 		return s.awaitRunning(ctx)
 	}
 
+	// A container that exits ends the wait at once, even mid-probe: exit 0
+	// is completion (a one-shot), non-zero a failure.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.exitedCh:
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	var gate func(ctx context.Context) error
+	if s.hasHealthcheck() {
+		gate = s.gate()
+	}
 	start := time.Now()
 	delay := probeFirstDelay
+	maxDelay := probeMaxDelay
+	if !s.hasHealthcheck() {
+		maxDelay = hostProbeMax
+	}
+	var lastCheck time.Time
+	var err error
 	for {
-		err := check(ctx)
-		if err == nil {
-			return nil
+		select {
+		case <-s.exitedCh:
+			return s.exitError()
+		default:
+		}
+		run := true
+		if gate != nil {
+			if gerr := gate(cctx); gerr != nil && time.Since(lastCheck) < gateFallback {
+				run = false
+				if err == nil {
+					err = gerr
+				}
+			}
+		}
+		if run {
+			lastCheck = time.Now()
+			if err = check(cctx); err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-s.exitedCh:
+			return s.exitError()
+		default:
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.recordProbe(err.Error())
+		if run {
+			s.recordProbe(err.Error())
+		}
 		if budget > 0 && time.Since(start) > budget {
 			return fmt.Errorf("service %q: unhealthy after %s: %v%s", s.spec.Name, budget, err, s.logTail())
+		}
+		wait := delay
+		if !run {
+			wait = gateDelay
 		}
 		select {
 		case <-s.exitedCh:
 			return s.exitError()
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(delay):
+		case <-time.After(wait):
 		}
-		if delay *= 2; delay > probeMaxDelay {
-			delay = probeMaxDelay
+		if run {
+			if delay *= 2; delay > maxDelay {
+				delay = maxDelay
+			}
 		}
+	}
+}
+
+// gateDelay is the cadence of the gate while it fails.
+var gateDelay = 5 * time.Millisecond
+
+// gateProtocols are the kinds (templates catalog names) whose server speaks
+// a protocol probeAddr knows on a well-known port: their healthchecks wait
+// behind that probe.
+var gateProtocols = map[string]ProbeSpec{
+	"postgres":         {Protocol: "postgres", Port: 5432},
+	"postgres-bitnami": {Protocol: "postgres", Port: 5432},
+	"mysql":            {Protocol: "mysql", Port: 3306},
+	"mariadb":          {Protocol: "mysql", Port: 3306},
+	"mysql-bitnami":    {Protocol: "mysql", Port: 3306},
+	"mariadb-bitnami":  {Protocol: "mysql", Port: 3306},
+	"redis":            {Protocol: "redis", Port: 6379},
+	"redis-bitnami":    {Protocol: "redis", Port: 6379},
+	"dragonfly":        {Protocol: "redis", Port: 6379},
+	"memcached":        {Protocol: "memcached", Port: 11211},
+	"rabbitmq":         {Protocol: "amqp", Port: 5672},
+	"rabbitmq-bitnami": {Protocol: "amqp", Port: 5672},
+	"nginx":            {Protocol: "http", Port: 80, Path: "/"},
+	"httpd":            {Protocol: "http", Port: 80, Path: "/"},
+}
+
+// gate returns the cheap host-side probe that the service's healthcheck
+// waits behind, nil when there is none: its kind is not one of
+// gateProtocols or the port is not published (network_mode, remote
+// engines that publish elsewhere are fine: the probe dials the host).
+func (s *Service) gate() func(ctx context.Context) error {
+	p, ok := gateProtocols[s.spec.Kind]
+	if !ok {
+		return nil
+	}
+	port, ok := s.LookupPort(p.Port, "tcp")
+	if !ok {
+		return nil
+	}
+	addr := port.Addr()
+	return func(ctx context.Context) error {
+		if err := probeAddr(ctx, &p, addr); err != nil {
+			return fmt.Errorf("%s probe of port %d: %w", p.Protocol, p.Port, err)
+		}
+		return nil
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +27,7 @@ type Service struct {
 	probes   []string // last probe outputs, newest last
 
 	tCreated, tStarted, tReady time.Time
+	tExited                    time.Time // exit seen during Up (one-shots)
 
 	startedCh chan struct{} // closed when the container runs
 	readyCh   chan struct{} // closed when ready (healthy, probed, or completed)
@@ -208,10 +210,21 @@ func (s *Service) waitFor(ctx context.Context, d Dependency, dep *Service) error
 	return nil
 }
 
-// run brings the service up: waits for its dependencies, creates and
-// starts its container and waits until it is ready.
+// run brings the service up: creates its container, waits for its
+// dependencies, starts the container and waits until it is ready.
+//
+// Creation needs nothing from the dependencies (compose, too, creates every
+// container before it starts any), so it happens at once, overlapping with
+// the dependencies' start and readiness; only network_mode service: and
+// links name another container and wait for it.
 func (s *Service) run(ctx context.Context) error {
 	st := s.stack
+	early := s.createEarly()
+	if early {
+		if err := s.create(ctx); err != nil {
+			return fmt.Errorf("service %q: %w", s.spec.Name, err)
+		}
+	}
 	for _, d := range s.spec.DependsOn {
 		dep := st.services[d.Service]
 		if dep == nil {
@@ -228,14 +241,15 @@ func (s *Service) run(ctx context.Context) error {
 			}
 		}
 	}
-	if err := s.create(ctx); err != nil {
-		return fmt.Errorf("service %q: %w", s.spec.Name, err)
+	if !early {
+		if err := s.create(ctx); err != nil {
+			return fmt.Errorf("service %q: %w", s.spec.Name, err)
+		}
 	}
 	if err := s.start(ctx); err != nil {
 		return fmt.Errorf("service %q: %w", s.spec.Name, err)
 	}
 	close(s.startedCh)
-	go s.watchExit()
 	if err := s.awaitReady(ctx); err != nil {
 		return err
 	}
@@ -244,6 +258,13 @@ func (s *Service) run(ctx context.Context) error {
 	s.mu.Unlock()
 	close(s.readyCh)
 	return nil
+}
+
+// createEarly reports whether the container can be created before the
+// service's dependencies are satisfied: its creation refers to no other
+// service's container.
+func (s *Service) createEarly() bool {
+	return len(s.spec.Links) == 0 && !strings.HasPrefix(s.spec.NetworkMode, "service:")
 }
 
 // Command returns the service's command after interpolation, nil when the

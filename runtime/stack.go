@@ -394,6 +394,9 @@ func (s *Stack) startAll(ctx context.Context) error {
 		go func(svc *Service) {
 			select {
 			case <-svc.exitedCh:
+				svc.mu.Lock()
+				svc.tExited = time.Now()
+				svc.mu.Unlock()
 				if err := svc.exitError(); err != nil && svc.spec.Restart != "always" && !strings.HasPrefix(svc.spec.Restart, "on-failure") {
 					fail(err)
 				}
@@ -479,7 +482,10 @@ func (s *Stack) Timeline() string {
 	}
 	for _, svc := range s.order {
 		svc.mu.Lock()
-		fmt.Fprintf(&b, "\n  %-20s created %-8s started %-8s ready %s", svc.spec.Name, ms(svc.tCreated), ms(svc.tStarted), ms(svc.tReady))
+		fmt.Fprintf(&b, "\n  %-20s created %-8s started %-8s ready %-8s", svc.spec.Name, ms(svc.tCreated), ms(svc.tStarted), ms(svc.tReady))
+		if !svc.tExited.IsZero() {
+			fmt.Fprintf(&b, " exited %s (code %d)", ms(svc.tExited), svc.exitCode)
+		}
 		svc.mu.Unlock()
 	}
 	return b.String()
