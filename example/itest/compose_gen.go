@@ -112,9 +112,13 @@ func Start(t testing.TB, opts ...runtime.Option) *Stack {
 	return newStack(rt)
 }
 
-// Up starts the stack like Start, for TestMain and code outside tests. The
-// caller must call Down; with runtime.WithProjectName, a stack can be shared
-// by a whole test binary.
+// Up starts the stack like Start, for TestMain and code outside tests; when it
+// fails, nothing is left behind. The caller must call Down. In TestMain, call
+// Up and defer Down in a function whose result goes to os.Exit (os.Exit skips
+// deferred calls): func TestMain(m *testing.M) { os.Exit(run(m)) }, where run
+// returns m.Run(). SIGINT and SIGTERM tear the stack down; what a crashed or
+// killed process left behind is removed by the next start on the host. With
+// runtime.WithProjectName, a stack can be shared by a whole test binary.
 func Up(ctx context.Context, opts ...runtime.Option) (*Stack, error) {
 	rt, err := runtime.Up(ctx, &plan, opts...)
 	if err != nil {

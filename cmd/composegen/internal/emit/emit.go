@@ -218,7 +218,7 @@ func (g *gen) constructors() {
 			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("plan"), jen.Id("opts").Op("...")),
 			jen.Return(jen.Id("newStack").Call(jen.Id("rt"))),
 		))
-	g.decl(doc("Up starts the stack like Start, for TestMain and code outside tests. The caller must call Down; with runtime.WithProjectName, a stack can be shared by a whole test binary."),
+	g.decl(doc("Up starts the stack like Start, for TestMain and code outside tests; when it fails, nothing is left behind. The caller must call Down. In TestMain, call Up and defer Down in a function whose result goes to os.Exit (os.Exit skips deferred calls): func TestMain(m *testing.M) { os.Exit(run(m)) }, where run returns m.Run(). SIGINT and SIGTERM tear the stack down; what a crashed or killed process left behind is removed by the next start on the host. With runtime.WithProjectName, a stack can be shared by a whole test binary."),
 		jen.Func().Id("Up").Params(jen.Id("ctx").Qual("context", "Context"), optsParam()).Params(jen.Op("*").Id("Stack"), jen.Error()).Block(
 			jen.List(jen.Id("rt"), jen.Err()).Op(":=").Qual(runtimePkg, "Up").Call(jen.Id("ctx"), jen.Op("&").Id("plan"), jen.Id("opts").Op("...")),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),

@@ -123,3 +123,39 @@ func generate(dir string) ([]byte, error) {
 	}
 	return File(p)
 }
+
+// FuzzGenerateOverride is FuzzGenerate with an override file merged over
+// the compose file, as docker compose discovers compose.override.yaml: the
+// merge paths (lists, maps, extends over overrides) must not panic either.
+func FuzzGenerateOverride(f *testing.F) {
+	base := "services:\n  web:\n    image: nginx\n    ports: [\"80\"]\n    environment: [A=1]\n    depends_on: [db]\n  db:\n    image: postgres:16\n    healthcheck:\n      test: [\"CMD\", \"pg_isready\"]\n"
+	for _, o := range []string{
+		"services:\n  web:\n    ports: [\"8080:80\"]\n    environment:\n      B: ${B:-2}\n",
+		"services:\n  web:\n    depends_on: !reset []\n  db:\n    healthcheck:\n      disable: true\n",
+		"services:\n  web:\n    image: !reset null\n    build: .\n  extra:\n    extends: web\n",
+		"services:\n  db:\n    profiles: [x]\n    volumes: [\"data:/var/lib/postgresql/data\"]\nvolumes:\n  data: {}\n",
+		"services:\n  web: !override\n    image: redis\n",
+		"",
+	} {
+		f.Add([]byte(base), []byte(o))
+	}
+	f.Fuzz(func(t *testing.T, compose, override []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), compose, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "compose.override.yaml"), override, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := generate(dir)
+		if err != nil {
+			return
+		}
+		if _, err := parser.ParseFile(token.NewFileSet(), "compose_gen.go", src, parser.ParseComments); err != nil {
+			t.Fatalf("generated code does not parse: %v\ncompose:\n%s\noverride:\n%s", err, compose, override)
+		}
+		if formatted, err := format.Source(src); err != nil || !bytes.Equal(formatted, src) {
+			t.Fatalf("generated code is not gofmt-clean (%v)", err)
+		}
+	})
+}
