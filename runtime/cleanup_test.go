@@ -361,3 +361,17 @@ func TestNoLeakAfterSIGKILLAndNewStart(t *testing.T) {
 		t.Errorf("resources of the killed owner (pid %d) left: %v", pid, c)
 	}
 }
+
+// TestNoLeakOnSIGTERMMidTest terminates a test binary while its test runs
+// (what CI runners send on cancellation).
+func TestNoLeakOnSIGTERMMidTest(t *testing.T) {
+	requireDocker(t)
+	project := instanceName("leak-sigterm")
+	cmd, output, exited := startChildUntil(t, "Hold", project, "UP")
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	<-exited
+	if !strings.Contains(output(), "terminated: removing 1 stack(s)") {
+		t.Errorf("the child did not report its teardown:\n%s", output())
+	}
+	assertNoneLeft(t, project)
+}
