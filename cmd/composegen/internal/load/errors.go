@@ -17,6 +17,8 @@ var (
 	reDupKey      = regexp.MustCompile(`line (\d+): mapping key "([^"]*)" already defined`)
 	reConstruct   = regexp.MustCompile(`construct errors:;\s*line \d+: `)
 	reUndefined   = regexp.MustCompile(`refers to undefined (network|volume|secret|config)`)
+	reCircular    = regexp.MustCompile(`Circular reference:;\s*([A-Za-z0-9_.-]+) in `)
+	reYAMLError   = regexp.MustCompile(`(^|[^.\w])yaml: `) // not "compose.yaml: "
 )
 
 // wrapError turns a compose-go error into an *Error naming the file, line,
@@ -48,6 +50,8 @@ func wrapError(err error, res *Result, workDir string) error {
 		e.Field = field.String()
 	} else if m := reCycle.FindStringSubmatch(msg); m != nil {
 		e.Service, e.Field = m[1], "depends_on"
+	} else if m := reCircular.FindStringSubmatch(cleanMessage(msg, res, workDir)); m != nil {
+		e.Service, e.Field = m[1], "extends"
 	} else if m := reService.FindStringSubmatch(msg); m != nil {
 		e.Service = m[1]
 		if strings.Contains(msg, "depends on undefined service") {
@@ -116,7 +120,9 @@ func hint(msg string) string {
 		return "declare the service or remove the reference"
 	case strings.Contains(msg, "undefined volume") || strings.Contains(msg, "undefined network") || strings.Contains(msg, "undefined secret") || strings.Contains(msg, "undefined config"):
 		return "declare it at the top level of the compose file"
-	case strings.Contains(msg, "yaml:") || strings.Contains(msg, "failed to parse"):
+	case strings.Contains(msg, " must be a "):
+		return "fix the value's type"
+	case reYAMLError.MatchString(msg) || strings.Contains(msg, "failed to parse"):
 		return "fix the YAML syntax"
 	case strings.Contains(msg, "Circular reference") || strings.Contains(msg, "cycle"):
 		return "break the cycle"

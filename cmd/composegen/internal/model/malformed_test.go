@@ -48,6 +48,10 @@ func TestMalformedComposeFiles(t *testing.T) {
 			[]string{"compose.yaml:", `service "web"`, "networks", "nope"}},
 		{"bad volume reference", "services:\n  web:\n    image: busybox\n    volumes: [\"data:/data\"]\n",
 			[]string{"compose.yaml:", `service "web"`, "volumes", "data"}},
+		{"extends cycle", "services:\n  web:\n    extends: api\n  api:\n    extends: web\n",
+			[]string{"compose.yaml:", `service "web"`, "extends", "Circular reference", "break the cycle"}},
+		{"extends unknown service", "services:\n  web:\n    image: busybox\n  api:\n    extends: nope\n",
+			[]string{"compose.yaml:", `service "api"`, "nope", "not found"}},
 		{"bad variable syntax", "services:\n  web:\n    image: busybox\n    environment:\n      A: ${NOPE\n",
 			[]string{"compose.yaml:", `service "web"`, "environment"}},
 	} {
@@ -65,6 +69,9 @@ func TestMalformedComposeFiles(t *testing.T) {
 			}
 			if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
 				t.Errorf("error carries a stack trace or a panic:\n%s", msg)
+			}
+			if strings.Contains(msg, "fix the YAML syntax") && !strings.Contains(tc.name, "yaml") && !strings.Contains(tc.name, "duplicate") {
+				t.Errorf("a valid YAML file is told to fix its YAML syntax:\n%s", msg)
 			}
 		})
 	}
