@@ -220,10 +220,13 @@ func TestFaultContextCancelled(t *testing.T) {
 	project := instanceName(plan.Name)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	e, _ := getEngine(context.Background())
 	go func() {
 		// Cancel once the container runs and has been probed.
 		for ctx.Err() == nil {
-			if servicesStarted(t, project)["slow"] {
+			list, err := e.c.ListContainers(docker.ListContainersOptions{Filters: map[string][]string{
+				"label": {labelProject + "=" + project}, "status": {"running"}}})
+			if err == nil && len(list) > 0 {
 				time.Sleep(time.Second) // a few failed probes
 				cancel()
 				return
