@@ -110,6 +110,8 @@ func cleanMessage(msg string, res *Result, workDir string) string {
 
 func hint(msg string) string {
 	switch {
+	case strings.Contains(msg, "compose-go crashed"):
+		return "a malformed file: `docker compose config` fails on it too; look for misplaced tags such as !reset"
 	case strings.Contains(msg, "Additional property") || strings.Contains(msg, "false schema"):
 		return "remove or fix the attribute; see https://docs.docker.com/reference/compose-file/"
 	case strings.Contains(msg, "invalid interpolation format"):

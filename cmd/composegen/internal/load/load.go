@@ -317,17 +317,19 @@ func Load(ctx context.Context, opts Options) (*Result, error) {
 	oldOut := std.Out
 	std.AddHook(hook)
 	std.SetOutput(io.Discard)
-	project, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
-		o.SetProjectName(name, explicit)
-		o.Profiles = []string{"*"}
-		o.SkipResolveEnvironment = true
-		o.SkipResolveLabels = true
-		o.ResolvePaths = true
-		o.Interpolate = &interp.Options{
-			Substitute:      vars.substitute,
-			LookupValue:     real,
-			TypeCastMapping: casts,
-		}
+	project, err := recovered(func() (*types.Project, error) {
+		return loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+			o.SetProjectName(name, explicit)
+			o.Profiles = []string{"*"}
+			o.SkipResolveEnvironment = true
+			o.SkipResolveLabels = true
+			o.ResolvePaths = true
+			o.Interpolate = &interp.Options{
+				Substitute:      vars.substitute,
+				LookupValue:     real,
+				TypeCastMapping: casts,
+			}
+		})
 	})
 	std.ReplaceHooks(oldHooks)
 	std.SetOutput(oldOut)
@@ -577,4 +579,16 @@ func splitServicePath(k string) (service, field string) {
 		return rest, ""
 	}
 	return rest[:i], strings.TrimPrefix(rest[i:], ".")
+}
+
+// recovered calls load, turning a panic of compose-go's (its YAML decoder
+// crashes on some malformed files, e.g. a "!reset" tag on the document
+// root) into an error without a stack trace.
+func recovered(load func() (*types.Project, error)) (p *types.Project, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("the compose file cannot be loaded (compose-go crashed on it: %v)", r)
+		}
+	}()
+	return load()
 }

@@ -52,6 +52,9 @@ func TestMalformedComposeFiles(t *testing.T) {
 			[]string{"compose.yaml:", `service "web"`, "extends", "Circular reference", "break the cycle"}},
 		{"extends unknown service", "services:\n  web:\n    image: busybox\n  api:\n    extends: nope\n",
 			[]string{"compose.yaml:", `service "api"`, "nope", "not found"}},
+		// Found by FuzzGenerateOverride: compose-go's decoder crashed.
+		{"reset tag on the document", "!reset []\n",
+			[]string{"compose.yaml:", "cannot be loaded"}},
 		{"bad variable syntax", "services:\n  web:\n    image: busybox\n    environment:\n      A: ${NOPE\n",
 			[]string{"compose.yaml:", `service "web"`, "environment"}},
 	} {
