@@ -94,7 +94,7 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 	if _, err := c.CreateVolume(docker.CreateVolumeOptions{Name: ext, Labels: map[string]string{"io.composegen.test": "external"}}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.RemoveVolume(ext) })
+	t.Cleanup(func() { _ = c.RemoveVolumeWithOptions(docker.RemoveVolumeOptions{Name: ext}) })
 	dir := projectDir(t, map[string]string{
 		"data/hello.txt": "hello from the host\n",
 		"conf/app.conf":  "setting=1\n",
