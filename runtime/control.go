@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path"
 	"strings"
 	"time"
@@ -262,14 +263,42 @@ var signalNumbers = map[string]docker.Signal{
 }
 
 // CopyTo writes content as file dst (an absolute path) in the container,
-// with mode perm.
+// with mode perm. Missing parent directories are created (mode 0755).
 func (s *Service) CopyTo(ctx context.Context, dst string, content []byte, perm int64) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
+	dst = path.Clean("/" + dst)
+	// Upload into the deepest existing ancestor, with entries for the
+	// directories below it: entries for existing directories would reset
+	// their mode and owner.
+	for base := path.Dir(dst); ; base = path.Dir(base) {
+		err := s.upload(ctx, base, dst, content, perm)
+		var de *docker.Error
+		if err == nil || base == "/" || !errors.As(err, &de) || de.Status != http.StatusNotFound {
+			if err != nil {
+				return fmt.Errorf("copy %s to %s: %w", dst, s.spec.Name, err)
+			}
+			return nil
+		}
+	}
+}
+
+// upload extracts, in directory base, a tar of file dst and the
+// directories between base and it.
+func (s *Service) upload(ctx context.Context, base, dst string, content []byte, perm int64) error {
+	rel := strings.TrimPrefix(strings.TrimPrefix(dst, base), "/")
+	now := time.Now()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
-	if err := tw.WriteHeader(&tar.Header{Name: path.Base(dst), Mode: perm, Size: int64(len(content)), ModTime: time.Now()}); err != nil {
+	parts := strings.Split(rel, "/")
+	for i := 1; i < len(parts); i++ {
+		name := strings.Join(parts[:i], "/") + "/"
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755, ModTime: now}); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: perm, Size: int64(len(content)), ModTime: now}); err != nil {
 		return err
 	}
 	if _, err := tw.Write(content); err != nil {
@@ -279,7 +308,7 @@ func (s *Service) CopyTo(ctx context.Context, dst string, content []byte, perm i
 		return err
 	}
 	return s.stack.eng.c.UploadToContainer(s.ContainerID(), docker.UploadToContainerOptions{
-		InputStream: &b, Path: path.Dir(dst), Context: ctx,
+		InputStream: &b, Path: base, Context: ctx,
 	})
 }
 

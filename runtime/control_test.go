@@ -240,6 +240,19 @@ func TestControlPauseKillCopy(t *testing.T) {
 	if got := sh(t, app, "stat -c '%a %s' /etc/app.conf && cat /etc/app.conf"); got != "600 10\nkey=value" {
 		t.Errorf("CopyTo: %q", got)
 	}
+	// Missing parent directories are created; existing ones keep their
+	// mode (/tmp stays 1777).
+	if err := app.CopyTo(ctx, "/tmp/new/deeper/file.txt", []byte("deep"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got := sh(t, app, "stat -c '%a %n' /tmp /tmp/new /tmp/new/deeper /tmp/new/deeper/file.txt && cat /tmp/new/deeper/file.txt"); got != "1777 /tmp\n755 /tmp/new\n755 /tmp/new/deeper\n640 /tmp/new/deeper/file.txt\ndeep" {
+		t.Errorf("CopyTo with missing parents: %q", got)
+	}
+	if err := app.CopyTo(ctx, "/opt/fresh/x", []byte("x"), 0o644); err != nil {
+		t.Errorf("CopyTo under a missing top-level directory: %v", err)
+	} else if got := sh(t, app, "cat /opt/fresh/x"); got != "x" {
+		t.Errorf("CopyTo /opt/fresh/x: %q", got)
+	}
 	sh(t, app, "printf 'made inside' > /tmp/out.txt")
 	if b, err := app.CopyFrom(ctx, "/tmp/out.txt"); err != nil || string(b) != "made inside" {
 		t.Errorf("CopyFrom = %q, %v", b, err)
