@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -422,6 +423,9 @@ func (s *Service) create(ctx context.Context) error {
 	if spec.Init != nil {
 		hostCfg.Init = *spec.Init
 	}
+	if err := s.resources(hostCfg); err != nil {
+		return err
+	}
 	for _, u := range spec.Ulimits {
 		hostCfg.Ulimits = append(hostCfg.Ulimits, docker.ULimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
@@ -478,15 +482,18 @@ func (s *Service) create(ctx context.Context) error {
 		}
 	}
 
-	// links name containers: those must exist first (compose-go adds links
-	// to depends_on; a hand-written plan may not).
-	for _, l := range spec.Links {
-		name, _, _ := strings.Cut(l, ":")
-		if dep := st.services[name]; dep != nil && dep != s {
-			if err := s.waitFor(ctx, Dependency{Service: name, Condition: "service_started"}, dep); err != nil {
-				return fmt.Errorf("links: %w", err)
+	// links, volumes_from, pid and ipc name containers: those must be
+	// started first (compose-go adds them to depends_on; a hand-written
+	// plan may not).
+	for _, ref := range spec.containerRefs() {
+		if dep := st.services[ref.service]; dep != nil && dep != s {
+			if err := s.waitFor(ctx, Dependency{Service: ref.service, Condition: "service_started"}, dep); err != nil {
+				return fmt.Errorf("%s: %w", ref.field, err)
 			}
 		}
+	}
+	if err := s.namespaces(hostCfg); err != nil {
+		return err
 	}
 
 	// Networks: the first at create, the others connected before start.
@@ -541,6 +548,111 @@ func (s *Service) create(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("connect to network %s: %w", n.Network, err)
 		}
+	}
+	return nil
+}
+
+// resources applies dns, security_opt, group_add, the memory, CPU and pids
+// limits, the OOM settings, devices, userns_mode and cgroup_parent.
+func (s *Service) resources(hc *docker.HostConfig) error {
+	spec := s.spec
+	r := s.stack.res
+	var err error
+	list := func(field string, in []string) []string {
+		if err != nil || len(in) == 0 {
+			return nil
+		}
+		var out []string
+		out, err = r.expandAll(field, in)
+		return out
+	}
+	hc.DNS = list("dns", spec.DNS)
+	hc.DNSSearch = list("dns_search", spec.DNSSearch)
+	hc.DNSOptions = list("dns_opt", spec.DNSOpt)
+	hc.SecurityOpt = list("security_opt", spec.SecurityOpt)
+	hc.GroupAdd = list("group_add", spec.GroupAdd)
+	if err != nil {
+		return err
+	}
+	if hc.UsernsMode, err = r.expand("userns_mode", spec.UsernsMode); err != nil {
+		return err
+	}
+	if hc.CgroupParent, err = r.expand("cgroup_parent", spec.CgroupParent); err != nil {
+		return err
+	}
+	hc.Memory = spec.MemLimit
+	hc.MemoryReservation = spec.MemReservation
+	hc.MemorySwap = spec.MemSwapLimit
+	if spec.CPUs > 0 {
+		// What the engine makes of --cpus: a quota per 100ms period.
+		hc.CPUPeriod = 100000
+		hc.CPUQuota = int64(math.Round(spec.CPUs * 100000))
+	}
+	hc.CPUShares = spec.CPUShares
+	hc.PidsLimit = spec.PidsLimit
+	hc.OOMKillDisable = spec.OomKillDisable
+	hc.OomScoreAdj = int(spec.OomScoreAdj)
+	for i, d := range spec.Devices {
+		field := fmt.Sprintf("devices[%d]", i)
+		src, err := r.expand(field, d.Source)
+		if err != nil {
+			return err
+		}
+		dst, err := r.expand(field, d.Target)
+		if err != nil {
+			return err
+		}
+		if dst == "" {
+			dst = src
+		}
+		perms := d.Permissions
+		if perms == "" {
+			perms = "rwm"
+		}
+		hc.Devices = append(hc.Devices, docker.Device{PathOnHost: src, PathInContainer: dst, CgroupPermissions: perms})
+	}
+	return nil
+}
+
+// namespaces applies pid, ipc and volumes_from; a service: reference
+// becomes the other service's container (started before, see create).
+func (s *Service) namespaces(hc *docker.HostConfig) error {
+	st := s.stack
+	container := func(field, name string) (string, error) {
+		dep := st.services[name]
+		if dep == nil || dep.ContainerID() == "" {
+			return "", fmt.Errorf("%s: service %q is not part of this stack", field, name)
+		}
+		return dep.ContainerID(), nil
+	}
+	mode := func(field, m string) (string, error) {
+		if name, ok := strings.CutPrefix(m, "service:"); ok {
+			id, err := container(field, name)
+			return "container:" + id, err
+		}
+		return m, nil
+	}
+	var err error
+	if hc.PidMode, err = mode("pid", s.spec.Pid); err != nil {
+		return err
+	}
+	if hc.IpcMode, err = mode("ipc", s.spec.Ipc); err != nil {
+		return err
+	}
+	for _, v := range s.spec.VolumesFrom {
+		name, m, isService := volumesFromService(v)
+		if !isService {
+			hc.VolumesFrom = append(hc.VolumesFrom, strings.TrimPrefix(v, "container:"))
+			continue
+		}
+		id, err := container("volumes_from", name)
+		if err != nil {
+			return err
+		}
+		if m != "" {
+			id += ":" + m
+		}
+		hc.VolumesFrom = append(hc.VolumesFrom, id)
 	}
 	return nil
 }
@@ -653,6 +765,12 @@ func (s *Service) fileMounts(hc *docker.HostConfig) error {
 		if _, err := os.Stat(src); err != nil {
 			return fmt.Errorf("%s %q: %w", kind, spec.Name, err)
 		}
+		if ref.Mode != nil || ref.UID != "" || ref.GID != "" {
+			var err error
+			if src, err = s.ownedCopy(kind, src, ref); err != nil {
+				return fmt.Errorf("%s %q: %w", kind, spec.Name, err)
+			}
+		}
 		hc.Mounts = append(hc.Mounts, docker.HostMount{Type: "bind", Source: src, Target: target, ReadOnly: true})
 		return nil
 	}
@@ -667,6 +785,63 @@ func (s *Service) fileMounts(hc *docker.HostConfig) error {
 		}
 	}
 	return nil
+}
+
+// ownedCopy copies a secret or config to a temporary file with the mode,
+// uid and gid that ref asks for (default 0444, and the source's owner), so
+// that the bind mount shows them in the container (the engine does not
+// remap bind mounts). Setting another uid or gid needs the test process to
+// be allowed to chown (root).
+func (s *Service) ownedCopy(kind, src string, ref FileRef) (string, error) {
+	r := s.stack.res
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	mode := os.FileMode(0o444)
+	if ref.Mode != nil {
+		mode = os.FileMode(*ref.Mode) & os.ModePerm
+	}
+	id := func(field, v string) (int, error) {
+		v, err := r.expand(field, v)
+		if err != nil || v == "" {
+			return -1, err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return -1, fmt.Errorf("%s %q is not a numeric id", field, v)
+		}
+		return n, nil
+	}
+	uid, err := id("uid", ref.UID)
+	if err != nil {
+		return "", err
+	}
+	gid, err := id("gid", ref.GID)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "composegen-"+kind+"-*")
+	if err != nil {
+		return "", err
+	}
+	s.stack.addTempFile(f.Name())
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := os.Chown(f.Name(), uid, gid); err != nil {
+			return "", fmt.Errorf("uid/gid: %w (setting a file's owner needs the tests to run as root)", err)
+		}
+	}
+	if err := os.Chmod(f.Name(), mode); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // start starts the container and reads its published ports.

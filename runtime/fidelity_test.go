@@ -840,3 +840,248 @@ func TestFidelityDriverOpts(t *testing.T) {
 		t.Errorf("network driver_opts: mtu %q", got)
 	}
 }
+
+// cgroupValue reads a cgroup v1 control file of the container, "" on
+// cgroup v2 or when the controller is not mounted.
+func cgroupValue(t *testing.T, svc *Service, file string) string {
+	t.Helper()
+	return sh(t, svc, "cat /sys/fs/cgroup/"+file+" 2>/dev/null || true")
+}
+
+func TestFidelityHostOptions(t *testing.T) {
+	requireDocker(t)
+	c := testClient(t)
+	app := sleeper("app")
+	app.User = "nobody"
+	app.DNS = []string{"10.9.8.7", "${RT_DNS2:-10.9.8.6}"}
+	app.DNSSearch = []string{"example.com", "corp.example"}
+	app.DNSOpt = []string{"ndots:3", "timeout:2"}
+	app.SecurityOpt = []string{"no-new-privileges:true"}
+	app.GroupAdd = []string{"4321", "daemon"}
+	app.MemLimit, app.MemReservation, app.MemSwapLimit = 64<<20, 32<<20, 128<<20
+	app.CPUs, app.CPUShares, app.PidsLimit = 0.5, 512, 77
+	app.OomKillDisable, app.OomScoreAdj = true, 123
+	app.Devices = []Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}, {Source: "/dev/zero"}}
+	app.UsernsMode = "host"
+	app.CgroupParent = "composegen-test"
+	nonet := sleeper("nonet")
+	nonet.NetworkMode = "none"
+	nonet.DNS = app.DNS
+	s := Start(t, &Plan{Name: "rt-hostopts", Services: []ServiceSpec{app, nonet, sleeper("plain")}})
+	svc := s.Service("app")
+
+	// dns, dns_search, dns_opt. On the stack's network the engine's
+	// embedded DNS server is the nameserver and forwards to the dns
+	// servers; without a network they are written as they are.
+	resolv := sh(t, svc, "cat /etc/resolv.conf")
+	for _, want := range []string{"search example.com corp.example\n", "options ndots:3 timeout:2\n"} {
+		if !strings.Contains(resolv+"\n", want) {
+			t.Errorf("resolv.conf lacks %q:\n%s", want, resolv)
+		}
+	}
+	if got := sh(t, s.Service("nonet"), "grep nameserver /etc/resolv.conf"); got != "nameserver 10.9.8.7\nnameserver 10.9.8.6" {
+		t.Errorf("dns (network_mode none): %q", got)
+	}
+	// security_opt no-new-privileges.
+	if got := sh(t, svc, "grep NoNewPrivs /proc/self/status"); !strings.HasSuffix(got, "1") {
+		t.Errorf("security_opt no-new-privileges: %q", got)
+	}
+	if got := sh(t, s.Service("plain"), "grep NoNewPrivs /proc/self/status"); !strings.HasSuffix(got, "0") {
+		t.Errorf("no-new-privileges without security_opt: %q", got)
+	}
+	// group_add: numeric and named groups of the user.
+	if got := strings.Fields(sh(t, svc, "id -G")); !slicesContain(got, "4321") || !slicesContain(got, "1") {
+		t.Errorf("group_add 4321, daemon: id -G = %v", got)
+	}
+	// oom_score_adj.
+	if got := sh(t, svc, "cat /proc/1/oom_score_adj"); got != "123" {
+		t.Errorf("oom_score_adj: %q", got)
+	}
+	// devices: a character device at the target, usable; a device without
+	// a target at its own path.
+	if got := sh(t, svc, "ls -l /dev/mynull | cut -c1; echo x > /dev/mynull && echo wrote; head -c4 /dev/zero | wc -c"); got != "c\nwrote\n4" {
+		t.Errorf("devices: %q", got)
+	}
+	// Resource limits, in the container's cgroups where cgroup v1 shows
+	// them, and as the engine recorded them.
+	for file, want := range map[string]string{
+		"memory/memory.limit_in_bytes":       strconv.Itoa(64 << 20),
+		"memory/memory.soft_limit_in_bytes":  strconv.Itoa(32 << 20),
+		"memory/memory.memsw.limit_in_bytes": strconv.Itoa(128 << 20),
+		"cpu/cpu.cfs_quota_us":               "50000",
+		"cpu/cpu.cfs_period_us":              "100000",
+		"cpu/cpu.shares":                     "512",
+		"pids/pids.max":                      "77",
+	} {
+		if got := cgroupValue(t, svc, file); got != "" && got != want {
+			t.Errorf("cgroup %s = %s, want %s", file, got, want)
+		}
+	}
+	if got := cgroupValue(t, svc, "memory/memory.oom_control"); got != "" && !strings.Contains(got, "oom_kill_disable 1") {
+		t.Errorf("oom_kill_disable: memory.oom_control %q", got)
+	}
+	// cgroup_parent: the container's cgroups are below it.
+	if got := sh(t, svc, "cat /proc/self/cgroup"); !strings.Contains(got, "/composegen-test/") {
+		t.Errorf("cgroup_parent: /proc/self/cgroup:\n%s", got)
+	}
+	info, err := c.InspectContainer(svc.ContainerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := info.HostConfig
+	if strings.Join(hc.DNS, " ") != "10.9.8.7 10.9.8.6" {
+		t.Errorf("dns: host config %q", hc.DNS)
+	}
+	if hc.Memory != 64<<20 || hc.MemoryReservation != 32<<20 || hc.MemorySwap != 128<<20 || hc.CPUQuota != 50000 || hc.CPUPeriod != 100000 ||
+		hc.CPUShares != 512 || hc.PidsLimit != 77 || !hc.OOMKillDisable || hc.OomScoreAdj != 123 || hc.UsernsMode != "host" || hc.CgroupParent != "composegen-test" {
+		t.Errorf("host config: %+v", hc)
+	}
+}
+
+func slicesContain(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFidelityNamespacesAndVolumesFrom(t *testing.T) {
+	requireDocker(t)
+	c := testClient(t)
+	// A container outside the stack, for volumes_from container:NAME.
+	legacyName := "composegen-test-legacy-" + strconv.Itoa(os.Getpid())
+	legacy, err := c.CreateContainer(docker.CreateContainerOptions{
+		Name:   legacyName,
+		Config: &docker.Config{Image: "busybox", Cmd: []string{"true"}, Volumes: map[string]struct{}{"/legacy": {}}, Labels: map[string]string{"io.composegen.test": "legacy"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.RemoveContainer(docker.RemoveContainerOptions{ID: legacy.ID, Force: true, RemoveVolumes: true})
+	})
+
+	data := sleeper("data")
+	data.Mounts = []MountSpec{{Type: "volume", Target: "/shared"}}
+	data.Ipc = "shareable"
+	// reader names data only through volumes_from, pid and ipc (no
+	// depends_on, as in a hand-written plan): it is started after it.
+	reader := sleeper("reader")
+	reader.VolumesFrom = []string{"service:data:ro", "container:" + legacyName}
+	reader.Pid = "service:data"
+	reader.Ipc = "service:data"
+	rw := sleeper("rw")
+	rw.VolumesFrom = []string{"data"} // compose's short form, read-write
+	hostns := sleeper("hostns")
+	hostns.Pid, hostns.Ipc = "host", "host"
+	plan := &Plan{Name: "rt-ns", Services: []ServiceSpec{data, hostns, reader, rw}}
+
+	// Starting reader alone brings up data too.
+	s := Start(t, plan, WithServices("reader", "rw", "hostns"))
+	d, r := s.Service("data"), s.Service("reader")
+	if d == nil {
+		t.Fatal("data, named by reader's volumes_from, pid and ipc, was not started")
+	}
+	sh(t, d, "echo from-data > /shared/f")
+	if got := sh(t, r, "cat /shared/f"); got != "from-data" {
+		t.Errorf("volumes_from service:data:ro: %q", got)
+	}
+	if out := shFails(t, r, "echo x > /shared/g"); !strings.Contains(out, "Read-only") {
+		t.Errorf("volumes_from :ro is writable: %q", out)
+	}
+	sh(t, s.Service("rw"), "echo from-rw > /shared/g")
+	if got := sh(t, d, "cat /shared/g"); got != "from-rw" {
+		t.Errorf("volumes_from data (rw): %q", got)
+	}
+	sh(t, r, "test -d /legacy")
+
+	// pid and ipc service:data share data's namespaces.
+	ns := func(svc *Service, kind string) string { return sh(t, svc, "readlink /proc/self/ns/"+kind) }
+	for _, kind := range []string{"pid", "ipc"} {
+		if a, b := ns(d, kind), ns(r, kind); a != b {
+			t.Errorf("%s service:data: reader in %s, data in %s", kind, b, a)
+		}
+		if a, b := ns(d, kind), ns(s.Service("rw"), kind); a == b {
+			t.Errorf("%s: rw shares data's namespace %s without asking", kind, a)
+		}
+	}
+	if got := sh(t, r, "cat /proc/1/cmdline | tr '\\0' ' '"); got != "sleep 300" {
+		t.Errorf("pid service:data: pid 1 is %q", got)
+	}
+	// pid and ipc host: the engine host's namespaces (compared when the
+	// engine is local), where dockerd runs.
+	h := s.Service("hostns")
+	if !s.eng.remote {
+		for _, kind := range []string{"pid", "ipc"} {
+			if local, err := os.Readlink("/proc/self/ns/" + kind); err == nil && ns(h, kind) != local {
+				t.Errorf("%s host: %s, the host has %s", kind, ns(h, kind), local)
+			}
+		}
+	}
+	if got := sh(t, h, "cat /proc/*/comm 2>/dev/null | grep -c dockerd || true"); got == "0" {
+		t.Error("pid host: dockerd is not visible")
+	}
+	info, err := c.InspectContainer(r.ContainerID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "container:" + d.ContainerID(); info.HostConfig.PidMode != want || info.HostConfig.IpcMode != want {
+		t.Errorf("reader pid %q ipc %q, want %q", info.HostConfig.PidMode, info.HostConfig.IpcMode, want)
+	}
+
+	// A reference to a service that is not in the plan is refused.
+	bad := sleeper("bad")
+	bad.VolumesFrom = []string{"service:ghost"}
+	if _, err := Up(context.Background(), &Plan{Name: "rt-ns-bad", Services: []ServiceSpec{bad}}); err == nil || !strings.Contains(err.Error(), `"ghost"`) {
+		t.Errorf("volumes_from a missing service: %v", err)
+	}
+}
+
+func TestFidelitySecretConfigMode(t *testing.T) {
+	requireDocker(t)
+	dir := projectDir(t, map[string]string{"secret.txt": "s3cret", "app.conf": "conf\n"})
+	mode := func(m uint32) *uint32 { return &m }
+	t.Setenv("RT_SECRET_GID", "2345")
+	plan := &Plan{
+		Name: "rt-filemode", Dir: dir,
+		Secrets: []FileSpec{{Name: "token", File: "secret.txt"}},
+		Configs: []FileSpec{{Name: "conf", File: "app.conf"}, {Name: "inline", Content: "inline"}},
+		Services: []ServiceSpec{{
+			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			Secrets: []FileRef{
+				{Source: "token", Mode: mode(0o400), UID: "1234", GID: "${RT_SECRET_GID}"},
+				{Source: "token", Target: "plain"},
+			},
+			Configs: []FileRef{
+				{Source: "conf", Target: "/etc/app.conf", Mode: mode(0o640)},
+				{Source: "inline", Target: "/inline", Mode: mode(0o755), UID: "0", GID: "0"},
+			},
+		}},
+	}
+	s, err := Up(context.Background(), plan)
+	if err != nil && os.Geteuid() != 0 && strings.Contains(err.Error(), "uid/gid") {
+		t.Skipf("setting a file's owner needs root: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Down(context.Background()) })
+	app := s.Service("app")
+	got := sh(t, app, "stat -c '%a %u %g %n' /run/secrets/token /etc/app.conf /inline && cat /run/secrets/token /etc/app.conf /inline")
+	want := "400 1234 2345 /run/secrets/token\n640 " + strconv.Itoa(os.Getuid()) + " " + strconv.Itoa(os.Getgid()) + " /etc/app.conf\n755 0 0 /inline\ns3cret" + "conf\ninline"
+	if got != want {
+		t.Errorf("secret/config mode, uid, gid:\n got %q\nwant %q", got, want)
+	}
+	// Without mode, uid or gid the source is mounted as it is.
+	if got := sh(t, app, "stat -c '%a' /run/secrets/plain"); got != "644" {
+		t.Errorf("plain secret mode %s, want the file's 644", got)
+	}
+	// The copies are read-only, as the mounted source is.
+	shFails(t, app, "echo x > /etc/app.conf")
+	// The original is untouched.
+	if fi, err := os.Stat(filepath.Join(s.dir, "secret.txt")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("source secret changed: %v %v", fi.Mode(), err)
+	}
+}

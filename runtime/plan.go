@@ -91,6 +91,49 @@ type ServiceSpec struct {
 	StopSignal      string
 	StopGracePeriod *time.Duration
 	Platform        string
+
+	// DNS, DNSSearch and DNSOpt write the container's resolv.conf
+	// (dns, dns_search, dns_opt).
+	DNS         []string
+	DNSSearch   []string
+	DNSOpt      []string
+	SecurityOpt []string
+	// GroupAdd are supplementary groups (names or numeric ids) of the
+	// container's user.
+	GroupAdd []string
+	// MemLimit, MemReservation and MemSwapLimit are in bytes (MemSwapLimit
+	// -1: unlimited swap); CPUs is a number of CPUs (0.5: half a CPU);
+	// PidsLimit -1 is unlimited. 0 leaves the engine's default.
+	MemLimit       int64
+	MemReservation int64
+	MemSwapLimit   int64
+	CPUs           float64
+	CPUShares      int64
+	PidsLimit      int64
+	OomKillDisable bool
+	OomScoreAdj    int64
+	// VolumesFrom entries are "service:NAME" (a service of the stack, which
+	// is started first) or "container:NAME", each optionally followed by
+	// ":ro" or ":rw".
+	VolumesFrom []string
+	// Pid is "", "host" or "service:NAME"; Ipc is "", "host", "private",
+	// "shareable", "none" or "service:NAME". A service: namespace is shared
+	// with that service's container, which is started first.
+	Pid          string
+	Ipc          string
+	Devices      []Device
+	UsernsMode   string
+	CgroupParent string
+}
+
+// Device is a devices entry: a host device made available in the
+// container.
+type Device struct {
+	Source string
+	// Target is the path in the container ("": Source).
+	Target string
+	// Permissions are cgroup permissions ("": "rwm").
+	Permissions string
 }
 
 // EnvVar is one environment variable of a service. Value is a template.
@@ -233,7 +276,11 @@ type FileSpec struct {
 type FileRef struct {
 	Source string
 	Target string
-	Mode   *uint32
+	// Mode, UID and GID, when set, apply to a copy of the content that is
+	// mounted instead of the source file.
+	Mode *uint32
+	UID  string
+	GID  string
 }
 
 // Ulimit is one ulimits entry.

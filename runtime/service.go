@@ -234,9 +234,9 @@ func (s *Service) run(ctx context.Context) error {
 			return err
 		}
 	}
-	if mode := s.spec.NetworkMode; len(mode) > 8 && mode[:8] == "service:" {
-		if dep := st.services[mode[8:]]; dep != nil {
-			if err := s.waitFor(ctx, Dependency{Service: mode[8:]}, dep); err != nil {
+	for _, ref := range s.spec.containerRefs() {
+		if dep := st.services[ref.service]; dep != nil && dep != s {
+			if err := s.waitFor(ctx, Dependency{Service: ref.service}, dep); err != nil {
 				return err
 			}
 		}
@@ -264,7 +264,50 @@ func (s *Service) run(ctx context.Context) error {
 // service's dependencies are satisfied: its creation refers to no other
 // service's container.
 func (s *Service) createEarly() bool {
-	return len(s.spec.Links) == 0 && !strings.HasPrefix(s.spec.NetworkMode, "service:")
+	return len(s.spec.containerRefs()) == 0
+}
+
+// A containerRef is another service whose container the service's
+// container refers to at creation, so that it must be started first.
+type containerRef struct {
+	field   string // links, network_mode, volumes_from, pid, ipc
+	service string
+	// optional refs (links) are skipped when the service is not part of
+	// the start; the others are an error then.
+	optional bool
+}
+
+// containerRefs lists the services named by links, network_mode,
+// volumes_from, pid and ipc.
+func (spec *ServiceSpec) containerRefs() []containerRef {
+	var refs []containerRef
+	for _, l := range spec.Links {
+		name, _, _ := strings.Cut(l, ":")
+		refs = append(refs, containerRef{"links", name, true})
+	}
+	for _, m := range [][2]string{{"network_mode", spec.NetworkMode}, {"pid", spec.Pid}, {"ipc", spec.Ipc}} {
+		if name, ok := strings.CutPrefix(m[1], "service:"); ok {
+			refs = append(refs, containerRef{field: m[0], service: name})
+		}
+	}
+	for _, v := range spec.VolumesFrom {
+		if name, _, isService := volumesFromService(v); isService {
+			refs = append(refs, containerRef{field: "volumes_from", service: name})
+		}
+	}
+	return refs
+}
+
+// volumesFromService splits a volumes_from entry: "service:NAME[:MODE]"
+// (or a bare "NAME[:MODE]", compose's short form) names a service of the
+// stack, "container:NAME[:MODE]" a container.
+func volumesFromService(v string) (name, mode string, isService bool) {
+	if strings.HasPrefix(v, "container:") {
+		return "", "", false
+	}
+	v = strings.TrimPrefix(v, "service:")
+	name, mode, _ = strings.Cut(v, ":")
+	return name, mode, true
 }
 
 // Command returns the service's command after interpolation, nil when the

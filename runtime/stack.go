@@ -303,8 +303,11 @@ func selectServices(plan *Plan, cfg config) ([]*ServiceSpec, error) {
 				return err
 			}
 		}
-		if strings.HasPrefix(sp.NetworkMode, "service:") {
-			if err := visit(strings.TrimPrefix(sp.NetworkMode, "service:"), name); err != nil {
+		for _, ref := range sp.containerRefs() {
+			if ref.optional {
+				continue
+			}
+			if err := visit(ref.service, name); err != nil {
 				return err
 			}
 		}
@@ -348,6 +351,13 @@ func checkCycles(specs []*ServiceSpec) error {
 			for _, d := range s.DependsOn {
 				if by[d.Service] != nil {
 					if err := visit(d.Service); err != nil {
+						return err
+					}
+				}
+			}
+			for _, ref := range s.containerRefs() {
+				if by[ref.service] != nil && ref.service != n {
+					if err := visit(ref.service); err != nil {
 						return err
 					}
 				}

@@ -81,7 +81,7 @@
 // nothing is written when any stage fails. Warnings (unsupported compose
 // attributes, fields fixed at generation time) go to standard error as
 //
-//	composegen: warning: compose.yaml:12: service "api": devices: not supported by composegen; ignored
+//	composegen: warning: compose.yaml:12: service "api": logging: not supported by composegen; ignored
 //
 // Exit status: 0 on success, 1 on error or a stale file with -check, 2 on a
 // usage error.

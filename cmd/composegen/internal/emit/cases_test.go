@@ -177,7 +177,7 @@ func fullPlanProject() *model.Project {
 		Networks:      []runtime.ServiceNetwork{{Network: "back", Aliases: []string{"app.local"}}},
 		NetworkMode:   "service:db",
 		Links:         []string{"db:database"},
-		Secrets:       []runtime.FileRef{{Source: "token", Target: "/run/secrets/token", Mode: u32Ptr(0o440)}},
+		Secrets:       []runtime.FileRef{{Source: "token", Target: "/run/secrets/token", Mode: u32Ptr(0o440), UID: "1000", GID: "${GID:-1000}"}},
 		Configs:       []runtime.FileRef{{Source: "cfg"}},
 		ContainerName: "app-1", Init: boolPtr(false), Privileged: true, ReadOnly: true, Tty: true, StdinOpen: true,
 		CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"}, ShmSize: 64 << 20,
@@ -186,6 +186,14 @@ func fullPlanProject() *model.Project {
 		StopSignal:      "SIGINT",
 		StopGracePeriod: durPtr(3500 * time.Millisecond),
 		Platform:        "linux/amd64",
+		DNS:             []string{"10.0.0.53"}, DNSSearch: []string{"example.com"}, DNSOpt: []string{"ndots:2"},
+		SecurityOpt: []string{"no-new-privileges:true"}, GroupAdd: []string{"audio", "4321"},
+		MemLimit: 64 << 20, MemReservation: 32 << 20, MemSwapLimit: -1,
+		CPUs: 0.25, CPUShares: 512, PidsLimit: -1, OomKillDisable: true, OomScoreAdj: -500,
+		VolumesFrom: []string{"service:db:ro", "container:legacy"},
+		Pid:         "service:db", Ipc: "shareable",
+		Devices:    []runtime.Device{{Source: "/dev/fuse", Target: "/dev/fuse", Permissions: "rwm"}},
+		UsernsMode: "host", CgroupParent: "tests.slice",
 	}
 	db := runtime.ServiceSpec{Name: "db", Image: "postgres", Kind: "postgres", Command: nil, Entrypoint: nil, Init: boolPtr(true), StopGracePeriod: durPtr(0)}
 	plan := runtime.Plan{

@@ -402,6 +402,8 @@ var structuralPaths = []tree.Path{
 	"services.*.depends_on.*.condition",
 	"services.*.networks.[]",
 	"services.*.network_mode",
+	"services.*.ipc",
+	"services.*.pid",
 	"services.*.links.[]",
 	"services.*.volumes_from.[]",
 	"services.*.secrets.[]",

@@ -511,6 +511,8 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		spec.Ulimits = append(spec.Ulimits, l)
 	}
 
+	b.hostOptions(s, &spec)
+
 	// Accessors.
 	b.accessors(name, ext, kind, &ms)
 
@@ -518,8 +520,43 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 	return spec, ms
 }
 
+// hostOptions maps dns, security_opt, group_add, the resource limits,
+// volumes_from, pid, ipc, devices, userns_mode and cgroup_parent.
+func (b *builder) hostOptions(s types.ServiceConfig, spec *runtime.ServiceSpec) {
+	spec.DNS = b.ts(s.DNS)
+	spec.DNSSearch = b.ts(s.DNSSearch)
+	spec.DNSOpt = b.ts(s.DNSOpts)
+	spec.SecurityOpt = b.ts(s.SecurityOpt)
+	spec.GroupAdd = b.ts(s.GroupAdd)
+	spec.MemLimit = int64(s.MemLimit)
+	spec.MemReservation = int64(s.MemReservation)
+	spec.MemSwapLimit = int64(s.MemSwapLimit)
+	if s.CPUS != 0 {
+		// compose-go keeps a float32: 0.1 would become 0.10000000149.
+		spec.CPUs, _ = strconv.ParseFloat(strconv.FormatFloat(float64(s.CPUS), 'g', -1, 32), 64)
+	}
+	spec.CPUShares = s.CPUShares
+	spec.PidsLimit = s.PidsLimit
+	spec.OomKillDisable = s.OomKillDisable
+	spec.OomScoreAdj = s.OomScoreAdj
+	spec.Pid = b.t(s.Pid)
+	spec.Ipc = b.t(s.Ipc)
+	spec.UsernsMode = b.t(s.UserNSMode)
+	spec.CgroupParent = b.t(s.CgroupParent)
+	for _, v := range s.VolumesFrom {
+		// The short form names a service: make it explicit.
+		if v = b.t(v); !strings.HasPrefix(v, "container:") && !strings.HasPrefix(v, "service:") {
+			v = "service:" + v
+		}
+		spec.VolumesFrom = append(spec.VolumesFrom, v)
+	}
+	for _, d := range s.Devices {
+		spec.Devices = append(spec.Devices, runtime.Device{Source: b.t(d.Source), Target: b.t(d.Target), Permissions: b.t(d.Permissions)})
+	}
+}
+
 func fileRef(b *builder, c types.FileReferenceConfig) runtime.FileRef {
-	r := runtime.FileRef{Source: b.t(c.Source), Target: b.t(c.Target)}
+	r := runtime.FileRef{Source: b.t(c.Source), Target: b.t(c.Target), UID: b.t(c.UID), GID: b.t(c.GID)}
 	if c.Mode != nil {
 		m := uint32(*c.Mode)
 		r.Mode = &m
@@ -787,6 +824,11 @@ var supportedFields = map[string]bool{
 	"read_only": true, "tty": true, "stdin_open": true, "cap_add": true, "cap_drop": true,
 	"shm_size": true, "sysctls": true, "ulimits": true, "stop_signal": true,
 	"stop_grace_period": true, "platform": true, "extends": true,
+	"dns": true, "dns_search": true, "dns_opt": true, "security_opt": true, "group_add": true,
+	"mem_limit": true, "mem_reservation": true, "memswap_limit": true, "cpus": true,
+	"cpu_shares": true, "pids_limit": true, "oom_kill_disable": true, "oom_score_adj": true,
+	"volumes_from": true, "pid": true, "ipc": true, "devices": true, "userns_mode": true,
+	"cgroup_parent": true,
 	// No effect on a test stack.
 	"develop": true, "attach": true, "scale": true, "deploy": true,
 }

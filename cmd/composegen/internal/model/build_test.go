@@ -192,9 +192,9 @@ func TestUnsupported(t *testing.T) {
 	p := mustBuild(t, `services:
   app:
     image: busybox
-    devices: ["/dev/fuse:/dev/fuse"]
-    ipc: host
-    pid: host
+    uts: host
+    cgroup: host
+    mac_address: "02:42:ac:11:00:02"
     deploy:
       resources:
         limits: {cpus: "0.5"}
@@ -205,9 +205,9 @@ func TestUnsupported(t *testing.T) {
 	}
 	all := strings.Join(got, "\n")
 	for _, want := range []string{
-		`compose.yaml:4: service "app": devices: not supported`,
-		`compose.yaml:5: service "app": ipc: not supported`,
-		`compose.yaml:6: service "app": pid: not supported`,
+		`compose.yaml:4: service "app": uts: not supported`,
+		`compose.yaml:5: service "app": cgroup: not supported`,
+		`compose.yaml:6: service "app": mac_address: not supported`,
 		`service "app": deploy.resources: not supported`,
 	} {
 		if !strings.Contains(all, want) {

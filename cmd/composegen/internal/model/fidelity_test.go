@@ -68,7 +68,7 @@ services:
       - type: tmpfs
         target: /scratch
     tmpfs: [/run/t]
-    secrets: [token, {source: token, target: other}]
+    secrets: [token, {source: token, target: other, mode: 0440, uid: "1000", gid: "${SECRET_GID:-1000}"}]
     configs: [{source: conf_file, target: /etc/app.conf}, env_conf, inline_conf]
     networks:
       front: {aliases: [app-alias]}
@@ -88,12 +88,33 @@ services:
       - "5353:53/udp"
     expose: ["7000"]
     profiles: [full]
+    dns: [10.0.0.53, 10.0.0.54]
+    dns_search: example.com
+    dns_opt: ["ndots:2"]
+    security_opt: ["no-new-privileges:true"]
+    group_add: [audio, "4321"]
+    mem_limit: 64m
+    mem_reservation: 32m
+    memswap_limit: 128m
+    cpus: 0.1
+    cpu_shares: 512
+    pids_limit: 100
+    oom_kill_disable: true
+    oom_score_adj: 200
+    volumes_from: ["db:ro", "container:legacy"]
+    pid: "service:db"
+    ipc: shareable
+    devices: ["/dev/null:/dev/mynull:rw", "/dev/zero"]
+    userns_mode: host
+    cgroup_parent: tests.slice
   db:
     image: postgres:16
     network_mode: none
   sidecar:
     image: busybox
     network_mode: "service:app"
+    ipc: "service:app"
+    pid: host
   debugger:
     image: busybox
     profiles: [debug]
@@ -142,6 +163,7 @@ func TestFidelityPlan(t *testing.T) {
 	}
 	yes := true
 	grace := 90 * time.Second
+	secretMode := uint32(0o440)
 	_, app := svc(t, p, "app")
 	want := runtime.ServiceSpec{
 		Name: "app", Image: "example/app:${TAG:-1}", Profiles: []string{"full"},
@@ -184,13 +206,21 @@ func TestFidelityPlan(t *testing.T) {
 			{Network: "front", Aliases: []string{"app-alias"}},
 		},
 		Links:         []string{"db:database"},
-		Secrets:       []runtime.FileRef{{Source: "token", Target: "/run/secrets/token"}, {Source: "token", Target: "other"}},
+		Secrets:       []runtime.FileRef{{Source: "token", Target: "/run/secrets/token"}, {Source: "token", Target: "other", Mode: &secretMode, UID: "1000", GID: "${SECRET_GID:-1000}"}},
 		Configs:       []runtime.FileRef{{Source: "conf_file", Target: "/etc/app.conf"}, {Source: "env_conf"}, {Source: "inline_conf"}},
 		ContainerName: "fixed-app", Init: &yes, Privileged: true, ReadOnly: true, Tty: true, StdinOpen: true,
 		CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"CHOWN"}, ShmSize: 64 << 20,
 		Sysctls:    map[string]string{"net.core.somaxconn": "1024"},
 		Ulimits:    []runtime.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}, {Name: "nproc", Soft: 512, Hard: 512}},
 		StopSignal: "SIGUSR1", StopGracePeriod: &grace, Platform: "linux/amd64",
+		DNS: []string{"10.0.0.53", "10.0.0.54"}, DNSSearch: []string{"example.com"}, DNSOpt: []string{"ndots:2"},
+		SecurityOpt: []string{"no-new-privileges:true"}, GroupAdd: []string{"audio", "4321"},
+		MemLimit: 64 << 20, MemReservation: 32 << 20, MemSwapLimit: 128 << 20,
+		CPUs: 0.1, CPUShares: 512, PidsLimit: 100, OomKillDisable: true, OomScoreAdj: 200,
+		VolumesFrom: []string{"service:db:ro", "container:legacy"},
+		Pid:         "service:db", Ipc: "shareable",
+		Devices:    []runtime.Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}, {Source: "/dev/zero", Target: "/dev/zero", Permissions: "rwm"}},
+		UsernsMode: "host", CgroupParent: "tests.slice",
 	}
 	if !reflect.DeepEqual(app, want) {
 		t.Errorf("app spec differs:\n got %+v\nwant %+v", app, want)
@@ -205,6 +235,9 @@ func TestFidelityPlan(t *testing.T) {
 	_, sidecar := svc(t, p, "sidecar")
 	if db.NetworkMode != "none" || sidecar.NetworkMode != "service:app" {
 		t.Errorf("network_mode: db %q sidecar %q", db.NetworkMode, sidecar.NetworkMode)
+	}
+	if sidecar.Ipc != "service:app" || sidecar.Pid != "host" {
+		t.Errorf("sidecar ipc %q pid %q", sidecar.Ipc, sidecar.Pid)
 	}
 	// compose-go turns network_mode service: into a dependency.
 	if len(sidecar.DependsOn) != 1 || sidecar.DependsOn[0].Service != "app" {
