@@ -412,10 +412,7 @@ func (s *Service) create(ctx context.Context) error {
 		}
 	}
 	hostCfg := &docker.HostConfig{
-		ExtraHosts:     spec.ExtraHosts,
 		Privileged:     spec.Privileged,
-		CapAdd:         spec.CapAdd,
-		CapDrop:        spec.CapDrop,
 		ShmSize:        spec.ShmSize,
 		Sysctls:        spec.Sysctls,
 		ReadonlyRootfs: spec.ReadOnly,
@@ -552,7 +549,8 @@ func (s *Service) create(ctx context.Context) error {
 	return nil
 }
 
-// resources applies dns, security_opt, group_add, the memory, CPU and pids
+// resources applies dns, security_opt, group_add, extra_hosts, cap_add,
+// cap_drop (all interpolated), the memory, CPU and pids
 // limits, the OOM settings, devices, userns_mode and cgroup_parent.
 func (s *Service) resources(hc *docker.HostConfig) error {
 	spec := s.spec
@@ -571,6 +569,9 @@ func (s *Service) resources(hc *docker.HostConfig) error {
 	hc.DNSOptions = list("dns_opt", spec.DNSOpt)
 	hc.SecurityOpt = list("security_opt", spec.SecurityOpt)
 	hc.GroupAdd = list("group_add", spec.GroupAdd)
+	hc.ExtraHosts = list("extra_hosts", spec.ExtraHosts)
+	hc.CapAdd = list("cap_add", spec.CapAdd)
+	hc.CapDrop = list("cap_drop", spec.CapDrop)
 	if err != nil {
 		return err
 	}
