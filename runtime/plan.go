@@ -55,8 +55,11 @@ type ServiceSpec struct {
 
 	Ports       []PortSpec // ports, expose and the kind's default ports
 	Healthcheck *HealthcheckSpec
-	Probe       *ProbeSpec // readiness probe used when there is no healthcheck
-	DependsOn   []Dependency
+	// Probe is the kind's readiness probe, run from the host. Without a
+	// healthcheck it decides readiness; with one it is the cheap gate that
+	// the healthcheck's exec waits behind.
+	Probe     *ProbeSpec
+	DependsOn []Dependency
 
 	WorkingDir string
 	User       string

@@ -177,33 +177,12 @@ func (s *Service) awaitReady(ctx context.Context) error {
 // gateDelay is the cadence of the gate while it fails.
 var gateDelay = 5 * time.Millisecond
 
-// gateProtocols are the kinds (templates catalog names) whose server speaks
-// a protocol probeAddr knows on a well-known port: their healthchecks wait
-// behind that probe.
-var gateProtocols = map[string]ProbeSpec{
-	"postgres":         {Protocol: "postgres", Port: 5432},
-	"postgres-bitnami": {Protocol: "postgres", Port: 5432},
-	"mysql":            {Protocol: "mysql", Port: 3306},
-	"mariadb":          {Protocol: "mysql", Port: 3306},
-	"mysql-bitnami":    {Protocol: "mysql", Port: 3306},
-	"mariadb-bitnami":  {Protocol: "mysql", Port: 3306},
-	"redis":            {Protocol: "redis", Port: 6379},
-	"redis-bitnami":    {Protocol: "redis", Port: 6379},
-	"dragonfly":        {Protocol: "redis", Port: 6379},
-	"memcached":        {Protocol: "memcached", Port: 11211},
-	"rabbitmq":         {Protocol: "amqp", Port: 5672},
-	"rabbitmq-bitnami": {Protocol: "amqp", Port: 5672},
-	"nginx":            {Protocol: "http", Port: 80, Path: "/"},
-	"httpd":            {Protocol: "http", Port: 80, Path: "/"},
-}
-
 // gate returns the cheap host-side probe that the service's healthcheck
-// waits behind, nil when there is none: its kind is not one of
-// gateProtocols or the port is not published (network_mode, remote
-// engines that publish elsewhere are fine: the probe dials the host).
+// waits behind: the kind's probe (ServiceSpec.Probe) on its published port,
+// nil when the kind has none or the port is not published.
 func (s *Service) gate() func(ctx context.Context) error {
-	p, ok := gateProtocols[s.spec.Kind]
-	if !ok {
+	p := s.spec.Probe
+	if p == nil {
 		return nil
 	}
 	port, ok := s.LookupPort(p.Port, "tcp")
@@ -212,7 +191,7 @@ func (s *Service) gate() func(ctx context.Context) error {
 	}
 	addr := port.Addr()
 	return func(ctx context.Context) error {
-		if err := probeAddr(ctx, &p, addr); err != nil {
+		if err := probeAddr(ctx, p, addr); err != nil {
 			return fmt.Errorf("%s probe of port %d: %w", p.Protocol, p.Port, err)
 		}
 		return nil

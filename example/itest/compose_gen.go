@@ -40,6 +40,7 @@ var plan = runtime.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
+			Probe: &runtime.ProbeSpec{Protocol: "postgres", Port: 5432},
 		},
 		{
 			Name:    "redis",
@@ -55,6 +56,7 @@ var plan = runtime.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
+			Probe: &runtime.ProbeSpec{Protocol: "redis", Port: 6379},
 		},
 	},
 	Networks: []runtime.NetworkSpec{

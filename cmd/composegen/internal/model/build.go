@@ -384,17 +384,17 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		spec.Healthcheck = h
 		noHealthcheck = h.Disable || len(h.Test) == 0
 	}
-	if noHealthcheck {
-		switch {
-		case kind != nil && kind.Probe != nil:
-			p := *kind.Probe
-			spec.Probe = &p
-		default:
-			for _, p := range spec.Ports {
-				if p.Protocol == "tcp" && !p.Implicit {
-					spec.Probe = &runtime.ProbeSpec{Protocol: "tcp", Port: p.Target}
-					break
-				}
+	// The kind's probe is readiness without a healthcheck, and the cheap
+	// gate in front of a healthcheck's exec when there is one.
+	switch {
+	case kind != nil && kind.Probe != nil:
+		p := *kind.Probe
+		spec.Probe = &p
+	case noHealthcheck:
+		for _, p := range spec.Ports {
+			if p.Protocol == "tcp" && !p.Implicit {
+				spec.Probe = &runtime.ProbeSpec{Protocol: "tcp", Port: p.Target}
+				break
 			}
 		}
 	}

@@ -146,7 +146,8 @@ func TestKindsAndProbes(t *testing.T) {
 	if cache.Kind != "redis" || len(cache.Ports) != 1 || cache.Ports[0].Implicit {
 		t.Errorf("cache ports = %+v", cache.Ports)
 	}
-	if cache.Probe != nil || cache.Healthcheck == nil || cache.Healthcheck.Retries != 3 || cache.Healthcheck.Interval.String() != "5s" {
+	// With a healthcheck, the kind's probe is the gate in front of it.
+	if cache.Probe == nil || cache.Probe.Protocol != "redis" || cache.Healthcheck == nil || cache.Healthcheck.Retries != 3 || cache.Healthcheck.Interval.String() != "5s" {
 		t.Errorf("cache probe %+v healthcheck %+v", cache.Probe, cache.Healthcheck)
 	}
 	_, off := svc(t, p, "off")
