@@ -881,6 +881,9 @@ func (s *Service) readPorts(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.ports = ports
+	if info.State.Pid > 0 {
+		s.pid = info.State.Pid
+	}
 	s.mu.Unlock()
 	return nil
 }

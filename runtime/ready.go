@@ -120,6 +120,14 @@ func (s *Service) awaitReady(ctx context.Context) error {
 	}
 	var lastCheck time.Time
 	var err error
+	// Without a healthcheck, a probe that waits in vain is explained from
+	// the container's own sockets; for the generic tcp probe (a port of an
+	// image composegen does not know) a container that listens only on
+	// other ports fails the start once that has lasted elsewhereSettle.
+	var watch *listenWatch
+	if p := s.spec.Probe; p != nil && !s.hasHealthcheck() {
+		watch = &listenWatch{s: s, port: p.Port}
+	}
 	for {
 		select {
 		case <-s.exitedCh:
@@ -150,6 +158,14 @@ func (s *Service) awaitReady(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if run {
+			if watch != nil {
+				if note, fatal := watch.check(); note != "" {
+					if fatal && s.spec.Probe.Protocol == "tcp" {
+						return fmt.Errorf("service %q: not ready after %s: %s: fix its ports or expose in the compose file, or give it a healthcheck%s", s.spec.Name, time.Since(start).Round(time.Second), note, s.logTail())
+					}
+					err = fmt.Errorf("%v (%s)", err, note)
+				}
+			}
 			s.recordProbe(err.Error())
 		}
 		if budget > 0 && time.Since(start) > budget {

@@ -22,6 +22,7 @@ type Service struct {
 	id       string
 	name     string // container name
 	ports    map[portKey]int
+	pid      int // the container's main process on the engine's host
 	err      error
 	exitCode int
 	probes   []string // last probe outputs, newest last
