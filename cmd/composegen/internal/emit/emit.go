@@ -368,6 +368,8 @@ func (g *gen) service(i int) error {
 		f := fields.claim(exported(e.Field, "Var"+strconv.Itoa(j)))
 		var d string
 		switch {
+		case e.EnvFile != "":
+			d = fmt.Sprintf("%s is the variable %s, from env_file %s (read when the stack starts).", f, oneLine(e.Name), strconv.Quote(e.EnvFile))
 		case fromEnv[e.Name]:
 			d = fmt.Sprintf("%s is the variable %s, passed from the test process's environment (or .env) when the stack starts (a bare %s in the compose file).", f, oneLine(e.Name), strconv.Quote(e.Name))
 		default:

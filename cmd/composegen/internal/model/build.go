@@ -330,10 +330,17 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		ms.Kind = kind.Name
 	}
 
-	// Environment.
+	// Environment: the environment entries, plus the names (never the
+	// values) of the variables of its env files.
 	envNames := make([]string, 0, len(s.Environment))
 	for k := range s.Environment {
 		envNames = append(envNames, k)
+	}
+	fromFile := b.envFileNames(name, s)
+	for k := range fromFile {
+		if _, ok := s.Environment[k]; !ok {
+			envNames = append(envNames, k)
+		}
 	}
 	sort.Strings(envNames)
 	fields, err := naming.Assign(envNames, func(n string) string { return naming.Exported(n, "X") }, nil, "")
@@ -341,7 +348,11 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		b.fail(name, "environment", "%v", err)
 	}
 	for _, k := range envNames {
-		v := s.Environment[k]
+		v, declared := s.Environment[k]
+		if !declared {
+			ms.Env = append(ms.Env, Env{Field: fields[k], Name: k, EnvFile: fromFile[k]})
+			continue
+		}
 		ev := runtime.EnvVar{Name: b.t(k)}
 		if v == nil {
 			ev.FromEnv = true

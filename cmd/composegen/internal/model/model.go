@@ -67,6 +67,10 @@ type Env struct {
 	// Value is the template as written in the compose file, for the doc
 	// comment; secrets are never resolved at generation time.
 	Value string
+	// EnvFile is the env_file (relative to the project directory) the
+	// variable was found in when it is not in environment. Only its name is
+	// read at generation; its value is read when the stack starts.
+	EnvFile string
 }
 
 // Accessor is a user-defined accessor from the x-composegen extension: a
