@@ -3,9 +3,12 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +31,12 @@ func TestMain(m *testing.M) {
 		fmt.Println("UP", s.ProjectName())
 		time.Sleep(5 * time.Minute)
 		os.Exit(0)
+	}
+	// TestIsolationEightParallelStacks needs its 8 parallel subtests to run
+	// at once; the default -test.parallel is GOMAXPROCS (2 here).
+	flag.Parse()
+	if f := flag.Lookup("test.parallel"); f != nil && f.Value.String() == strconv.Itoa(goruntime.GOMAXPROCS(0)) && goruntime.GOMAXPROCS(0) < 8 {
+		_ = flag.Set("test.parallel", "8")
 	}
 	os.Exit(m.Run())
 }

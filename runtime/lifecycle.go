@@ -213,52 +213,80 @@ func (s *Stack) down(ctx context.Context) error {
 		errs = append(errs, err)
 		mu.Unlock()
 	}
-	ids := map[string]bool{}
-	for _, svc := range s.order {
-		if id := svc.ContainerID(); id != "" {
-			ids[id] = true
+	// Containers first (networks and volumes in use cannot go), all in
+	// parallel: the recorded ones at once, and, while they go, whatever the
+	// project label finds besides (a creation a cancelled start did not
+	// record). The networks and volumes are listed meanwhile too.
+	var (
+		wg      sync.WaitGroup
+		idMu    sync.Mutex
+		removed = map[string]bool{}
+	)
+	removeContainer := func(id string) {
+		idMu.Lock()
+		if removed[id] {
+			idMu.Unlock()
+			return
 		}
-	}
-	if list, err := c.ListContainers(docker.ListContainersOptions{All: true, Filters: filter, Context: ctx}); err == nil {
-		for _, ct := range list {
-			ids[ct.ID] = true
-		}
-	}
-	var wg sync.WaitGroup
-	for id := range ids {
+		removed[id] = true
+		idMu.Unlock()
 		wg.Add(1)
-		go func(id string) {
+		go func() {
 			defer wg.Done()
 			err := c.RemoveContainer(docker.RemoveContainerOptions{ID: id, Force: true, RemoveVolumes: true, Context: ctx})
 			var nsc *docker.NoSuchContainer
 			if err != nil && !errors.As(err, &nsc) {
 				addErr(fmt.Errorf("remove container %s: %w", id[:12], err))
 			}
-		}(id)
+		}()
 	}
+	for _, svc := range s.order {
+		if id := svc.ContainerID(); id != "" {
+			removeContainer(id)
+		}
+	}
+	var (
+		lists sync.WaitGroup
+		nets  []docker.Network
+		vols  []docker.Volume
+	)
+	lists.Add(3)
+	go func() {
+		defer lists.Done()
+		if list, err := c.ListContainers(docker.ListContainersOptions{All: true, Filters: filter, Context: ctx}); err == nil {
+			for _, ct := range list {
+				removeContainer(ct.ID)
+			}
+		}
+	}()
+	go func() {
+		defer lists.Done()
+		nets, _ = c.FilteredListNetworks(docker.NetworkFilterOpts{"label": {labelProject + "=" + s.project: true, labelManaged + "=true": true}})
+	}()
+	go func() {
+		defer lists.Done()
+		vols, _ = c.ListVolumes(docker.ListVolumesOptions{Filters: filter, Context: ctx})
+	}()
+	lists.Wait()
 	wg.Wait()
-	if nets, err := c.FilteredListNetworks(docker.NetworkFilterOpts{"label": {labelProject + "=" + s.project: true, labelManaged + "=true": true}}); err == nil {
-		for _, n := range nets {
-			wg.Add(1)
-			go func(id, name string) {
-				defer wg.Done()
-				var nsn *docker.NoSuchNetwork
-				if err := c.RemoveNetwork(id); err != nil && !errors.As(err, &nsn) {
-					addErr(fmt.Errorf("remove network %s: %w", name, err))
-				}
-			}(n.ID, n.Name)
-		}
+	for _, n := range nets {
+		wg.Add(1)
+		go func(id, name string) {
+			defer wg.Done()
+			var nsn *docker.NoSuchNetwork
+			if err := c.RemoveNetwork(id); err != nil && !errors.As(err, &nsn) {
+				addErr(fmt.Errorf("remove network %s: %w", name, err))
+			}
+		}(n.ID, n.Name)
 	}
-	if vols, err := c.ListVolumes(docker.ListVolumesOptions{Filters: filter, Context: ctx}); err == nil {
-		for _, v := range vols {
-			wg.Add(1)
-			go func(name string) {
-				defer wg.Done()
-				if err := c.RemoveVolumeWithOptions(docker.RemoveVolumeOptions{Name: name, Force: true, Context: ctx}); err != nil {
-					addErr(fmt.Errorf("remove volume %s: %w", name, err))
-				}
-			}(v.Name)
-		}
+	for _, v := range vols {
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			if err := c.RemoveVolumeWithOptions(docker.RemoveVolumeOptions{Name: name, Force: true, Context: ctx}); err != nil {
+				addErr(fmt.Errorf("remove volume %s: %w", name, err))
+			}
+		}(v.Name)
 	}
 	wg.Wait()
 	live.Lock()
