@@ -15,6 +15,7 @@ import (
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
+	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
 	"github.com/composegen/composegen/runtime"
 )
 
@@ -53,16 +54,7 @@ import (
 // nginx proxies of nginx-golang, nginx-flask-mongo, wasmedge-mysql-nginx).
 func TestCorpusStart(t *testing.T) {
 	requireDocker(t)
-	corpus, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus", "awesome-compose"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(corpus); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing under CI: %v", err)
-		}
-		t.Skipf("corpus not found: %v", err)
-	}
+	corpus := testcorpus.Dir(t)
 	pool, err := dockertest.NewPool("")
 	if err != nil {
 		t.Fatal(err)

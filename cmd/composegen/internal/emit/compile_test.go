@@ -13,22 +13,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
+	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
 	"github.com/composegen/composegen/runtime"
 )
 
 // repoRoot returns the root of the composegen module, which the temporary
 // modules replace github.com/composegen/composegen with.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", "..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repository root not found: %v", err)
-	}
-	return root
-}
+func repoRoot(t *testing.T) string { return testcorpus.RepoRoot(t) }
 
 // tempModule writes a module "x" that requires composegen (replaced by the
 // repository) with the given files (slash paths relative to its root).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
+	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
 )
 
 // composeCases lists the projects of testdata/compose.
@@ -70,13 +71,7 @@ func TestCorpusCompiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module with the go command")
 	}
-	corpus := filepath.Join(repoRoot(t), "..", "shared", "corpus", "awesome-compose")
-	if _, err := os.Stat(corpus); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing under CI: %v", err)
-		}
-		t.Skipf("corpus not found: %v", err)
-	}
+	corpus := testcorpus.Dir(t)
 	entries, err := os.ReadDir(corpus)
 	if err != nil {
 		t.Fatal(err)

@@ -8,32 +8,13 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
+	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
 )
-
-// fuzzRepoRoot finds the module root from the test's directory.
-func fuzzRepoRoot(f *testing.F) string {
-	f.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		f.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			f.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
 
 // fuzzSeeds are hand-written cases: odd names, every field kind, variables,
 // anchors, and a few malformed files.
@@ -61,19 +42,7 @@ var fuzzSeeds = []string{
 // input yields an error or Go source that parses and is gofmt-clean, never a
 // panic.
 func FuzzGenerate(f *testing.F) {
-	corpus := filepath.Join(fuzzRepoRoot(f), "..", "shared", "corpus", "awesome-compose")
-	var files []string
-	for _, pat := range []string{"*/compose.yaml", "*/compose.yml", "*/docker-compose.yaml", "*/docker-compose.yml"} {
-		m, _ := filepath.Glob(filepath.Join(corpus, pat))
-		files = append(files, m...)
-	}
-	sort.Strings(files)
-	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			f.Fatalf("CI=true and no seed corpus under %s", corpus)
-		}
-		f.Logf("no seed corpus under %s; using the built-in seeds only", corpus)
-	}
+	files := testcorpus.Files(f)
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -2,51 +2,21 @@ package model
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
+	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
 )
 
 // rejected lists corpus files that are rightly refused, with the expected
 // error substring.
 var rejected = map[string]string{}
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
-
 func TestCorpus(t *testing.T) {
-	corpus := filepath.Join(repoRoot(t), "..", "shared", "corpus", "awesome-compose")
-	if _, err := os.Stat(corpus); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing under CI: %v", err)
-		}
-		t.Skipf("corpus not found: %v", err)
-	}
-	var files []string
-	for _, pat := range []string{"*/compose.yaml", "*/compose.yml", "*/docker-compose.yaml", "*/docker-compose.yml"} {
-		m, _ := filepath.Glob(filepath.Join(corpus, pat))
-		files = append(files, m...)
-	}
-	sort.Strings(files)
+	corpus := testcorpus.Dir(t)
+	files := testcorpus.Files(t)
 	if len(files) < 39 {
 		t.Errorf("found %d corpus files, want at least 39", len(files))
 	}
