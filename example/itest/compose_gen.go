@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// plan is the static plan of the compose project "orders", generated from
-// ../compose.yaml. Its strings are templates, interpolated when the stack
+// composePlan is the static plan of the compose project "orders", generated
+// from ../compose.yaml. Its strings are templates, interpolated when the stack
 // starts.
-var plan = runtime.Plan{
+var composePlan = runtime.Plan{
 	Name:  "orders",
 	Files: []string{"../compose.yaml"},
 	Dir:   "..",
@@ -79,8 +79,8 @@ type Stack struct {
 	rt *runtime.Stack
 }
 
-// newStack wraps a started runtime stack in the typed Stack.
-func newStack(rt *runtime.Stack) *Stack {
+// newComposeStack wraps a started runtime stack in the typed Stack.
+func newComposeStack(rt *runtime.Stack) *Stack {
 	s := &Stack{rt: rt}
 	if svc := rt.Service("postgres"); svc != nil {
 		s.Postgres = &Postgres{svc: svc}
@@ -110,8 +110,8 @@ func (s *Stack) Runtime() *runtime.Stack {
 // healthcheck outputs, exit code and ports.
 func Start(t testing.TB, opts ...runtime.Option) *Stack {
 	t.Helper()
-	rt := runtime.Start(t, &plan, opts...)
-	return newStack(rt)
+	rt := runtime.Start(t, &composePlan, opts...)
+	return newComposeStack(rt)
 }
 
 // Up starts the stack like Start, for TestMain and code outside tests; when it
@@ -122,11 +122,11 @@ func Start(t testing.TB, opts ...runtime.Option) *Stack {
 // killed process left behind is removed by the next start on the host. With
 // runtime.WithProjectName, a stack can be shared by a whole test binary.
 func Up(ctx context.Context, opts ...runtime.Option) (*Stack, error) {
-	rt, err := runtime.Up(ctx, &plan, opts...)
+	rt, err := runtime.Up(ctx, &composePlan, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return newStack(rt), nil
+	return newComposeStack(rt), nil
 }
 
 // Postgres is the compose service "postgres" (image postgres:16). Its kind in
@@ -140,8 +140,8 @@ type Postgres struct {
 // are as with Start.
 func StartPostgres(t testing.TB, opts ...runtime.Option) *Postgres {
 	t.Helper()
-	rt := runtime.Start(t, &plan, append([]runtime.Option{runtime.WithServices("postgres")}, opts...)...)
-	return newStack(rt).Postgres
+	rt := runtime.Start(t, &composePlan, append([]runtime.Option{runtime.WithServices("postgres")}, opts...)...)
+	return newComposeStack(rt).Postgres
 }
 
 // Port5432 is container port 5432/tcp (ports: 5432:5432) published on an
@@ -231,8 +231,8 @@ type Redis struct {
 // with Start.
 func StartRedis(t testing.TB, opts ...runtime.Option) *Redis {
 	t.Helper()
-	rt := runtime.Start(t, &plan, append([]runtime.Option{runtime.WithServices("redis")}, opts...)...)
-	return newStack(rt).Redis
+	rt := runtime.Start(t, &composePlan, append([]runtime.Option{runtime.WithServices("redis")}, opts...)...)
+	return newComposeStack(rt).Redis
 }
 
 // Port6379 is container port 6379/tcp (ports: 6379) published on an ephemeral

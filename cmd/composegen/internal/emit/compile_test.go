@@ -98,7 +98,7 @@ func checkCompiles(t *testing.T, projects map[string]*model.Project) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		files[name+"/compose_gen.go"] = out
-		files[name+"/export.go"] = []byte("package " + p.Package + "\n\nimport \"github.com/composegen/composegen/runtime\"\n\n// Plan returns the plan, for the test.\nfunc Plan() *runtime.Plan { return &plan }\n")
+		files[name+"/export.go"] = []byte("package " + p.Package + "\n\nimport \"github.com/composegen/composegen/runtime\"\n\n// Plan returns the plan, for the test.\nfunc Plan() *runtime.Plan { return &composePlan }\n")
 		imports.WriteString("\t" + name + " \"x/" + name + "\"\n")
 		entries.WriteString("\t\t\"" + name + "\": " + name + ".Plan(),\n")
 		want[name] = p.Plan

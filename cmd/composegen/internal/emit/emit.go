@@ -63,8 +63,8 @@ func File(p *model.Project) ([]byte, error) {
 		}
 	}
 	if g.lit.usedPtr {
-		g.decl(doc("ptr returns a pointer to v, for the optional fields of the plan."),
-			jen.Func().Id("ptr").Types(jen.Id("T").Any()).Params(jen.Id("v").Id("T")).Op("*").Id("T").Block(jen.Return(jen.Op("&").Id("v"))))
+		g.decl(doc("composePtr returns a pointer to v, for the optional fields of the plan."),
+			jen.Func().Id("composePtr").Types(jen.Id("T").Any()).Params(jen.Id("v").Id("T")).Op("*").Id("T").Block(jen.Return(jen.Op("&").Id("v"))))
 	}
 	var buf bytes.Buffer
 	if err := g.f.Render(&buf); err != nil {
@@ -142,9 +142,9 @@ func (g *gen) plan() error {
 	if err != nil {
 		return err
 	}
-	g.decl(doc(fmt.Sprintf("plan is the static plan of the compose project %s, generated from %s. Its strings are templates, interpolated when the stack starts.",
+	g.decl(doc(fmt.Sprintf("composePlan is the static plan of the compose project %s, generated from %s. Its strings are templates, interpolated when the stack starts.",
 		strconv.Quote(g.p.Plan.Name), g.sources())),
-		jen.Var().Id("plan").Op("=").Add(code))
+		jen.Var().Id("composePlan").Op("=").Add(code))
 	return nil
 }
 
@@ -198,8 +198,8 @@ func (g *gen) stack() {
 		).Block(jen.Id("s").Dot(n.Type).Op("=").Op("&").Id(n.Type).Values(jen.Dict{jen.Id("svc"): jen.Id("svc")})))
 	}
 	body = append(body, jen.Return(jen.Id("s")))
-	g.decl(doc("newStack wraps a started runtime stack in the typed Stack."),
-		jen.Func().Id("newStack").Params(jen.Id("rt").Op("*").Qual(runtimePkg, "Stack")).Op("*").Id("Stack").Block(body...))
+	g.decl(doc("newComposeStack wraps a started runtime stack in the typed Stack."),
+		jen.Func().Id("newComposeStack").Params(jen.Id("rt").Op("*").Qual(runtimePkg, "Stack")).Op("*").Id("Stack").Block(body...))
 
 	g.decl(doc("Down stops and removes the stack's containers, networks and volumes. Start registers it with t.Cleanup; after Up, call it yourself."),
 		jen.Func().Params(jen.Id("s").Op("*").Id("Stack")).Id("Down").Params(jen.Id("ctx").Qual("context", "Context")).Error().
@@ -215,14 +215,14 @@ func (g *gen) constructors() {
 	g.decl(doc(fmt.Sprintf("Start starts every service of the compose project %s in the active profiles (those given at generation, or runtime.WithProfiles) and waits until each is ready. The stack is torn down at t.Cleanup. When it cannot start, Start fails the test with diagnostics: each service's last log lines, healthcheck outputs, exit code and ports.", strconv.Quote(g.p.Plan.Name))),
 		jen.Func().Id("Start").Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id("Stack").Block(
 			jen.Id("t").Dot("Helper").Call(),
-			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("plan"), jen.Id("opts").Op("...")),
-			jen.Return(jen.Id("newStack").Call(jen.Id("rt"))),
+			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("composePlan"), jen.Id("opts").Op("...")),
+			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt"))),
 		))
 	g.decl(doc("Up starts the stack like Start, for TestMain and code outside tests; when it fails, nothing is left behind. The caller must call Down. In TestMain, call Up and defer Down in a function whose result goes to os.Exit (os.Exit skips deferred calls): func TestMain(m *testing.M) { os.Exit(run(m)) }, where run returns m.Run(). SIGINT and SIGTERM tear the stack down; what a crashed or killed process left behind is removed by the next start on the host. With runtime.WithProjectName, a stack can be shared by a whole test binary."),
 		jen.Func().Id("Up").Params(jen.Id("ctx").Qual("context", "Context"), optsParam()).Params(jen.Op("*").Id("Stack"), jen.Error()).Block(
-			jen.List(jen.Id("rt"), jen.Err()).Op(":=").Qual(runtimePkg, "Up").Call(jen.Id("ctx"), jen.Op("&").Id("plan"), jen.Id("opts").Op("...")),
+			jen.List(jen.Id("rt"), jen.Err()).Op(":=").Qual(runtimePkg, "Up").Call(jen.Id("ctx"), jen.Op("&").Id("composePlan"), jen.Id("opts").Op("...")),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-			jen.Return(jen.Id("newStack").Call(jen.Id("rt")), jen.Nil()),
+			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt")), jen.Nil()),
 		))
 }
 
@@ -344,9 +344,9 @@ func (g *gen) service(i int) error {
 	g.decl(doc(fmt.Sprintf("%s starts service %s and its depends_on closure only, waits until they are ready and returns the service. Teardown and failures are as with Start.", n.Start, strconv.Quote(s.Name))),
 		jen.Func().Id(n.Start).Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id(n.Type).Block(
 			jen.Id("t").Dot("Helper").Call(),
-			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("plan"),
+			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("composePlan"),
 				jen.Append(jen.Index().Qual(runtimePkg, "Option").Values(jen.Qual(runtimePkg, "WithServices").Call(jen.Lit(s.Name))), jen.Id("opts").Op("...")).Op("...")),
-			jen.Return(jen.Id("newStack").Call(jen.Id("rt")).Dot(n.Type)),
+			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt")).Dot(n.Type)),
 		))
 
 	for _, m := range ms {

@@ -113,13 +113,13 @@ func (l *literal) pointerToScalar(v reflect.Value, field string) (*jen.Statement
 	switch {
 	case t == durationType && v.Int() != 0,
 		t == reflect.TypeOf(false), t == reflect.TypeOf(""), t == reflect.TypeOf(0):
-		return jen.Id("ptr").Call(lit), nil
+		return jen.Id("composePtr").Call(lit), nil
 	}
 	tc, err := typeCode(t)
 	if err != nil {
 		return nil, err
 	}
-	return jen.Id("ptr").Types(tc).Call(lit), nil
+	return jen.Id("composePtr").Types(tc).Call(lit), nil
 }
 
 func (l *literal) structValue(v reflect.Value, elide bool) (*jen.Statement, error) {

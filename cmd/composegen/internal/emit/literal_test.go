@@ -58,10 +58,10 @@ func TestLiteral(t *testing.T) {
 		{"pointer to struct", &runtime.ProbeSpec{Protocol: "tcp", Port: 1}, `&runtime.ProbeSpec{Protocol: "tcp", Port: 1}`, false},
 		{"struct slice elided", []runtime.EnvVar{{Name: "A", Value: "1"}}, "[]runtime.EnvVar{\n\t{Name: \"A\", Value: \"1\"},\n}", false},
 		{"pointer slice elided", []*runtime.EnvVar{{Name: "A"}, nil}, "[]*runtime.EnvVar{\n\t{Name: \"A\"},\n\tnil,\n}", false},
-		{"bool pointer", runtime.ServiceSpec{Init: boolPtr(true)}, "runtime.ServiceSpec{Init: ptr(true)}", true},
-		{"duration pointer", runtime.ServiceSpec{StopGracePeriod: durPtr(2 * time.Second)}, "runtime.ServiceSpec{StopGracePeriod: ptr(2 * time.Second)}", true},
-		{"zero duration pointer", runtime.ServiceSpec{StopGracePeriod: durPtr(0)}, "runtime.ServiceSpec{StopGracePeriod: ptr[time.Duration](time.Duration(0))}", true},
-		{"mode pointer octal", runtime.FileRef{Mode: u32Ptr(0o640)}, "runtime.FileRef{Mode: ptr[uint32](0o640)}", true},
+		{"bool pointer", runtime.ServiceSpec{Init: boolPtr(true)}, "runtime.ServiceSpec{Init: composePtr(true)}", true},
+		{"duration pointer", runtime.ServiceSpec{StopGracePeriod: durPtr(2 * time.Second)}, "runtime.ServiceSpec{StopGracePeriod: composePtr(2 * time.Second)}", true},
+		{"zero duration pointer", runtime.ServiceSpec{StopGracePeriod: durPtr(0)}, "runtime.ServiceSpec{StopGracePeriod: composePtr[time.Duration](time.Duration(0))}", true},
+		{"mode pointer octal", runtime.FileRef{Mode: u32Ptr(0o640)}, "runtime.FileRef{Mode: composePtr[uint32](0o640)}", true},
 		{"named string", named("x"), `"x"`, false},
 	}
 	for _, tt := range tests {
