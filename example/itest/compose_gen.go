@@ -5,10 +5,11 @@ package itest
 
 import (
 	"context"
-	"github.com/composegen/composegen/runtime"
-	"github.com/composegen/composegen/templates"
 	"testing"
 	"time"
+
+	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/templates"
 )
 
 // composePlan is the static plan of the compose project "orders", generated

@@ -70,7 +70,47 @@ func File(p *model.Project) ([]byte, error) {
 	if err := g.f.Render(&buf); err != nil {
 		return nil, fmt.Errorf("emit: rendering the generated file: %w", err)
 	}
-	return buf.Bytes(), nil
+	return groupImports(buf.Bytes()), nil
+}
+
+// groupImports splits jennifer's single, sorted import block into the
+// standard library and the rest, separated by a blank line, as goimports
+// does. Both groups stay sorted, so the result is still gofmt'ed.
+func groupImports(src []byte) []byte {
+	start := bytes.Index(src, []byte("\nimport (\n"))
+	if start < 0 {
+		return src
+	}
+	start += len("\nimport (\n")
+	end := bytes.Index(src[start:], []byte("\n)\n"))
+	if end < 0 {
+		return src
+	}
+	end += start + 1
+	var std, other [][]byte
+	for _, line := range bytes.Split(src[start:end-1], []byte("\n")) {
+		path := bytes.Trim(bytes.TrimSpace(line), `"`)
+		if i := bytes.LastIndexByte(bytes.TrimSpace(line), ' '); i >= 0 { // named import
+			path = bytes.Trim(bytes.TrimSpace(line)[i+1:], `"`)
+		}
+		first, _, _ := bytes.Cut(path, []byte("/"))
+		if bytes.ContainsRune(first, '.') {
+			other = append(other, line)
+		} else {
+			std = append(std, line)
+		}
+	}
+	if len(std) == 0 || len(other) == 0 {
+		return src
+	}
+	var b bytes.Buffer
+	b.Write(src[:start])
+	b.Write(bytes.Join(std, []byte("\n")))
+	b.WriteString("\n\n")
+	b.Write(bytes.Join(other, []byte("\n")))
+	b.WriteString("\n")
+	b.Write(src[end:])
+	return b.Bytes()
 }
 
 type gen struct {

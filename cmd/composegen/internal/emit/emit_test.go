@@ -157,3 +157,15 @@ func TestFullPlanCoversEveryField(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupImports(t *testing.T) {
+	in := "package x\n\nimport (\n\t\"context\"\n\tdocker \"github.com/ory/dockertest/v3/docker\"\n\t\"time\"\n)\n\nvar _ = 1\n"
+	want := "package x\n\nimport (\n\t\"context\"\n\t\"time\"\n\n\tdocker \"github.com/ory/dockertest/v3/docker\"\n)\n\nvar _ = 1\n"
+	if got := string(groupImports([]byte(in))); got != want {
+		t.Errorf("groupImports:\n%s\nwant:\n%s", got, want)
+	}
+	only := "package x\n\nimport (\n\t\"context\"\n\t\"time\"\n)\n"
+	if got := string(groupImports([]byte(only))); got != only {
+		t.Errorf("a single group changed:\n%s", got)
+	}
+}
