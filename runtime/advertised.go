@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // allocateAdvertised picks a free host port for every port whose address
@@ -40,7 +42,7 @@ func (s *Service) allocateAdvertised() (map[int]int, error) {
 // rewriteAdvertised replaces localhost:<Published> and 127.0.0.1:<Published>
 // with the chosen host port in the values of field, for the ports that list
 // field in Advertised.
-func rewriteAdvertised(values []string, field string, ports []PortSpec, chosen map[int]int) []string {
+func rewriteAdvertised(values []string, field string, ports []composeplan.PortSpec, chosen map[int]int) []string {
 	if len(chosen) == 0 || values == nil {
 		return values
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 func TestReplacePort(t *testing.T) {
@@ -25,13 +27,13 @@ func TestReplacePort(t *testing.T) {
 // environment and the command, for each of two parallel stacks.
 func TestAdvertisedPortsRewritten(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{Name: "rt-adv", Services: []ServiceSpec{{
+	plan := &composeplan.Plan{Name: "rt-adv", Services: []composeplan.ServiceSpec{{
 		Name: "broker", Image: "busybox",
 		Command: []string{"sh", "-c", "echo advertise=127.0.0.1:19092; exec sleep 300"},
-		Environment: []EnvVar{
+		Environment: []composeplan.EnvVar{
 			{Name: "ADV", Value: "INTERNAL://broker:29092,HOST://localhost:9092"},
 		},
-		Ports: []PortSpec{
+		Ports: []composeplan.PortSpec{
 			{Target: 9092, Protocol: "tcp", Published: "9092", Advertised: []string{"ADV"}},
 			{Target: 19092, Protocol: "tcp", Published: "19092", Advertised: []string{"command"}},
 		},

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/runtime/composeplan"
 	docker "github.com/ory/dockertest/v3/docker"
 )
 
@@ -41,17 +42,17 @@ func childMode(t *testing.T, mode string) string {
 
 // redisPlan is the lightest stack with a port, a probe, a network and a
 // named volume.
-func redisPlan(name string) *Plan {
-	return &Plan{
+func redisPlan(name string) *composeplan.Plan {
+	return &composeplan.Plan{
 		Name: name,
-		Services: []ServiceSpec{{
+		Services: []composeplan.ServiceSpec{{
 			Name: "redis", Image: "redis:7-alpine", Kind: "redis",
 			ContainerName: "fixed-redis", // an alias only: never the engine name
-			Ports:         []PortSpec{{Target: 6379, Protocol: "tcp", Published: "6379"}},
-			Probe:         &ProbeSpec{Protocol: "redis", Port: 6379},
-			Mounts:        []MountSpec{{Type: "volume", Source: "data", Target: "/data"}},
+			Ports:         []composeplan.PortSpec{{Target: 6379, Protocol: "tcp", Published: "6379"}},
+			Probe:         &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			Mounts:        []composeplan.MountSpec{{Type: "volume", Source: "data", Target: "/data"}},
 		}},
-		Volumes: []VolumeSpec{{Name: "data"}},
+		Volumes: []composeplan.VolumeSpec{{Name: "data"}},
 	}
 }
 
@@ -236,12 +237,12 @@ func TestChildPanic(t *testing.T) {
 // for a budget of minutes; the parent interrupts it.
 func TestChildSlowStart(t *testing.T) {
 	project := childMode(t, "SlowStart")
-	hc := &HealthcheckSpec{Test: []string{"CMD-SHELL", "echo not-yet; exit 1"}, Interval: time.Minute, Retries: 3}
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo not-yet; exit 1"}, Interval: time.Minute, Retries: 3}
 	plan := redisPlan("leak-slow")
 	plan.Services = append(plan.Services,
 		busybox("slow", hc, "sleep", "600"),
-		ServiceSpec{Name: "after", Image: "busybox", Command: []string{"sleep", "600"},
-			DependsOn: []Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}})
+		composeplan.ServiceSpec{Name: "after", Image: "busybox", Command: []string{"sleep", "600"},
+			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}})
 	Start(t, plan, WithProjectName(project), WithTimeout(5*time.Minute))
 	t.Error("the start was expected to be interrupted")
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/composegen/composegen/runtime/composeplan"
 	docker "github.com/ory/dockertest/v3/docker"
 )
 
@@ -60,7 +61,7 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			needed[n.Network] = true
 		}
 	}
-	specs := map[string]NetworkSpec{}
+	specs := map[string]composeplan.NetworkSpec{}
 	for _, n := range s.plan.Networks {
 		specs[n.Name] = n
 	}
@@ -482,9 +483,9 @@ func (s *Service) create(ctx context.Context) error {
 	// links, volumes_from, pid and ipc name containers: those must be
 	// started first (compose-go adds them to depends_on; a hand-written
 	// plan may not).
-	for _, ref := range spec.containerRefs() {
+	for _, ref := range containerRefs(spec) {
 		if dep := st.services[ref.service]; dep != nil && dep != s {
-			if err := s.waitFor(ctx, Dependency{Service: ref.service, Condition: "service_started"}, dep); err != nil {
+			if err := s.waitFor(ctx, composeplan.Dependency{Service: ref.service, Condition: "service_started"}, dep); err != nil {
 				return fmt.Errorf("%s: %w", ref.field, err)
 			}
 		}
@@ -495,7 +496,7 @@ func (s *Service) create(ctx context.Context) error {
 
 	// Networks: the first at create, the others connected before start.
 	var netCfg *docker.NetworkingConfig
-	var extra []ServiceNetwork
+	var extra []composeplan.ServiceNetwork
 	switch mode := spec.NetworkMode; {
 	case mode == "host" || mode == "none":
 		hostCfg.NetworkMode = mode
@@ -510,7 +511,7 @@ func (s *Service) create(ctx context.Context) error {
 	default:
 		nets := spec.Networks
 		if len(nets) == 0 {
-			nets = []ServiceNetwork{{Network: "default"}}
+			nets = []composeplan.ServiceNetwork{{Network: "default"}}
 		}
 		hostCfg.NetworkMode = st.networks[nets[0].Network]
 		netCfg = &docker.NetworkingConfig{EndpointsConfig: map[string]*docker.EndpointConfig{
@@ -658,7 +659,7 @@ func (s *Service) namespaces(hc *docker.HostConfig) error {
 	return nil
 }
 
-func (s *Service) endpoint(n ServiceNetwork) *docker.EndpointConfig {
+func (s *Service) endpoint(n composeplan.ServiceNetwork) *docker.EndpointConfig {
 	aliases := []string{s.spec.Name}
 	if s.spec.ContainerName != "" {
 		aliases = append(aliases, s.spec.ContainerName)
@@ -677,7 +678,7 @@ func (s *Service) endpoint(n ServiceNetwork) *docker.EndpointConfig {
 	return ep
 }
 
-func (s *Service) mount(m MountSpec) (docker.HostMount, error) {
+func (s *Service) mount(m composeplan.MountSpec) (docker.HostMount, error) {
 	st := s.stack
 	src, err := st.res.expand("source", m.Source)
 	if err != nil {
@@ -716,7 +717,7 @@ func (s *Service) mount(m MountSpec) (docker.HostMount, error) {
 // target, default /NAME) from files, read-only.
 func (s *Service) fileMounts(hc *docker.HostConfig) error {
 	st := s.stack
-	find := func(list []FileSpec, name string) *FileSpec {
+	find := func(list []composeplan.FileSpec, name string) *composeplan.FileSpec {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i]
@@ -724,7 +725,7 @@ func (s *Service) fileMounts(hc *docker.HostConfig) error {
 		}
 		return nil
 	}
-	add := func(kind string, ref FileRef, spec *FileSpec, defTarget string) error {
+	add := func(kind string, ref composeplan.FileRef, spec *composeplan.FileSpec, defTarget string) error {
 		if spec == nil {
 			return fmt.Errorf("%s %q is not declared at the top level", kind, ref.Source)
 		}
@@ -793,7 +794,7 @@ func (s *Service) fileMounts(hc *docker.HostConfig) error {
 // that the bind mount shows them in the container (the engine does not
 // remap bind mounts). Setting another uid or gid needs the test process to
 // be allowed to chown (root).
-func (s *Service) ownedCopy(kind, src string, ref FileRef) (string, error) {
+func (s *Service) ownedCopy(kind, src string, ref composeplan.FileRef) (string, error) {
 	r := s.stack.res
 	data, err := os.ReadFile(src)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // Service control against real containers. TestServiceControl in
@@ -43,7 +45,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 func TestControlExec(t *testing.T) {
 	requireDocker(t)
-	s := Start(t, &Plan{Name: "rt-exec", Services: []ServiceSpec{sleeper("app")}})
+	s := Start(t, &composeplan.Plan{Name: "rt-exec", Services: []composeplan.ServiceSpec{sleeper("app")}})
 	app := s.Service("app")
 	ctx := context.Background()
 	res, err := app.Exec(ctx, "sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 7")
@@ -77,7 +79,7 @@ func TestControlExec(t *testing.T) {
 
 func TestControlLogs(t *testing.T) {
 	requireDocker(t)
-	s := Start(t, &Plan{Name: "rt-logs", Services: []ServiceSpec{{
+	s := Start(t, &composeplan.Plan{Name: "rt-logs", Services: []composeplan.ServiceSpec{{
 		Name: "app", Image: "busybox", Command: []string{"sh", "-c", "echo boot-out; echo boot-err >&2; exec sleep 300"},
 	}}})
 	app := s.Service("app")
@@ -119,22 +121,22 @@ func TestControlLogs(t *testing.T) {
 // readyPlan has a service whose healthcheck passes 300ms after each start
 // (its marker lives in a tmpfs, emptied by every stop), with an HTTP port,
 // and a dependent that declares restart: true.
-func readyPlan() *Plan {
+func readyPlan() *composeplan.Plan {
 	yes := true // init: the shell and httpd ignore SIGTERM as pid 1
-	return &Plan{Name: "rt-ctl", Services: []ServiceSpec{
+	return &composeplan.Plan{Name: "rt-ctl", Services: []composeplan.ServiceSpec{
 		{
 			Name: "web", Image: "busybox", Init: &yes,
 			Command: []string{"sh", "-c", "mkdir -p /www && echo hello > /www/index.html && sleep 0.3 && touch /run/st/ready && exec httpd -f -p 8080 -h /www"},
 			Tmpfs:   []string{"/run/st"},
-			Ports:   []PortSpec{{Target: 8080, Protocol: "tcp"}},
-			Healthcheck: &HealthcheckSpec{
+			Ports:   []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}},
+			Healthcheck: &composeplan.HealthcheckSpec{
 				Test: []string{"CMD", "test", "-f", "/run/st/ready"}, Interval: 5 * time.Second, Retries: 5,
 			},
 		},
 		{
 			Name: "client", Image: "busybox", Tmpfs: []string{"/run/st"}, Init: &yes,
 			Command:   []string{"sh", "-c", "date +%s%N > /run/st/started; exec sleep 300"},
-			DependsOn: []Dependency{{Service: "web", Condition: "service_healthy", Required: true, Restart: true}},
+			DependsOn: []composeplan.Dependency{{Service: "web", Condition: "service_healthy", Required: true, Restart: true}},
 		},
 	}}
 }
@@ -198,7 +200,7 @@ func TestControlStopStartRestart(t *testing.T) {
 
 func TestControlPauseKillCopy(t *testing.T) {
 	requireDocker(t)
-	s := Start(t, &Plan{Name: "rt-pause", Services: []ServiceSpec{{
+	s := Start(t, &composeplan.Plan{Name: "rt-pause", Services: []composeplan.ServiceSpec{{
 		Name: "app", Image: "busybox",
 		Command: []string{"sh", "-c", "trap 'echo got-hup' HUP; while true; do sleep 0.1; done"},
 	}}})

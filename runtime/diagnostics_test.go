@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // fakeTB is a runtime.TB that records what Start does with it. Fatalf ends
@@ -95,14 +97,14 @@ var _ TB = (*fakeTB)(nil)
 // log lines go to the test log, then the stack is removed.
 func TestDiagnosticsOnTestFailure(t *testing.T) {
 	requireDocker(t)
-	hc := &HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ok"}, Interval: 100 * time.Millisecond, Retries: 100}
-	plan := &Plan{Name: "rt-diag", Services: []ServiceSpec{
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ok"}, Interval: 100 * time.Millisecond, Retries: 100}
+	plan := &composeplan.Plan{Name: "rt-diag", Services: []composeplan.ServiceSpec{
 		{Name: "web", Image: "busybox", Healthcheck: hc,
 			Command: []string{"sh", "-c", "echo web-says-hello; sleep 1; touch /tmp/ok; exec sleep 300"},
-			Ports:   []PortSpec{{Target: 8080, Protocol: "tcp"}}},
+			Ports:   []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}}},
 		{Name: "job", Image: "busybox", Command: []string{"sh", "-c", "echo job-done"}},
 		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "job", Condition: "service_completed_successfully", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "job", Condition: "service_completed_successfully", Required: true}}},
 	}}
 	ft := &fakeTB{name: "TestFake"}
 	var s *Stack
@@ -132,7 +134,7 @@ func TestDiagnosticsOnTestFailure(t *testing.T) {
 // TestDiagnosticsQuietOnSuccess: a passing test logs no diagnostics.
 func TestDiagnosticsQuietOnSuccess(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{Name: "rt-quiet", Services: []ServiceSpec{{Name: "a", Image: "busybox", Command: []string{"sleep", "300"}}}}
+	plan := &composeplan.Plan{Name: "rt-quiet", Services: []composeplan.ServiceSpec{{Name: "a", Image: "busybox", Command: []string{"sleep", "300"}}}}
 	ft := &fakeTB{name: "TestFake"}
 	var s *Stack
 	ft.run(func() { s = Start(ft, plan) })
@@ -152,10 +154,10 @@ func TestDiagnosticsQuietOnSuccess(t *testing.T) {
 func TestStartFailureFailsTheTest(t *testing.T) {
 	requireDocker(t)
 	project := instanceName("rt-startfail")
-	plan := &Plan{Name: "rt-startfail", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-startfail", Services: []composeplan.ServiceSpec{
 		{Name: "crash", Image: "busybox", Command: []string{"sh", "-c", "echo cannot-open-config >&2; exit 5"}},
 		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "crash", Condition: "service_completed_successfully", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "crash", Condition: "service_completed_successfully", Required: true}}},
 	}}
 	ft := &fakeTB{name: "TestFake"}
 	returned := false
@@ -182,7 +184,7 @@ func TestStartFailureFailsTheTest(t *testing.T) {
 // service's full log at teardown, not just the tail.
 func TestLogDirWritesFullLogs(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{Name: "rt-logdir", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-logdir", Services: []composeplan.ServiceSpec{
 		{Name: "chatty", Image: "busybox", Command: []string{"sh", "-c", "for i in $$(seq 1 500); do echo line-$$i; done; exec sleep 300"}},
 	}}
 	for _, viaEnv := range []bool{false, true} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // resolver interpolates the plan's templates when the stack starts: options
@@ -19,7 +20,7 @@ type resolver struct {
 	dotenv map[string]string
 }
 
-func newResolver(dir string, files []EnvFile, opts map[string]string) (*resolver, error) {
+func newResolver(dir string, files []composeplan.EnvFile, opts map[string]string) (*resolver, error) {
 	r := &resolver{opts: opts, dotenv: map[string]string{}}
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
@@ -110,7 +111,7 @@ func containsDollar(s string) bool {
 
 // serviceEnv computes a service's environment: its env files in order, then
 // its environment entries, all interpolated.
-func (r *resolver) serviceEnv(dir string, spec *ServiceSpec) (map[string]string, error) {
+func (r *resolver) serviceEnv(dir string, spec *composeplan.ServiceSpec) (map[string]string, error) {
 	env := map[string]string{}
 	for _, f := range spec.EnvFiles {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/runtime/composeplan"
 	docker "github.com/ory/dockertest/v3/docker"
 )
 
@@ -17,7 +18,7 @@ import (
 
 // upErr runs Up with a known project name and returns its error, failing
 // the test when Up succeeds; then checks that nothing is left.
-func upErr(t *testing.T, plan *Plan, opts ...Option) (project string, err error) {
+func upErr(t *testing.T, plan *composeplan.Plan, opts ...Option) (project string, err error) {
 	t.Helper()
 	project = instanceName(plan.Name)
 	opts = append([]Option{WithProjectName(project), WithTimeout(2 * time.Minute)}, opts...)
@@ -81,7 +82,7 @@ func servicesCreated(t *testing.T, project string) map[string]bool {
 
 // keptErr runs Up with WithKeepOnFailure, so that the test can look at what
 // was created, and removes the stack afterwards.
-func keptErr(t *testing.T, plan *Plan) (project string, err error) {
+func keptErr(t *testing.T, plan *composeplan.Plan) (project string, err error) {
 	t.Helper()
 	project = instanceName(plan.Name)
 	var logged strings.Builder
@@ -103,11 +104,11 @@ func TestFaultServiceExitsNonZero(t *testing.T) {
 	// "crash" has a healthcheck with a budget of minutes: its exit must
 	// fail the start at once, and "app", which waits for it to be
 	// healthy, must never be created.
-	hc := &HealthcheckSpec{Test: []string{"CMD", "true"}, Interval: time.Minute, Retries: 3, StartPeriod: time.Minute}
-	plan := &Plan{Name: "rt-exit", Services: []ServiceSpec{
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "true"}, Interval: time.Minute, Retries: 3, StartPeriod: time.Minute}
+	plan := &composeplan.Plan{Name: "rt-exit", Services: []composeplan.ServiceSpec{
 		busybox("crash", hc, "sh", "-c", "echo about-to-crash >&2; exit 4"),
 		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "crash", Condition: "service_healthy", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "crash", Condition: "service_healthy", Required: true}}},
 	}}
 	// The healthcheck passes while the container runs, so make it fail
 	// too: the point is the exit.
@@ -121,12 +122,12 @@ func TestFaultServiceExitsNonZero(t *testing.T) {
 
 func TestFaultFailingOneShotDependency(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{Name: "rt-oneshot", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-oneshot", Services: []composeplan.ServiceSpec{
 		{Name: "migrate", Image: "busybox", Command: []string{"sh", "-c", "echo migration-failed >&2; exit 3"}},
 		{Name: "api", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}}},
 		{Name: "worker", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "api", Condition: "service_started", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "api", Condition: "service_started", Required: true}}},
 	}}
 	project, err := keptErr(t, plan)
 	wantAll(t, err, `service "migrate"`, "exited with code 3", "migration-failed")
@@ -138,7 +139,7 @@ func TestFaultFailingOneShotDependency(t *testing.T) {
 func TestFaultMissingImage(t *testing.T) {
 	requireDocker(t)
 	image := "composegen-test.invalid/no-such-image:never"
-	plan := &Plan{Name: "rt-noimage", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-noimage", Services: []composeplan.ServiceSpec{
 		{Name: "ghost", Image: image},
 		{Name: "ok", Image: "busybox", Command: []string{"sleep", "300"}},
 	}}
@@ -156,9 +157,9 @@ func TestFaultFailingBuild(t *testing.T) {
 	// Plan.Dir is relative to the generated file's directory; tests of
 	// this package have none.
 	t.Setenv("COMPOSEGEN_DIR", dir)
-	plan := &Plan{Name: "rt-build", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{
 		{Name: "app", Image: "composegen-test-broken-build:" + strings.TrimPrefix(instanceName(""), "composegen-"),
-			Build: &BuildSpec{Context: ".", Dockerfile: "Dockerfile"}},
+			Build: &composeplan.BuildSpec{Context: ".", Dockerfile: "Dockerfile"}},
 	}}
 	_, err := upErr(t, plan)
 	wantAll(t, err, `service "app"`, "build image", "the-build-broke-here", "7")
@@ -175,9 +176,9 @@ func TestFaultFailingBuild(t *testing.T) {
 
 func TestFaultBadBindMount(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{Name: "rt-bind", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-bind", Services: []composeplan.ServiceSpec{
 		{Name: "web", Image: "busybox", Command: []string{"sleep", "300"},
-			Mounts: []MountSpec{{Type: "bind", Source: "./testdata/no-such-dir", Target: "/data"}}},
+			Mounts: []composeplan.MountSpec{{Type: "bind", Source: "./testdata/no-such-dir", Target: "/data"}}},
 	}}
 	_, err := upErr(t, plan)
 	wantAll(t, err, `service "web"`, "volumes[0]", "bind mount source", "no-such-dir", "no such file or directory")
@@ -187,10 +188,10 @@ func TestFaultPortNotListening(t *testing.T) {
 	requireDocker(t)
 	// busybox sleeps: nothing listens on 9999. The probe has no budget of
 	// its own; the timeout ends the start and the error says why.
-	plan := &Plan{Name: "rt-port", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-port", Services: []composeplan.ServiceSpec{
 		{Name: "silent", Image: "busybox", Command: []string{"sleep", "300"},
-			Ports: []PortSpec{{Target: 9999, Protocol: "tcp"}},
-			Probe: &ProbeSpec{Protocol: "tcp", Port: 9999}},
+			Ports: []composeplan.PortSpec{{Target: 9999, Protocol: "tcp"}},
+			Probe: &composeplan.ProbeSpec{Protocol: "tcp", Port: 9999}},
 	}}
 	_, err := upErr(t, plan, WithTimeout(5*time.Second))
 	wantAll(t, err, `service "silent"`, "not ready", "port 9999", "nothing listens")
@@ -198,12 +199,12 @@ func TestFaultPortNotListening(t *testing.T) {
 
 func TestFaultDeadline(t *testing.T) {
 	requireDocker(t)
-	hc := &HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: time.Minute, Retries: 3}
-	plan := &Plan{Name: "rt-deadline", Services: []ServiceSpec{
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: time.Minute, Retries: 3}
+	plan := &composeplan.Plan{Name: "rt-deadline", Services: []composeplan.ServiceSpec{
 		busybox("slow", hc, "sh", "-c", "echo slow-booting; exec sleep 300"),
 		{Name: "fast", Image: "busybox", Command: []string{"sleep", "300"}},
 		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
 	}}
 	_, err := upErr(t, plan, WithTimeout(5*time.Second))
 	wantAll(t, err, "deadline exceeded", "not ready", `service "slow"`, "still-warming-up", "slow-booting",
@@ -215,8 +216,8 @@ func TestFaultDeadline(t *testing.T) {
 
 func TestFaultContextCancelled(t *testing.T) {
 	requireDocker(t)
-	hc := &HealthcheckSpec{Test: []string{"CMD-SHELL", "echo not-yet; exit 1"}, Interval: time.Minute, Retries: 3}
-	plan := &Plan{Name: "rt-cancel", Services: []ServiceSpec{busybox("slow", hc, "sleep", "300")}}
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo not-yet; exit 1"}, Interval: time.Minute, Retries: 3}
+	plan := &composeplan.Plan{Name: "rt-cancel", Services: []composeplan.ServiceSpec{busybox("slow", hc, "sleep", "300")}}
 	project := instanceName(plan.Name)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -247,9 +248,9 @@ func TestFaultRequiredVariableUnset(t *testing.T) {
 	requireDocker(t)
 	const name = "COMPOSEGEN_TEST_REQUIRED_TOKEN"
 	os.Unsetenv(name)
-	plan := &Plan{Name: "rt-required", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-required", Services: []composeplan.ServiceSpec{
 		{Name: "api", Image: "busybox", Command: []string{"sleep", "300"},
-			Environment: []EnvVar{{Name: "TOKEN", Value: "${" + name + ":?set it to the API token for the tests}"}}},
+			Environment: []composeplan.EnvVar{{Name: "TOKEN", Value: "${" + name + ":?set it to the API token for the tests}"}}},
 	}}
 	_, err := upErr(t, plan)
 	wantAll(t, err, `service "api"`, "environment.TOKEN", name, "set it to the API token for the tests")

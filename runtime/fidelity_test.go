@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/runtime/composeplan"
 	docker "github.com/ory/dockertest/v3/docker"
 )
 
@@ -74,8 +75,8 @@ func shFails(t *testing.T, svc *Service, script string) string {
 	return strings.TrimSpace(res.Stdout + res.Stderr)
 }
 
-func sleeper(name string) ServiceSpec {
-	return ServiceSpec{Name: name, Image: "busybox", Command: []string{"sleep", "300"}}
+func sleeper(name string) composeplan.ServiceSpec {
+	return composeplan.ServiceSpec{Name: name, Image: "busybox", Command: []string{"sleep", "300"}}
 }
 
 func countVolumes(t *testing.T, c *docker.Client, label string) int {
@@ -99,16 +100,16 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 		"data/hello.txt": "hello from the host\n",
 		"conf/app.conf":  "setting=1\n",
 	})
-	plan := &Plan{
+	plan := &composeplan.Plan{
 		Name: "rt-volumes", Dir: dir,
-		Volumes: []VolumeSpec{
+		Volumes: []composeplan.VolumeSpec{
 			{Name: "data", Labels: map[string]string{"io.composegen.test": "named"}},
 			{Name: "shared", External: true, ExternalName: ext},
 			{Name: "unused"},
 		},
-		Services: []ServiceSpec{{
+		Services: []composeplan.ServiceSpec{{
 			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			Mounts: []MountSpec{
+			Mounts: []composeplan.MountSpec{
 				{Type: "volume", Source: "data", Target: "/data"},
 				{Type: "volume", Source: "shared", Target: "/shared"},
 				{Type: "volume", Target: "/anon"},
@@ -177,12 +178,12 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 // Two instances of one plan get distinct named volumes.
 func TestFidelityNamedVolumePerInstance(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{
+	plan := &composeplan.Plan{
 		Name:    "rt-volinst",
-		Volumes: []VolumeSpec{{Name: "data"}},
-		Services: []ServiceSpec{{
+		Volumes: []composeplan.VolumeSpec{{Name: "data"}},
+		Services: []composeplan.ServiceSpec{{
 			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			Mounts: []MountSpec{{Type: "volume", Source: "data", Target: "/data"}},
+			Mounts: []composeplan.MountSpec{{Type: "volume", Source: "data", Target: "/data"}},
 		}},
 	}
 	a := Start(t, plan)
@@ -203,28 +204,28 @@ func TestFidelityEnvFilesSecretsConfigs(t *testing.T) {
 		"app.conf":     "listen 8080\n",
 	})
 	t.Setenv("RT_CONFIG_FROM_ENV", "config-from-env")
-	plan := &Plan{
+	plan := &composeplan.Plan{
 		Name: "rt-files", Dir: dir,
-		Secrets: []FileSpec{{Name: "db_password", File: "secret.txt"}},
-		Configs: []FileSpec{
+		Secrets: []composeplan.FileSpec{{Name: "db_password", File: "secret.txt"}},
+		Configs: []composeplan.FileSpec{
 			{Name: "app_conf", File: "app.conf"},
 			{Name: "env_conf", Environment: "RT_CONFIG_FROM_ENV"},
 			{Name: "inline_conf", Content: "inline ${RT_INLINE:-default}"},
 		},
-		Services: []ServiceSpec{{
+		Services: []composeplan.ServiceSpec{{
 			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			EnvFiles: []EnvFile{
+			EnvFiles: []composeplan.EnvFile{
 				{Path: "base.env", Required: true},
 				{Path: "missing.env", Required: false},
 				{Path: "override.env", Required: true},
 				{Path: "raw.env", Required: true, Format: "raw"},
 			},
-			Environment: []EnvVar{{Name: "C", Value: "from-environment"}, {Name: "B", Value: "${B:-x}-env"}},
-			Secrets: []FileRef{
+			Environment: []composeplan.EnvVar{{Name: "C", Value: "from-environment"}, {Name: "B", Value: "${B:-x}-env"}},
+			Secrets: []composeplan.FileRef{
 				{Source: "db_password"},
 				{Source: "db_password", Target: "other_name"},
 			},
-			Configs: []FileRef{
+			Configs: []composeplan.FileRef{
 				{Source: "app_conf", Target: "/etc/app/app.conf"},
 				{Source: "env_conf"},
 				{Source: "inline_conf", Target: "/inline"},
@@ -290,10 +291,10 @@ func TestFidelityBuild(t *testing.T) {
 		"app/payload.txt":           "payload\n",
 		"broken/Dockerfile":         "FROM busybox\nRUN echo building-marker-42 && exit 3\n",
 	})
-	plan := func(greeting, policy string) *Plan {
-		return &Plan{Name: "rt-build", Dir: dir, Services: []ServiceSpec{{
+	plan := func(greeting, policy string) *composeplan.Plan {
+		return &composeplan.Plan{Name: "rt-build", Dir: dir, Services: []composeplan.ServiceSpec{{
 			Name: "app", Image: tag, PullPolicy: policy,
-			Build: &BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "dev",
+			Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "dev",
 				Args: map[string]string{"GREETING": greeting}},
 		}}}
 	}
@@ -333,8 +334,8 @@ func TestFidelityBuild(t *testing.T) {
 	_ = s.Down(ctx)
 
 	// No image: named after the project and service.
-	s, err = Up(ctx, &Plan{Name: "rt-build", Dir: dir, Services: []ServiceSpec{{
-		Name: "noimage", Build: &BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "prod"},
+	s, err = Up(ctx, &composeplan.Plan{Name: "rt-build", Dir: dir, Services: []composeplan.ServiceSpec{{
+		Name: "noimage", Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "prod"},
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -348,8 +349,8 @@ func TestFidelityBuild(t *testing.T) {
 	}
 
 	// A failing build shows the build's output.
-	_, err = Up(ctx, &Plan{Name: "rt-build", Dir: dir, Services: []ServiceSpec{{
-		Name: "broken", Image: "composegen-test/broken:never-built", Build: &BuildSpec{Context: "broken"},
+	_, err = Up(ctx, &composeplan.Plan{Name: "rt-build", Dir: dir, Services: []composeplan.ServiceSpec{{
+		Name: "broken", Image: "composegen-test/broken:never-built", Build: &composeplan.BuildSpec{Context: "broken"},
 	}}})
 	if err == nil {
 		t.Fatal("a failing build started")
@@ -375,8 +376,8 @@ func TestFidelityBuild(t *testing.T) {
 func TestFidelityPullPolicy(t *testing.T) {
 	requireDocker(t)
 	ctx := context.Background()
-	one := func(image, policy string) *Plan {
-		return &Plan{Name: "rt-pull", Services: []ServiceSpec{{Name: "app", Image: image, PullPolicy: policy, Command: []string{"sleep", "300"}}}}
+	one := func(image, policy string) *composeplan.Plan {
+		return &composeplan.Plan{Name: "rt-pull", Services: []composeplan.ServiceSpec{{Name: "app", Image: image, PullPolicy: policy, Command: []string{"sleep", "300"}}}}
 	}
 	// never: a present image is used, a missing one is an error that says
 	// why.
@@ -433,7 +434,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 	requireDocker(t)
 	yes := true
 	grace := 1500 * time.Millisecond
-	plan := &Plan{Name: "rt-opts", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-opts", Services: []composeplan.ServiceSpec{
 		{
 			Name: "opts", Image: "busybox",
 			// Entrypoint and command in list form (compose-go has already
@@ -443,7 +444,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 			WorkingDir: "/srv/work", User: "1234:2345", Hostname: "custom-host",
 			ExtraHosts: []string{"db.example:10.1.2.3", "alias.example:10.1.2.4"},
 			Init:       &yes, ShmSize: 32 << 20,
-			Ulimits: []Ulimit{{Name: "nofile", Soft: 1111, Hard: 2222}, {Name: "nproc", Soft: 555, Hard: 555}},
+			Ulimits: []composeplan.Ulimit{{Name: "nofile", Soft: 1111, Hard: 2222}, {Name: "nproc", Soft: 555, Hard: 555}},
 			CapAdd:  []string{"NET_ADMIN"}, CapDrop: []string{"CHOWN"},
 			Sysctls:  map[string]string{"net.ipv4.ip_unprivileged_port_start": "80"},
 			Labels:   map[string]string{"com.example.team": "${RT_TEAM:-core}"},
@@ -558,7 +559,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 
 func TestFidelityPrivileged(t *testing.T) {
 	requireDocker(t)
-	s, err := Up(context.Background(), &Plan{Name: "rt-priv", Services: []ServiceSpec{
+	s, err := Up(context.Background(), &composeplan.Plan{Name: "rt-priv", Services: []composeplan.ServiceSpec{
 		{Name: "priv", Image: "busybox", Command: []string{"sleep", "300"}, Privileged: true},
 	}})
 	if err != nil && strings.Contains(err.Error(), "unable to apply caps: operation not permitted") {
@@ -581,7 +582,7 @@ func TestFidelityPlatformMismatch(t *testing.T) {
 	if goruntime.GOARCH == "s390x" {
 		other = "linux/amd64"
 	}
-	_, err := Up(context.Background(), &Plan{Name: "rt-platform", Services: []ServiceSpec{{
+	_, err := Up(context.Background(), &composeplan.Plan{Name: "rt-platform", Services: []composeplan.ServiceSpec{{
 		Name: "app", Image: "busybox", Platform: other, Command: []string{"true"},
 	}}})
 	if err == nil || !strings.Contains(err.Error(), `service "app": platform: image busybox is linux/`) {
@@ -589,8 +590,8 @@ func TestFidelityPlatformMismatch(t *testing.T) {
 	}
 }
 
-func networkPlan() *Plan {
-	onNets := func(spec ServiceSpec, nets ...ServiceNetwork) ServiceSpec {
+func networkPlan() *composeplan.Plan {
+	onNets := func(spec composeplan.ServiceSpec, nets ...composeplan.ServiceNetwork) composeplan.ServiceSpec {
 		spec.Networks = nets
 		return spec
 	}
@@ -604,16 +605,16 @@ func networkPlan() *Plan {
 	h.NetworkMode = "host"
 	n := sleeper("n")
 	n.NetworkMode = "none"
-	return &Plan{
+	return &composeplan.Plan{
 		Name:     "rt-net",
-		Networks: []NetworkSpec{{Name: "net1"}, {Name: "net2", Internal: true}},
-		Services: []ServiceSpec{
-			onNets(sleeper("a"), ServiceNetwork{Network: "net1"}, ServiceNetwork{Network: "net2", Aliases: []string{"a-on-2"}}),
-			onNets(sleeper("b"), ServiceNetwork{Network: "net1", Aliases: []string{"bee", "bee2"}}),
-			onNets(sleeper("c"), ServiceNetwork{Network: "net2", Aliases: []string{"sea"}}),
+		Networks: []composeplan.NetworkSpec{{Name: "net1"}, {Name: "net2", Internal: true}},
+		Services: []composeplan.ServiceSpec{
+			onNets(sleeper("a"), composeplan.ServiceNetwork{Network: "net1"}, composeplan.ServiceNetwork{Network: "net2", Aliases: []string{"a-on-2"}}),
+			onNets(sleeper("b"), composeplan.ServiceNetwork{Network: "net1", Aliases: []string{"bee", "bee2"}}),
+			onNets(sleeper("c"), composeplan.ServiceNetwork{Network: "net2", Aliases: []string{"sea"}}),
 			d,
-			onNets(e, ServiceNetwork{Network: "net1"}, ServiceNetwork{Network: "net2"}),
-			onNets(f, ServiceNetwork{Network: "net1"}),
+			onNets(e, composeplan.ServiceNetwork{Network: "net1"}, composeplan.ServiceNetwork{Network: "net2"}),
+			onNets(f, composeplan.ServiceNetwork{Network: "net1"}),
 			h, n,
 		},
 	}
@@ -700,7 +701,7 @@ func TestFidelityNetworks(t *testing.T) {
 func TestFidelityDependsOnAndProfiles(t *testing.T) {
 	requireDocker(t)
 	app := sleeper("app")
-	app.DependsOn = []Dependency{
+	app.DependsOn = []composeplan.Dependency{
 		{Service: "ghost", Condition: "service_started", Required: false},    // not in the plan
 		{Service: "debugger", Condition: "service_healthy", Required: false}, // profile debug
 		{Service: "db", Condition: "service_started", Required: true, Restart: true},
@@ -709,7 +710,7 @@ func TestFidelityDependsOnAndProfiles(t *testing.T) {
 	dbg.Profiles = []string{"debug"}
 	extra := sleeper("extra")
 	extra.Profiles = []string{"extra"}
-	plan := &Plan{Name: "rt-deps", Profiles: []string{"extra"}, Services: []ServiceSpec{app, sleeper("db"), dbg, extra}}
+	plan := &composeplan.Plan{Name: "rt-deps", Profiles: []string{"extra"}, Services: []composeplan.ServiceSpec{app, sleeper("db"), dbg, extra}}
 	started := func(s *Stack) string {
 		var names []string
 		for _, n := range []string{"app", "db", "debugger", "extra"} {
@@ -760,23 +761,23 @@ func dialRead(t *testing.T, network, addr, send string) string {
 	return ""
 }
 
-func portsPlan(published func(target int) string) *Plan {
+func portsPlan(published func(target int) string) *composeplan.Plan {
 	script := "socat UDP4-RECVFROM:9999,fork SYSTEM:'echo pong-udp' &"
 	for _, p := range []int{8080, 8000, 8001, 8002, 8003, 7000} {
 		script += fmt.Sprintf(" socat TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'echo hi-%d' &", p, p)
 	}
-	svc := ServiceSpec{
+	svc := composeplan.ServiceSpec{
 		Name: "ports", Image: "debian:bookworm-slim", Command: []string{"sh", "-c", script + " wait"},
-		Ports: []PortSpec{
+		Ports: []composeplan.PortSpec{
 			{Name: "web", Target: 8080, Protocol: "tcp", Published: published(8080), HostIP: "127.0.0.1", AppProtocol: "https"},
 			{Target: 9999, Protocol: "udp", Published: published(9999)},
 			{Target: 7000, Protocol: "tcp", Expose: true},
 		},
 	}
 	for p := 8000; p <= 8003; p++ { // "8000-8003:8000-8003", expanded by compose-go
-		svc.Ports = append(svc.Ports, PortSpec{Target: p, Protocol: "tcp", Published: published(p)})
+		svc.Ports = append(svc.Ports, composeplan.PortSpec{Target: p, Protocol: "tcp", Published: published(p)})
 	}
-	return &Plan{Name: "rt-ports", Services: []ServiceSpec{svc}}
+	return &composeplan.Plan{Name: "rt-ports", Services: []composeplan.ServiceSpec{svc}}
 }
 
 func TestFidelityPorts(t *testing.T) {
@@ -822,14 +823,14 @@ func TestFidelityPorts(t *testing.T) {
 func TestFidelityDriverOpts(t *testing.T) {
 	requireDocker(t)
 	t.Setenv("RT_TMPFS_SIZE", "2m")
-	s := Start(t, &Plan{
+	s := Start(t, &composeplan.Plan{
 		Name:     "rt-driveropts",
-		Volumes:  []VolumeSpec{{Name: "mem", Driver: "local", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${RT_TMPFS_SIZE}"}}},
-		Networks: []NetworkSpec{{Name: "mtu", DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}}},
-		Services: []ServiceSpec{{
+		Volumes:  []composeplan.VolumeSpec{{Name: "mem", Driver: "local", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${RT_TMPFS_SIZE}"}}},
+		Networks: []composeplan.NetworkSpec{{Name: "mtu", DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}}},
+		Services: []composeplan.ServiceSpec{{
 			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			Mounts:   []MountSpec{{Type: "volume", Source: "mem", Target: "/mem"}},
-			Networks: []ServiceNetwork{{Network: "mtu"}},
+			Mounts:   []composeplan.MountSpec{{Type: "volume", Source: "mem", Target: "/mem"}},
+			Networks: []composeplan.ServiceNetwork{{Network: "mtu"}},
 		}},
 	})
 	app := s.Service("app")
@@ -861,13 +862,13 @@ func TestFidelityHostOptions(t *testing.T) {
 	app.MemLimit, app.MemReservation, app.MemSwapLimit = 64<<20, 32<<20, 128<<20
 	app.CPUs, app.CPUShares, app.PidsLimit = 0.5, 512, 77
 	app.OomKillDisable, app.OomScoreAdj = true, 123
-	app.Devices = []Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}, {Source: "/dev/zero"}}
+	app.Devices = []composeplan.Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}, {Source: "/dev/zero"}}
 	app.UsernsMode = "host"
 	app.CgroupParent = "composegen-test"
 	nonet := sleeper("nonet")
 	nonet.NetworkMode = "none"
 	nonet.DNS = app.DNS
-	s := Start(t, &Plan{Name: "rt-hostopts", Services: []ServiceSpec{app, nonet, sleeper("plain")}})
+	s := Start(t, &composeplan.Plan{Name: "rt-hostopts", Services: []composeplan.ServiceSpec{app, nonet, sleeper("plain")}})
 	svc := s.Service("app")
 
 	// dns, dns_search, dns_opt. On the stack's network the engine's
@@ -964,7 +965,7 @@ func TestFidelityNamespacesAndVolumesFrom(t *testing.T) {
 	})
 
 	data := sleeper("data")
-	data.Mounts = []MountSpec{{Type: "volume", Target: "/shared"}}
+	data.Mounts = []composeplan.MountSpec{{Type: "volume", Target: "/shared"}}
 	data.Ipc = "shareable"
 	// reader names data only through volumes_from, pid and ipc (no
 	// depends_on, as in a hand-written plan): it is started after it.
@@ -976,7 +977,7 @@ func TestFidelityNamespacesAndVolumesFrom(t *testing.T) {
 	rw.VolumesFrom = []string{"data"} // compose's short form, read-write
 	hostns := sleeper("hostns")
 	hostns.Pid, hostns.Ipc = "host", "host"
-	plan := &Plan{Name: "rt-ns", Services: []ServiceSpec{data, hostns, reader, rw}}
+	plan := &composeplan.Plan{Name: "rt-ns", Services: []composeplan.ServiceSpec{data, hostns, reader, rw}}
 
 	// Starting reader alone brings up data too.
 	s := Start(t, plan, WithServices("reader", "rw", "hostns"))
@@ -1034,7 +1035,7 @@ func TestFidelityNamespacesAndVolumesFrom(t *testing.T) {
 	// A reference to a service that is not in the plan is refused.
 	bad := sleeper("bad")
 	bad.VolumesFrom = []string{"service:ghost"}
-	if _, err := Up(context.Background(), &Plan{Name: "rt-ns-bad", Services: []ServiceSpec{bad}}); err == nil || !strings.Contains(err.Error(), `"ghost"`) {
+	if _, err := Up(context.Background(), &composeplan.Plan{Name: "rt-ns-bad", Services: []composeplan.ServiceSpec{bad}}); err == nil || !strings.Contains(err.Error(), `"ghost"`) {
 		t.Errorf("volumes_from a missing service: %v", err)
 	}
 }
@@ -1044,17 +1045,17 @@ func TestFidelitySecretConfigMode(t *testing.T) {
 	dir := projectDir(t, map[string]string{"secret.txt": "s3cret", "app.conf": "conf\n"})
 	mode := func(m uint32) *uint32 { return &m }
 	t.Setenv("RT_SECRET_GID", "2345")
-	plan := &Plan{
+	plan := &composeplan.Plan{
 		Name: "rt-filemode", Dir: dir,
-		Secrets: []FileSpec{{Name: "token", File: "secret.txt"}},
-		Configs: []FileSpec{{Name: "conf", File: "app.conf"}, {Name: "inline", Content: "inline"}},
-		Services: []ServiceSpec{{
+		Secrets: []composeplan.FileSpec{{Name: "token", File: "secret.txt"}},
+		Configs: []composeplan.FileSpec{{Name: "conf", File: "app.conf"}, {Name: "inline", Content: "inline"}},
+		Services: []composeplan.ServiceSpec{{
 			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			Secrets: []FileRef{
+			Secrets: []composeplan.FileRef{
 				{Source: "token", Mode: mode(0o400), UID: "1234", GID: "${RT_SECRET_GID}"},
 				{Source: "token", Target: "plain"},
 			},
-			Configs: []FileRef{
+			Configs: []composeplan.FileRef{
 				{Source: "conf", Target: "/etc/app.conf", Mode: mode(0o640)},
 				{Source: "inline", Target: "/inline", Mode: mode(0o755), UID: "0", GID: "0"},
 			},

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
-func busybox(name string, hc *HealthcheckSpec, cmd ...string) ServiceSpec {
-	return ServiceSpec{Name: name, Image: "busybox", Command: cmd, Healthcheck: hc}
+func busybox(name string, hc *composeplan.HealthcheckSpec, cmd ...string) composeplan.ServiceSpec {
+	return composeplan.ServiceSpec{Name: name, Image: "busybox", Command: cmd, Healthcheck: hc}
 }
 
 // The compose interval must not delay readiness: with interval 1m the
@@ -16,11 +18,11 @@ func busybox(name string, hc *HealthcheckSpec, cmd ...string) ServiceSpec {
 // then on its short backoff, so this start fits in WithTimeout(30s).
 func TestHealthcheckIgnoresInterval(t *testing.T) {
 	requireDocker(t)
-	hc := &HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ready"}, Interval: time.Minute, Retries: 3}
-	plan := &Plan{Name: "rt-hc", Services: []ServiceSpec{
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ready"}, Interval: time.Minute, Retries: 3}
+	plan := &composeplan.Plan{Name: "rt-hc", Services: []composeplan.ServiceSpec{
 		busybox("slow", hc, "sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 300"),
 		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
 	}}
 	s := Start(t, plan, WithTimeout(30*time.Second))
 	res, err := s.Service("slow").Exec(context.Background(), "test", "-f", "/tmp/ready")
@@ -31,8 +33,8 @@ func TestHealthcheckIgnoresInterval(t *testing.T) {
 
 func TestUnhealthyReportsProbeOutputAndLogs(t *testing.T) {
 	requireDocker(t)
-	hc := &HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: 200 * time.Millisecond, Retries: 3}
-	plan := &Plan{Name: "rt-unhealthy", Services: []ServiceSpec{
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: 200 * time.Millisecond, Retries: 3}
+	plan := &composeplan.Plan{Name: "rt-unhealthy", Services: []composeplan.ServiceSpec{
 		busybox("web", hc, "sh", "-c", "echo web-booting; exec sleep 300"),
 	}}
 	_, err := Up(context.Background(), plan)
@@ -49,9 +51,9 @@ func TestUnhealthyReportsProbeOutputAndLogs(t *testing.T) {
 func TestHealthcheckDisabledAndNone(t *testing.T) {
 	requireDocker(t)
 	failing := []string{"CMD", "false"}
-	plan := &Plan{Name: "rt-nohc", Services: []ServiceSpec{
-		busybox("disabled", &HealthcheckSpec{Test: failing, Disable: true, Interval: time.Second, Retries: 1}, "sleep", "300"),
-		busybox("none", &HealthcheckSpec{Test: []string{"NONE"}}, "sleep", "300"),
+	plan := &composeplan.Plan{Name: "rt-nohc", Services: []composeplan.ServiceSpec{
+		busybox("disabled", &composeplan.HealthcheckSpec{Test: failing, Disable: true, Interval: time.Second, Retries: 1}, "sleep", "300"),
+		busybox("none", &composeplan.HealthcheckSpec{Test: []string{"NONE"}}, "sleep", "300"),
 	}}
 	s := Start(t, plan, WithTimeout(30*time.Second))
 	if s.Service("disabled") == nil || s.Service("none") == nil {
@@ -73,7 +75,7 @@ func TestServiceControl(t *testing.T) {
 	if err := redis.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := probeAddr(ctx, &ProbeSpec{Protocol: "redis"}, redis.Port(6379, "tcp").Addr()); err != nil {
+	if err := probeAddr(ctx, &composeplan.ProbeSpec{Protocol: "redis"}, redis.Port(6379, "tcp").Addr()); err != nil {
 		t.Fatalf("not reachable after Restart on %s: %v", redis.Port(6379, "tcp").Addr(), err)
 	}
 	if err := redis.CopyTo(ctx, "/tmp/hello.txt", []byte("hi"), 0o644); err != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 func TestParseListening(t *testing.T) {
@@ -29,10 +31,10 @@ func TestParseListening(t *testing.T) {
 // the start's timeout.
 func TestPortElsewhereFailsWithTheListeningPorts(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{Name: "rt-elsewhere", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-elsewhere", Services: []composeplan.ServiceSpec{
 		{Name: "api", Image: "busybox", Command: []string{"nc", "-ll", "-p", "8081", "-e", "echo", "hi"},
-			Ports: []PortSpec{{Target: 8080, Protocol: "tcp"}},
-			Probe: &ProbeSpec{Protocol: "tcp", Port: 8080}},
+			Ports: []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}},
+			Probe: &composeplan.ProbeSpec{Protocol: "tcp", Port: 8080}},
 	}}
 	_, err := Up(context.Background(), plan, WithTimeout(2*time.Minute))
 	if err == nil {

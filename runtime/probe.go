@@ -13,6 +13,8 @@ import (
 
 	"strings"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // probeAddr runs a readiness probe against addr (a published port) speaking
@@ -20,7 +22,7 @@ import (
 // before the container listens and then closes them, so a plain connect is
 // never taken as ready: the server has to answer, or at least keep the
 // connection open.
-func probeAddr(ctx context.Context, p *ProbeSpec, addr string) error {
+func probeAddr(ctx context.Context, p *composeplan.ProbeSpec, addr string) error {
 	d := net.Dialer{Timeout: time.Second}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -8,13 +8,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // Service is a running service of a stack. Its methods are safe for
 // concurrent use.
 type Service struct {
 	stack *Stack
-	spec  *ServiceSpec
+	spec  *composeplan.ServiceSpec
 	// env is the service's resolved environment.
 	env map[string]string
 
@@ -42,7 +44,7 @@ type portKey struct {
 	proto  string
 }
 
-func newService(s *Stack, spec *ServiceSpec, env map[string]string) *Service {
+func newService(s *Stack, spec *composeplan.ServiceSpec, env map[string]string) *Service {
 	return &Service{
 		stack: s, spec: spec, env: env,
 		ports:     map[portKey]int{},
@@ -57,8 +59,8 @@ func newService(s *Stack, spec *ServiceSpec, env map[string]string) *Service {
 // the given resolved environment and published ports (container port →
 // host port, tcp), on host. It exists for unit tests of code that derives
 // values from a service, such as the templates catalog's accessors.
-func NewTestService(spec *ServiceSpec, env map[string]string, host string, ports map[int]int) *Service {
-	st := &Stack{host: host, plan: &Plan{}, res: &resolver{dotenv: map[string]string{}}}
+func NewTestService(spec *composeplan.ServiceSpec, env map[string]string, host string, ports map[int]int) *Service {
+	st := &Stack{host: host, plan: &composeplan.Plan{}, res: &resolver{dotenv: map[string]string{}}}
 	s := newService(st, spec, env)
 	for target, hp := range ports {
 		s.ports[portKey{target, "tcp"}] = hp
@@ -88,7 +90,7 @@ func (s *Service) isReady() bool {
 func (s *Service) Name() string { return s.spec.Name }
 
 // Spec returns the service's plan.
-func (s *Service) Spec() *ServiceSpec { return s.spec }
+func (s *Service) Spec() *composeplan.ServiceSpec { return s.spec }
 
 // ContainerID returns the id of the service's container.
 func (s *Service) ContainerID() string {
@@ -174,7 +176,7 @@ func (s *Service) Environ() map[string]string {
 
 // Healthcheck returns the healthcheck declared in the compose file, nil if
 // none.
-func (s *Service) Healthcheck() *HealthcheckSpec { return s.spec.Healthcheck }
+func (s *Service) Healthcheck() *composeplan.HealthcheckSpec { return s.spec.Healthcheck }
 
 // InternalAddr returns "service:port", the address other containers of the
 // stack use to reach container port target.
@@ -183,7 +185,7 @@ func (s *Service) InternalAddr(target int) string {
 }
 
 // waitFor blocks until dependency d's condition holds.
-func (s *Service) waitFor(ctx context.Context, d Dependency, dep *Service) error {
+func (s *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *Service) error {
 	var ch chan struct{}
 	switch d.Condition {
 	case "service_healthy":
@@ -235,9 +237,9 @@ func (s *Service) run(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, ref := range s.spec.containerRefs() {
+	for _, ref := range containerRefs(s.spec) {
 		if dep := st.services[ref.service]; dep != nil && dep != s {
-			if err := s.waitFor(ctx, Dependency{Service: ref.service}, dep); err != nil {
+			if err := s.waitFor(ctx, composeplan.Dependency{Service: ref.service}, dep); err != nil {
 				return err
 			}
 		}
@@ -265,7 +267,7 @@ func (s *Service) run(ctx context.Context) error {
 // service's dependencies are satisfied: its creation refers to no other
 // service's container.
 func (s *Service) createEarly() bool {
-	return len(s.spec.containerRefs()) == 0
+	return len(containerRefs(s.spec)) == 0
 }
 
 // A containerRef is another service whose container the service's
@@ -280,7 +282,7 @@ type containerRef struct {
 
 // containerRefs lists the services named by links, network_mode,
 // volumes_from, pid and ipc.
-func (spec *ServiceSpec) containerRefs() []containerRef {
+func containerRefs(spec *composeplan.ServiceSpec) []containerRef {
 	var refs []containerRef
 	for _, l := range spec.Links {
 		name, _, _ := strings.Cut(l, ":")

@@ -15,12 +15,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // Stack is a running stack instance: a unique project name, its own
 // networks and volumes, and one container per started service.
 type Stack struct {
-	plan    *Plan
+	plan    *composeplan.Plan
 	cfg     config
 	eng     *engine
 	project string
@@ -49,7 +51,7 @@ type Stack struct {
 // service, the cause and its last log lines.
 //
 // Up registers no cleanup: call Down when done. Start is the form for tests.
-func Up(ctx context.Context, plan *Plan, opts ...Option) (*Stack, error) {
+func Up(ctx context.Context, plan *composeplan.Plan, opts ...Option) (*Stack, error) {
 	cfg := newConfig(opts)
 	s, err := up(ctx, plan, cfg, callerDir())
 	if err != nil {
@@ -66,7 +68,7 @@ func Up(ctx context.Context, plan *Plan, opts ...Option) (*Stack, error) {
 // stack cannot start the test fails with the cause and each service's last
 // logs, and when the test fails each service's state, last probe outputs and
 // logs are logged before teardown.
-func Start(tb TB, plan *Plan, opts ...Option) *Stack {
+func Start(tb TB, plan *composeplan.Plan, opts ...Option) *Stack {
 	tb.Helper()
 	cfg := newConfig(opts)
 	if cfg.logf == nil {
@@ -127,7 +129,7 @@ func (s *Stack) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }
 
-var runtimePkg = reflect.TypeOf(Plan{}).PkgPath()
+var runtimePkg = reflect.TypeOf(composeplan.Plan{}).PkgPath()
 
 // callerDir returns the directory of the first caller outside this package:
 // the generated file, whose directory Plan.Dir is relative to. When the
@@ -160,7 +162,7 @@ func callerDir() string {
 
 // up does the work of Up. On error it returns the partial stack (nil if
 // nothing was created) so that the caller decides whether to keep it.
-func up(ctx context.Context, plan *Plan, cfg config, base string) (*Stack, error) {
+func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*Stack, error) {
 	t0 := time.Now()
 	if cfg.timeout > 0 {
 		var cancel context.CancelFunc
@@ -242,8 +244,8 @@ func normalizeProjectName(s string) string {
 // selectServices returns the services to start, in plan order: those of
 // the active profiles, or, with WithServices, the named ones; each with the
 // closure of its required dependencies.
-func selectServices(plan *Plan, cfg config) ([]*ServiceSpec, error) {
-	byName := map[string]*ServiceSpec{}
+func selectServices(plan *composeplan.Plan, cfg config) ([]*composeplan.ServiceSpec, error) {
+	byName := map[string]*composeplan.ServiceSpec{}
 	for i := range plan.Services {
 		byName[plan.Services[i].Name] = &plan.Services[i]
 	}
@@ -251,7 +253,7 @@ func selectServices(plan *Plan, cfg config) ([]*ServiceSpec, error) {
 	if cfg.profilesSet {
 		profiles = cfg.profiles
 	}
-	active := func(sp *ServiceSpec) bool {
+	active := func(sp *composeplan.ServiceSpec) bool {
 		if len(sp.Profiles) == 0 {
 			return true
 		}
@@ -303,7 +305,7 @@ func selectServices(plan *Plan, cfg config) ([]*ServiceSpec, error) {
 				return err
 			}
 		}
-		for _, ref := range sp.containerRefs() {
+		for _, ref := range containerRefs(sp) {
 			if ref.optional {
 				continue
 			}
@@ -318,7 +320,7 @@ func selectServices(plan *Plan, cfg config) ([]*ServiceSpec, error) {
 			return nil, err
 		}
 	}
-	var out []*ServiceSpec
+	var out []*composeplan.ServiceSpec
 	for i := range plan.Services {
 		if want[plan.Services[i].Name] {
 			out = append(out, &plan.Services[i])
@@ -330,9 +332,9 @@ func selectServices(plan *Plan, cfg config) ([]*ServiceSpec, error) {
 	return out, nil
 }
 
-func checkCycles(specs []*ServiceSpec) error {
+func checkCycles(specs []*composeplan.ServiceSpec) error {
 	state := map[string]int{}
-	by := map[string]*ServiceSpec{}
+	by := map[string]*composeplan.ServiceSpec{}
 	for _, s := range specs {
 		by[s.Name] = s
 	}
@@ -355,7 +357,7 @@ func checkCycles(specs []*ServiceSpec) error {
 					}
 				}
 			}
-			for _, ref := range s.containerRefs() {
+			for _, ref := range containerRefs(s) {
 				if by[ref.service] != nil && ref.service != n {
 					if err := visit(ref.service); err != nil {
 						return err
@@ -477,7 +479,7 @@ func (s *Stack) Service(name string) *Service {
 func (s *Stack) ProjectName() string { return s.project }
 
 // Plan returns the plan the stack was started from.
-func (s *Stack) Plan() *Plan { return s.plan }
+func (s *Stack) Plan() *composeplan.Plan { return s.plan }
 
 // Timeline returns when each service was created, started and ready,
 // relative to the start of Up.

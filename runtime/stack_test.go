@@ -7,40 +7,42 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
-func pgRedisPlan() *Plan {
-	return &Plan{
+func pgRedisPlan() *composeplan.Plan {
+	return &composeplan.Plan{
 		Name: "rt-test",
-		Services: []ServiceSpec{
+		Services: []composeplan.ServiceSpec{
 			{
 				Name: "postgres", Image: "postgres:16", Kind: "postgres",
-				Environment: []EnvVar{
+				Environment: []composeplan.EnvVar{
 					{Name: "POSTGRES_DB", Value: "app"},
 					{Name: "POSTGRES_PASSWORD", Value: "${RT_TEST_PG_PASSWORD:-s3cret}"},
 					{Name: "POSTGRES_USER", Value: "app"},
 				},
-				Ports: []PortSpec{{Target: 5432, Protocol: "tcp", Published: "5432"}},
-				Healthcheck: &HealthcheckSpec{
+				Ports: []composeplan.PortSpec{{Target: 5432, Protocol: "tcp", Published: "5432"}},
+				Healthcheck: &composeplan.HealthcheckSpec{
 					Test:     []string{"CMD-SHELL", "pg_isready -h 127.0.0.1 -U app -d app"},
 					Interval: 5 * time.Second, Timeout: 5 * time.Second, Retries: 10,
 				},
 			},
 			{
 				Name: "redis", Image: "redis:7-alpine", Kind: "redis",
-				Ports: []PortSpec{{Target: 6379, Protocol: "tcp"}},
-				Probe: &ProbeSpec{Protocol: "redis", Port: 6379},
+				Ports: []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+				Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
 			},
 			{
 				Name: "migrate", Image: "postgres:16",
 				Entrypoint:  []string{"sh", "-c", "psql postgres://app:$$PGPASS@postgres:5432/app -c 'create table t(id int)'"},
-				Environment: []EnvVar{{Name: "PGPASS", Value: "${RT_TEST_PG_PASSWORD:-s3cret}"}},
-				DependsOn:   []Dependency{{Service: "postgres", Condition: "service_healthy", Required: true}},
+				Environment: []composeplan.EnvVar{{Name: "PGPASS", Value: "${RT_TEST_PG_PASSWORD:-s3cret}"}},
+				DependsOn:   []composeplan.Dependency{{Service: "postgres", Condition: "service_healthy", Required: true}},
 			},
 			{
 				Name: "after", Image: "busybox",
 				Command:   []string{"sleep", "300"},
-				DependsOn: []Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}},
+				DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}},
 			},
 		},
 	}
@@ -104,10 +106,10 @@ func TestParallelStacks(t *testing.T) {
 
 func TestFailingOneShot(t *testing.T) {
 	requireDocker(t)
-	plan := &Plan{Name: "rt-fail", Services: []ServiceSpec{
+	plan := &composeplan.Plan{Name: "rt-fail", Services: []composeplan.ServiceSpec{
 		{Name: "init", Image: "busybox", Command: []string{"sh", "-c", "echo boom >&2; exit 3"}},
 		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
-			DependsOn: []Dependency{{Service: "init", Condition: "service_completed_successfully", Required: true}}},
+			DependsOn: []composeplan.Dependency{{Service: "init", Condition: "service_completed_successfully", Required: true}}},
 	}}
 	// A generous bound: a failed one-shot must fail the start at once, so
 	// the error below is the exit, not this timeout.

@@ -1,6 +1,6 @@
 package templates
 
-import "github.com/composegen/composegen/runtime"
+import "github.com/composegen/composegen/runtime/composeplan"
 
 // str and strs build accessors returning string and []string.
 func str(name, fn, doc string, ports ...int) Accessor {
@@ -11,8 +11,8 @@ func strs(name, fn, doc string, ports ...int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "[]string", Ports: ports}
 }
 
-func probe(protocol string, port int, path string) *runtime.ProbeSpec {
-	return &runtime.ProbeSpec{Protocol: protocol, Port: port, Path: path}
+func probe(protocol string, port int, path string) *composeplan.ProbeSpec {
+	return &composeplan.ProbeSpec{Protocol: protocol, Port: port, Path: path}
 }
 
 // Accessor docs shared by variants of a family.

@@ -24,7 +24,7 @@ package templates
 import (
 	"strings"
 
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // Kind is one entry of the catalog.
@@ -42,7 +42,7 @@ type Kind struct {
 	Ports []int
 	// Probe is the readiness probe used when the service has no
 	// healthcheck; nil to wait only for the container to run.
-	Probe *runtime.ProbeSpec
+	Probe *composeplan.ProbeSpec
 	// Accessors are the typed methods generated for the kind.
 	Accessors []Accessor
 	// Advertises names the environment variables (and "command") in which
@@ -50,7 +50,7 @@ type Kind struct {
 	// such as Kafka's advertised listeners. The generator marks the
 	// published ports advertised there as localhost:<port> so that the
 	// runtime rewrites them to the host port it picks (see
-	// runtime.PortSpec.Advertised), and warns when no listener is reachable
+	// composeplan.PortSpec.Advertised), and warns when no listener is reachable
 	// from the host.
 	Advertises []string
 }

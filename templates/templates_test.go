@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 const testHost = "127.0.0.1"
@@ -33,7 +34,7 @@ func newService(env map[string]string, command ...string) *runtime.Service {
 	if env == nil {
 		env = map[string]string{}
 	}
-	spec := &runtime.ServiceSpec{Name: "svc", Command: command}
+	spec := &composeplan.ServiceSpec{Name: "svc", Command: command}
 	return runtime.NewTestService(spec, env, testHost, ports)
 }
 
@@ -518,7 +519,7 @@ func TestLists(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 	}
-	if got := HTTPURL(runtime.NewTestService(&runtime.ServiceSpec{Name: "x"}, nil, "docker.example", map[int]int{8080: 32768}), 8080); got != "http://docker.example:32768" {
+	if got := HTTPURL(runtime.NewTestService(&composeplan.ServiceSpec{Name: "x"}, nil, "docker.example", map[int]int{8080: 32768}), 8080); got != "http://docker.example:32768" {
 		t.Errorf("HTTPURL = %q", got)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
 	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // TestCorpusStart generates fixtures for the awesome-compose corpus and runs
@@ -177,7 +177,7 @@ func startable(t *testing.T, f string, imagePresent func(string) bool) (ok []str
 		_, err := os.Stat(p)
 		return err == nil
 	}
-	fileSpec := func(list []runtime.FileSpec, name string) *runtime.FileSpec {
+	fileSpec := func(list []composeplan.FileSpec, name string) *composeplan.FileSpec {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i]

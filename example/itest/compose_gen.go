@@ -9,58 +9,59 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime"
+	composeplan "github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/templates"
 )
 
 // composePlan is the static plan of the compose project "orders", generated
 // from ../compose.yaml. Its strings are templates, interpolated when the stack
 // starts.
-var composePlan = runtime.Plan{
+var composePlan = composeplan.Plan{
 	Name:  "orders",
 	Files: []string{"../compose.yaml"},
 	Dir:   "..",
-	EnvFiles: []runtime.EnvFile{
+	EnvFiles: []composeplan.EnvFile{
 		{Path: ".env"},
 	},
-	Services: []runtime.ServiceSpec{
+	Services: []composeplan.ServiceSpec{
 		{
 			Name:  "postgres",
 			Image: "postgres:16",
 			Kind:  "postgres",
-			Environment: []runtime.EnvVar{
+			Environment: []composeplan.EnvVar{
 				{Name: "POSTGRES_DB", Value: "orders"},
 				{Name: "POSTGRES_PASSWORD", Value: "${ORDERS_DB_PASSWORD:-orders-secret}"},
 				{Name: "POSTGRES_USER", Value: "orders"},
 			},
-			Ports: []runtime.PortSpec{
+			Ports: []composeplan.PortSpec{
 				{Target: 5432, Protocol: "tcp", Published: "5432"},
 			},
-			Healthcheck: &runtime.HealthcheckSpec{
+			Healthcheck: &composeplan.HealthcheckSpec{
 				Test:     []string{"CMD-SHELL", "pg_isready -h 127.0.0.1 -U orders -d orders"},
 				Interval: 5 * time.Second,
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &runtime.ProbeSpec{Protocol: "postgres", Port: 5432},
+			Probe: &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
 		},
 		{
 			Name:    "redis",
 			Image:   "redis:7-alpine",
 			Kind:    "redis",
 			Command: []string{"redis-server", "--save", "", "--appendonly", "no"},
-			Ports: []runtime.PortSpec{
+			Ports: []composeplan.PortSpec{
 				{Target: 6379, Protocol: "tcp"},
 			},
-			Healthcheck: &runtime.HealthcheckSpec{
+			Healthcheck: &composeplan.HealthcheckSpec{
 				Test:     []string{"CMD", "redis-cli", "ping"},
 				Interval: 5 * time.Second,
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &runtime.ProbeSpec{Protocol: "redis", Port: 6379},
+			Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
 		},
 	},
-	Networks: []runtime.NetworkSpec{
+	Networks: []composeplan.NetworkSpec{
 		{Name: "default"},
 	},
 }
@@ -191,7 +192,7 @@ func (s *Postgres) Env() PostgresEnv {
 
 // Healthcheck returns the healthcheck of service "postgres" as declared in the
 // compose file, nil when it declares none.
-func (s *Postgres) Healthcheck() *runtime.HealthcheckSpec {
+func (s *Postgres) Healthcheck() *composeplan.HealthcheckSpec {
 	return s.svc.Healthcheck()
 }
 
@@ -267,7 +268,7 @@ func (s *Redis) Env() RedisEnv {
 
 // Healthcheck returns the healthcheck of service "redis" as declared in the
 // compose file, nil when it declares none.
-func (s *Redis) Healthcheck() *runtime.HealthcheckSpec {
+func (s *Redis) Healthcheck() *composeplan.HealthcheckSpec {
 	return s.svc.Healthcheck()
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
 	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // repoRoot returns the root of the composegen module, which the temporary
@@ -90,7 +90,7 @@ func checkCompiles(t *testing.T, projects map[string]*model.Project) {
 	sort.Strings(names)
 	files := map[string][]byte{}
 	var imports, entries strings.Builder
-	want := map[string]runtime.Plan{}
+	want := map[string]composeplan.Plan{}
 	for _, name := range names {
 		p := projects[name]
 		out, err := File(p)
@@ -98,13 +98,13 @@ func checkCompiles(t *testing.T, projects map[string]*model.Project) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		files[name+"/compose_gen.go"] = out
-		files[name+"/export.go"] = []byte("package " + p.Package + "\n\nimport \"github.com/composegen/composegen/runtime\"\n\n// Plan returns the plan, for the test.\nfunc Plan() *runtime.Plan { return &composePlan }\n")
+		files[name+"/export.go"] = []byte("package " + p.Package + "\n\nimport \"github.com/composegen/composegen/runtime/composeplan\"\n\n// Plan returns the plan, for the test.\nfunc Plan() *composeplan.Plan { return &composePlan }\n")
 		imports.WriteString("\t" + name + " \"x/" + name + "\"\n")
 		entries.WriteString("\t\t\"" + name + "\": " + name + ".Plan(),\n")
 		want[name] = p.Plan
 	}
-	files["dump/main.go"] = []byte("package main\n\nimport (\n\t\"encoding/json\"\n\t\"os\"\n\n\t\"github.com/composegen/composegen/runtime\"\n" + imports.String() +
-		")\n\nfunc main() {\n\tm := map[string]*runtime.Plan{\n" + entries.String() + "\t}\n\tif err := json.NewEncoder(os.Stdout).Encode(m); err != nil {\n\t\tpanic(err)\n\t}\n}\n")
+	files["dump/main.go"] = []byte("package main\n\nimport (\n\t\"encoding/json\"\n\t\"os\"\n\n\t\"github.com/composegen/composegen/runtime/composeplan\"\n" + imports.String() +
+		")\n\nfunc main() {\n\tm := map[string]*composeplan.Plan{\n" + entries.String() + "\t}\n\tif err := json.NewEncoder(os.Stdout).Encode(m); err != nil {\n\t\tpanic(err)\n\t}\n}\n")
 	dir := tempModule(t, files)
 	goCmd(t, dir, "build", "./...")
 	goCmd(t, dir, "vet", "./...")

@@ -19,7 +19,7 @@ import (
 	"github.com/dave/jennifer/jen"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -213,7 +213,7 @@ func (g *gen) origin(i int) string {
 	return ""
 }
 
-func buildContext(b *runtime.BuildSpec) string {
+func buildContext(b *composeplan.BuildSpec) string {
 	if b.Context == "" {
 		return "."
 	}
@@ -425,7 +425,7 @@ func (g *gen) service(i int) error {
 		jen.Func().Params(recv.Clone()).Id("Env").Params().Id(n.Env).Block(jen.Return(
 			jen.Id(n.Env).Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: len(envValues) > 0}, envValues...))))
 	g.decl(doc("Healthcheck returns the healthcheck of service "+strconv.Quote(s.Name)+" as declared in the compose file, nil when it declares none."),
-		jen.Func().Params(recv.Clone()).Id("Healthcheck").Params().Op("*").Qual(runtimePkg, "HealthcheckSpec").
+		jen.Func().Params(recv.Clone()).Id("Healthcheck").Params().Op("*").Qual("github.com/composegen/composegen/runtime/composeplan", "HealthcheckSpec").
 			Block(jen.Return(jen.Id("s").Dot("svc").Dot("Healthcheck").Call())))
 	g.decl(doc(fmt.Sprintf("InternalAddr returns %s, the address other containers of the stack use to reach container port port of service %s.", strconv.Quote(s.Name+":port"), strconv.Quote(s.Name))),
 		jen.Func().Params(recv.Clone()).Id("InternalAddr").Params(jen.Id("port").Int()).String().

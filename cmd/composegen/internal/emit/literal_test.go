@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/dave/jennifer/jen"
-
-	"github.com/composegen/composegen/runtime"
 )
 
 func renderLiteral(t *testing.T, v any) (string, bool) {
@@ -51,17 +50,17 @@ func TestLiteral(t *testing.T) {
 		{"slice", []string{"a", "b"}, `[]string{"a", "b"}`, false},
 		{"map sorted", map[string]string{"b": "2", "a": "1"}, "map[string]string{\n\t\"a\": \"1\",\n\t\"b\": \"2\",\n}", false},
 		{"int map sorted", map[int]bool{10: true, 9: false}, "map[int]bool{\n\t9:  false,\n\t10: true,\n}", false},
-		{"struct zero fields omitted", runtime.EnvVar{Name: "A"}, `runtime.EnvVar{Name: "A"}`, false},
-		{"empty struct", runtime.EnvVar{}, `runtime.EnvVar{}`, false},
-		{"empty non-nil slice field kept", runtime.ServiceSpec{Entrypoint: []string{}}, `runtime.ServiceSpec{Entrypoint: []string{}}`, false},
-		{"nil slice field omitted", runtime.ServiceSpec{Name: "x", Entrypoint: nil}, `runtime.ServiceSpec{Name: "x"}`, false},
-		{"pointer to struct", &runtime.ProbeSpec{Protocol: "tcp", Port: 1}, `&runtime.ProbeSpec{Protocol: "tcp", Port: 1}`, false},
-		{"struct slice elided", []runtime.EnvVar{{Name: "A", Value: "1"}}, "[]runtime.EnvVar{\n\t{Name: \"A\", Value: \"1\"},\n}", false},
-		{"pointer slice elided", []*runtime.EnvVar{{Name: "A"}, nil}, "[]*runtime.EnvVar{\n\t{Name: \"A\"},\n\tnil,\n}", false},
-		{"bool pointer", runtime.ServiceSpec{Init: boolPtr(true)}, "runtime.ServiceSpec{Init: composePtr(true)}", true},
-		{"duration pointer", runtime.ServiceSpec{StopGracePeriod: durPtr(2 * time.Second)}, "runtime.ServiceSpec{StopGracePeriod: composePtr(2 * time.Second)}", true},
-		{"zero duration pointer", runtime.ServiceSpec{StopGracePeriod: durPtr(0)}, "runtime.ServiceSpec{StopGracePeriod: composePtr[time.Duration](time.Duration(0))}", true},
-		{"mode pointer octal", runtime.FileRef{Mode: u32Ptr(0o640)}, "runtime.FileRef{Mode: composePtr[uint32](0o640)}", true},
+		{"struct zero fields omitted", composeplan.EnvVar{Name: "A"}, `composeplan.EnvVar{Name: "A"}`, false},
+		{"empty struct", composeplan.EnvVar{}, `composeplan.EnvVar{}`, false},
+		{"empty non-nil slice field kept", composeplan.ServiceSpec{Entrypoint: []string{}}, `composeplan.ServiceSpec{Entrypoint: []string{}}`, false},
+		{"nil slice field omitted", composeplan.ServiceSpec{Name: "x", Entrypoint: nil}, `composeplan.ServiceSpec{Name: "x"}`, false},
+		{"pointer to struct", &composeplan.ProbeSpec{Protocol: "tcp", Port: 1}, `&composeplan.ProbeSpec{Protocol: "tcp", Port: 1}`, false},
+		{"struct slice elided", []composeplan.EnvVar{{Name: "A", Value: "1"}}, "[]composeplan.EnvVar{\n\t{Name: \"A\", Value: \"1\"},\n}", false},
+		{"pointer slice elided", []*composeplan.EnvVar{{Name: "A"}, nil}, "[]*composeplan.EnvVar{\n\t{Name: \"A\"},\n\tnil,\n}", false},
+		{"bool pointer", composeplan.ServiceSpec{Init: boolPtr(true)}, "composeplan.ServiceSpec{Init: composePtr(true)}", true},
+		{"duration pointer", composeplan.ServiceSpec{StopGracePeriod: durPtr(2 * time.Second)}, "composeplan.ServiceSpec{StopGracePeriod: composePtr(2 * time.Second)}", true},
+		{"zero duration pointer", composeplan.ServiceSpec{StopGracePeriod: durPtr(0)}, "composeplan.ServiceSpec{StopGracePeriod: composePtr[time.Duration](time.Duration(0))}", true},
+		{"mode pointer octal", composeplan.FileRef{Mode: u32Ptr(0o640)}, "composeplan.FileRef{Mode: composePtr[uint32](0o640)}", true},
 		{"named string", named("x"), `"x"`, false},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -16,7 +16,7 @@ var localListener = regexp.MustCompile(`(?:localhost|127\.0\.0\.1):([0-9]+)`)
 // for them and rewrite the advertised address; and warns when no advertised
 // listener can work from the host, because then Brokers() hands out
 // addresses a client on the host cannot follow.
-func (b *builder) advertised(service string, kind *templates.Kind, spec *runtime.ServiceSpec) {
+func (b *builder) advertised(service string, kind *templates.Kind, spec *composeplan.ServiceSpec) {
 	if kind == nil || len(kind.Advertises) == 0 {
 		return
 	}

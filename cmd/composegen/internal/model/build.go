@@ -20,7 +20,7 @@ import (
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
 	"github.com/composegen/composegen/cmd/composegen/internal/naming"
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -121,12 +121,12 @@ func Build(r *load.Result, opts BuildOptions) (*Project, error) {
 	}
 	b.p.Sources = append(b.p.Sources, plan.Files...)
 	for _, f := range r.EnvFiles {
-		plan.EnvFiles = append(plan.EnvFiles, runtime.EnvFile{Path: b.path(f), Required: !r.DefaultEnvFile})
+		plan.EnvFiles = append(plan.EnvFiles, composeplan.EnvFile{Path: b.path(f), Required: !r.DefaultEnvFile})
 		b.p.Sources = append(b.p.Sources, slashRel(b.outDir, f))
 	}
 	if len(r.EnvFiles) == 0 {
 		// The runtime reads the project's .env at start when it exists.
-		plan.EnvFiles = []runtime.EnvFile{{Path: ".env"}}
+		plan.EnvFiles = []composeplan.EnvFile{{Path: ".env"}}
 	}
 	plan.Profiles = append([]string(nil), r.Profiles...)
 	b.checkProfiles()
@@ -272,9 +272,9 @@ func (b *builder) checkProfiles() {
 	}
 }
 
-func (b *builder) service(s types.ServiceConfig, goName string) (runtime.ServiceSpec, Service) {
+func (b *builder) service(s types.ServiceConfig, goName string) (composeplan.ServiceSpec, Service) {
 	name := s.Name
-	spec := runtime.ServiceSpec{
+	spec := composeplan.ServiceSpec{
 		Name:          name,
 		Image:         b.t(s.Image),
 		Profiles:      b.ts(s.Profiles),
@@ -353,7 +353,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 			ms.Env = append(ms.Env, Env{Field: fields[k], Name: k, EnvFile: fromFile[k]})
 			continue
 		}
-		ev := runtime.EnvVar{Name: b.t(k)}
+		ev := composeplan.EnvVar{Name: b.t(k)}
 		if v == nil {
 			ev.FromEnv = true
 		} else {
@@ -363,7 +363,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		ms.Env = append(ms.Env, Env{Field: fields[k], Name: ev.Name, Value: ev.Value})
 	}
 	for _, ef := range s.EnvFiles {
-		spec.EnvFiles = append(spec.EnvFiles, runtime.EnvFile{Path: b.path(ef.Path), Required: bool(ef.Required), Format: b.t(ef.Format)})
+		spec.EnvFiles = append(spec.EnvFiles, composeplan.EnvFile{Path: b.path(ef.Path), Required: bool(ef.Required), Format: b.t(ef.Format)})
 	}
 
 	// Ports.
@@ -373,7 +373,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 	// Healthcheck and probe.
 	noHealthcheck := true
 	if hc := s.HealthCheck; hc != nil {
-		h := &runtime.HealthcheckSpec{Test: b.ts(hc.Test), Disable: hc.Disable}
+		h := &composeplan.HealthcheckSpec{Test: b.ts(hc.Test), Disable: hc.Disable}
 		if hc.Interval != nil {
 			h.Interval = time.Duration(*hc.Interval)
 		}
@@ -404,7 +404,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 	case noHealthcheck:
 		for _, p := range spec.Ports {
 			if p.Protocol == "tcp" && !p.Implicit {
-				spec.Probe = &runtime.ProbeSpec{Protocol: "tcp", Port: p.Target}
+				spec.Probe = &composeplan.ProbeSpec{Protocol: "tcp", Port: p.Target}
 				break
 			}
 		}
@@ -422,12 +422,12 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		if cond == "" {
 			cond = types.ServiceConditionStarted
 		}
-		spec.DependsOn = append(spec.DependsOn, runtime.Dependency{Service: d, Condition: cond, Required: c.Required, Restart: c.Restart})
+		spec.DependsOn = append(spec.DependsOn, composeplan.Dependency{Service: d, Condition: cond, Required: c.Required, Restart: c.Restart})
 	}
 
 	// Build.
 	if bc := s.Build; bc != nil {
-		bs := &runtime.BuildSpec{Context: b.path(bc.Context), Dockerfile: b.t(bc.Dockerfile), Target: b.t(bc.Target)}
+		bs := &composeplan.BuildSpec{Context: b.path(bc.Context), Dockerfile: b.t(bc.Dockerfile), Target: b.t(bc.Target)}
 		bare := b.r.Positions.BareBuildArgs(name)
 		if len(bc.Args) > 0 || len(bare) > 0 {
 			bs.Args = map[string]string{}
@@ -450,7 +450,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 
 	// Mounts.
 	for i, v := range s.Volumes {
-		m := runtime.MountSpec{Type: v.Type, Target: b.t(v.Target), ReadOnly: v.ReadOnly}
+		m := composeplan.MountSpec{Type: v.Type, Target: b.t(v.Target), ReadOnly: v.ReadOnly}
 		switch v.Type {
 		case types.VolumeTypeBind:
 			m.Source = b.path(v.Source)
@@ -485,7 +485,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		onlyDefault := len(nets) == 1 && nets[0] == "default" && (s.Networks["default"] == nil || len(s.Networks["default"].Aliases) == 0)
 		if !onlyDefault {
 			for _, n := range nets {
-				sn := runtime.ServiceNetwork{Network: n}
+				sn := composeplan.ServiceNetwork{Network: n}
 				if c := s.Networks[n]; c != nil {
 					sn.Aliases = b.ts(c.Aliases)
 					if c.Ipv4Address != "" || c.Ipv6Address != "" {
@@ -515,7 +515,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 		if u == nil {
 			continue
 		}
-		l := runtime.Ulimit{Name: k, Soft: int64(u.Soft), Hard: int64(u.Hard)}
+		l := composeplan.Ulimit{Name: k, Soft: int64(u.Soft), Hard: int64(u.Hard)}
 		if u.Single != 0 {
 			l.Soft, l.Hard = int64(u.Single), int64(u.Single)
 		}
@@ -533,7 +533,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (runtime.Service
 
 // hostOptions maps dns, security_opt, group_add, the resource limits,
 // volumes_from, pid, ipc, devices, userns_mode and cgroup_parent.
-func (b *builder) hostOptions(s types.ServiceConfig, spec *runtime.ServiceSpec) {
+func (b *builder) hostOptions(s types.ServiceConfig, spec *composeplan.ServiceSpec) {
 	spec.DNS = b.ts(s.DNS)
 	spec.DNSSearch = b.ts(s.DNSSearch)
 	spec.DNSOpt = b.ts(s.DNSOpts)
@@ -562,12 +562,12 @@ func (b *builder) hostOptions(s types.ServiceConfig, spec *runtime.ServiceSpec) 
 		spec.VolumesFrom = append(spec.VolumesFrom, v)
 	}
 	for _, d := range s.Devices {
-		spec.Devices = append(spec.Devices, runtime.Device{Source: b.t(d.Source), Target: b.t(d.Target), Permissions: b.t(d.Permissions)})
+		spec.Devices = append(spec.Devices, composeplan.Device{Source: b.t(d.Source), Target: b.t(d.Target), Permissions: b.t(d.Permissions)})
 	}
 }
 
-func fileRef(b *builder, c types.FileReferenceConfig) runtime.FileRef {
-	r := runtime.FileRef{Source: b.t(c.Source), Target: b.t(c.Target), UID: b.t(c.UID), GID: b.t(c.GID)}
+func fileRef(b *builder, c types.FileReferenceConfig) composeplan.FileRef {
+	r := composeplan.FileRef{Source: b.t(c.Source), Target: b.t(c.Target), UID: b.t(c.UID), GID: b.t(c.GID)}
 	if c.Mode != nil {
 		m := uint32(*c.Mode)
 		r.Mode = &m
@@ -600,14 +600,14 @@ func (b *builder) tmap(in map[string]string) map[string]string {
 // ports fills spec.Ports and ms.Ports: ports (each range already expanded
 // by compose-go), then expose, then the kind's default ports, deduplicated
 // by (target, protocol).
-func (b *builder) ports(s types.ServiceConfig, kind *templates.Kind, spec *runtime.ServiceSpec, ms *Service) {
+func (b *builder) ports(s types.ServiceConfig, kind *templates.Kind, spec *composeplan.ServiceSpec, ms *Service) {
 	type key struct {
 		target int
 		proto  string
 	}
 	seen := map[key]bool{}
 	var sources []string
-	add := func(p runtime.PortSpec, source string) {
+	add := func(p composeplan.PortSpec, source string) {
 		if p.Protocol == "" {
 			p.Protocol = "tcp"
 		}
@@ -620,7 +620,7 @@ func (b *builder) ports(s types.ServiceConfig, kind *templates.Kind, spec *runti
 		sources = append(sources, source)
 	}
 	for _, pc := range s.Ports {
-		p := runtime.PortSpec{
+		p := composeplan.PortSpec{
 			Name: b.t(pc.Name), Target: int(pc.Target), Protocol: strings.ToLower(b.t(pc.Protocol)),
 			Published: b.t(pc.Published), HostIP: b.t(pc.HostIP), AppProtocol: b.t(pc.AppProtocol),
 		}
@@ -648,12 +648,12 @@ func (b *builder) ports(s types.ServiceConfig, kind *templates.Kind, spec *runti
 			proto = "tcp"
 		}
 		for port := lo; port <= hi; port++ {
-			add(runtime.PortSpec{Target: port, Protocol: strings.ToLower(proto), Expose: true}, "expose: "+e)
+			add(composeplan.PortSpec{Target: port, Protocol: strings.ToLower(proto), Expose: true}, "expose: "+e)
 		}
 	}
 	if kind != nil {
 		for _, port := range kind.Ports {
-			add(runtime.PortSpec{Target: port, Protocol: "tcp", Implicit: true}, "default port of kind "+kind.Name)
+			add(composeplan.PortSpec{Target: port, Protocol: "tcp", Implicit: true}, "default port of kind "+kind.Name)
 		}
 	}
 
@@ -897,7 +897,7 @@ func (b *builder) resources() {
 	plan := &b.p.Plan
 	for _, n := range sortedKeys(pj.Volumes) {
 		v := pj.Volumes[n]
-		vs := runtime.VolumeSpec{Name: n, External: bool(v.External), Driver: b.t(v.Driver), DriverOpts: b.tmap(map[string]string(v.DriverOpts)), Labels: b.tmap(map[string]string(v.Labels))}
+		vs := composeplan.VolumeSpec{Name: n, External: bool(v.External), Driver: b.t(v.Driver), DriverOpts: b.tmap(map[string]string(v.DriverOpts)), Labels: b.tmap(map[string]string(v.Labels))}
 		if vs.External {
 			vs.ExternalName = b.t(v.Name)
 		}
@@ -905,7 +905,7 @@ func (b *builder) resources() {
 	}
 	for _, n := range sortedKeys(pj.Networks) {
 		v := pj.Networks[n]
-		ns := runtime.NetworkSpec{Name: n, External: bool(v.External), Internal: v.Internal, Driver: b.t(v.Driver), DriverOpts: b.tmap(map[string]string(v.DriverOpts)), Labels: b.tmap(map[string]string(v.Labels))}
+		ns := composeplan.NetworkSpec{Name: n, External: bool(v.External), Internal: v.Internal, Driver: b.t(v.Driver), DriverOpts: b.tmap(map[string]string(v.DriverOpts)), Labels: b.tmap(map[string]string(v.Labels))}
 		if len(v.Ipam.Config) > 0 || v.Ipam.Driver != "" || len(v.Ipam.Options) > 0 {
 			b.p.Warnings = append(b.p.Warnings, Warning{File: b.display(b.r.Files[0]), Field: "networks." + n + ".ipam", Message: "fixed subnets are not supported (every stack instance gets its own network, and parallel stacks would collide); ignored"})
 		}
@@ -925,8 +925,8 @@ func (b *builder) resources() {
 	}
 }
 
-func (b *builder) fileSpec(name string, c types.FileObjectConfig) runtime.FileSpec {
-	return runtime.FileSpec{
+func (b *builder) fileSpec(name string, c types.FileObjectConfig) composeplan.FileSpec {
+	return composeplan.FileSpec{
 		Name: name, File: b.path(c.File), Environment: b.t(c.Environment),
 		Content: b.t(c.Content), External: bool(c.External),
 	}

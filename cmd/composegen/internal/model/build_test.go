@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 func build(t *testing.T, compose string, environ ...string) (*Project, error) {
@@ -37,7 +37,7 @@ func mustBuild(t *testing.T, compose string, environ ...string) *Project {
 	return p
 }
 
-func svc(t *testing.T, p *Project, name string) (Service, runtime.ServiceSpec) {
+func svc(t *testing.T, p *Project, name string) (Service, composeplan.ServiceSpec) {
 	t.Helper()
 	for i, s := range p.Services {
 		if s.Name == name {
@@ -45,7 +45,7 @@ func svc(t *testing.T, p *Project, name string) (Service, runtime.ServiceSpec) {
 		}
 	}
 	t.Fatalf("no service %s", name)
-	return Service{}, runtime.ServiceSpec{}
+	return Service{}, composeplan.ServiceSpec{}
 }
 
 func TestNoLeakIntoModel(t *testing.T) {
@@ -62,7 +62,7 @@ func TestNoLeakIntoModel(t *testing.T) {
 		t.Fatalf("hunter2 leaked into the model: %s", dump)
 	}
 	_, spec := svc(t, p, "db")
-	want := []runtime.EnvVar{
+	want := []composeplan.EnvVar{
 		{Name: "POSTGRES_PASSWORD", Value: "${DB_PASSWORD:-secret}"},
 		{Name: "SHELL_VAR", FromEnv: true},
 	}
@@ -306,7 +306,7 @@ secrets:
 	if web.EnvFiles[0].Path != "web.env" || !web.EnvFiles[0].Required {
 		t.Errorf("env files = %+v", web.EnvFiles)
 	}
-	wantMounts := []runtime.MountSpec{
+	wantMounts := []composeplan.MountSpec{
 		{Type: "bind", Source: "data", Target: "/data"},
 		{Type: "bind", Source: "/var/run/docker.sock", Target: "/var/run/docker.sock", ReadOnly: true},
 		{Type: "volume", Source: "cache", Target: "/cache"},

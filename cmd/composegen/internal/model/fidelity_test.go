@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // The plan carries every field the runtime implements, as the runtime's
@@ -165,34 +165,34 @@ func TestFidelityPlan(t *testing.T) {
 	grace := 90 * time.Second
 	secretMode := uint32(0o440)
 	_, app := svc(t, p, "app")
-	want := runtime.ServiceSpec{
+	want := composeplan.ServiceSpec{
 		Name: "app", Image: "example/app:${TAG:-1}", Profiles: []string{"full"},
 		Command:     []string{"echo", "hello world", "$$HOME"},
 		Entrypoint:  []string{"/bin/sh", "-c"},
-		Environment: []runtime.EnvVar{{Name: "A", Value: "1"}, {Name: "B", FromEnv: true}},
-		EnvFiles: []runtime.EnvFile{
+		Environment: []composeplan.EnvVar{{Name: "A", Value: "1"}, {Name: "B", FromEnv: true}},
+		EnvFiles: []composeplan.EnvFile{
 			{Path: "base.env", Required: true},
 			{Path: "optional.env"},
 			{Path: "raw.env", Required: true, Format: "raw"},
 		},
 		Labels: map[string]string{"team": "core"},
-		Ports: []runtime.PortSpec{
+		Ports: []composeplan.PortSpec{
 			{Name: "web", Target: 8080, Protocol: "tcp", Published: "18080", HostIP: "127.0.0.1", AppProtocol: "http"},
 			{Target: 8000, Protocol: "tcp", Published: "8000"},
 			{Target: 8001, Protocol: "tcp", Published: "8001"},
 			{Target: 53, Protocol: "udp", Published: "5353"},
 			{Target: 7000, Protocol: "tcp", Expose: true},
 		},
-		Probe: &runtime.ProbeSpec{Protocol: "tcp", Port: 8080},
-		DependsOn: []runtime.Dependency{
+		Probe: &composeplan.ProbeSpec{Protocol: "tcp", Port: 8080},
+		DependsOn: []composeplan.Dependency{
 			{Service: "db", Condition: "service_healthy", Required: true, Restart: true},
 			{Service: "debugger", Condition: "service_started"},
 		},
 		WorkingDir: "/srv", User: "1000:1000", Hostname: "apphost",
-		Build: &runtime.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "dev",
+		Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "dev",
 			Args: map[string]string{"GREETING": "hello", "FROM_ENV": "${FROM_ENV}"}},
 		PullPolicy: "build",
-		Mounts: []runtime.MountSpec{
+		Mounts: []composeplan.MountSpec{
 			{Type: "bind", Source: "data", Target: "/data"},
 			{Type: "bind", Source: "conf", Target: "/etc/app", ReadOnly: true},
 			{Type: "volume", Source: "cache", Target: "/cache"},
@@ -201,17 +201,17 @@ func TestFidelityPlan(t *testing.T) {
 		},
 		Tmpfs:      []string{"/run/t"},
 		ExtraHosts: []string{"db.example:10.0.0.1", "other.example:10.0.0.2"},
-		Networks: []runtime.ServiceNetwork{
+		Networks: []composeplan.ServiceNetwork{
 			{Network: "back", Aliases: nil},
 			{Network: "front", Aliases: []string{"app-alias"}},
 		},
 		Links:         []string{"db:database"},
-		Secrets:       []runtime.FileRef{{Source: "token", Target: "/run/secrets/token"}, {Source: "token", Target: "other", Mode: &secretMode, UID: "1000", GID: "${SECRET_GID:-1000}"}},
-		Configs:       []runtime.FileRef{{Source: "conf_file", Target: "/etc/app.conf"}, {Source: "env_conf"}, {Source: "inline_conf"}},
+		Secrets:       []composeplan.FileRef{{Source: "token", Target: "/run/secrets/token"}, {Source: "token", Target: "other", Mode: &secretMode, UID: "1000", GID: "${SECRET_GID:-1000}"}},
+		Configs:       []composeplan.FileRef{{Source: "conf_file", Target: "/etc/app.conf"}, {Source: "env_conf"}, {Source: "inline_conf"}},
 		ContainerName: "fixed-app", Init: &yes, Privileged: true, ReadOnly: true, Tty: true, StdinOpen: true,
 		CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"CHOWN"}, ShmSize: 64 << 20,
 		Sysctls:    map[string]string{"net.core.somaxconn": "1024"},
-		Ulimits:    []runtime.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}, {Name: "nproc", Soft: 512, Hard: 512}},
+		Ulimits:    []composeplan.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}, {Name: "nproc", Soft: 512, Hard: 512}},
 		StopSignal: "SIGUSR1", StopGracePeriod: &grace, Platform: "linux/amd64",
 		DNS: []string{"10.0.0.53", "10.0.0.54"}, DNSSearch: []string{"example.com"}, DNSOpt: []string{"ndots:2"},
 		SecurityOpt: []string{"no-new-privileges:true"}, GroupAdd: []string{"audio", "4321"},
@@ -219,7 +219,7 @@ func TestFidelityPlan(t *testing.T) {
 		CPUs: 0.1, CPUShares: 512, PidsLimit: 100, OomKillDisable: true, OomScoreAdj: 200,
 		VolumesFrom: []string{"service:db:ro", "container:legacy"},
 		Pid:         "service:db", Ipc: "shareable",
-		Devices:    []runtime.Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}, {Source: "/dev/zero", Target: "/dev/zero", Permissions: "rwm"}},
+		Devices:    []composeplan.Device{{Source: "/dev/null", Target: "/dev/mynull", Permissions: "rw"}, {Source: "/dev/zero", Target: "/dev/zero", Permissions: "rwm"}},
 		UsernsMode: "host", CgroupParent: "tests.slice",
 	}
 	if !reflect.DeepEqual(app, want) {
@@ -248,10 +248,10 @@ func TestFidelityPlan(t *testing.T) {
 		t.Errorf("plan profiles = %v (the generation's profiles are the runtime default)", plan.Profiles)
 	}
 	wantRes := []any{
-		[]runtime.VolumeSpec{{Name: "cache", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${CACHE_SIZE:-10m}"}}, {Name: "shared", External: true, ExternalName: "team-shared"}},
-		[]runtime.NetworkSpec{{Name: "back", Internal: true, DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}}, {Name: "default"}, {Name: "front"}},
-		[]runtime.FileSpec{{Name: "token", File: "token.txt"}},
-		[]runtime.FileSpec{{Name: "conf_file", File: "app.conf"}, {Name: "env_conf", Environment: "CONF_VALUE"}, {Name: "inline_conf", Content: "inline $${NOT_A_VAR}"}},
+		[]composeplan.VolumeSpec{{Name: "cache", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${CACHE_SIZE:-10m}"}}, {Name: "shared", External: true, ExternalName: "team-shared"}},
+		[]composeplan.NetworkSpec{{Name: "back", Internal: true, DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}}, {Name: "default"}, {Name: "front"}},
+		[]composeplan.FileSpec{{Name: "token", File: "token.txt"}},
+		[]composeplan.FileSpec{{Name: "conf_file", File: "app.conf"}, {Name: "env_conf", Environment: "CONF_VALUE"}, {Name: "inline_conf", Content: "inline $${NOT_A_VAR}"}},
 	}
 	for i, got := range []any{plan.Volumes, plan.Networks, plan.Secrets, plan.Configs} {
 		if !reflect.DeepEqual(got, wantRes[i]) {

@@ -7,7 +7,7 @@ package model
 import (
 	"strconv"
 
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // Project is the generator's model of one compose project.
@@ -22,7 +22,7 @@ type Project struct {
 	// and flags), written into the header so -check can detect staleness.
 	InputHash string
 	// Plan is emitted verbatim as a Go literal.
-	Plan runtime.Plan
+	Plan composeplan.Plan
 	// Services parallels Plan.Services (same order, name order).
 	Services []Service
 	// Warnings are reported by the CLI on stderr.

@@ -1,4 +1,12 @@
-package runtime
+// Package composeplan holds the static description of a compose project that
+// composegen writes, as Go literals, into generated fixture files.
+//
+// It is for generated code only, as protobuf's protoimpl is: test authors use
+// the generated types and package runtime, never these. Its types may change
+// between composegen releases together with the generator (regenerate after
+// upgrading). It has no dependency beyond the standard library, so that the
+// generator does not link any container engine client.
+package composeplan
 
 import "time"
 
