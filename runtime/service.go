@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,8 @@ type Service struct {
 	pid      int // the container's main process on the engine's host
 	err      error
 	exitCode int
-	probes   []string // last probe outputs, newest last
+	probes   []string          // last probe outputs, newest last
+	files    map[string]string // FileEnv files read at start, by path
 
 	tCreated, tStarted, tReady time.Time
 	tExited                    time.Time // exit seen during Up (one-shots)
@@ -53,19 +55,6 @@ func newService(s *Stack, spec *composeplan.ServiceSpec, env map[string]string) 
 		exitedCh:  make(chan struct{}),
 		failedCh:  make(chan struct{}),
 	}
-}
-
-// NewTestService returns a Service that is not backed by a container, with
-// the given resolved environment and published ports (container port →
-// host port, tcp), on host. It exists for unit tests of code that derives
-// values from a service, such as the templates catalog's accessors.
-func NewTestService(spec *composeplan.ServiceSpec, env map[string]string, host string, ports map[int]int) *Service {
-	st := &Stack{host: host, plan: &composeplan.Plan{}, res: &resolver{dotenv: map[string]string{}}}
-	s := newService(st, spec, env)
-	for target, hp := range ports {
-		s.ports[portKey{target, "tcp"}] = hp
-	}
-	return s
 }
 
 func (s *Service) fail(err error) {
@@ -145,6 +134,61 @@ func (s *Service) LookupPort(target int, protocol string) (p Port, ok bool) {
 		return Port{}, false
 	}
 	return s.Port(target, protocol), true
+}
+
+// Addr returns host:port where container port target (tcp) is published. It
+// panics when the port is not published, which generated code rules out.
+func (s *Service) Addr(target int) string { return s.Port(target, "tcp").Addr() }
+
+// File returns the content of a file of the container that the runtime read
+// when the service became ready: those named by the NAME_FILE variables of
+// the kind's FileEnv (at templates.SecretPath of the value), for the kind's
+// accessors.
+func (s *Service) File(path string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.files[path]
+	return c, ok
+}
+
+// Advertised returns the host addresses of the ports whose address the
+// service advertises to its clients (Kafka's advertised listeners), in the
+// plan's port order; nil when none.
+func (s *Service) Advertised() []string {
+	var out []string
+	for _, p := range s.spec.Ports {
+		if len(p.Advertised) > 0 {
+			if hp, ok := s.LookupPort(p.Target, "tcp"); ok {
+				out = append(out, hp.Addr())
+			}
+		}
+	}
+	return out
+}
+
+// readFiles reads the files named by the service's FileEnv variables.
+func (s *Service) readFiles(ctx context.Context) error {
+	for _, name := range s.spec.FileEnv {
+		p := s.env[name+"_FILE"]
+		if p == "" {
+			continue
+		}
+		if !strings.HasPrefix(p, "/") {
+			p = "/run/secrets/" + p
+		}
+		p = path.Clean(p)
+		b, err := s.CopyFrom(ctx, p)
+		if err != nil {
+			return fmt.Errorf("service %q: %s_FILE: %w", s.spec.Name, name, err)
+		}
+		s.mu.Lock()
+		if s.files == nil {
+			s.files = map[string]string{}
+		}
+		s.files[p] = string(b)
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 // LookupEnv returns the value of the service's environment variable after
@@ -254,6 +298,9 @@ func (s *Service) run(ctx context.Context) error {
 	}
 	close(s.startedCh)
 	if err := s.awaitReady(ctx); err != nil {
+		return err
+	}
+	if err := s.readFiles(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -129,7 +129,7 @@ func (s *Stack) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 }
 
-var runtimePkg = reflect.TypeOf(composeplan.Plan{}).PkgPath()
+var runtimePkg = reflect.TypeOf(Stack{}).PkgPath()
 
 // callerDir returns the directory of the first caller outside this package:
 // the generated file, whose directory Plan.Dir is relative to. When the

@@ -33,7 +33,7 @@ const (
 	docMinioURL    = "returns http://host:port of the S3 API, for AWS SDK endpoints."
 	docMinioAK     = "returns the access key (root user) derived from the service's environment as the image does."
 	docMinioSK     = "returns the secret key (root password) derived from the service's environment as the image does."
-	docFileEnv     = " Each variable may instead be given as a file by its _FILE variable (X_FILE=/run/secrets/x): the file is read from the running container, trailing newlines trimmed as the entrypoint does (\"\" when it cannot be read)."
+	docFileEnv     = " Each variable may instead be given as a file by its _FILE variable (X_FILE=/run/secrets/x): the runtime reads the file from the container when the stack starts (a file it cannot read fails the start), and trailing newlines are trimmed as the entrypoint does."
 	docSearchURL   = "returns the base URL of the REST API on container port 9200, with credentials when the service's environment enables security."
 	docHTTPURL     = "returns http://host:port of container port 80."
 	docHostAddrs   = "returns the host addresses (host:port) of the published CQL port 9042, for gocql.NewCluster."
@@ -41,10 +41,11 @@ const (
 
 var catalog = []Kind{
 	{
-		Name:   "postgres",
-		Images: []string{"postgres", "postgis/postgis", "timescale/timescaledb", "timescale/timescaledb-ha", "pgvector/pgvector", "supabase/postgres"},
-		Ports:  []int{5432},
-		Probe:  probe("postgres", 5432, ""),
+		Name:    "postgres",
+		Images:  []string{"postgres", "postgis/postgis", "timescale/timescaledb", "timescale/timescaledb-ha", "pgvector/pgvector", "supabase/postgres"},
+		Ports:   []int{5432},
+		Probe:   probe("postgres", 5432, ""),
+		FileEnv: []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
 		Accessors: []Accessor{
 			str("DSN", "PostgresDSN", docPostgresDSN, 5432),
 			str("User", "PostgresUser", "returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default \"postgres\"."),
@@ -65,10 +66,11 @@ var catalog = []Kind{
 		},
 	},
 	{
-		Name:   "mysql",
-		Images: []string{"mysql", "mysql/mysql-server", "percona", "percona/percona-server"},
-		Ports:  []int{3306},
-		Probe:  probe("mysql", 3306, ""),
+		Name:    "mysql",
+		Images:  []string{"mysql", "mysql/mysql-server", "percona", "percona/percona-server"},
+		Ports:   []int{3306},
+		Probe:   probe("mysql", 3306, ""),
+		FileEnv: []string{"MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
 		Accessors: []Accessor{
 			str("DSN", "MySQLDSN", docMySQLDSN, 3306),
 			str("URL", "MySQLURL", docMySQLURL, 3306),
@@ -78,10 +80,11 @@ var catalog = []Kind{
 		},
 	},
 	{
-		Name:   "mariadb",
-		Images: []string{"mariadb"},
-		Ports:  []int{3306},
-		Probe:  probe("mysql", 3306, ""),
+		Name:    "mariadb",
+		Images:  []string{"mariadb"},
+		Ports:   []int{3306},
+		Probe:   probe("mysql", 3306, ""),
+		FileEnv: []string{"MARIADB_ROOT_PASSWORD", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_DATABASE", "MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
 		Accessors: []Accessor{
 			str("DSN", "MariaDBDSN", docMySQLDSN, 3306),
 			str("URL", "MariaDBURL", docMySQLURL, 3306),
@@ -159,10 +162,11 @@ var catalog = []Kind{
 		},
 	},
 	{
-		Name:   "mongo",
-		Images: []string{"mongo", "mongodb/mongodb-community-server", "mongodb/mongodb-enterprise-server"},
-		Ports:  []int{27017},
-		Probe:  probe("tcp", 27017, ""),
+		Name:    "mongo",
+		Images:  []string{"mongo", "mongodb/mongodb-community-server", "mongodb/mongodb-enterprise-server"},
+		Ports:   []int{27017},
+		Probe:   probe("tcp", 27017, ""),
+		FileEnv: []string{"MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"},
 		Accessors: []Accessor{
 			str("URI", "MongoURI", "returns mongodb://[user:password@]host:port/[?authSource=admin] with the root user of MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD, for mongo-driver's ApplyURI."+docFileEnv, 27017),
 		},
@@ -226,10 +230,11 @@ var catalog = []Kind{
 		},
 	},
 	{
-		Name:   "minio",
-		Images: []string{"minio/minio"},
-		Ports:  []int{9000},
-		Probe:  probe("http", 9000, "/minio/health/live"),
+		Name:    "minio",
+		Images:  []string{"minio/minio"},
+		Ports:   []int{9000},
+		Probe:   probe("http", 9000, "/minio/health/live"),
+		FileEnv: []string{"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"},
 		Accessors: []Accessor{
 			str("Endpoint", "MinioEndpoint", docMinioEP, 9000),
 			str("URL", "MinioURL", docMinioURL, 9000),

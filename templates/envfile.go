@@ -1,64 +1,43 @@
 package templates
 
 import (
-	"context"
 	"path"
 	"strings"
-	"sync"
-	"time"
-
-	"github.com/composegen/composegen/runtime"
 )
 
-// fileCache holds the files already read from containers, by container id
-// and path: a secret does not change while its container lives, and an
-// accessor such as DSN reads several variables.
-var fileCache sync.Map // fileKey → string
-
-type fileKey struct{ container, path string }
-
-// readContainerFile returns the content of file p (absolute) in the
-// service's running container, with trailing newlines removed as the shell's
-// $(< file) of the images' entrypoints does. ok is false when the service has
-// no container (NewTestService) or the file cannot be read.
-func readContainerFile(s *runtime.Service, p string) (content string, ok bool) {
-	id := s.ContainerID()
-	if id == "" || !path.IsAbs(p) {
+// fileContent returns the content of file p of the service's container as
+// the runtime read it when the stack started, with trailing newlines removed
+// as the shell's $(< file) of the images' entrypoints does. ok is false when
+// the file was not read (it is not named by one of the kind's _FILE
+// variables, or p is not absolute).
+func fileContent(s Service, p string) (content string, ok bool) {
+	if !path.IsAbs(p) {
 		return "", false
 	}
-	key := fileKey{id, p}
-	if v, ok := fileCache.Load(key); ok {
-		return v.(string), true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := s.CopyFrom(ctx, p)
-	if err != nil {
+	c, ok := s.File(p)
+	if !ok {
 		return "", false
 	}
-	content = strings.TrimRight(string(b), "\n")
-	fileCache.Store(key, content)
-	return content, true
+	return strings.TrimRight(c, "\n"), true
 }
 
 // envOrFile returns variable name as the official images' entrypoints
 // resolve it (file_env): its value when set and non-empty, else the content
 // of the file in the container named by name_FILE (trailing newlines
-// trimmed), else "". The file is read from the running container; when that
-// fails (a service without a container, an unreadable path) the result is "".
-func envOrFile(s *runtime.Service, name string) string {
+// trimmed), else "".
+func envOrFile(s Service, name string) string {
 	if v := s.Env(name); v != "" {
 		return v
 	}
 	if p := s.Env(name + "_FILE"); p != "" {
-		v, _ := readContainerFile(s, p)
+		v, _ := fileContent(s, p)
 		return v
 	}
 	return ""
 }
 
 // envOrFileDefault is envOrFile with a default for an empty result.
-func envOrFileDefault(s *runtime.Service, name, def string) string {
+func envOrFileDefault(s Service, name, def string) string {
 	if v := envOrFile(s, name); v != "" {
 		return v
 	}
@@ -67,7 +46,7 @@ func envOrFileDefault(s *runtime.Service, name, def string) string {
 
 // firstEnvOrFile is firstEnv where each name may also be given as a file by
 // name_FILE.
-func firstEnvOrFile(s *runtime.Service, def string, names ...string) string {
+func firstEnvOrFile(s Service, def string, names ...string) string {
 	for _, n := range names {
 		if v := envOrFile(s, n); v != "" {
 			return v
@@ -80,14 +59,21 @@ func firstEnvOrFile(s *runtime.Service, def string, names ...string) string {
 // when name_FILE is set and names a readable file (a path, or the name of a
 // Docker secret under /run/secrets), its content with surrounding white
 // space trimmed wins over the variable; otherwise the variable's value.
-func minioEnv(s *runtime.Service, name string) string {
+func minioEnv(s Service, name string) string {
 	if p := s.Env(name + "_FILE"); p != "" {
-		if !path.IsAbs(p) {
-			p = "/run/secrets/" + p
-		}
-		if v, ok := readContainerFile(s, p); ok {
+		if v, ok := s.File(SecretPath(p)); ok {
 			return strings.TrimSpace(v)
 		}
 	}
 	return s.Env(name)
+}
+
+// SecretPath is the path in the container of a _FILE variable's value: an
+// absolute path as it is, else the name of a secret under /run/secrets. The
+// runtime reads the files of a kind's FileEnv variables at this path.
+func SecretPath(p string) string {
+	if path.IsAbs(p) {
+		return path.Clean(p)
+	}
+	return path.Join("/run/secrets", p)
 }

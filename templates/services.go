@@ -3,26 +3,10 @@ package templates
 import (
 	"net/url"
 	"strings"
-
-	"github.com/composegen/composegen/runtime"
 )
 
-// command returns the service's command. It prefers the interpolated command
-// when the runtime provides one (a Command() []string method); the plan's
-// command is a template, so its arguments that contain '$' are unknown and
-// dropped.
-func command(s *runtime.Service) []string {
-	if c, ok := any(s).(interface{ Command() []string }); ok {
-		return c.Command()
-	}
-	var out []string
-	for _, a := range s.Spec().Command {
-		if !strings.Contains(a, "$") {
-			out = append(out, a)
-		}
-	}
-	return out
-}
+// command returns the service's command after interpolation.
+func command(s Service) []string { return s.Command() }
 
 // words splits args into words: an argument with spaces (as in
 // ["sh", "-c", "redis-server --requirepass x"] or REDIS_ARGS) is split like
@@ -73,11 +57,11 @@ func redisURL(host, password string) string {
 }
 
 // RedisAddr is the Addr accessor of the redis kinds.
-func RedisAddr(s *runtime.Service) string { return addr(s, 6379) }
+func RedisAddr(s Service) string { return addr(s, 6379) }
 
 // RedisPassword is the Password accessor of the redis kind: --requirepass in
 // the command, or in REDIS_ARGS (read by the redis-stack images).
-func RedisPassword(s *runtime.Service) string {
+func RedisPassword(s Service) string {
 	if p := flagValue(command(s), "--requirepass"); p != "" {
 		return p
 	}
@@ -85,21 +69,21 @@ func RedisPassword(s *runtime.Service) string {
 }
 
 // RedisURL is the URL accessor of the redis kind.
-func RedisURL(s *runtime.Service) string { return redisURL(addr(s, 6379), RedisPassword(s)) }
+func RedisURL(s Service) string { return redisURL(addr(s, 6379), RedisPassword(s)) }
 
 // BitnamiRedisPassword is the Password accessor of the redis-bitnami kind.
-func BitnamiRedisPassword(s *runtime.Service) string {
+func BitnamiRedisPassword(s Service) string {
 	return firstEnv(s, "", "REDIS_PASSWORD", "VALKEY_PASSWORD")
 }
 
 // BitnamiRedisURL is the URL accessor of the redis-bitnami kind.
-func BitnamiRedisURL(s *runtime.Service) string {
+func BitnamiRedisURL(s Service) string {
 	return redisURL(addr(s, 6379), BitnamiRedisPassword(s))
 }
 
 // DragonflyPassword is the Password accessor of the dragonfly kind:
 // --requirepass in the command, else DFLY_requirepass.
-func DragonflyPassword(s *runtime.Service) string {
+func DragonflyPassword(s Service) string {
 	if p := flagValue(command(s), "--requirepass"); p != "" {
 		return p
 	}
@@ -107,12 +91,12 @@ func DragonflyPassword(s *runtime.Service) string {
 }
 
 // DragonflyURL is the URL accessor of the dragonfly kind.
-func DragonflyURL(s *runtime.Service) string {
+func DragonflyURL(s Service) string {
 	return redisURL(addr(s, 6379), DragonflyPassword(s))
 }
 
 // MemcachedAddr is the Addr accessor of the memcached kind.
-func MemcachedAddr(s *runtime.Service) string { return addr(s, 11211) }
+func MemcachedAddr(s Service) string { return addr(s, 11211) }
 
 func mongoURI(host, user, password, authSource string) string {
 	u := url.URL{Scheme: "mongodb", Host: host, Path: "/"}
@@ -127,18 +111,18 @@ func mongoURI(host, user, password, authSource string) string {
 // MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD (created in the
 // admin database; each may be given as a file by its _FILE variable), or no
 // credentials when they are unset.
-func MongoURI(s *runtime.Service) string {
+func MongoURI(s Service) string {
 	return mongoURI(addr(s, 27017), envOrFile(s, "MONGO_INITDB_ROOT_USERNAME"), envOrFile(s, "MONGO_INITDB_ROOT_PASSWORD"), "admin")
 }
 
 // BitnamiMongoURI is the URI accessor of the mongo-bitnami kind.
-func BitnamiMongoURI(s *runtime.Service) string {
+func BitnamiMongoURI(s Service) string {
 	host := addr(s, 27017)
 	if p := s.Env("MONGODB_ROOT_PASSWORD"); p != "" {
-		return mongoURI(host, s.EnvDefault("MONGODB_ROOT_USER", "root"), p, "admin")
+		return mongoURI(host, envDefault(s, "MONGODB_ROOT_USER", "root"), p, "admin")
 	}
 	if u := s.Env("MONGODB_USERNAME"); u != "" {
-		return mongoURI(host, u, s.Env("MONGODB_PASSWORD"), s.EnvDefault("MONGODB_DATABASE", "admin"))
+		return mongoURI(host, u, s.Env("MONGODB_PASSWORD"), envDefault(s, "MONGODB_DATABASE", "admin"))
 	}
 	return mongoURI(host, "", "", "")
 }
@@ -149,20 +133,20 @@ func amqpURL(host, user, password, vhost string) string {
 }
 
 // RabbitMQURL is the URL accessor of the rabbitmq kind.
-func RabbitMQURL(s *runtime.Service) string {
-	return amqpURL(addr(s, 5672), s.EnvDefault("RABBITMQ_DEFAULT_USER", "guest"), s.EnvDefault("RABBITMQ_DEFAULT_PASS", "guest"), s.EnvDefault("RABBITMQ_DEFAULT_VHOST", "/"))
+func RabbitMQURL(s Service) string {
+	return amqpURL(addr(s, 5672), envDefault(s, "RABBITMQ_DEFAULT_USER", "guest"), envDefault(s, "RABBITMQ_DEFAULT_PASS", "guest"), envDefault(s, "RABBITMQ_DEFAULT_VHOST", "/"))
 }
 
 // BitnamiRabbitMQURL is the URL accessor of the rabbitmq-bitnami kind.
-func BitnamiRabbitMQURL(s *runtime.Service) string {
-	return amqpURL(addr(s, 5672), s.EnvDefault("RABBITMQ_USERNAME", "user"), s.EnvDefault("RABBITMQ_PASSWORD", "bitnami"), s.EnvDefault("RABBITMQ_VHOST", "/"))
+func BitnamiRabbitMQURL(s Service) string {
+	return amqpURL(addr(s, 5672), envDefault(s, "RABBITMQ_USERNAME", "user"), envDefault(s, "RABBITMQ_PASSWORD", "bitnami"), envDefault(s, "RABBITMQ_VHOST", "/"))
 }
 
 // RabbitMQManagementURL is the ManagementURL accessor of the rabbitmq kinds.
-func RabbitMQManagementURL(s *runtime.Service) string { return "http://" + addr(s, 15672) }
+func RabbitMQManagementURL(s Service) string { return "http://" + addr(s, 15672) }
 
 // NATSURL is the URL accessor of the nats kind.
-func NATSURL(s *runtime.Service) string {
+func NATSURL(s Service) string {
 	u := url.URL{Scheme: "nats", Host: addr(s, 4222)}
 	cmd := command(s)
 	if user := flagValue(cmd, "--user"); user != "" {
@@ -175,39 +159,31 @@ func NATSURL(s *runtime.Service) string {
 
 // KafkaBrokers is the Brokers accessor of the kafka and redpanda kinds: the
 // ports the broker advertises to host clients, else port 9092.
-func KafkaBrokers(s *runtime.Service) []string {
-	var out []string
-	for _, p := range s.Spec().Ports {
-		if len(p.Advertised) > 0 {
-			if hp, ok := s.LookupPort(p.Target, "tcp"); ok {
-				out = append(out, hp.Addr())
-			}
-		}
+func KafkaBrokers(s Service) []string {
+	if out := s.Advertised(); len(out) > 0 {
+		return out
 	}
-	if len(out) == 0 {
-		out = []string{addr(s, 9092)}
-	}
-	return out
+	return []string{addr(s, 9092)}
 }
 
 // MinioEndpoint is the Endpoint accessor of the minio kinds.
-func MinioEndpoint(s *runtime.Service) string { return addr(s, 9000) }
+func MinioEndpoint(s Service) string { return addr(s, 9000) }
 
 // MinioURL is the URL accessor of the minio kinds.
-func MinioURL(s *runtime.Service) string { return "http://" + addr(s, 9000) }
+func MinioURL(s Service) string { return "http://" + addr(s, 9000) }
 
 // MinioAccessKey is the AccessKey accessor of the minio kind.
-func MinioAccessKey(s *runtime.Service) string {
+func MinioAccessKey(s Service) string {
 	return firstMinioEnv(s, "minioadmin", "MINIO_ROOT_USER", "MINIO_ACCESS_KEY")
 }
 
 // MinioSecretKey is the SecretKey accessor of the minio kind.
-func MinioSecretKey(s *runtime.Service) string {
+func MinioSecretKey(s Service) string {
 	return firstMinioEnv(s, "minioadmin", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY")
 }
 
 // firstMinioEnv is firstEnv with minioEnv's _FILE handling.
-func firstMinioEnv(s *runtime.Service, def string, names ...string) string {
+func firstMinioEnv(s Service, def string, names ...string) string {
 	for _, n := range names {
 		if v := minioEnv(s, n); v != "" {
 			return v
@@ -217,13 +193,13 @@ func firstMinioEnv(s *runtime.Service, def string, names ...string) string {
 }
 
 // BitnamiMinioAccessKey is the AccessKey accessor of the minio-bitnami kind.
-func BitnamiMinioAccessKey(s *runtime.Service) string {
-	return s.EnvDefault("MINIO_ROOT_USER", "minio")
+func BitnamiMinioAccessKey(s Service) string {
+	return envDefault(s, "MINIO_ROOT_USER", "minio")
 }
 
 // BitnamiMinioSecretKey is the SecretKey accessor of the minio-bitnami kind.
-func BitnamiMinioSecretKey(s *runtime.Service) string {
-	return s.EnvDefault("MINIO_ROOT_PASSWORD", "miniosecret")
+func BitnamiMinioSecretKey(s Service) string {
+	return envDefault(s, "MINIO_ROOT_PASSWORD", "miniosecret")
 }
 
 func isTrue(v string) bool {
@@ -238,7 +214,7 @@ func isTrue(v string) bool {
 // taken as disabled unless xpack.security.enabled is true (Elasticsearch 8
 // enables it by default: set xpack.security.enabled=false, or set it to true
 // with ELASTIC_PASSWORD, for a usable URL).
-func ElasticsearchURL(s *runtime.Service) string {
+func ElasticsearchURL(s Service) string {
 	u := url.URL{Scheme: "http", Host: addr(s, 9200)}
 	if isTrue(s.Env("xpack.security.enabled")) {
 		if p := s.Env("ELASTIC_PASSWORD"); p != "" {
@@ -252,51 +228,51 @@ func ElasticsearchURL(s *runtime.Service) string {
 }
 
 // OpenSearchURL is the URL accessor of the opensearch kind.
-func OpenSearchURL(s *runtime.Service) string {
+func OpenSearchURL(s Service) string {
 	u := url.URL{Scheme: "http", Host: addr(s, 9200)}
 	if isTrue(s.Env("DISABLE_SECURITY_PLUGIN")) || isTrue(s.Env("plugins.security.disabled")) {
 		return u.String()
 	}
 	u.Scheme = "https"
-	u.User = url.UserPassword("admin", s.EnvDefault("OPENSEARCH_INITIAL_ADMIN_PASSWORD", "admin"))
+	u.User = url.UserPassword("admin", envDefault(s, "OPENSEARCH_INITIAL_ADMIN_PASSWORD", "admin"))
 	return u.String()
 }
 
 // LocalStackEndpoint is the Endpoint accessor of the localstack kind.
-func LocalStackEndpoint(s *runtime.Service) string { return "http://" + addr(s, 4566) }
+func LocalStackEndpoint(s Service) string { return "http://" + addr(s, 4566) }
 
 // MailSMTPAddr is the SMTPAddr accessor of the mailpit and mailhog kinds.
-func MailSMTPAddr(s *runtime.Service) string { return addr(s, 1025) }
+func MailSMTPAddr(s Service) string { return addr(s, 1025) }
 
 // MailWebURL is the WebURL accessor of the mailpit and mailhog kinds.
-func MailWebURL(s *runtime.Service) string { return "http://" + addr(s, 8025) }
+func MailWebURL(s Service) string { return "http://" + addr(s, 8025) }
 
 // CassandraHosts is the Hosts accessor of the cassandra kind.
-func CassandraHosts(s *runtime.Service) []string { return []string{addr(s, 9042)} }
+func CassandraHosts(s Service) []string { return []string{addr(s, 9042)} }
 
 // EtcdEndpoints is the Endpoints accessor of the etcd kind.
-func EtcdEndpoints(s *runtime.Service) []string { return []string{addr(s, 2379)} }
+func EtcdEndpoints(s Service) []string { return []string{addr(s, 2379)} }
 
 // ConsulAddr is the Addr accessor of the consul kind.
-func ConsulAddr(s *runtime.Service) string { return addr(s, 8500) }
+func ConsulAddr(s Service) string { return addr(s, 8500) }
 
 // ConsulURL is the URL accessor of the consul kind.
-func ConsulURL(s *runtime.Service) string { return "http://" + addr(s, 8500) }
+func ConsulURL(s Service) string { return "http://" + addr(s, 8500) }
 
 // VaultAddr is the Addr accessor of the vault kind.
-func VaultAddr(s *runtime.Service) string { return addr(s, 8200) }
+func VaultAddr(s Service) string { return addr(s, 8200) }
 
 // VaultURL is the URL accessor of the vault kind.
-func VaultURL(s *runtime.Service) string { return "http://" + addr(s, 8200) }
+func VaultURL(s Service) string { return "http://" + addr(s, 8200) }
 
 // VaultToken is the Token accessor of the vault kind.
-func VaultToken(s *runtime.Service) string { return s.Env("VAULT_DEV_ROOT_TOKEN_ID") }
+func VaultToken(s Service) string { return s.Env("VAULT_DEV_ROOT_TOKEN_ID") }
 
 // HTTPServerURL is the URL accessor of the web server kinds (nginx, httpd,
 // caddy, traefik): container port 80.
-func HTTPServerURL(s *runtime.Service) string { return HTTPURL(s, 80) }
+func HTTPServerURL(s Service) string { return HTTPURL(s, 80) }
 
 // HTTPURL returns http://host:port of the service's container port (tcp). The
 // generator uses it for services whose healthcheck fetches an HTTP URL (see
 // IsHTTPHealthcheck).
-func HTTPURL(s *runtime.Service, port int) string { return "http://" + addr(s, port) }
+func HTTPURL(s Service, port int) string { return "http://" + addr(s, port) }

@@ -2,16 +2,22 @@ package templates
 
 import (
 	"net/url"
-
-	"github.com/composegen/composegen/runtime"
 )
 
 // addr returns host:port of the service's published container port (tcp).
-func addr(s *runtime.Service, port int) string { return s.Port(port, "tcp").Addr() }
+func addr(s Service, port int) string { return s.Addr(port) }
+
+// envDefault returns the variable's value, or def when it is unset or empty.
+func envDefault(s Service, name, def string) string {
+	if v := s.Env(name); v != "" {
+		return v
+	}
+	return def
+}
 
 // firstEnv returns the first of names whose value is set and non-empty, else
 // def: the ${A:-${B:-def}} fallback chains of the images' entrypoints.
-func firstEnv(s *runtime.Service, def string, names ...string) string {
+func firstEnv(s Service, def string, names ...string) string {
 	for _, n := range names {
 		if v := s.Env(n); v != "" {
 			return v
@@ -38,7 +44,7 @@ func dbURL(scheme string, user *url.Userinfo, host, db, query string) string {
 
 // PostgresUser is the User accessor of the postgres kind: POSTGRES_USER,
 // default "postgres" (also when empty, as the entrypoint's ${POSTGRES_USER:=postgres}).
-func PostgresUser(s *runtime.Service) string {
+func PostgresUser(s Service) string {
 	return envOrFileDefault(s, "POSTGRES_USER", "postgres")
 }
 
@@ -46,16 +52,16 @@ func PostgresUser(s *runtime.Service) string {
 // POSTGRES_PASSWORD, else the content of the container's file named by
 // POSTGRES_PASSWORD_FILE (as the entrypoint's file_env; so are POSTGRES_USER
 // and POSTGRES_DB).
-func PostgresPassword(s *runtime.Service) string { return envOrFile(s, "POSTGRES_PASSWORD") }
+func PostgresPassword(s Service) string { return envOrFile(s, "POSTGRES_PASSWORD") }
 
 // PostgresDatabase is the Database accessor of the postgres kind: POSTGRES_DB,
 // default the user's name.
-func PostgresDatabase(s *runtime.Service) string {
+func PostgresDatabase(s Service) string {
 	return envOrFileDefault(s, "POSTGRES_DB", PostgresUser(s))
 }
 
 // PostgresDSN is the DSN accessor of the postgres kind.
-func PostgresDSN(s *runtime.Service) string {
+func PostgresDSN(s Service) string {
 	return postgresURL(addr(s, 5432), PostgresUser(s), PostgresPassword(s), PostgresDatabase(s))
 }
 
@@ -64,24 +70,24 @@ func postgresURL(host, user, password, db string) string {
 }
 
 // BitnamiPostgresUser is the User accessor of the postgres-bitnami kind.
-func BitnamiPostgresUser(s *runtime.Service) string {
+func BitnamiPostgresUser(s Service) string {
 	return firstEnv(s, "postgres", "POSTGRESQL_USERNAME", "POSTGRES_USER")
 }
 
 // BitnamiPostgresPassword is the Password accessor of the postgres-bitnami
 // kind.
-func BitnamiPostgresPassword(s *runtime.Service) string {
+func BitnamiPostgresPassword(s Service) string {
 	return firstEnv(s, "", "POSTGRESQL_PASSWORD", "POSTGRES_PASSWORD")
 }
 
 // BitnamiPostgresDatabase is the Database accessor of the postgres-bitnami
 // kind.
-func BitnamiPostgresDatabase(s *runtime.Service) string {
+func BitnamiPostgresDatabase(s Service) string {
 	return firstEnv(s, "postgres", "POSTGRESQL_DATABASE", "POSTGRES_DB")
 }
 
 // BitnamiPostgresDSN is the DSN accessor of the postgres-bitnami kind.
-func BitnamiPostgresDSN(s *runtime.Service) string {
+func BitnamiPostgresDSN(s Service) string {
 	return postgresURL(addr(s, 5432), BitnamiPostgresUser(s), BitnamiPostgresPassword(s), BitnamiPostgresDatabase(s))
 }
 
@@ -96,7 +102,7 @@ type mysqlCreds struct {
 // MYSQL_ALLOW_EMPTY_PASSWORD). The mariadb image reads MARIADB_X first and
 // falls back to MYSQL_X (prefixes in order). Each variable may be given as a
 // file in the container by its _FILE variable (MARIADB_PASSWORD_FILE, ...).
-func officialMySQL(s *runtime.Service, prefixes ...string) mysqlCreds {
+func officialMySQL(s Service, prefixes ...string) mysqlCreds {
 	get := func(name string) string {
 		names := make([]string, len(prefixes))
 		for i, p := range prefixes {
@@ -115,12 +121,12 @@ func officialMySQL(s *runtime.Service, prefixes ...string) mysqlCreds {
 
 // bitnamiMySQL follows Bitnami's mysql and mariadb images: the custom user
 // PREFIX_USER when set, else PREFIX_ROOT_USER (default root).
-func bitnamiMySQL(s *runtime.Service, prefix string) mysqlCreds {
+func bitnamiMySQL(s Service, prefix string) mysqlCreds {
 	c := mysqlCreds{database: s.Env(prefix + "DATABASE")}
 	if u := s.Env(prefix + "USER"); u != "" {
 		c.user, c.password = u, s.Env(prefix+"PASSWORD")
 	} else {
-		c.user, c.password = s.EnvDefault(prefix+"ROOT_USER", "root"), s.Env(prefix+"ROOT_PASSWORD")
+		c.user, c.password = envDefault(s, prefix+"ROOT_USER", "root"), s.Env(prefix+"ROOT_PASSWORD")
 	}
 	return c
 }
@@ -141,82 +147,82 @@ func (c mysqlCreds) url(host string) string {
 }
 
 // MySQLDSN is the DSN accessor of the mysql kind.
-func MySQLDSN(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").dsn(addr(s, 3306)) }
+func MySQLDSN(s Service) string { return officialMySQL(s, "MYSQL_").dsn(addr(s, 3306)) }
 
 // MySQLURL is the URL accessor of the mysql kind.
-func MySQLURL(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").url(addr(s, 3306)) }
+func MySQLURL(s Service) string { return officialMySQL(s, "MYSQL_").url(addr(s, 3306)) }
 
 // MySQLUser is the User accessor of the mysql kind.
-func MySQLUser(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").user }
+func MySQLUser(s Service) string { return officialMySQL(s, "MYSQL_").user }
 
 // MySQLPassword is the Password accessor of the mysql kind.
-func MySQLPassword(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").password }
+func MySQLPassword(s Service) string { return officialMySQL(s, "MYSQL_").password }
 
 // MySQLDatabase is the Database accessor of the mysql kind.
-func MySQLDatabase(s *runtime.Service) string { return officialMySQL(s, "MYSQL_").database }
+func MySQLDatabase(s Service) string { return officialMySQL(s, "MYSQL_").database }
 
 // MariaDBDSN is the DSN accessor of the mariadb kind.
-func MariaDBDSN(s *runtime.Service) string {
+func MariaDBDSN(s Service) string {
 	return officialMySQL(s, "MARIADB_", "MYSQL_").dsn(addr(s, 3306))
 }
 
 // MariaDBURL is the URL accessor of the mariadb kind.
-func MariaDBURL(s *runtime.Service) string {
+func MariaDBURL(s Service) string {
 	return officialMySQL(s, "MARIADB_", "MYSQL_").url(addr(s, 3306))
 }
 
 // MariaDBUser is the User accessor of the mariadb kind.
-func MariaDBUser(s *runtime.Service) string { return officialMySQL(s, "MARIADB_", "MYSQL_").user }
+func MariaDBUser(s Service) string { return officialMySQL(s, "MARIADB_", "MYSQL_").user }
 
 // MariaDBPassword is the Password accessor of the mariadb kind.
-func MariaDBPassword(s *runtime.Service) string {
+func MariaDBPassword(s Service) string {
 	return officialMySQL(s, "MARIADB_", "MYSQL_").password
 }
 
 // MariaDBDatabase is the Database accessor of the mariadb kind.
-func MariaDBDatabase(s *runtime.Service) string {
+func MariaDBDatabase(s Service) string {
 	return officialMySQL(s, "MARIADB_", "MYSQL_").database
 }
 
 // BitnamiMySQLDSN is the DSN accessor of the mysql-bitnami kind.
-func BitnamiMySQLDSN(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").dsn(addr(s, 3306)) }
+func BitnamiMySQLDSN(s Service) string { return bitnamiMySQL(s, "MYSQL_").dsn(addr(s, 3306)) }
 
 // BitnamiMySQLURL is the URL accessor of the mysql-bitnami kind.
-func BitnamiMySQLURL(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").url(addr(s, 3306)) }
+func BitnamiMySQLURL(s Service) string { return bitnamiMySQL(s, "MYSQL_").url(addr(s, 3306)) }
 
 // BitnamiMySQLUser is the User accessor of the mysql-bitnami kind.
-func BitnamiMySQLUser(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").user }
+func BitnamiMySQLUser(s Service) string { return bitnamiMySQL(s, "MYSQL_").user }
 
 // BitnamiMySQLPassword is the Password accessor of the mysql-bitnami kind.
-func BitnamiMySQLPassword(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").password }
+func BitnamiMySQLPassword(s Service) string { return bitnamiMySQL(s, "MYSQL_").password }
 
 // BitnamiMySQLDatabase is the Database accessor of the mysql-bitnami kind.
-func BitnamiMySQLDatabase(s *runtime.Service) string { return bitnamiMySQL(s, "MYSQL_").database }
+func BitnamiMySQLDatabase(s Service) string { return bitnamiMySQL(s, "MYSQL_").database }
 
 // BitnamiMariaDBDSN is the DSN accessor of the mariadb-bitnami kind.
-func BitnamiMariaDBDSN(s *runtime.Service) string {
+func BitnamiMariaDBDSN(s Service) string {
 	return bitnamiMySQL(s, "MARIADB_").dsn(addr(s, 3306))
 }
 
 // BitnamiMariaDBURL is the URL accessor of the mariadb-bitnami kind.
-func BitnamiMariaDBURL(s *runtime.Service) string {
+func BitnamiMariaDBURL(s Service) string {
 	return bitnamiMySQL(s, "MARIADB_").url(addr(s, 3306))
 }
 
 // BitnamiMariaDBUser is the User accessor of the mariadb-bitnami kind.
-func BitnamiMariaDBUser(s *runtime.Service) string { return bitnamiMySQL(s, "MARIADB_").user }
+func BitnamiMariaDBUser(s Service) string { return bitnamiMySQL(s, "MARIADB_").user }
 
 // BitnamiMariaDBPassword is the Password accessor of the mariadb-bitnami kind.
-func BitnamiMariaDBPassword(s *runtime.Service) string { return bitnamiMySQL(s, "MARIADB_").password }
+func BitnamiMariaDBPassword(s Service) string { return bitnamiMySQL(s, "MARIADB_").password }
 
 // BitnamiMariaDBDatabase is the Database accessor of the mariadb-bitnami kind.
-func BitnamiMariaDBDatabase(s *runtime.Service) string { return bitnamiMySQL(s, "MARIADB_").database }
+func BitnamiMariaDBDatabase(s Service) string { return bitnamiMySQL(s, "MARIADB_").database }
 
 // ClickHouseDSN is the DSN accessor of the clickhouse kind.
-func ClickHouseDSN(s *runtime.Service) string {
-	user := s.EnvDefault("CLICKHOUSE_USER", "default")
-	return dbURL("clickhouse", userinfo(user, s.Env("CLICKHOUSE_PASSWORD")), addr(s, 9000), s.EnvDefault("CLICKHOUSE_DB", "default"), "")
+func ClickHouseDSN(s Service) string {
+	user := envDefault(s, "CLICKHOUSE_USER", "default")
+	return dbURL("clickhouse", userinfo(user, s.Env("CLICKHOUSE_PASSWORD")), addr(s, 9000), envDefault(s, "CLICKHOUSE_DB", "default"), "")
 }
 
 // ClickHouseHTTPURL is the HTTPURL accessor of the clickhouse kind.
-func ClickHouseHTTPURL(s *runtime.Service) string { return "http://" + addr(s, 8123) }
+func ClickHouseHTTPURL(s Service) string { return "http://" + addr(s, 8123) }

@@ -6,19 +6,21 @@
 // probe used when the compose file declares no healthcheck.
 //
 // The accessor functions (PostgresDSN, RedisAddr, ...) are called by
-// generated code at test time with the running service; they read the
-// service's environment after interpolation and its published ports.
+// generated code with the running service (a *runtime.Service, which
+// implements Service). They are pure: they read the service's environment
+// after interpolation, its command and its published ports, and compute.
 //
 // Variables of the *_FILE form (POSTGRES_PASSWORD_FILE, MARIADB_PASSWORD_FILE,
 // MONGO_INITDB_ROOT_PASSWORD_FILE, MINIO_ROOT_PASSWORD_FILE, ...) name a file
-// inside the container, typically a secret under /run/secrets. Where the
-// image honours them, the accessors read that file from the running
-// container (Service.CopyFrom) when the plain variable is unset, and trim
-// trailing newlines as the entrypoints' $(< file) does. When the file cannot
-// be read (a service without a container, as with runtime.NewTestService)
-// the value is "". The rabbitmq images dropped RABBITMQ_DEFAULT_PASS_FILE
-// with RabbitMQ 3.9 (the server reads RABBITMQ_DEFAULT_PASS itself), so the
-// rabbitmq kind does not resolve it.
+// inside the container, typically a secret under /run/secrets. A kind lists
+// the variables its image reads that way (Kind.FileEnv); the generator puts
+// them in the plan, and the runtime reads those files from the container once
+// when the stack starts (a file it cannot read fails the start), so that the
+// accessors can use their content when the plain variable is unset, with
+// trailing newlines trimmed as the entrypoints' $(< file) does. The rabbitmq
+// images dropped RABBITMQ_DEFAULT_PASS_FILE with RabbitMQ 3.9 (the server
+// reads RABBITMQ_DEFAULT_PASS itself), so the rabbitmq kind does not resolve
+// it.
 package templates
 
 import (
@@ -26,6 +28,30 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 )
+
+// Service is what an accessor reads of a running service. The generated code
+// passes its *runtime.Service, which implements it.
+type Service interface {
+	// Env returns a variable of the service's environment after
+	// interpolation, "" when unset.
+	Env(name string) string
+	// Addr returns host:port where container port port (tcp) is published.
+	// The generator emits an accessor only when the ports it reads are
+	// published.
+	Addr(port int) string
+	// Command returns the service's command after interpolation, nil when
+	// the compose file keeps the image's.
+	Command() []string
+	// File returns the content of a file of the service's container that
+	// the runtime read when the stack started (those named by the kind's
+	// FileEnv variables, at SecretPath of their value), and whether it was
+	// read.
+	File(path string) (string, bool)
+	// Advertised returns the host addresses (host:port) of the ports the
+	// service advertises to its clients (composeplan.PortSpec.Advertised),
+	// nil when none.
+	Advertised() []string
+}
 
 // Kind is one entry of the catalog.
 type Kind struct {
@@ -45,6 +71,10 @@ type Kind struct {
 	Probe *composeplan.ProbeSpec
 	// Accessors are the typed methods generated for the kind.
 	Accessors []Accessor
+	// FileEnv names the variables that the image also reads from the file
+	// named by NAME_FILE (POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE). The
+	// runtime reads those files when the stack starts; see Service.File.
+	FileEnv []string
 	// Advertises names the environment variables (and "command") in which
 	// a broker of this kind advertises the address its clients must use,
 	// such as Kafka's advertised listeners. The generator marks the
@@ -62,7 +92,7 @@ type Accessor struct {
 	// Doc is the method's doc comment, without the leading name.
 	Doc string
 	// Func is the function of this package that the method calls with the
-	// running service: func(*runtime.Service) Result.
+	// running service: func(Service) Result.
 	Func string
 	// Result is the Go result type: "string" or "[]string".
 	Result string

@@ -1,19 +1,19 @@
 package templates
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/composegen/composegen/runtime"
-	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 const testHost = "127.0.0.1"
@@ -22,9 +22,37 @@ const testHost = "127.0.0.1"
 // publish it on.
 func hostPort(p int) int { return 40000 + p }
 
+// fakeService is a Service with a resolved environment, a command, files
+// read at start and ports published on host.
+type fakeService struct {
+	env        map[string]string
+	command    []string
+	files      map[string]string
+	host       string
+	ports      map[int]int // container port → host port
+	advertised []string
+}
+
+func (f *fakeService) Env(name string) string { return f.env[name] }
+func (f *fakeService) Command() []string      { return f.command }
+func (f *fakeService) Advertised() []string   { return f.advertised }
+
+func (f *fakeService) Addr(port int) string {
+	hp, ok := f.ports[port]
+	if !ok {
+		panic(fmt.Sprintf("port %d is not published", port))
+	}
+	return net.JoinHostPort(f.host, strconv.Itoa(hp))
+}
+
+func (f *fakeService) File(path string) (string, bool) {
+	c, ok := f.files[path]
+	return c, ok
+}
+
 // newService returns a service with the given environment and command whose
 // every catalog port (and 15672) is published on hostPort.
-func newService(env map[string]string, command ...string) *runtime.Service {
+func newService(env map[string]string, command ...string) *fakeService {
 	ports := map[int]int{15672: hostPort(15672)}
 	for _, k := range catalog {
 		for _, p := range k.Ports {
@@ -34,8 +62,7 @@ func newService(env map[string]string, command ...string) *runtime.Service {
 	if env == nil {
 		env = map[string]string{}
 	}
-	spec := &composeplan.ServiceSpec{Name: "svc", Command: command}
-	return runtime.NewTestService(spec, env, testHost, ports)
+	return &fakeService{env: env, command: command, host: testHost, ports: ports}
 }
 
 func TestRepository(t *testing.T) {
@@ -151,7 +178,7 @@ func TestByName(t *testing.T) {
 
 // TestCatalog checks the catalog's consistency: unique names and images,
 // probes on default ports, and every accessor's Func declared in this
-// package as func(*runtime.Service) Result.
+// package as func(Service) Result.
 func TestCatalog(t *testing.T) {
 	funcs := accessorFuncs(t)
 	kinds := map[string]bool{}
@@ -196,7 +223,7 @@ func TestCatalog(t *testing.T) {
 				t.Errorf("kind %s: accessor %q: bad name or doc %q", k.Name, a.Name, a.Doc)
 			}
 			if got, ok := funcs[a.Func]; !ok {
-				t.Errorf("kind %s: accessor %s: no func %s(*runtime.Service)", k.Name, a.Name, a.Func)
+				t.Errorf("kind %s: accessor %s: no func %s(Service)", k.Name, a.Name, a.Func)
 			} else if got != a.Result {
 				t.Errorf("kind %s: accessor %s: %s returns %s, want %s", k.Name, a.Name, a.Func, got, a.Result)
 			}
@@ -214,7 +241,7 @@ func contains(s []int, v int) bool {
 }
 
 // accessorFuncs parses this package and returns its exported functions of
-// one *runtime.Service parameter, with their result type.
+// one Service parameter, with their result type.
 func accessorFuncs(t *testing.T) map[string]string {
 	t.Helper()
 	fset := token.NewFileSet()
@@ -244,7 +271,7 @@ func accessorFuncs(t *testing.T) map[string]string {
 			if len(ps) != 1 || len(ps[0].Names) > 1 || rs == nil || len(rs.List) != 1 {
 				continue
 			}
-			if string(src[fset.Position(ps[0].Type.Pos()).Offset:fset.Position(ps[0].Type.End()).Offset]) != "*runtime.Service" {
+			if string(src[fset.Position(ps[0].Type.Pos()).Offset:fset.Position(ps[0].Type.End()).Offset]) != "Service" {
 				continue
 			}
 			r := rs.List[0].Type
@@ -350,7 +377,7 @@ func TestBitnamiMySQL(t *testing.T) {
 	}, BitnamiMariaDBDSN, BitnamiMariaDBURL, BitnamiMariaDBUser, BitnamiMariaDBPassword, BitnamiMariaDBDatabase)
 }
 
-type accessor func(*runtime.Service) string
+type accessor func(Service) string
 
 func runMySQL(t *testing.T, tests []mysqlCase, dsnF, urlF, userF, passF, dbF accessor) {
 	t.Helper()
@@ -390,7 +417,6 @@ func TestRedis(t *testing.T) {
 		{"requirepass", RedisURL, RedisPassword, nil, []string{"redis-server", "--requirepass", "s3cret"}, "redis://:s3cret@127.0.0.1:46379/0"},
 		{"requirepass in one string", RedisURL, RedisPassword, nil, []string{"redis-server --appendonly yes --requirepass s3cret"}, "redis://:s3cret@127.0.0.1:46379/0"},
 		{"requirepass in sh -c", RedisURL, RedisPassword, nil, []string{"sh", "-c", "redis-server --requirepass 'a b'"}, "redis://:a%20b@127.0.0.1:46379/0"},
-		{"template is unknown", RedisURL, RedisPassword, nil, []string{"redis-server", "--requirepass", "${REDIS_PASSWORD}"}, "redis://127.0.0.1:46379/0"},
 		{"REDIS_ARGS", RedisURL, RedisPassword, map[string]string{"REDIS_ARGS": "--requirepass pw"}, nil, "redis://:pw@127.0.0.1:46379/0"},
 		{"official ignores REDIS_PASSWORD", RedisURL, RedisPassword, map[string]string{"REDIS_PASSWORD": "pw"}, nil, "redis://127.0.0.1:46379/0"},
 		{"bitnami", BitnamiRedisURL, BitnamiRedisPassword, map[string]string{"REDIS_PASSWORD": "pw"}, nil, "redis://:pw@127.0.0.1:46379/0"},
@@ -511,15 +537,16 @@ func TestLists(t *testing.T) {
 	for name, tt := range map[string]struct {
 		got, want []string
 	}{
-		"kafka":     {KafkaBrokers(s), []string{"127.0.0.1:49092"}},
-		"cassandra": {CassandraHosts(s), []string{"127.0.0.1:49042"}},
-		"etcd":      {EtcdEndpoints(s), []string{"127.0.0.1:42379"}},
+		"kafka":            {KafkaBrokers(s), []string{"127.0.0.1:49092"}},
+		"kafka advertised": {KafkaBrokers(&fakeService{advertised: []string{"127.0.0.1:40001", "127.0.0.1:40002"}}), []string{"127.0.0.1:40001", "127.0.0.1:40002"}},
+		"cassandra":        {CassandraHosts(s), []string{"127.0.0.1:49042"}},
+		"etcd":             {EtcdEndpoints(s), []string{"127.0.0.1:42379"}},
 	} {
 		if diff := cmp.Diff(tt.want, tt.got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 	}
-	if got := HTTPURL(runtime.NewTestService(&composeplan.ServiceSpec{Name: "x"}, nil, "docker.example", map[int]int{8080: 32768}), 8080); got != "http://docker.example:32768" {
+	if got := HTTPURL(&fakeService{host: "docker.example", ports: map[int]int{8080: 32768}}, 8080); got != "http://docker.example:32768" {
 		t.Errorf("HTTPURL = %q", got)
 	}
 }

@@ -33,6 +33,7 @@ var composePlan = composeplan.Plan{
 				{Name: "POSTGRES_PASSWORD", Value: "${ORDERS_DB_PASSWORD:-orders-secret}"},
 				{Name: "POSTGRES_USER", Value: "orders"},
 			},
+			FileEnv: []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
 			Ports: []composeplan.PortSpec{
 				{Target: 5432, Protocol: "tcp", Published: "5432"},
 			},

@@ -59,7 +59,13 @@ type ServiceSpec struct {
 
 	Environment []EnvVar // sorted by name
 	EnvFiles    []EnvFile
-	Labels      map[string]string
+	// FileEnv names the variables that the image also reads from the file
+	// named by NAME_FILE (the kind's, from the templates catalog). When
+	// NAME_FILE is set, the runtime reads that file from the container once
+	// the service is ready, for the kind's accessors (a file it cannot read
+	// fails the start).
+	FileEnv []string
+	Labels  map[string]string
 
 	Ports       []PortSpec // ports, expose and the kind's default ports
 	Healthcheck *HealthcheckSpec

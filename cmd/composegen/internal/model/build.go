@@ -328,6 +328,7 @@ func (b *builder) service(s types.ServiceConfig, goName string) (composeplan.Ser
 	if kind != nil {
 		spec.Kind = kind.Name
 		ms.Kind = kind.Name
+		spec.FileEnv = append([]string(nil), kind.FileEnv...)
 	}
 
 	// Environment: the environment entries, plus the names (never the
