@@ -50,6 +50,20 @@ func (p Port) URL() string {
 // String returns Addr.
 func (p Port) String() string { return p.Addr() }
 
+// Healthcheck is a service's healthcheck as the compose file declares it.
+type Healthcheck struct {
+	// Test is the compose form: ["CMD", args...], ["CMD-SHELL", cmd] or
+	// ["NONE"], with the compose file's ${VAR} templates.
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
+	// Disable is set for disable: true and test: ["NONE"].
+	Disable bool
+}
+
 // ExecResult is the outcome of Service.Exec.
 type ExecResult struct {
 	ExitCode int

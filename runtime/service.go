@@ -78,9 +78,6 @@ func (s *Service) isReady() bool {
 // Name returns the compose service name.
 func (s *Service) Name() string { return s.spec.Name }
 
-// Spec returns the service's plan.
-func (s *Service) Spec() *composeplan.ServiceSpec { return s.spec }
-
 // ContainerID returns the id of the service's container.
 func (s *Service) ContainerID() string {
 	s.mu.Lock()
@@ -218,9 +215,34 @@ func (s *Service) Environ() map[string]string {
 	return m
 }
 
-// Healthcheck returns the healthcheck declared in the compose file, nil if
-// none.
-func (s *Service) Healthcheck() *composeplan.HealthcheckSpec { return s.spec.Healthcheck }
+// Healthcheck returns a copy of the healthcheck declared in the compose file,
+// nil when it declares none.
+func (s *Service) Healthcheck() *Healthcheck {
+	hc := s.spec.Healthcheck
+	if hc == nil {
+		return nil
+	}
+	return &Healthcheck{
+		Test: append([]string(nil), hc.Test...), Interval: hc.Interval, Timeout: hc.Timeout,
+		StartPeriod: hc.StartPeriod, StartInterval: hc.StartInterval, Retries: hc.Retries, Disable: hc.Disable,
+	}
+}
+
+// Ports returns the service's published ports, in the compose file's order
+// (ports, then expose, then the kind's default ports).
+func (s *Service) Ports() []Port {
+	var out []Port
+	for _, p := range s.spec.Ports {
+		if port, ok := s.LookupPort(p.Target, p.Protocol); ok {
+			out = append(out, port)
+		}
+	}
+	return out
+}
+
+// Replicas returns the service's containers, one Service each, in replica
+// order: the receiver (replica 1) first.
+func (s *Service) Replicas() []*Service { return []*Service{s} }
 
 // InternalAddr returns "service:port", the address other containers of the
 // stack use to reach container port target.

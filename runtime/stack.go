@@ -478,9 +478,6 @@ func (s *Stack) Service(name string) *Service {
 // value of the com.docker.compose.project label of its containers.
 func (s *Stack) ProjectName() string { return s.project }
 
-// Plan returns the plan the stack was started from.
-func (s *Stack) Plan() *composeplan.Plan { return s.plan }
-
 // Timeline returns when each service was created, started and ready,
 // relative to the start of Up.
 func (s *Stack) Timeline() string {

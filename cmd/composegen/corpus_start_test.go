@@ -119,14 +119,13 @@ func TestCorpusStart(t *testing.T) {
 		if svc == nil {
 			t.Fatalf("service %%s not started", name)
 		}
-		for _, p := range svc.Spec().Ports {
-			port, ok := svc.LookupPort(p.Target, p.Protocol)
-			if !ok || p.Protocol != "tcp" {
+		for _, port := range svc.Ports() {
+			if port.Protocol != "tcp" {
 				continue
 			}
 			c, err := net.DialTimeout("tcp", port.Addr(), 2*time.Second)
 			if err != nil {
-				t.Errorf("%%s: port %%d: %%v", name, p.Target, err)
+				t.Errorf("%%s: port %%d: %%v", name, port.Target, err)
 				continue
 			}
 			c.Close()

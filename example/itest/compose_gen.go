@@ -191,9 +191,9 @@ func (s *Postgres) Env() PostgresEnv {
 	}
 }
 
-// Healthcheck returns the healthcheck of service "postgres" as declared in the
-// compose file, nil when it declares none.
-func (s *Postgres) Healthcheck() *composeplan.HealthcheckSpec {
+// Healthcheck returns a copy of the healthcheck of service "postgres" as
+// declared in the compose file, nil when it declares none.
+func (s *Postgres) Healthcheck() *runtime.Healthcheck {
 	return s.svc.Healthcheck()
 }
 
@@ -267,9 +267,9 @@ func (s *Redis) Env() RedisEnv {
 	return RedisEnv{}
 }
 
-// Healthcheck returns the healthcheck of service "redis" as declared in the
-// compose file, nil when it declares none.
-func (s *Redis) Healthcheck() *composeplan.HealthcheckSpec {
+// Healthcheck returns a copy of the healthcheck of service "redis" as declared
+// in the compose file, nil when it declares none.
+func (s *Redis) Healthcheck() *runtime.Healthcheck {
 	return s.svc.Healthcheck()
 }
 

@@ -51,6 +51,9 @@ type ServiceSpec struct {
 	Image    string
 	Kind     string // kind from the templates catalog, "" when unknown
 	Profiles []string
+	// Replicas is the number of containers (deploy.replicas or scale); 0
+	// means 1.
+	Replicas int
 
 	// Command and Entrypoint override the image's when non-nil (an empty,
 	// non-nil slice clears the image's entrypoint, as in compose).

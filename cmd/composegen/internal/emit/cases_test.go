@@ -164,6 +164,7 @@ func fullPlanProject() *model.Project {
 		},
 		EnvFiles:    []composeplan.EnvFile{{Path: "app.env", Required: true, Format: "raw"}},
 		FileEnv:     []string{"APP_PASSWORD"},
+		Replicas:    2,
 		Labels:      map[string]string{"z": "last", "a": "first", "com.example/x": "`raw`"},
 		Ports:       []composeplan.PortSpec{{Name: "web", Target: 8080, Protocol: "tcp", Published: "8000-8003", HostIP: "0.0.0.0", AppProtocol: "https", Expose: true, Implicit: true, Advertised: []string{"ADV", "command"}}},
 		Healthcheck: &composeplan.HealthcheckSpec{Test: []string{"NONE"}, Interval: 90 * time.Second, Timeout: time.Minute, StartPeriod: 2 * time.Hour, StartInterval: 250 * time.Microsecond, Retries: 3, Disable: true},

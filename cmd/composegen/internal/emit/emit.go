@@ -424,8 +424,8 @@ func (g *gen) service(i int) error {
 	g.decl(doc("Env returns the environment of service "+strconv.Quote(s.Name)+" as its container got it: the compose file's values interpolated when the stack started, with the test process's environment, the options and .env."),
 		jen.Func().Params(recv.Clone()).Id("Env").Params().Id(n.Env).Block(jen.Return(
 			jen.Id(n.Env).Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: len(envValues) > 0}, envValues...))))
-	g.decl(doc("Healthcheck returns the healthcheck of service "+strconv.Quote(s.Name)+" as declared in the compose file, nil when it declares none."),
-		jen.Func().Params(recv.Clone()).Id("Healthcheck").Params().Op("*").Qual("github.com/composegen/composegen/runtime/composeplan", "HealthcheckSpec").
+	g.decl(doc("Healthcheck returns a copy of the healthcheck of service "+strconv.Quote(s.Name)+" as declared in the compose file, nil when it declares none."),
+		jen.Func().Params(recv.Clone()).Id("Healthcheck").Params().Op("*").Qual(runtimePkg, "Healthcheck").
 			Block(jen.Return(jen.Id("s").Dot("svc").Dot("Healthcheck").Call())))
 	g.decl(doc(fmt.Sprintf("InternalAddr returns %s, the address other containers of the stack use to reach container port port of service %s.", strconv.Quote(s.Name+":port"), strconv.Quote(s.Name))),
 		jen.Func().Params(recv.Clone()).Id("InternalAddr").Params(jen.Id("port").Int()).String().
