@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"context"
-
 	"net"
 	"strconv"
 	"time"
@@ -15,6 +13,7 @@ type TB interface {
 	Cleanup(func())
 	Logf(format string, args ...any)
 	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
 	Failed() bool
 	Name() string
 }
@@ -70,77 +69,3 @@ type ExecResult struct {
 	Stdout   string
 	Stderr   string
 }
-
-// Option configures Up and Start.
-type Option func(*config)
-
-type config struct {
-	profiles      []string
-	profilesSet   bool
-	env           map[string]string
-	timeout       time.Duration
-	projectName   string
-	fixedPorts    bool
-	keepOnFailure bool
-	logf          func(format string, args ...any)
-	verbose       bool
-	services      []string
-	logDir        string
-}
-
-// WithProfiles activates the given compose profiles instead of the ones
-// given at generation time.
-func WithProfiles(profiles ...string) Option {
-	return func(c *config) { c.profiles = append([]string(nil), profiles...); c.profilesSet = true }
-}
-
-// WithEnv sets a variable for interpolation and for bare "- NAME" entries,
-// taking precedence over the process environment and .env.
-func WithEnv(name, value string) Option {
-	return func(c *config) {
-		if c.env == nil {
-			c.env = map[string]string{}
-		}
-		c.env[name] = value
-	}
-}
-
-// WithTimeout bounds the whole start (default 2 minutes, or the value of
-// COMPOSEGEN_TIMEOUT).
-func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
-
-// WithProjectName sets the stack instance's project name instead of a
-// unique one. Two stacks with the same name collide: use it for a stack
-// shared by a whole test binary (with Up in TestMain).
-func WithProjectName(name string) Option { return func(c *config) { c.projectName = name } }
-
-// WithFixedPorts binds the host ports written in the compose file instead of
-// ephemeral ones. Parallel stacks of the same file then collide.
-func WithFixedPorts() Option { return func(c *config) { c.fixedPorts = true } }
-
-// WithKeepOnFailure leaves the stack running when the test failed (or Up
-// failed) and logs how to inspect and remove it. COMPOSEGEN_KEEP=1 does the
-// same.
-func WithKeepOnFailure() Option { return func(c *config) { c.keepOnFailure = true } }
-
-// WithLogf sends the runtime's messages (timeline, diagnostics) to logf. Start
-// uses t.Logf by default.
-func WithLogf(logf func(format string, args ...any)) Option {
-	return func(c *config) { c.logf = logf }
-}
-
-// WithVerbose logs a per-service timeline (created, started, ready, with
-// milliseconds). COMPOSEGEN_VERBOSE=1 does the same.
-func WithVerbose() Option { return func(c *config) { c.verbose = true } }
-
-// WithServices starts only the named services and their depends_on closure.
-// The generated StartX functions use it.
-func WithServices(names ...string) Option {
-	return func(c *config) { c.services = append(c.services, names...) }
-}
-
-// WithLogDir writes every service's full log to DIR/<project>/<service>.log
-// at teardown. COMPOSEGEN_LOG_DIR does the same.
-func WithLogDir(dir string) Option { return func(c *config) { c.logDir = dir } }
-
-var _ = context.Background

@@ -1,22 +1,11 @@
 package runtime
 
 import (
-	"context"
-	"os"
 	"testing"
-	"time"
+
+	"github.com/composegen/composegen/runtime/runtimetest"
 )
 
-// requireDocker skips the test when no engine answers, except under
-// CI=true, where a missing engine is a failure.
-func requireDocker(t testing.TB) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := getEngine(ctx); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and Docker is not available: %v", err)
-		}
-		t.Skipf("Docker is not available: %v", err)
-	}
-}
+// requireDocker skips the test without a container engine (and under
+// -short), except under CI=true, where a missing engine is a failure.
+func requireDocker(t testing.TB) { t.Helper(); runtimetest.RequireEngine(t) }

@@ -9,19 +9,25 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/template"
+
+	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // resolver interpolates the plan's templates when the stack starts: options
 // first, then the process environment, then the project's env files, in
 // docker compose's order of precedence.
+//
+// Every value it resolves for a variable whose name says it is a secret is
+// learned by the stack's masker, so that no message shows it.
 type resolver struct {
 	opts   map[string]string
 	dotenv map[string]string
+	mask   *mask.Masker
 }
 
-func newResolver(dir string, files []composeplan.EnvFile, opts map[string]string) (*resolver, error) {
-	r := &resolver{opts: opts, dotenv: map[string]string{}}
+func newResolver(dir string, files []composeplan.EnvFile, opts map[string]string, m *mask.Masker) (*resolver, error) {
+	r := &resolver{opts: opts, dotenv: map[string]string{}, mask: m}
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		b, err := os.ReadFile(p)
@@ -37,7 +43,11 @@ func newResolver(dir string, files []composeplan.EnvFile, opts map[string]string
 		}
 		for k, v := range vals {
 			r.dotenv[k] = v
+			m.AddVar(k, v)
 		}
+	}
+	for k, v := range opts {
+		m.AddVar(k, v)
 	}
 	return r, nil
 }
@@ -50,10 +60,13 @@ func (r *resolver) lookupNoDotenv(name string) (string, bool) {
 }
 
 func (r *resolver) lookup(name string) (string, bool) {
-	if v, ok := r.lookupNoDotenv(name); ok {
-		return v, true
+	v, ok := r.lookupNoDotenv(name)
+	if !ok {
+		v, ok = r.dotenv[name]
 	}
-	v, ok := r.dotenv[name]
+	if ok {
+		r.mask.AddVar(name, v)
+	}
 	return v, ok
 }
 
@@ -148,6 +161,7 @@ func (r *resolver) serviceEnv(dir string, spec *composeplan.ServiceSpec) (map[st
 		}
 		env[e.Name] = v
 	}
+	r.mask.AddEnv(env)
 	return env, nil
 }
 

@@ -16,7 +16,7 @@ import (
 // cannot be read: a remote engine, another OS, no permission. It sees the
 // container itself, so docker-proxy's listener on the host never counts.
 func (s *Service) listening() (ports map[int]bool, ok bool) {
-	if s.stack.eng == nil || s.stack.eng.remote {
+	if !s.stack.info.Local {
 		return nil, false
 	}
 	s.mu.Lock()

@@ -6,277 +6,468 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/mask"
+	"github.com/composegen/composegen/runtime/internal/probe"
 )
 
-// Readiness cadence: probe at once, then back off quickly to a short cap,
-// so a service counts as ready within ~cap of becoming ready instead of at
-// the engine's next healthcheck interval.
+// Readiness is a promise: a replica is ready when everything that applies
+// holds at once. Its container runs (not restarting, not exited, not
+// restarted since it was started), the kind's protocol probe through the
+// published port answers (a real exchange that docker-proxy cannot fake),
+// and the compose healthcheck passes. The probe gates the healthcheck: no
+// exec runs before the server answers, because an early exec can break a
+// starting server (RabbitMQ's CLI creating the Erlang cookie before the
+// broker, say). Without a probe, execs start after a short delay and back
+// off, never back to back.
 //
-// Host-side probes (a protocol greeting through the published port) cost
-// next to nothing and run on a tight cadence. A healthcheck runs through
-// exec, which costs the engine a process spawn each time (on 2 cores that
-// competes with the very server that is starting), so when the service's
-// kind speaks a known protocol on a published port the healthcheck waits
-// behind that cheap probe, the gate: it runs as soon as the gate passes,
-// and at least every gateFallback otherwise, so a gate that never passes
-// (TLS-only server, say) delays readiness by at most that much.
+// We are fast by probing on our own cadence instead of the engine's
+// interval tick, never by declaring ready early; the unhealthy budget is
+// Docker's (see budget).
 var (
-	probeFirstDelay = 10 * time.Millisecond
-	probeMaxDelay   = 100 * time.Millisecond
-	hostProbeMax    = 20 * time.Millisecond
-	gateFallback    = 250 * time.Millisecond
+	// probeFirst and probeMax bound the cadence of host-side probes, which
+	// cost next to nothing.
+	probeFirst = 5 * time.Millisecond
+	probeMax   = 20 * time.Millisecond
+	// execFirst is the delay before the first healthcheck exec of a
+	// service without a probe; execAfterGate the first retry after the
+	// probe passed; execMax caps the exec cadence (the healthcheck's
+	// interval caps it too).
+	execFirst     = 250 * time.Millisecond
+	execAfterGate = 100 * time.Millisecond
+	execMax       = time.Second
+	// stateEvery is how often the container's state is read while waiting
+	// (an exit is seen at once anyway, through the exit watcher).
+	stateEvery = 250 * time.Millisecond
 )
 
+// Defaults of a compose healthcheck, as Docker applies them.
 const (
 	defaultInterval = 30 * time.Second
-	defaultTimeout  = 30 * time.Second
+	defaultHCTime   = 30 * time.Second
 	defaultRetries  = 3
 )
 
-// hasHealthcheck reports whether the compose healthcheck is to be run.
-func (s *Service) hasHealthcheck() bool {
-	hc := s.spec.Healthcheck
-	return hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE"
+// readiness is the state of one replica's wait.
+type readiness struct {
+	r       *Service
+	hc      *composeplan.HealthcheckSpec // nil without a healthcheck
+	cmd     []string                     // the healthcheck's command, interpolated
+	probe   *composeplan.ProbeSpec       // nil without one (or its port is not published)
+	addr    string                       // the probe's published address
+	budget  *budget
+	watch   *listenWatch
+	start   time.Time
+	probeOK bool // the probe passed (or there is none)
+	nextRun time.Time
+	delay   time.Duration
+	lastErr error
+	inspect time.Time // last state read
 }
 
-// awaitReady waits until the service is ready: its healthcheck passes (run
-// by us through exec), or its kind's probe answers, or, with neither, it
-// runs. A container that exits 0 first counts as completed; one that exits
-// non-zero fails at once.
-func (s *Service) awaitReady(ctx context.Context) error {
-	var check func(ctx context.Context) error
-	var budget time.Duration
-	switch {
-	case s.hasHealthcheck():
-		hc := s.spec.Healthcheck
-		interval, retries := hc.Interval, hc.Retries
-		if interval <= 0 {
-			interval = defaultInterval
-		}
-		if retries <= 0 {
-			retries = defaultRetries
-		}
-		budget = hc.StartPeriod + time.Duration(retries)*interval
-		timeout := hc.Timeout
-		if timeout <= 0 {
-			timeout = defaultTimeout
-		}
-		cmd, err := s.healthCmd()
-		if err != nil {
-			return fmt.Errorf("service %q: healthcheck: %w", s.spec.Name, err)
-		}
-		check = func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			res, err := s.Exec(ctx, cmd...)
-			if err != nil {
-				if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-					return fmt.Errorf("%s timed out after %s", shortCmd(hc.Test), timeout)
-				}
-				return err
-			}
-			if res.ExitCode != 0 {
-				out := strings.TrimSpace(res.Stdout + res.Stderr)
-				return fmt.Errorf("%s exited %d: %s", shortCmd(hc.Test), res.ExitCode, lastLines(out, 3))
-			}
-			return nil
-		}
-	case s.spec.Probe != nil:
-		p := s.spec.Probe
-		port, ok := s.LookupPort(p.Port, "tcp")
-		if !ok {
-			return s.awaitRunning(ctx)
-		}
-		check = func(ctx context.Context) error {
-			if err := probeAddr(ctx, p, port.Addr()); err != nil {
-				return fmt.Errorf("%s probe of port %d: %w", p.Protocol, p.Port, err)
-			}
-			return nil
-		}
-	default:
-		return s.awaitRunning(ctx)
-	}
-
-	// A container that exits ends the wait at once, even mid-probe: exit 0
-	// is completion (a one-shot), non-zero a failure.
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-s.exitedCh:
-			cancel()
-		case <-cctx.Done():
-		}
-	}()
-	var gate func(ctx context.Context) error
-	if s.hasHealthcheck() {
-		gate = s.gate()
-	}
-	start := time.Now()
-	delay := probeFirstDelay
-	maxDelay := probeMaxDelay
-	if !s.hasHealthcheck() {
-		maxDelay = hostProbeMax
-	}
-	var lastCheck time.Time
-	var err error
-	// Without a healthcheck, a probe that waits in vain is explained from
-	// the container's own sockets; for the generic tcp probe (a port of an
-	// image composegen does not know) a container that listens only on
-	// other ports fails the start once that has lasted elsewhereSettle.
-	var watch *listenWatch
-	if p := s.spec.Probe; p != nil && !s.hasHealthcheck() {
-		watch = &listenWatch{s: s, port: p.Port}
+// awaitReady waits until the replica is ready (or, for a one-shot, has
+// exited 0). Any other exit, a restart, an unhealthy verdict or the end of
+// ctx is an error that names the service and the cause.
+func (r *Service) awaitReady(ctx context.Context) error {
+	w, err := r.newReadiness()
+	if err != nil {
+		return err
 	}
 	for {
-		select {
-		case <-s.exitedCh:
-			return s.exitError()
-		default:
+		if done, err := w.checkState(ctx, false); done || err != nil {
+			return err
 		}
-		run := true
-		if gate != nil {
-			if gerr := gate(cctx); gerr != nil && time.Since(lastCheck) < gateFallback {
-				run = false
-				if err == nil {
-					err = gerr
-				}
-			}
+		ready, err := w.step(ctx)
+		if err != nil {
+			return err
 		}
-		if run {
-			lastCheck = time.Now()
-			if err = check(cctx); err == nil {
-				return nil
+		if ready {
+			// Declare ready only after reading the state once more: a
+			// container that died under the last probe is not ready.
+			done, err := w.checkState(ctx, true)
+			if done || err != nil {
+				return err
 			}
+			return nil
 		}
 		select {
-		case <-s.exitedCh:
-			return s.exitError()
-		default:
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if run {
-			if watch != nil {
-				if note, fatal := watch.check(); note != "" {
-					if fatal && s.spec.Probe.Protocol == "tcp" {
-						return fmt.Errorf("service %q: not ready after %s: %s: fix its ports or expose in the compose file, or give it a healthcheck%s", s.spec.Name, time.Since(start).Round(time.Second), note, s.logTail())
-					}
-					err = fmt.Errorf("%v (%s)", err, note)
-				}
-			}
-			s.recordProbe(err.Error())
-		}
-		if budget > 0 && time.Since(start) > budget {
-			return fmt.Errorf("service %q: unhealthy after %s: %v%s", s.spec.Name, budget, err, s.logTail())
-		}
-		wait := delay
-		if !run {
-			wait = gateDelay
-		}
-		select {
-		case <-s.exitedCh:
-			return s.exitError()
+		case <-r.exitedCh:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-time.After(w.wait()):
 		}
-		if run {
-			if delay *= 2; delay > maxDelay {
-				delay = maxDelay
+	}
+}
+
+func (r *Service) newReadiness() (*readiness, error) {
+	w := &readiness{r: r, start: r.startedAt(), probeOK: true}
+	if hasHealthcheck(r.spec) {
+		w.hc = r.spec.Healthcheck
+		cmd, err := r.healthCmd()
+		if err != nil {
+			return nil, fmt.Errorf("service %q: healthcheck: %w", r.label(), err)
+		}
+		w.cmd = cmd
+		w.budget = newBudget(w.hc, w.start)
+	}
+	if p := r.spec.Probe; p != nil {
+		if port, ok := r.LookupPort(p.Port, "tcp"); ok {
+			w.probe, w.addr, w.probeOK = p, port.Addr(), false
+			if w.hc == nil && r.stack.info.Local {
+				w.watch = &listenWatch{s: r, port: p.Port}
 			}
 		}
 	}
+	w.delay = probeFirst
+	if w.probe == nil && w.hc != nil {
+		w.nextRun = w.start.Add(execFirst)
+		w.delay = execFirst
+	}
+	return w, nil
 }
 
-// gateDelay is the cadence of the gate while it fails.
-var gateDelay = 5 * time.Millisecond
-
-// gate returns the cheap host-side probe that the service's healthcheck
-// waits behind: the kind's probe (ServiceSpec.Probe) on its published port,
-// nil when the kind has none or the port is not published.
-func (s *Service) gate() func(ctx context.Context) error {
-	p := s.spec.Probe
-	if p == nil {
-		return nil
+// checkState reads the container's state (at most every stateEvery unless
+// force, or at once after an exit) and judges it. done is set when the
+// replica completed as a one-shot.
+func (w *readiness) checkState(ctx context.Context, force bool) (done bool, err error) {
+	r := w.r
+	if !force && !closed(r.exitedCh) && time.Since(w.inspect) < stateEvery {
+		return false, nil
 	}
-	port, ok := s.LookupPort(p.Port, "tcp")
-	if !ok {
-		return nil
-	}
-	addr := port.Addr()
-	return func(ctx context.Context) error {
-		if err := probeAddr(ctx, p, addr); err != nil {
-			return fmt.Errorf("%s probe of port %d: %w", p.Protocol, p.Port, err)
+	w.inspect = time.Now()
+	st, err := r.stack.eng.Inspect(ctx, r.ContainerID())
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
 		}
-		return nil
+		return false, fmt.Errorf("service %q: %w", r.label(), err)
 	}
+	r.setState(st)
+	return r.judge(st)
 }
 
-// awaitRunning is readiness for a service without healthcheck or probe: it
-// was started; only an immediate non-zero exit is an error, and that is
-// reported by the exit watcher.
-func (s *Service) awaitRunning(ctx context.Context) error {
-	select {
-	case <-s.exitedCh:
-		return s.exitError()
-	default:
-		return nil
+// judge says what a container state means for a replica that is coming up
+// or up: running (nil, false), completed (a one-shot that exited 0: nil,
+// true), or an error.
+func (r *Service) judge(st engine.State) (completed bool, err error) {
+	r.mu.Lock()
+	base := r.base
+	r.mu.Unlock()
+	restarts := st.RestartCount - base.RestartCount
+	restarted := restarts > 0 || st.Restarting ||
+		(!base.StartedAt.IsZero() && !st.StartedAt.IsZero() && !st.StartedAt.Equal(base.StartedAt))
+	switch {
+	case restarted:
+		if restarts < 1 {
+			restarts = 1
+		}
+		return false, fmt.Errorf("service %q: restarted %d time(s) while starting (its restart policy %q restarts it after each exit; last exit code %d): it crashes%s",
+			r.label(), restarts, r.spec.Restart, st.ExitCode, r.logTail())
+	case st.Running:
+		return false, nil
+	case st.Status == "created":
+		return false, nil // not started yet, or the engine has not caught up
 	}
+	// Exited (or dead): a success only for a one-shot that exited 0.
+	r.mu.Lock()
+	r.exitCode = st.ExitCode
+	r.mu.Unlock()
+	if st.ExitCode == 0 && r.unit.oneShot {
+		r.mu.Lock()
+		r.completed = true
+		r.mu.Unlock()
+		return true, nil
+	}
+	return false, r.exitErrorCode(st)
 }
 
-// exitError is the error for a container that exited before it was ready:
-// nil for a one-shot service that exited 0.
-func (s *Service) exitError() error {
-	s.mu.Lock()
-	code := s.exitCode
-	s.mu.Unlock()
-	if code == 0 {
-		return nil
+// exitError is the start's error for a replica whose container stopped
+// while the stack came up: nil for a one-shot that exited 0.
+func (r *Service) exitError() error {
+	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
+	defer cancel()
+	st, err := r.stack.eng.Inspect(ctx, r.ContainerID())
+	if err != nil {
+		st = engine.State{Status: "exited", ExitCode: r.exit()}
 	}
-	return fmt.Errorf("service %q: exited with code %d%s", s.spec.Name, code, s.logTail())
+	_, err = r.judge(st)
+	if err == nil && st.Running {
+		// It stopped, and its restart policy started it again.
+		st.Restarting = true
+		_, err = r.judge(st)
+	}
+	return err
 }
 
-func (s *Service) healthCmd() ([]string, error) {
-	t := s.spec.Healthcheck.Test
+// exitErrorCode explains an exit like compose does.
+func (r *Service) exitErrorCode(st engine.State) error {
+	var why []string
+	if st.OOMKilled {
+		why = append(why, "killed by the kernel for lack of memory (OOM)")
+	}
+	if st.Error != "" {
+		why = append(why, st.Error)
+	}
+	if st.ExitCode == 0 {
+		need := "the stack needs it running"
+		if r.unit.neededHealthy {
+			need = "a dependent needs it healthy (service_healthy)"
+		} else if hasHealthcheck(r.spec) {
+			need = "it has a healthcheck, so it is expected to keep running"
+		} else if r.spec.Kind != "" {
+			need = "it is a " + r.spec.Kind + " server, which is expected to keep running"
+		}
+		why = append(why, need)
+	}
+	msg := fmt.Sprintf("service %q: exited with code %d", r.label(), st.ExitCode)
+	if len(why) > 0 {
+		msg += " (" + strings.Join(why, "; ") + ")"
+	}
+	return errors.New(msg + r.logTail())
+}
+
+// step runs what is due: the probe until it passes, then the healthcheck.
+// It reports ready when everything that applies passed.
+func (w *readiness) step(ctx context.Context) (bool, error) {
+	r := w.r
+	if !w.probeOK {
+		t := time.Now()
+		err := probe.Run(ctx, w.probe.Protocol, w.probe.Path, w.addr)
+		if err == nil {
+			w.probeOK = true
+			if w.hc == nil {
+				return true, nil
+			}
+			w.nextRun = time.Now() // the gate opened: check at once
+			w.delay = execAfterGate
+		} else {
+			w.lastErr = fmt.Errorf("%s probe of port %d: %w", w.probe.Protocol, w.probe.Port, err)
+			if w.watch != nil {
+				if note, fatal := w.watch.check(); note != "" {
+					if fatal && w.probe.Protocol == "tcp" {
+						return false, fmt.Errorf("service %q: not ready after %s: %s: fix its ports or expose in the compose file, or give it a healthcheck%s", r.label(), time.Since(w.start).Round(time.Second), note, r.logTail())
+					}
+					w.lastErr = fmt.Errorf("%v (%s)", w.lastErr, note)
+				}
+			}
+			r.recordProbe(w.lastErr.Error())
+			return false, w.failed(time.Since(t))
+		}
+	}
+	if w.hc == nil {
+		return true, nil
+	}
+	if time.Now().Before(w.nextRun) {
+		return false, nil
+	}
+	t := time.Now()
+	err := r.runHealthcheck(ctx, w.hc, w.cmd)
+	if err == nil {
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	w.lastErr = err
+	r.recordProbe(err.Error())
+	w.nextRun = time.Now().Add(w.delay)
+	w.delay = min(w.delay*3/2, w.execCap())
+	return false, w.failed(time.Since(t))
+}
+
+// failed counts a failed probe or healthcheck against Docker's budget.
+func (w *readiness) failed(took time.Duration) error {
+	if w.budget == nil || !w.budget.fail(time.Now(), took) {
+		return nil
+	}
+	return fmt.Errorf("service %q: unhealthy after %s (Docker's budget: start_period %s, then %d consecutive failures every %s): %v%s",
+		w.r.label(), time.Since(w.start).Round(time.Millisecond), w.budget.startPeriod, w.budget.retries, w.budget.interval, w.lastErr, w.r.logTail())
+}
+
+// execCap is the longest pause between two healthcheck execs.
+func (w *readiness) execCap() time.Duration {
+	c := execMax
+	if iv := w.hc.Interval; iv > 0 && iv < c {
+		c = iv
+	}
+	return c
+}
+
+// wait returns how long to sleep before the next step.
+func (w *readiness) wait() time.Duration {
+	if !w.probeOK {
+		d := w.delay
+		w.delay = min(w.delay*2, probeMax)
+		return d
+	}
+	if d := time.Until(w.nextRun); d > 0 {
+		return min(d, stateEvery)
+	}
+	return probeFirst
+}
+
+// runHealthcheck execs the healthcheck once, bounded by its timeout.
+func (r *Service) runHealthcheck(ctx context.Context, hc *composeplan.HealthcheckSpec, cmd []string) error {
+	timeout := hc.Timeout
+	if timeout <= 0 {
+		timeout = defaultHCTime
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := r.Exec(ctx, cmd...)
+	name := shortCmd(hc.Test)
+	switch {
+	case err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s: the healthcheck did not finish within its timeout (%s)", name, timeout)
+	case err != nil:
+		return fmt.Errorf("%s: %v", name, err)
+	case res.ExitCode != 0:
+		out := strings.TrimSpace(res.Stdout + res.Stderr)
+		if out == "" {
+			return fmt.Errorf("%s exited %d (no output)", name, res.ExitCode)
+		}
+		return fmt.Errorf("%s exited %d: %s", name, res.ExitCode, lastLines(out, 3, 512))
+	}
+	return nil
+}
+
+// healthCmd returns the healthcheck's command, interpolated.
+func (r *Service) healthCmd() ([]string, error) {
+	t := r.spec.Healthcheck.Test
+	res := r.stack.res
+	var cmd []string
+	var err error
 	switch t[0] {
 	case "CMD":
 		if len(t) < 2 {
 			return nil, errors.New("CMD without a command")
 		}
-		return s.stack.res.expandAll("healthcheck.test", t[1:])
+		cmd, err = res.expandAll("healthcheck.test", t[1:])
 	case "CMD-SHELL":
-		cmd, err := s.stack.res.expand("healthcheck.test", strings.Join(t[1:], " "))
-		if err != nil {
-			return nil, err
-		}
-		return []string{"/bin/sh", "-c", cmd}, nil
+		var c string
+		c, err = res.expand("healthcheck.test", strings.Join(t[1:], " "))
+		cmd = []string{"/bin/sh", "-c", c}
 	default:
-		cmd, err := s.stack.res.expand("healthcheck.test", strings.Join(t, " "))
-		if err != nil {
-			return nil, err
-		}
-		return []string{"/bin/sh", "-c", cmd}, nil
+		var c string
+		c, err = res.expand("healthcheck.test", strings.Join(t, " "))
+		cmd = []string{"/bin/sh", "-c", c}
 	}
+	if err != nil {
+		return nil, err
+	}
+	r.stack.mask.AddArgs(cmd)
+	return cmd, nil
 }
 
+// shortCmd shows a healthcheck test as written (templates, not values),
+// password arguments masked, at most 80 bytes.
 func shortCmd(test []string) string {
 	if len(test) > 1 && (test[0] == "CMD" || test[0] == "CMD-SHELL") {
 		test = test[1:]
 	}
-	s := strings.Join(test, " ")
-	if len(s) > 60 {
-		s = s[:57] + "..."
+	s := strings.Join(mask.Args(test), " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
 	}
 	return s
 }
 
-func (s *Service) recordProbe(out string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.probes = append(s.probes, out)
-	if len(s.probes) > 5 {
-		s.probes = s.probes[len(s.probes)-5:]
+// recordProbe keeps the last five probe and healthcheck outputs.
+func (r *Service) recordProbe(out string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.probes = append(r.probes, time.Since(r.tStarted).Round(time.Millisecond).String()+": "+out)
+	if len(r.probes) > 5 {
+		r.probes = r.probes[len(r.probes)-5:]
 	}
+}
+
+func (r *Service) startedAt() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tStarted.IsZero() {
+		return time.Now()
+	}
+	return r.tStarted
+}
+
+// budget decides when Docker would declare a container unhealthy: it runs
+// the healthcheck every interval (each run bounded by timeout, the first one
+// interval after the start), failures during start_period do not count, and
+// retries consecutive failures make it unhealthy. We probe faster than the
+// interval, so our failures are mapped onto Docker's schedule: a failure
+// counts for every one of Docker's runs that would have happened by then.
+// The budget is never shorter than Docker's.
+type budget struct {
+	interval, startPeriod time.Duration
+	retries               int
+	start                 time.Time
+	next                  time.Time // Docker's next run
+	failures              int
+}
+
+func newBudget(hc *composeplan.HealthcheckSpec, start time.Time) *budget {
+	b := &budget{interval: hc.Interval, startPeriod: hc.StartPeriod, retries: hc.Retries, start: start}
+	if b.interval <= 0 {
+		b.interval = defaultInterval
+	}
+	if b.retries <= 0 {
+		b.retries = defaultRetries
+	}
+	b.next = start.Add(b.interval)
+	return b
+}
+
+// fail records a failed check that ended at now after running for took; it
+// reports whether Docker would have declared the container unhealthy.
+func (b *budget) fail(now time.Time, took time.Duration) bool {
+	for !b.next.After(now) {
+		if !b.next.Before(b.start.Add(b.startPeriod)) {
+			b.failures++
+		}
+		b.next = b.next.Add(b.interval + took)
+		if b.failures >= b.retries {
+			return true
+		}
+	}
+	return false
+}
+
+// lastLines returns the last n lines of s, at most max bytes of them, with
+// non-printable bytes escaped.
+func lastLines(s string, n, max int) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	out := printable(strings.Join(lines, "\n"))
+	if len(out) > max {
+		out = "…" + out[len(out)-max:]
+	}
+	return out
+}
+
+// printable escapes what a terminal or a test log should not receive raw:
+// NUL and other control bytes (not tabs and newlines), invalid UTF-8.
+func printable(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
 }

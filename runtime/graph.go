@@ -1,0 +1,244 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// startAll starts every replica of every selected service concurrently,
+// each after its service's dependencies, and waits until all are ready or
+// one fails. The first failure cancels the others and is the error
+// returned; a service that was not started because a dependency failed
+// never hides that dependency's error.
+func (s *Stack) startAll(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var de *depError
+		if firstErr == nil || (errors.As(firstErr, &de) && !errors.As(err, &de)) {
+			firstErr = err
+		}
+		cancel()
+	}
+	for _, u := range s.order {
+		u.watch(ctx)
+	}
+	// A container that stops while the stack comes up fails the start at
+	// once, whatever state it had reached, unless it is a one-shot that
+	// exited 0.
+	allDone := make(chan struct{})
+	defer close(allDone)
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			go func() {
+				select {
+				case <-r.exitedCh:
+					if err := r.exitError(); err != nil {
+						fail(err)
+					}
+				case <-allDone:
+				}
+			}()
+		}
+	}
+	g := errgroup.Group{}
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			g.Go(func() error {
+				if err := r.run(ctx); err != nil {
+					r.fail(err)
+					u.fail(err)
+					if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+						fail(err)
+					}
+				}
+				return nil
+			})
+		}
+	}
+	_ = g.Wait()
+	mu.Lock()
+	err := firstErr
+	mu.Unlock()
+	if err != nil && !isCancel(err) {
+		if ns := s.notStarted(); len(ns) > 0 {
+			err = fmt.Errorf("%w\n(not started: %s)", err, strings.Join(ns, ", "))
+		}
+	}
+	if err == nil && ctx.Err() != nil {
+		// The caller's context ended (or Down began): services that saw
+		// the cancellation did not report it as their failure.
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = s.sweep(ctx)
+	}
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return s.timeoutError(err)
+	}
+	return err
+}
+
+// notStarted lists the services none of whose containers was started.
+func (s *Stack) notStarted() []string {
+	var out []string
+	for _, u := range s.order {
+		started := false
+		for _, r := range u.replicas {
+			started = started || closed(r.startedCh)
+		}
+		if !started {
+			out = append(out, u.spec.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sweep checks, once everything reported ready, that every container that
+// is to run still does and was not restarted: Up returns only when every
+// service answers.
+func (s *Stack) sweep(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			if r.isCompleted() {
+				continue
+			}
+			g.Go(func() error {
+				st, err := s.eng.Inspect(gctx, r.ContainerID())
+				if err != nil {
+					return fmt.Errorf("service %q: %w", r.label(), err)
+				}
+				_, err = r.judge(st)
+				return err
+			})
+		}
+	}
+	return g.Wait()
+}
+
+// run brings one replica up: creates its container, waits for the
+// service's dependencies, starts the container and waits until it is ready.
+//
+// Creation needs nothing from the dependencies (compose, too, creates every
+// container before it starts any), so it happens at once, overlapping with
+// the dependencies' start and readiness; only what names another container
+// (links, network_mode: service:, volumes_from, pid, ipc) waits for it.
+func (r *Service) run(ctx context.Context) error {
+	st := r.stack
+	early := len(containerRefs(r.spec)) == 0
+	if early {
+		if err := r.create(ctx); err != nil {
+			return fmt.Errorf("service %q: %w", r.label(), err)
+		}
+	}
+	for _, d := range r.spec.DependsOn {
+		dep := st.units[d.Service]
+		if dep == nil {
+			continue // optional dependency that is not part of this stack
+		}
+		if err := r.waitFor(ctx, d, dep); err != nil {
+			return err
+		}
+	}
+	if !early {
+		if err := r.create(ctx); err != nil {
+			return fmt.Errorf("service %q: %w", r.label(), err)
+		}
+	}
+	if err := r.start(ctx); err != nil {
+		return fmt.Errorf("service %q: %w", r.label(), err)
+	}
+	close(r.startedCh)
+	if err := r.awaitReady(ctx); err != nil {
+		return err
+	}
+	if !r.isCompleted() {
+		if err := r.readFiles(ctx); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.tReady = time.Now()
+	r.mu.Unlock()
+	close(r.readyCh)
+	return nil
+}
+
+// start starts the container, records the state it started in and watches
+// for its exit.
+func (r *Service) start(ctx context.Context) error {
+	eng := r.stack.eng
+	if err := eng.Start(ctx, r.ContainerID()); err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
+	st, err := eng.Inspect(ctx, r.ContainerID())
+	if err != nil {
+		return fmt.Errorf("inspect container: %w", err)
+	}
+	r.mu.Lock()
+	r.tStarted = time.Now()
+	r.base = st
+	r.mu.Unlock()
+	r.setState(st)
+	go r.watchExit(r.stack.life, r.exitedCh, &r.exitOnce)
+	return nil
+}
+
+// watchExit waits for the container to stop while the stack lives, records
+// its exit code and closes exited.
+func (r *Service) watchExit(ctx context.Context, exited chan struct{}, once *sync.Once) {
+	code, err := r.stack.eng.Wait(ctx, r.ContainerID())
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	r.exitCode = code
+	r.tExited = time.Now()
+	r.mu.Unlock()
+	once.Do(func() { close(exited) })
+}
+
+// exit returns the exit code the watcher saw.
+func (r *Service) exit() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exitCode
+}
+
+func (r *Service) isCompleted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.completed
+}
+
+// timeoutError explains a deadline or a cancellation: which services were
+// not ready yet, with their last probe outputs and logs.
+func (s *Stack) timeoutError(cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
+	defer cancel()
+	var b strings.Builder
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			if closed(r.readyCh) {
+				continue
+			}
+			fmt.Fprintf(&b, "\n%s", r.describe(ctx))
+		}
+	}
+	return fmt.Errorf("%w after %s; not ready:%s", cause, time.Since(s.t0).Round(time.Millisecond), b.String())
+}

@@ -1,0 +1,163 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/composegen/composegen/runtime/engine"
+)
+
+// images makes concurrent stacks of a process pull or build an image once.
+var images singleflight.Group
+
+// ensureImage makes the service's image available according to its pull
+// policy and build section (and WithBuild), and returns its reference.
+func (r *Service) ensureImage(ctx context.Context) (string, error) {
+	st := r.stack
+	image, err := st.res.expand("image", r.spec.Image)
+	if err != nil {
+		return "", err
+	}
+	b := r.spec.Build
+	if image == "" {
+		if b == nil {
+			return "", errors.New("no image and no build section")
+		}
+		image = normalizeProjectName(st.plan.Name) + "-" + r.spec.Name
+	}
+	policy, err := st.res.expand("pull_policy", r.spec.PullPolicy)
+	if err != nil {
+		return "", err
+	}
+	action, err := r.imageAction(ctx, image, policy)
+	if err != nil || action == "" {
+		return image, err
+	}
+	key := st.info.Endpoint + " " + action + " " + image
+	ch := images.DoChan(key, func() (any, error) {
+		// Not cancelled by one caller: others may wait for the same
+		// image. It is bounded by the start's timeout of whoever waits.
+		ictx := context.WithoutCancel(ctx)
+		if action == "build" {
+			return nil, r.build(ictx, image)
+		}
+		return nil, r.pull(ictx, image, policy)
+	})
+	select {
+	case res := <-ch:
+		return image, res.Err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// imageAction decides whether the image is to be built, pulled or used as
+// it is ("").
+func (r *Service) imageAction(ctx context.Context, image, policy string) (string, error) {
+	present := func() (bool, error) {
+		_, err := r.stack.eng.Image(ctx, image)
+		if errors.Is(err, engine.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	b := r.spec.Build
+	switch {
+	case b != nil && (policy == "build" || r.stack.cfg.build):
+		return "build", nil
+	case b != nil && (policy == "" || policy == "missing" || policy == "if_not_present"):
+		ok, err := present()
+		if ok || err != nil {
+			return "", err
+		}
+		return "build", nil
+	case policy == "always":
+		return "pull", nil
+	case policy == "never":
+		ok, err := present()
+		if err == nil && !ok {
+			err = fmt.Errorf("image %s is not present and pull_policy is never", image)
+		}
+		return "", err
+	case policy == "" || policy == "missing" || policy == "if_not_present" || policy == "build":
+		ok, err := present()
+		if ok || err != nil {
+			return "", err
+		}
+		return "pull", nil
+	}
+	return "", fmt.Errorf("pull_policy: %q is not one of always, never, missing, build", policy)
+}
+
+func (r *Service) pull(ctx context.Context, image, policy string) error {
+	platform, _ := r.stack.res.expand("platform", r.spec.Platform)
+	var out limitedBuffer
+	out.max = 64 << 10
+	if err := r.stack.eng.Pull(ctx, image, platform, &out); err != nil {
+		hint := "is the image name right, and can the engine reach its registry?"
+		if policy == "always" {
+			hint = "pull_policy is always, so the image is pulled even when present; use pull_policy: missing to run a local image without a registry"
+		}
+		return fmt.Errorf("pull image %s: %w (%s)", image, err, hint)
+	}
+	return nil
+}
+
+func (r *Service) build(ctx context.Context, image string) error {
+	b := r.spec.Build
+	st := r.stack
+	bctx, err := st.res.expand("build.context", b.Context)
+	if err != nil {
+		return err
+	}
+	dir := bctx
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(st.dir, filepath.FromSlash(bctx))
+	}
+	args, err := st.res.expandMap("build.args", b.Args)
+	if err != nil {
+		return err
+	}
+	spec := engine.BuildSpec{Tag: image, ContextDir: dir, Args: args, NoCache: false,
+		Labels: map[string]string{labelManaged: "true", labelService: r.spec.Name}}
+	if spec.Dockerfile, err = st.res.expand("build.dockerfile", b.Dockerfile); err != nil {
+		return err
+	}
+	if spec.Target, err = st.res.expand("build.target", b.Target); err != nil {
+		return err
+	}
+	if spec.Platform, err = st.res.expand("platform", r.spec.Platform); err != nil {
+		return err
+	}
+	var out limitedBuffer
+	out.max = 256 << 10
+	if err := st.eng.Build(ctx, spec, &out); err != nil {
+		return fmt.Errorf("build image %s from %s: %w\nbuild output (last lines):\n%s", image, dir, err, lastLines(out.String(), 30, 8<<10))
+	}
+	return nil
+}
+
+// checkPlatform refuses to run an image built for another platform than the
+// service's platform: field asks for (the engine would run it, emulated or
+// failing with "exec format error").
+func (r *Service) checkPlatform(ctx context.Context, image string) error {
+	want, err := r.stack.res.expand("platform", r.spec.Platform)
+	if err != nil || want == "" {
+		return err
+	}
+	img, err := r.stack.eng.Image(ctx, image)
+	if err != nil {
+		return nil // the create reports it
+	}
+	wantOS, wantArch, _ := strings.Cut(want, "/")
+	wantArch, _, _ = strings.Cut(wantArch, "/") // variants are not compared
+	if wantOS != img.OS || (wantArch != "" && wantArch != img.Architecture) {
+		return fmt.Errorf("platform: image %s is %s/%s, not %s (pull or build it for %s, or remove platform:)", image, img.OS, img.Architecture, want, want)
+	}
+	return nil
+}

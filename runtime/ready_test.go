@@ -1,0 +1,348 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/probe"
+)
+
+// server is a service of a known kind: a probe on 6379 (redis protocol).
+func server(name, image string) composeplan.ServiceSpec {
+	return composeplan.ServiceSpec{
+		Name: name, Image: image, Kind: "redis",
+		Ports: []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+		Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+	}
+}
+
+func withHC(s composeplan.ServiceSpec, hc composeplan.HealthcheckSpec) composeplan.ServiceSpec {
+	if hc.Test == nil {
+		hc.Test = []string{"CMD", "check"}
+	}
+	s.Healthcheck = &hc
+	return s
+}
+
+func dependsOn(s composeplan.ServiceSpec, dep, cond string) composeplan.ServiceSpec {
+	s.DependsOn = append(s.DependsOn, composeplan.Dependency{Service: dep, Condition: cond, Required: true})
+	return s
+}
+
+func wantErr(t *testing.T, err error, wants ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Up succeeded, want an error containing %q", wants)
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+}
+
+// The healthcheck may pass long before the server accepts connections
+// (pg_isready over the unix socket during the entrypoint's init): the
+// kind's probe gates readiness and every exec, so the first connection
+// after Up succeeds.
+func TestReadyWaitsForTheProbe(t *testing.T) {
+	const listen = 400 * time.Millisecond
+	eng := newFakeEngine(t, map[string]behaviour{
+		"db": {listenAfter: listen, protocol: "redis", exec: func([]string, time.Duration) int { return 0 }},
+	})
+	s, err := upFake(t, eng, fakePlan(withHC(server("db", "db"), composeplan.HealthcheckSpec{Interval: time.Second})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := probe.Run(context.Background(), "redis", "", s.Service("db").Addr(6379)); err != nil {
+		t.Fatalf("first connection after Up: %v", err)
+	}
+	execs := eng.execTimes("db")
+	if len(execs) == 0 {
+		t.Fatal("the healthcheck never ran")
+	}
+	for _, e := range execs {
+		if e < listen {
+			t.Errorf("healthcheck exec'd at %s, before the server listened (%s)", e, listen)
+		}
+	}
+}
+
+// An exec before the server is up breaks some servers (RabbitMQ): none may
+// run before the probe passes.
+func TestNoExecBeforeTheProbe(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{
+		"rabbit": {listenAfter: 300 * time.Millisecond, protocol: "redis", breakIfExecBefore: 300 * time.Millisecond},
+	})
+	if _, err := upFake(t, eng, fakePlan(withHC(server("rabbitmq", "rabbit"), composeplan.HealthcheckSpec{Interval: 5 * time.Second}))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A healthcheck without a probe starts gently: the first exec after a
+// short delay, then backing off, never back to back.
+func TestExecsStartGently(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{
+		"app": {exec: func(_ []string, since time.Duration) int {
+			if since < 1500*time.Millisecond {
+				return 1
+			}
+			return 0
+		}},
+	})
+	app := withHC(composeplan.ServiceSpec{Name: "app", Image: "app"}, composeplan.HealthcheckSpec{Interval: 10 * time.Second, Retries: 10})
+	if _, err := upFake(t, eng, fakePlan(app)); err != nil {
+		t.Fatal(err)
+	}
+	execs := eng.execTimes("app")
+	if len(execs) < 3 || len(execs) > 8 {
+		t.Fatalf("%d execs in 1.5s: %v", len(execs), execs)
+	}
+	if execs[0] < execFirst {
+		t.Errorf("first exec at %s, before %s", execs[0], execFirst)
+	}
+	for i := 1; i < len(execs); i++ {
+		if gap := execs[i] - execs[i-1]; gap < execFirst-20*time.Millisecond {
+			t.Errorf("execs %d and %d only %s apart: %v", i-1, i, gap, execs)
+		}
+	}
+}
+
+// A crash-looping server with a restart policy fails the start as soon as
+// it restarts, naming it, instead of counting as ready or completed.
+func TestCrashLoopFailsFast(t *testing.T) {
+	for _, hc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("healthcheck=%v", hc), func(t *testing.T) {
+			eng := newFakeEngine(t, map[string]behaviour{"crash": {exitAfter: 100 * time.Millisecond, exitCode: 0}})
+			svc := server("cache", "crash")
+			svc.Restart = "unless-stopped"
+			if hc {
+				svc = withHC(svc, composeplan.HealthcheckSpec{Interval: time.Second})
+			}
+			start := time.Now()
+			_, err := upFake(t, eng, fakePlan(svc), WithTimeout(time.Minute))
+			wantErr(t, err, `service "cache"`, "restarted", "unless-stopped", "last logs")
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("failed after %s; want it as soon as the restart is seen", d)
+			}
+		})
+	}
+}
+
+// A service with a healthcheck that exits 0 is not completed: its
+// service_healthy dependents fail to start, with its exit named, as compose
+// says "dependency failed to start".
+func TestHealthcheckedExitFailsDependents(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{
+		"db":  {exitAfter: 100 * time.Millisecond},
+		"app": {listenAfter: time.Millisecond, protocol: "redis"},
+	})
+	db := withHC(composeplan.ServiceSpec{Name: "db", Image: "db"}, composeplan.HealthcheckSpec{Interval: time.Second})
+	app := dependsOn(server("app", "app"), "db", "service_healthy")
+	_, err := upFake(t, eng, fakePlan(app, db))
+	wantErr(t, err, `service "db": exited with code 0`, "healthy")
+	if eng.resources(map[string]string{labelService: "app"}) > 0 && len(eng.execTimes("app")) > 0 {
+		t.Error("app was started")
+	}
+}
+
+// A one-shot (no healthcheck, no kind) that exits 0 completes, and what
+// waits for service_completed_successfully starts; a failing one fails the
+// start and keeps its dependents from starting.
+func TestOneShots(t *testing.T) {
+	for _, code := range []int{0, 3} {
+		t.Run(fmt.Sprintf("exit %d", code), func(t *testing.T) {
+			eng := newFakeEngine(t, map[string]behaviour{
+				"migrate": {exitAfter: 150 * time.Millisecond, exitCode: code},
+				"api":     {listenAfter: 10 * time.Millisecond, protocol: "redis"},
+			})
+			migrate := composeplan.ServiceSpec{Name: "migrate", Image: "migrate"}
+			api := dependsOn(server("api", "api"), "migrate", "service_completed_successfully")
+			s, err := upFake(t, eng, fakePlan(api, migrate))
+			if code == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !s.Service("migrate").isCompleted() {
+					t.Error("migrate not completed")
+				}
+				return
+			}
+			wantErr(t, err, `service "migrate": exited with code 3`, "not started: api", "last logs")
+			if s := startedServices(eng); s["api"] {
+				t.Error("api was started")
+			}
+		})
+	}
+}
+
+// startedServices returns the services whose containers ran.
+func startedServices(eng *fakeEngine) map[string]bool {
+	eng.mu.Lock()
+	defer eng.mu.Unlock()
+	out := map[string]bool{}
+	for _, c := range eng.byID {
+		if c.run > 0 {
+			out[c.spec.Service] = true
+		}
+	}
+	return out
+}
+
+// An exec that the engine reports as successful while the container
+// restarted under it is not a passing healthcheck.
+func TestExecDuringARestartIsNotHealthy(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{
+		"flaky": {exitAfter: 150 * time.Millisecond, exitCode: 1, exec: func([]string, time.Duration) int { return 0 }},
+	})
+	svc := withHC(composeplan.ServiceSpec{Name: "flaky", Image: "flaky", Restart: "always"}, composeplan.HealthcheckSpec{Interval: time.Second})
+	_, err := upFake(t, eng, fakePlan(svc))
+	wantErr(t, err, `service "flaky"`, "restarted")
+}
+
+// An unhealthy service fails after Docker's budget, not before.
+func TestUnhealthyAfterDockersBudget(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{"sick": {exec: func([]string, time.Duration) int { return 1 }}})
+	svc := withHC(composeplan.ServiceSpec{Name: "sick", Image: "sick"}, composeplan.HealthcheckSpec{Interval: 200 * time.Millisecond, Retries: 3, StartPeriod: 300 * time.Millisecond})
+	start := time.Now()
+	_, err := upFake(t, eng, fakePlan(svc))
+	wantErr(t, err, `service "sick": unhealthy after`, "check exited 1 (no output)")
+	// Docker: runs at 200, 400, 600 (in the start period, not counted),
+	// 800, 1000: unhealthy at the third counted failure.
+	if d := time.Since(start); d < 800*time.Millisecond || d > 5*time.Second {
+		t.Errorf("unhealthy after %s; Docker's budget ends at 0.8-1s", d)
+	}
+}
+
+func TestBudget(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	b := newBudget(&composeplan.HealthcheckSpec{Interval: 5 * time.Second, Retries: 3, StartPeriod: 12 * time.Second}, t0)
+	// Docker runs at 5, 10 (start period), 15, 20, 25: unhealthy at 25s.
+	for _, d := range []time.Duration{100 * time.Millisecond, 4 * time.Second, 11 * time.Second, 17 * time.Second, 24 * time.Second} {
+		if b.fail(at(d), 0) {
+			t.Fatalf("unhealthy at %s", d)
+		}
+	}
+	if !b.fail(at(25*time.Second), 0) {
+		t.Fatal("not unhealthy at 25s")
+	}
+	// Slow checks stretch the schedule: with 2s per check, runs at 5, 12,
+	// 19: unhealthy only at 19s.
+	b = newBudget(&composeplan.HealthcheckSpec{Interval: 5 * time.Second, Retries: 3}, t0)
+	if b.fail(at(18*time.Second), 2*time.Second) {
+		t.Fatal("unhealthy at 18s")
+	}
+	if !b.fail(at(19*time.Second), 2*time.Second) {
+		t.Fatal("not unhealthy at 19s")
+	}
+	// Defaults: interval 30s, 3 retries.
+	b = newBudget(&composeplan.HealthcheckSpec{}, t0)
+	if b.fail(at(89*time.Second), 0) || !b.fail(at(90*time.Second), 0) {
+		t.Fatal("default budget is not 90s")
+	}
+}
+
+// No secret appears in an error, the diagnostics or the timeline: not the
+// value of a password variable, not a password argument.
+func TestSecretsMasked(t *testing.T) {
+	const secret = "TopSecret-4711"
+	eng := newFakeEngine(t, map[string]behaviour{"cache": {exec: func([]string, time.Duration) int { return 1 }}})
+	svc := withHC(composeplan.ServiceSpec{
+		Name: "cache", Image: "cache",
+		Command:     []string{"redis-server", "--requirepass", "${REDIS_PASSWORD}"},
+		Environment: []composeplan.EnvVar{{Name: "REDIS_PASSWORD", Value: "${REDIS_PASSWORD}"}},
+	}, composeplan.HealthcheckSpec{Test: []string{"CMD", "redis-cli", "-a", "${REDIS_PASSWORD}", "ping"}, Interval: 100 * time.Millisecond, Retries: 2})
+	literal := withHC(composeplan.ServiceSpec{Name: "db", Image: "cache"},
+		composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "mysqladmin ping -uroot -pLiteral-9876"}, Interval: 100 * time.Millisecond, Retries: 2})
+	_, err := upFake(t, eng, fakePlan(svc, literal), WithEnv("REDIS_PASSWORD", secret), WithVerbose())
+	if err == nil {
+		t.Fatal("Up succeeded")
+	}
+	for _, s := range []string{secret, "Literal-9876"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error shows %q:\n%v", s, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "${REDIS_PASSWORD}") && !strings.Contains(err.Error(), "-p****") {
+		t.Errorf("error shows neither the template nor a mask:\n%v", err)
+	}
+}
+
+// Down is bounded even when the engine stalls, and says so.
+func TestDownBounded(t *testing.T) {
+	old := downTimeout
+	downTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { downTimeout = old })
+	eng := newFakeEngine(t, map[string]behaviour{"api": {listenAfter: time.Millisecond, protocol: "redis"}})
+	s, err := upFake(t, eng, fakePlan(server("api", "api")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.removeDelay = time.Hour
+	start := time.Now()
+	err = s.Down(context.Background())
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Down took %s", d)
+	}
+	wantErr(t, err, "gave up")
+	eng.removeDelay = 0
+}
+
+// Replicas: N containers named <project>-<service>-N, each with its own
+// ports, replica 1 first; WithScale overrides the count.
+func TestReplicas(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{"web": {listenAfter: time.Millisecond, protocol: "redis"}})
+	web := server("web", "web")
+	web.Replicas = 3
+	for _, tt := range []struct {
+		opts []Option
+		want int
+	}{{nil, 3}, {[]Option{WithScale("web", 2)}, 2}} {
+		s, err := upFake(t, eng, fakePlan(web), tt.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps := s.Service("web").Replicas()
+		if len(reps) != tt.want {
+			t.Fatalf("%d replicas, want %d", len(reps), tt.want)
+		}
+		seen := map[string]bool{}
+		for i, r := range reps {
+			if r.Replica() != i+1 || r.ContainerName() != fmt.Sprintf("%s-web-%d", s.ProjectName(), i+1) {
+				t.Errorf("replica %d: number %d, name %s", i+1, r.Replica(), r.ContainerName())
+			}
+			addr := r.Addr(6379)
+			if seen[addr] {
+				t.Errorf("replicas share %s", addr)
+			}
+			seen[addr] = true
+			if c, err := net.Dial("tcp", addr); err != nil {
+				t.Error(err)
+			} else {
+				c.Close()
+			}
+		}
+		if reps[0] != s.Service("web") {
+			t.Error("Service is not replica 1")
+		}
+	}
+	_, err := upFake(t, eng, fakePlan(web), WithScale("nope", 2))
+	wantErr(t, err, `WithScale: no service "nope"`)
+}
+
+// The start's timeout explains what was not ready, with its last probes.
+func TestTimeoutExplains(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{"never": {}})
+	_, err := upFake(t, eng, fakePlan(server("stuck", "never")), WithTimeout(500*time.Millisecond))
+	wantErr(t, err, "deadline exceeded", `service "stuck": running`, "redis probe of port 6379", "last logs")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("errors.Is(err, DeadlineExceeded) = false for %v", err)
+	}
+}

@@ -1,0 +1,192 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/composegen/composegen/runtime/engine"
+)
+
+// Bounds of the calls that must end even when the engine stalls.
+var (
+	downTimeout        = 30 * time.Second
+	diagnosticsTimeout = 10 * time.Second
+)
+
+// down removes everything labelled with the stack's project: what was
+// recorded and whatever a cancelled request may have created anyway.
+func (s *Stack) down(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, downTimeout)
+		defer cancel()
+	}
+	s.cancel()
+	defer unregister(s)
+	// A start in progress (Down from a signal handler, or from another
+	// goroutine) is cancelled above; let it return before listing.
+	s.awaitStart(ctx)
+	if s.cfg.logDir != "" {
+		s.writeLogs(ctx)
+	}
+	var known []string
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			if id := r.ContainerID(); id != "" {
+				known = append(known, id)
+			}
+		}
+	}
+	_, err := removeLabelled(ctx, s.eng, map[string]string{labelProject: s.project, labelManaged: "true"}, known, nil)
+	s.removePrivate()
+	// The reaper runs in the background; a short-lived process must not
+	// exit half-way through it.
+	waitReaping(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (gave up: the engine did not finish within the teardown's bound; what is left is removed by the next start's reaper or `composegen prune`)", err)
+		}
+		return fmt.Errorf("down %s: %w", s.project, err)
+	}
+	return nil
+}
+
+// removeLabelled removes every resource that carries labels and that keep
+// does not spare (keep may be nil): containers first, all in parallel (the
+// known ones at once, while the listing runs), then networks and volumes,
+// then projects. It returns what it removed.
+func removeLabelled(ctx context.Context, eng engine.Engine, labels map[string]string, known []string, keep func(engine.Resource) bool) ([]engine.Resource, error) {
+	var (
+		mu      sync.Mutex
+		errs    []error
+		removed []engine.Resource
+		seen    = map[string]bool{}
+		wg      sync.WaitGroup
+	)
+	remove := func(r engine.Resource) {
+		mu.Lock()
+		if seen[r.Kind+" "+r.ID] {
+			mu.Unlock()
+			return
+		}
+		seen[r.Kind+" "+r.ID] = true
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := eng.Remove(ctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && !errors.Is(err, engine.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("remove %s %s: %w", r.Kind, displayID(r), err))
+				return
+			}
+			removed = append(removed, r)
+		}()
+	}
+	for _, id := range known {
+		remove(engine.Resource{Kind: engine.KindContainer, ID: id})
+	}
+	list, err := eng.List(ctx, labels)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list resources: %w", err))
+	}
+	var rest []engine.Resource
+	for _, r := range list {
+		switch {
+		case keep != nil && keep(r):
+		case r.Kind == engine.KindContainer:
+			remove(r)
+		default:
+			rest = append(rest, r)
+		}
+	}
+	wg.Wait()
+	// Networks and volumes can go once no container uses them; projects
+	// (which hold everything) last.
+	for _, phase := range [][]string{{engine.KindNetwork, engine.KindVolume}, {engine.KindProject}} {
+		for _, r := range rest {
+			if r.Kind == phase[0] || (len(phase) > 1 && r.Kind == phase[1]) {
+				remove(r)
+			}
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return removed, errors.Join(errs...)
+}
+
+func displayID(r engine.Resource) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	if len(r.ID) > 12 {
+		return r.ID[:12]
+	}
+	return r.ID
+}
+
+// writeLogs streams every container's full log to
+// DIR/<project>/<service>.log (0600 files in 0700 directories), masked
+// line by line.
+func (s *Stack) writeLogs(ctx context.Context) {
+	dir := filepath.Join(s.cfg.logDir, s.project)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		s.logf("composegen: log dir: %v", err)
+		return
+	}
+	var g errgroup.Group
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			if r.ContainerID() == "" {
+				continue
+			}
+			g.Go(func() error {
+				name := r.spec.Name
+				if len(u.replicas) > 1 {
+					name = fmt.Sprintf("%s-%d", name, r.number)
+				}
+				f, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+				if err != nil {
+					return err
+				}
+				w := &maskWriter{w: f, m: s.mask}
+				err = r.WriteLogs(ctx, w)
+				w.Flush()
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		s.logf("composegen: writing logs to %s: %v", dir, err)
+	}
+}
+
+// keep leaves the stack running for inspection: it is marked so that the
+// reaper spares it (a volume labelled with the project and
+// io.composegen.keep), and the log says how to look at it and remove it.
+func (s *Stack) keep() {
+	unregister(s)
+	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
+	defer cancel()
+	err := s.eng.CreateVolume(ctx, engine.VolumeSpec{
+		Name:   s.project + "_composegen-keep",
+		Labels: s.labels(map[string]string{labelKeep: "failure"}),
+	})
+	if err != nil {
+		s.logf("composegen: could not mark stack %s as kept (%v); the next start's reaper may remove it", s.project, err)
+	}
+	s.logf("composegen: keeping stack %s for inspection:\n  docker ps -a --filter label=%s=%s\n  docker logs <container>\nremove it with:\n  go run github.com/composegen/composegen/cmd/composegen prune -p %s",
+		s.project, labelProject, s.project, s.project)
+}

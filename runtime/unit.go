@@ -1,0 +1,189 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+)
+
+// A unit is one compose service of a stack: its replicas, and the events
+// its dependents wait for. Each event closes when every replica reached it.
+type unit struct {
+	stack    *Stack
+	spec     *composeplan.ServiceSpec
+	replicas []*Service
+
+	// oneShot is set when an exit with code 0 completes the service
+	// instead of failing the start: it has dependents waiting for
+	// service_completed_successfully, or it has no healthcheck, no kind and
+	// no dependent that needs it healthy.
+	oneShot bool
+	// neededHealthy is set when a dependent waits for service_healthy.
+	neededHealthy bool
+
+	once      sync.Once
+	started   chan struct{} // every replica runs (or ran)
+	healthy   chan struct{} // every replica is ready and runs
+	completed chan struct{} // every replica exited with code 0
+	failed    chan struct{} // a replica failed to start
+	mu        sync.Mutex
+	err       error
+}
+
+func newUnit(s *Stack, spec *composeplan.ServiceSpec) *unit {
+	return &unit{
+		stack: s, spec: spec,
+		started:   make(chan struct{}),
+		healthy:   make(chan struct{}),
+		completed: make(chan struct{}),
+		failed:    make(chan struct{}),
+	}
+}
+
+// hasHealthcheck reports whether the compose healthcheck is to be run.
+func hasHealthcheck(spec *composeplan.ServiceSpec) bool {
+	hc := spec.Healthcheck
+	return hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE"
+}
+
+// classifyUnits decides, from how the services depend on each other, which
+// ones may complete by exiting 0.
+func (s *Stack) classifyUnits() {
+	completes := map[string]bool{}
+	for _, u := range s.order {
+		for _, d := range u.spec.DependsOn {
+			dep := s.units[d.Service]
+			if dep == nil {
+				continue
+			}
+			switch d.Condition {
+			case "service_healthy":
+				dep.neededHealthy = true
+			case "service_completed_successfully":
+				completes[d.Service] = true
+			}
+		}
+	}
+	for _, u := range s.order {
+		u.oneShot = completes[u.spec.Name] ||
+			(!hasHealthcheck(u.spec) && !u.neededHealthy && u.spec.Kind == "")
+	}
+}
+
+// fail records the unit's first failure and wakes its dependents.
+func (u *unit) fail(err error) {
+	u.mu.Lock()
+	if u.err == nil {
+		u.err = err
+	}
+	u.mu.Unlock()
+	u.once.Do(func() { close(u.failed) })
+}
+
+// watch closes the unit's events as its replicas reach them.
+func (u *unit) watch(ctx context.Context) {
+	all := func(pick func(r *Service) chan struct{}, done chan struct{}) {
+		for _, r := range u.replicas {
+			select {
+			case <-pick(r):
+			case <-u.failed:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(done)
+	}
+	go all(func(r *Service) chan struct{} { return r.startedCh }, u.started)
+	go all(func(r *Service) chan struct{} { return r.readyCh }, u.healthy)
+	go all(func(r *Service) chan struct{} { return r.exitedCh }, u.completed)
+}
+
+// waitFor blocks until dependency d's condition holds for dep.
+func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *unit) error {
+	var ch chan struct{}
+	switch d.Condition {
+	case "service_healthy":
+		ch = dep.healthy
+	case "service_completed_successfully":
+		ch = dep.completed
+	default:
+		ch = dep.started
+	}
+	select {
+	case <-ch:
+	case <-dep.failed:
+		return &depError{service: r.label(), dep: d.Service}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	switch d.Condition {
+	case "service_healthy":
+		for _, rep := range dep.replicas {
+			if rep.isCompleted() {
+				return fmt.Errorf("service %q: dependency %q exited with code 0, but %q needs it healthy (service_healthy); give it a healthcheck that passes while it runs, or use service_completed_successfully", r.label(), rep.label(), r.label())
+			}
+		}
+	case "service_completed_successfully":
+		for _, rep := range dep.replicas {
+			if code := rep.exit(); code != 0 {
+				return fmt.Errorf("service %q: exited with code %d, so %q, which depends on it, was not started%s", rep.label(), code, r.label(), rep.logTail())
+			}
+		}
+	}
+	return nil
+}
+
+// depError is a service that did not start because a dependency failed; the
+// dependency's own error is the start's error.
+type depError struct{ service, dep string }
+
+func (e *depError) Error() string {
+	return fmt.Sprintf("service %q: not started because its dependency %q failed", e.service, e.dep)
+}
+
+// A containerRef is another service whose container the service's
+// container refers to at creation, so that it must be started first.
+type containerRef struct {
+	field   string // links, network_mode, volumes_from, pid, ipc
+	service string
+	// optional refs (links) are skipped when the service is not part of
+	// the start; the others are an error then.
+	optional bool
+}
+
+// containerRefs lists the services named by links, network_mode,
+// volumes_from, pid and ipc.
+func containerRefs(spec *composeplan.ServiceSpec) []containerRef {
+	var refs []containerRef
+	for _, l := range spec.Links {
+		name, _, _ := strings.Cut(l, ":")
+		refs = append(refs, containerRef{"links", name, true})
+	}
+	for _, m := range [][2]string{{"network_mode", spec.NetworkMode}, {"pid", spec.Pid}, {"ipc", spec.Ipc}} {
+		if name, ok := strings.CutPrefix(m[1], "service:"); ok {
+			refs = append(refs, containerRef{field: m[0], service: name})
+		}
+	}
+	for _, v := range spec.VolumesFrom {
+		if name, _, isService := volumesFromService(v); isService {
+			refs = append(refs, containerRef{field: "volumes_from", service: name})
+		}
+	}
+	return refs
+}
+
+// volumesFromService splits a volumes_from entry: "service:NAME[:MODE]"
+// (or a bare "NAME[:MODE]", compose's short form) names a service of the
+// stack, "container:NAME[:MODE]" a container.
+func volumesFromService(v string) (name, mode string, isService bool) {
+	if strings.HasPrefix(v, "container:") {
+		return "", "", false
+	}
+	v = strings.TrimPrefix(v, "service:")
+	name, mode, _ = strings.Cut(v, ":")
+	return name, mode, true
+}
