@@ -10,8 +10,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/template"
 
-	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
 // resolver interpolates the plan's templates when the stack starts: options

@@ -12,7 +12,7 @@ import (
 // pidns, nspids).
 type proc struct {
 	state, start, ns string
-	nspid           []int
+	nspid            []int
 }
 
 func fakeProc(t *testing.T, bootID string, self int, procs map[int]proc) Proc {
