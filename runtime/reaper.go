@@ -2,12 +2,15 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -76,7 +79,6 @@ func waitReaping(ctx context.Context) {
 type reapPolicy struct {
 	maxAge  time.Duration
 	project string // only this project ("" for all)
-	all     bool   // every project but live owners' (prune --all)
 	kept    bool   // kept projects too (prune)
 }
 
@@ -85,12 +87,22 @@ type projectVerdict struct {
 	Project string
 	Verdict owner.Verdict
 	Created time.Time
-	Kept    bool
+	Kept    string // why it is kept ("failure", "reuse"), "" if it is not
 }
 
-// reap removes the projects that policy condemns, and returns them with
-// the resources removed.
-func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]engine.Resource, error) {
+// Pruned is one project that Prune or the reaper removed.
+type Pruned struct {
+	// Project is the stack instance's project name.
+	Project string
+	// Reason says why it was removed.
+	Reason string
+	// Resources counts the containers, networks, volumes and projects
+	// removed.
+	Resources int
+}
+
+// reap removes the projects that policy condemns and reports them.
+func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, error) {
 	labels := map[string]string{labelManaged: "true"}
 	if policy.project != "" {
 		labels[labelProject] = policy.project
@@ -99,25 +111,37 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]engine.R
 	if err != nil {
 		return nil, err
 	}
-	verdicts := judgeProjects(list)
-	condemned := map[string]bool{}
+	reasons := map[string]string{}
 	now := time.Now()
-	for p, v := range verdicts {
+	for p, v := range judgeProjects(list) {
+		age := now.Sub(v.Created).Round(time.Minute)
 		switch {
 		case v.Verdict == owner.Alive:
-		case v.Kept && !policy.kept:
-		case v.Verdict == owner.Dead, policy.all, policy.project != "":
-			condemned[p] = true
-		case !v.Created.IsZero() && now.Sub(v.Created) > policy.maxAge:
-			condemned[p] = true
+		case v.Kept != "" && !policy.kept:
+		case v.Kept != "":
+			reasons[p] = "kept (" + v.Kept + ")"
+		case v.Verdict == owner.Dead:
+			reasons[p] = "its owner process is gone"
+		case !v.Created.IsZero() && age > policy.maxAge:
+			reasons[p] = fmt.Sprintf("its owner cannot be checked from here and it is %s old (more than %s)", age, policy.maxAge)
 		}
 	}
-	if len(condemned) == 0 {
+	if len(reasons) == 0 {
 		return nil, nil
 	}
-	return removeLabelled(ctx, eng, labels, nil, func(r engine.Resource) bool {
-		return !condemned[r.Labels[labelProject]]
+	removed, err := removeLabelled(ctx, eng, labels, nil, func(r engine.Resource) bool {
+		return reasons[r.Labels[labelProject]] == ""
 	})
+	count := map[string]int{}
+	for _, r := range removed {
+		count[r.Labels[labelProject]]++
+	}
+	var out []Pruned
+	for p, why := range reasons {
+		out = append(out, Pruned{Project: p, Reason: why, Resources: count[p]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
+	return out, err
 }
 
 // judgeProjects groups resources by project and judges each project's
@@ -139,9 +163,39 @@ func judgeProjects(list []engine.Resource) map[string]*projectVerdict {
 			}
 			out[p] = v
 		}
-		if r.Labels[labelKeep] != "" {
-			v.Kept = true
+		if k := r.Labels[labelKeep]; k != "" {
+			v.Kept = k
 		}
 	}
 	return out
+}
+
+// PruneOptions select what Prune removes.
+type PruneOptions struct {
+	// Engine names the engine ("" for COMPOSEGEN_ENGINE, else Docker).
+	Engine string
+	// Project limits Prune to one stack instance, which goes unless its
+	// owner runs.
+	Project string
+}
+
+// Prune removes, from the engine, the stacks that no running process owns:
+// kept ones (WithKeepOnFailure, COMPOSEGEN_KEEP, reused shared stacks),
+// those whose owner provably died, and those whose owner cannot be checked
+// from this machine once they are older than COMPOSEGEN_ORPHAN_AGE (6h).
+// The private files of dead owners go too. It never removes the stack of a
+// process that runs.
+func Prune(ctx context.Context, opts PruneOptions) ([]Pruned, error) {
+	eng, err := engines.Open(ctx, opts.Engine)
+	if err != nil {
+		return nil, err
+	}
+	waitReaping(ctx)
+	policy := reapPolicy{maxAge: orphanAge(), project: opts.Project, kept: true}
+	if opts.Project != "" {
+		policy.maxAge = 0
+	}
+	out, err := reap(ctx, eng, policy)
+	reapPrivateDirs()
+	return out, err
 }
