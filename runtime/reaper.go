@@ -122,6 +122,8 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 			reasons[p] = "kept (" + v.Kept + ")"
 		case v.Verdict == owner.Dead:
 			reasons[p] = "its owner process is gone"
+		case policy.project != "":
+			reasons[p] = "named, and its owner cannot be checked from here"
 		case !v.Created.IsZero() && age > policy.maxAge:
 			reasons[p] = fmt.Sprintf("its owner cannot be checked from here and it is %s old (more than %s)", age, policy.maxAge)
 		}
@@ -192,9 +194,6 @@ func Prune(ctx context.Context, opts PruneOptions) ([]Pruned, error) {
 	}
 	waitReaping(ctx)
 	policy := reapPolicy{maxAge: orphanAge(), project: opts.Project, kept: true}
-	if opts.Project != "" {
-		policy.maxAge = 0
-	}
 	out, err := reap(ctx, eng, policy)
 	reapPrivateDirs()
 	return out, err
