@@ -456,6 +456,7 @@ func fakePlan(services ...composeplan.ServiceSpec) *composeplan.Plan {
 // unique to the test.
 func upFake(t *testing.T, eng *fakeEngine, plan *composeplan.Plan, opts ...Option) (*Stack, error) {
 	t.Helper()
+	t.Setenv("COMPOSEGEN_NO_WATCHER", "1") // a watcher could not open a fake engine
 	name := "fake-" + strconv.Itoa(int(fakeSeq.Add(1)))
 	engine.Register(name, func(ctx context.Context) (engine.Engine, error) { return eng, nil })
 	opts = append([]Option{WithEngine(name), WithDir(t.TempDir()), WithLogf(t.Logf)}, opts...)

@@ -175,6 +175,7 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 		return fail(nil, err)
 	}
 	startReaper(eng)
+	startProcessWatcher(cfg.engine)
 	dir := filepath.Join(base, filepath.FromSlash(plan.Dir))
 	res, err := newResolver(dir, plan.EnvFiles, cfg.env, m)
 	if err != nil {
