@@ -106,7 +106,7 @@ func Connect(ctx context.Context, ep discover.Endpoint) (*Engine, error) {
 func newEngine(d dialer, ep discover.Endpoint) (*Engine, error) {
 	idle := 16
 	if ep.Scheme == "ssh" {
-		idle = 4 // each idle connection holds a remote dial-stdio process
+		idle = 8 // each idle connection holds a remote dial-stdio process (~30 MB)
 	}
 	hc := &http.Client{Transport: newTransport(d, idle)}
 	// dockertest builds its URLs from this address; the dialer ignores it.

@@ -28,13 +28,19 @@ import (
 // of need: each new API connection (and every exec, whose hijacked
 // connection the engine closes at its end) takes a session that has
 // already logged in and started dial-stdio, instead of paying for the
-// remote login shell at that moment.
+// remote login shell at that moment. There are two spares at first; each
+// dial that finds none adds one, up to maxSpares, so that the pool follows
+// the caller's concurrency.
+//
+// (ssh -W to the remote socket would skip the remote shell altogether,
+// but it needs stream forwarding, which hardened sshd configurations
+// refuse, and it would bypass the remote docker CLI's choice of engine.)
 type sshDialer struct {
 	spec    *discover.SSH
 	bin     string
 	dir     string // private directory of the control socket
 	ctlPath string
-	spares  int // sessions kept ready; 0 disables them
+	spares  int // sessions kept ready (grows with misses); 0 disables them
 	master  *exec.Cmd
 	mdone   chan struct{} // closed when the master exited
 
@@ -43,10 +49,14 @@ type sshDialer struct {
 	closed bool
 }
 
-// maxSpareAge is how long a spare session is trusted. Engines close
-// connections on which no request arrives (Podman after 20 s), so an older
-// spare is replaced by a fresh one.
-const maxSpareAge = 10 * time.Second
+// maxSpareAge is how long a spare session is trusted: an engine may close
+// a connection on which no request arrives (Docker 20.10 and Podman 4.3
+// keep them for more than a minute), so an older spare is replaced.
+const maxSpareAge = 30 * time.Second
+
+// maxSpares bounds the spare sessions (each holds a remote docker CLI
+// process of ~30 MB).
+const maxSpares = 6
 
 // sshConnectTimeout bounds ssh's own connection set-up.
 const sshConnectTimeout = "10"
@@ -144,6 +154,7 @@ func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
 	c := d.takeSpare()
 	var err error
 	if c == nil {
+		d.grow()
 		c, err = d.spawn()
 	}
 	d.refill()
@@ -165,6 +176,15 @@ func (d *sshDialer) takeSpare() *cmdConn {
 		go c.Close()
 	}
 	return nil
+}
+
+// grow keeps one more spare after a dial found none.
+func (d *sshDialer) grow() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.spares > 0 && d.spares < maxSpares {
+		d.spares++
+	}
 }
 
 // refill starts sessions until spares are ready (starting one is a
