@@ -54,6 +54,11 @@ func OpenEnv(ctx context.Context, env discover.Env) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no Docker engine: %w", err)
 	}
+	return openFirst(ctx, eps)
+}
+
+// openFirst returns the first candidate that answers.
+func openFirst(ctx context.Context, eps []discover.Endpoint) (*Engine, error) {
 	var tried []string
 	for _, ep := range eps {
 		e, err := Connect(ctx, ep)
@@ -61,7 +66,7 @@ func OpenEnv(ctx context.Context, env discover.Env) (*Engine, error) {
 			return e, nil
 		}
 		if ep.Explicit {
-			return nil, fmt.Errorf("the Docker engine at %s (%s) did not answer: %w%s", ep.Host, ep.From, err, explicitHint(ep))
+			return nil, fmt.Errorf("cannot use the Docker engine at %s (%s): %w%s", ep.Host, ep.From, err, explicitHint(ep))
 		}
 		tried = append(tried, fmt.Sprintf("%s (%s): %v", ep.Host, ep.From, err))
 		if ctx.Err() != nil {
@@ -202,6 +207,27 @@ func isLoopback(host string) bool {
 // explainDial turns a failed first exchange into a message that says what
 // went wrong and what to do.
 func explainDial(ctx context.Context, ep discover.Endpoint, err error) error {
+	if msg := explainTLS(ep, err); msg != "" {
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	var ae *apiError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("connection refused: nothing listens at %s", ep.Addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("permission denied on %s: add your user to the socket's group (docker), or use rootless Docker or Podman: %w", ep.Addr, err)
+	case ep.Scheme == "tcp" && ep.TLS == nil && isEOF(err):
+		return fmt.Errorf("the engine closed the connection at once; it may want TLS (set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH): %w", err)
+	case errors.As(err, &ae) && strings.Contains(ae.Message, "HTTPS"):
+		return fmt.Errorf("the engine wants TLS (set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH): %w", err)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		return fmt.Errorf("no answer within %v: %w", pingBound(ep), err)
+	}
+	return err
+}
+
+// explainTLS explains a failed TLS handshake ("" for other errors).
+func explainTLS(ep discover.Endpoint, err error) string {
 	var (
 		hs       *handshakeError
 		unknown  x509.UnknownAuthorityError
@@ -211,31 +237,23 @@ func explainDial(ctx context.Context, ep discover.Endpoint, err error) error {
 	)
 	switch {
 	case errors.As(err, &unknown):
-		return fmt.Errorf("the engine's TLS certificate is not signed by the CA of %s: %w", tlsSource(ep), err)
+		return "the engine's TLS certificate is not signed by the CA of " + tlsSource(ep)
 	case errors.As(err, &hostname):
-		return fmt.Errorf("the engine's TLS certificate is not valid for %s: %w", ep.Addr, err)
+		return "the engine's TLS certificate is not valid for " + ep.Addr
 	case errors.As(err, &invalid):
-		return fmt.Errorf("the engine's TLS certificate is invalid (expired?): %w", err)
+		return "the engine's TLS certificate is not valid (expired, or not for server use)"
 	case errors.As(err, &recHdr):
-		return fmt.Errorf("the engine does not speak TLS on %s (unset DOCKER_TLS_VERIFY, or use the engine's TLS port): %w", ep.Addr, err)
-	case errors.As(err, &hs) && isEOF(err):
-		return fmt.Errorf("the engine closed the connection during the TLS handshake: it wants a client certificate signed by its CA (%s has %s): %w", tlsSource(ep), clientCert(ep), err)
-	case errors.As(err, &hs) && strings.Contains(err.Error(), "certificate"):
-		return fmt.Errorf("the engine rejected the TLS client certificate (%s): %w", clientCert(ep), err)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("connection refused: nothing listens at %s", ep.Addr)
-	case errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("permission denied on %s: add your user to the socket's group (docker), or use rootless Docker or Podman: %w", ep.Addr, err)
-	case ep.Scheme == "tcp" && ep.TLS == nil && isEOF(err):
-		return fmt.Errorf("the engine closed the connection at once: it may want TLS (set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH): %w", err)
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
-		return fmt.Errorf("no answer within %v: %w", pingBound(ep), err)
+		return "the engine does not speak TLS on " + ep.Addr + " (unset DOCKER_TLS_VERIFY and DOCKER_TLS, or use the engine's TLS port)"
+	case !errors.As(err, &hs) && !strings.Contains(err.Error(), "remote error: tls:"):
+		// With TLS 1.3 the engine's refusal of the client certificate
+		// comes as an alert after the handshake.
+		return ""
+	case ep.TLS == nil || ep.TLS.CertFile == "":
+		return "the engine wants a TLS client certificate, and " + tlsSource(ep) + " has none (cert.pem and key.pem)"
+	case isEOF(err) || strings.Contains(err.Error(), "certificate"):
+		return "the engine refused the TLS client certificate " + ep.TLS.CertFile + " (is it signed by the engine's CA?)"
 	}
-	var ae *apiError
-	if errors.As(err, &ae) && strings.Contains(ae.Message, "HTTPS") {
-		return fmt.Errorf("the engine wants TLS (set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH): %w", err)
-	}
-	return err
+	return "TLS handshake with " + ep.Addr + " failed"
 }
 
 func pingBound(ep discover.Endpoint) time.Duration {
@@ -256,9 +274,3 @@ func tlsSource(ep discover.Endpoint) string {
 	return ep.TLS.Source
 }
 
-func clientCert(ep discover.Endpoint) string {
-	if ep.TLS == nil || ep.TLS.CertFile == "" {
-		return "no client certificate"
-	}
-	return "client certificate " + ep.TLS.CertFile
-}

@@ -262,7 +262,7 @@ func sshError(spec *discover.SSH, st *os.ProcessState, stderr string) error {
 		return fmt.Errorf("ssh does not trust the host key of %s (connect once with ssh to check and accept it): %s", target, msg)
 	case st != nil && st.ExitCode() == 127 || strings.Contains(msg, "command not found") || strings.Contains(msg, "docker: not found"):
 		return fmt.Errorf("no docker command on %s: the engine is reached through `docker system dial-stdio` there, so the docker CLI must be on the remote PATH: %s", target, msg)
-	case strings.Contains(msg, "Cannot connect to the Docker daemon") || strings.Contains(msg, "unknown command"):
+	case strings.Contains(msg, "Cannot connect to the Docker daemon") || strings.Contains(msg, "raw stream connection") || strings.Contains(msg, "unknown command"):
 		return fmt.Errorf("the docker CLI on %s cannot reach its engine (`docker system dial-stdio` needs Docker 18.09 or later and a running engine there): %s", target, msg)
 	}
 	code := "was killed"
