@@ -273,4 +273,3 @@ func tlsSource(ep discover.Endpoint) string {
 	}
 	return ep.TLS.Source
 }
-
