@@ -21,6 +21,7 @@ func init() {
 	register("ExecNotRunning", "", testExecNotRunning)
 	register("ExecContainerKilled", "", testExecContainerKilled)
 	register("ExecContainerRestarted", RestartPolicy, testExecContainerRestarted)
+	register("ExecContainerStoppedAndStarted", "", testExecStopStart)
 }
 
 // sleeper runs a container that sleeps.
@@ -162,4 +163,18 @@ func testExecContainerRestarted(ctx context.Context, t *testing.T, s *suite) {
 	}) {
 		t.Errorf("the container was not restarted by its policy")
 	}
+}
+
+// testExecStopStart stops and starts the container under an exec (Podman
+// then forgets the exec).
+func testExecStopStart(ctx context.Context, t *testing.T, s *suite) {
+	id := s.sleeper(ctx, t)
+	s.execDuring(ctx, t, id, func() {
+		if err := s.eng.Stop(ctx, id, 0); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		if err := s.eng.Start(ctx, id); err != nil {
+			t.Errorf("Start: %v", err)
+		}
+	})
 }
