@@ -1,0 +1,238 @@
+package enginetest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/composegen/composegen/runtime/engine"
+)
+
+func init() {
+	register("NetworkAliases", "", testNetworkAliases)
+	register("MultipleNetworks", MultipleNetworks, testMultipleNetworks)
+	register("NamedVolume", "", testNamedVolume)
+	register("ListAndRemove", "", testListRemove)
+	register("ImageInspect", "", testImage)
+	register("PullFailure", "", testPullFailure)
+	register("Build", Build, testBuild)
+}
+
+// fetch gets http://host:8080/ from inside the container (busybox's wget
+// -T crashes, so the exec's context bounds it).
+func (s *suite) fetch(ctx context.Context, t *testing.T, id, host string) string {
+	_, out, _ := s.exec(ctx, t, id, "wget", "-q", "-O", "-", "http://"+host+":8080/")
+	return out
+}
+
+func testNetworkAliases(ctx context.Context, t *testing.T, s *suite) {
+	net := s.network(ctx, t, "net")
+	web := s.httpdSpec(t, "web")
+	web.Hostname = "webhost"
+	web.Networks = []engine.Attachment{{Network: net, Aliases: []string{"web-alias"}}}
+	s.run(ctx, t, web)
+	client := s.spec(t, "client", "sleep", "300")
+	client.Networks = []engine.Attachment{{Network: net}}
+	cid := s.run(ctx, t, client)
+	var got string
+	if !eventually(ctx, 30*time.Second, func() bool { got = s.fetch(ctx, t, cid, "web-alias"); return got == "hello from webhost\n" }) {
+		t.Errorf("GET http://web-alias:8080/ from another container = %q; want the page of the aliased container", got)
+	}
+}
+
+func testMultipleNetworks(ctx context.Context, t *testing.T, s *suite) {
+	n1, n2 := s.network(ctx, t, "one"), s.network(ctx, t, "two")
+	web := s.httpdSpec(t, "web")
+	web.Hostname = "webhost"
+	web.Networks = []engine.Attachment{{Network: n1, Aliases: []string{"web-one"}}, {Network: n2, Aliases: []string{"web-two"}}}
+	s.run(ctx, t, web)
+	client := s.spec(t, "client", "sleep", "300")
+	client.Networks = []engine.Attachment{{Network: n2}}
+	cid := s.run(ctx, t, client)
+	var got string
+	if !eventually(ctx, 30*time.Second, func() bool { got = s.fetch(ctx, t, cid, "web-two"); return got == "hello from webhost\n" }) {
+		t.Errorf("GET http://web-two:8080/ on the second network = %q; want the page (Create connects every network)", got)
+	}
+}
+
+func testNamedVolume(ctx context.Context, t *testing.T, s *suite) {
+	vol := s.name(t, "data")
+	if err := s.eng.CreateVolume(ctx, engine.VolumeSpec{Name: vol, Labels: s.labelsFor(t)}); err != nil {
+		t.Fatal(err)
+	}
+	s.cleanup(t, engine.Resource{Kind: engine.KindVolume, ID: vol, Name: vol})
+	mount := []engine.Mount{{Type: "volume", Source: vol, Target: "/data"}}
+	writer := s.spec(t, "writer", "sh", "-c", "echo persisted > /data/file")
+	writer.Mounts = mount
+	if code, err := s.eng.Wait(ctx, s.run(ctx, t, writer)); err != nil || code != 0 {
+		t.Fatalf("writer exited %d, %v", code, err)
+	}
+	reader := s.spec(t, "reader", "cat", "/data/file")
+	reader.Mounts = mount
+	rid := s.run(ctx, t, reader)
+	if code, err := s.eng.Wait(ctx, rid); err != nil || code != 0 {
+		t.Fatalf("reader exited %d, %v", code, err)
+	}
+	if out, _ := s.logs(ctx, t, rid, engine.LogOptions{}); out != "persisted\n" {
+		t.Errorf("second container reads %q from the volume; want \"persisted\\n\"", out)
+	}
+}
+
+func testListRemove(ctx context.Context, t *testing.T, s *suite) {
+	labels := s.labelsFor(t)
+	net := s.network(ctx, t, "net")
+	vol := s.name(t, "vol")
+	if err := s.eng.CreateVolume(ctx, engine.VolumeSpec{Name: vol, Labels: labels}); err != nil {
+		t.Fatal(err)
+	}
+	running := s.spec(t, "running", "sleep", "300")
+	running.Networks = []engine.Attachment{{Network: net}}
+	running.Mounts = []engine.Mount{{Type: "volume", Source: vol, Target: "/data"}}
+	rid := s.run(ctx, t, running)
+	created := s.spec(t, "created", "true")
+	s.create(ctx, t, created)
+	exited := s.spec(t, "exited", "true")
+	eid := s.run(ctx, t, exited)
+	if _, err := s.eng.Wait(ctx, eid); err != nil {
+		t.Fatal(err)
+	}
+	got := list(ctx, t, s.eng, labels)
+	want := []string{"container " + running.Name, "container " + created.Name, "container " + exited.Name, "network " + net, "volume " + vol}
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("List = %v; want %v", got, want)
+	}
+	other := map[string]string{Label: s.runID, "io.composegen.enginetest.test": t.Name() + "-other"}
+	if got := list(ctx, t, s.eng, other); len(got) != 0 {
+		t.Errorf("List with another label value = %v; want nothing", got)
+	}
+	s.removeListed(ctx, t, labels, rid)
+}
+
+// removeListed removes what List returns (a running container among it),
+// twice, and checks that nothing is left.
+func (s *suite) removeListed(ctx context.Context, t *testing.T, labels map[string]string, running string) {
+	rs, err := s.eng.List(ctx, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		for _, kinds := range [][]string{{engine.KindContainer}, {engine.KindNetwork, engine.KindVolume}} {
+			removeKinds(ctx, t, s.eng, rs, kinds)
+		}
+		if round == 0 {
+			if _, err := s.eng.Inspect(ctx, running); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("Inspect of the removed running container: %v; want not found", err)
+			}
+		}
+	}
+	if left := list(ctx, t, s.eng, labels); len(left) != 0 {
+		t.Errorf("after Remove, List = %v; want nothing", left)
+	}
+}
+
+func list(ctx context.Context, t *testing.T, eng engine.Engine, labels map[string]string) []string {
+	t.Helper()
+	rs, err := eng.List(ctx, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		if r.ID == "" || r.Labels[Label] != labels[Label] {
+			t.Errorf("listed resource without id or label: %+v", r)
+		}
+		out = append(out, r.Kind+" "+r.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func testImage(ctx context.Context, t *testing.T, s *suite) {
+	img, err := s.eng.Image(ctx, s.cfg.image)
+	if err != nil || img.ID == "" || img.OS != "linux" || img.Architecture == "" {
+		t.Errorf("Image(%s) = %+v, %v; want its id, os linux and architecture", s.cfg.image, img, err)
+	}
+	_, err = s.eng.Image(ctx, s.cfg.missingImage)
+	notFound(t, "Image of a missing image", err)
+}
+
+func testPullFailure(ctx context.Context, t *testing.T, s *suite) {
+	pctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	start := time.Now()
+	var out syncBuilder
+	err := s.eng.Pull(pctx, s.cfg.missingImage, "", &out)
+	if err == nil {
+		t.Fatalf("Pull of %s succeeded", s.cfg.missingImage)
+	}
+	if pctx.Err() != nil {
+		t.Errorf("Pull of an unreachable image hung for %v: %v", time.Since(start), err)
+	}
+	if !strings.Contains(err.Error(), s.cfg.missingImage) {
+		t.Errorf("Pull error %q does not name the image", err)
+	}
+	t.Logf("Pull failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+}
+
+func testBuild(ctx context.Context, t *testing.T, s *suite) {
+	dir := t.TempDir()
+	dockerfile := "FROM " + s.cfg.image + " AS first\nARG GREETING=none\nRUN echo \"$GREETING\" > /greeting\n" +
+		"FROM first AS second\nRUN echo second > /greeting\n"
+	if err := os.WriteFile(filepath.Join(dir, "custom.Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := "composegen-enginetest-" + s.runID + ":build"
+	if s.cfg.removeImage != nil {
+		t.Cleanup(func() { _ = s.cfg.removeImage(context.Background(), tag) })
+	}
+	spec := engine.BuildSpec{Tag: tag, ContextDir: dir, Dockerfile: "custom.Dockerfile", Target: "first",
+		Args: map[string]string{"GREETING": "hi from build"}, Labels: s.labelsFor(t)}
+	var out syncBuilder
+	if err := s.eng.Build(ctx, spec, &out); err != nil {
+		t.Fatalf("Build: %v\n%s", err, out.String())
+	}
+	if got := s.runImage(ctx, t, tag); got != "hi from build\n" {
+		t.Errorf("built image holds %q; want the build argument of target first", got)
+	}
+	s.rebuild(ctx, t, spec)
+	spec = engine.BuildSpec{Tag: tag + "-fails", ContextDir: dir, Labels: s.labelsFor(t)}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+s.cfg.image+"\nRUN echo failing-step && exit 3\n"), 0o644)
+	out = syncBuilder{}
+	if err := s.eng.Build(ctx, spec, &out); err == nil {
+		t.Errorf("Build of a failing Dockerfile succeeded")
+	} else if !strings.Contains(out.String(), "failing-step") {
+		t.Errorf("the failed build's output %q does not show its step's output", out.String())
+	}
+}
+
+// rebuild builds spec again (from the cache) and with NoCache.
+func (s *suite) rebuild(ctx context.Context, t *testing.T, spec engine.BuildSpec) {
+	for _, noCache := range []bool{false, true} {
+		spec.NoCache = noCache
+		var out syncBuilder
+		if err := s.eng.Build(ctx, spec, &out); err != nil {
+			t.Fatalf("Build again (NoCache %v): %v", noCache, err)
+		}
+		if cached := strings.Contains(strings.ToLower(out.String()), "using cache"); cached == noCache {
+			t.Errorf("Build again with NoCache %v: output says cache used = %v:\n%s", noCache, cached, out.String())
+		}
+	}
+}
+
+// runImage runs cat /greeting in a container of image.
+func (s *suite) runImage(ctx context.Context, t *testing.T, image string) string {
+	spec := s.spec(t, "built", "cat", "/greeting")
+	spec.Image = image
+	id := s.run(ctx, t, spec)
+	if code, err := s.eng.Wait(ctx, id); err != nil || code != 0 {
+		t.Fatalf("container of the built image exited %d, %v", code, err)
+	}
+	out, _ := s.logs(ctx, t, id, engine.LogOptions{})
+	return out
+}

@@ -1,0 +1,140 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// execEngine is a fake engine for Exec: the exec's output is one frame,
+// then the stream ends (or hangs, with hang); inspect answers with
+// inspect(n) for the n-th inspection of the exec, and the container
+// state is containerRunning.
+type execEngine struct {
+	hang             bool
+	inspect          func(n int) (status int, body string)
+	containerRunning bool
+	polls            atomic.Int32
+}
+
+func (f *execEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/containers/c/exec":
+		fmt.Fprint(w, `{"Id":"e1"}`)
+	case r.URL.Path == "/exec/e1/start":
+		f.start(w)
+	case r.URL.Path == "/exec/e1/json":
+		code, body := f.inspect(int(f.polls.Add(1)))
+		w.WriteHeader(code)
+		fmt.Fprint(w, body)
+	case r.URL.Path == "/containers/c/json":
+		fmt.Fprintf(w, `{"State":{"Status":"running","Running":%v}}`, f.containerRunning)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *execEngine) start(w http.ResponseWriter) {
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	buf.WriteString("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+	buf.Write(frame(1, "hello\n"))
+	buf.Flush()
+	if f.hang {
+		_, _ = conn.Read(make([]byte, 1)) // until the client closes
+	}
+}
+
+// fakeExec runs Exec against f.
+func fakeExec(t *testing.T, f *execEngine, timeout time.Duration) (int, string, error, time.Duration) {
+	path := unixSocket(t)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, l, f)
+	d := &netDialer{network: "unix", addr: path}
+	e, err := newEngine(d, unixEndpoint(path, "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out strings.Builder
+	start := time.Now()
+	code, err := e.Exec(ctx, "c", []string{"probe", "--password", "hunter2"}, &out, nil)
+	return code, out.String(), err, time.Since(start)
+}
+
+func TestExecExitCodeLags(t *testing.T) {
+	t.Parallel()
+	f := &execEngine{containerRunning: true, inspect: func(n int) (int, string) {
+		if n < 4 {
+			return 200, `{"Running":true,"ExitCode":0}`
+		}
+		return 200, `{"Running":false,"ExitCode":3}`
+	}}
+	code, out, err, _ := fakeExec(t, f, 30*time.Second)
+	if code != 3 || err != nil || out != "hello\n" {
+		t.Errorf("Exec = %d, %q, %v; want 3 once the engine reports the exit", code, out, err)
+	}
+}
+
+func TestExecUnknownExitCode(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		running bool // the container
+		inspect func(int) (int, string)
+		within  time.Duration
+		want    string
+	}{
+		{"exit code null", true, func(int) (int, string) { return 200, `{"Running":false,"ExitCode":null}` },
+			5 * time.Second, "the engine does not know the exit code"},
+		{"exec forgotten", true, func(int) (int, string) { return 404, `{"message":"no such exec"}` },
+			5 * time.Second, "the exec is gone (its container was restarted or removed under it)"},
+		{"container stopped", false, func(int) (int, string) { return 200, `{"Running":true,"ExitCode":0}` },
+			3 * time.Second, "the container stopped under the exec"},
+		{"still running", true, func(int) (int, string) { return 200, `{"Running":true,"ExitCode":0}` },
+			execSettle + 3*time.Second, "the exec closed its output but still runs after 5s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, err, took := fakeExec(t, &execEngine{containerRunning: tt.running, inspect: tt.inspect}, time.Minute)
+			if err == nil || code == 0 || !errors.Is(err, errExecUnknown) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Exec = %d, %v; want an error saying %q", code, err, tt.want)
+			}
+			if took > tt.within {
+				t.Errorf("Exec took %v; want at most %v", took, tt.within)
+			}
+			if err != nil && (strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "exec probe in container c")) {
+				t.Errorf("error %q should name the program and never its arguments", err)
+			}
+		})
+	}
+}
+
+func TestExecContextEndsStream(t *testing.T) {
+	t.Parallel()
+	f := &execEngine{hang: true, inspect: func(int) (int, string) { return 200, `{"Running":false,"ExitCode":0}` }}
+	code, out, err, took := fakeExec(t, f, 500*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || code == 0 {
+		t.Errorf("Exec = %d, %v; want the context's error", code, err)
+	}
+	if out != "hello\n" {
+		t.Errorf("output before the context ended = %q", out)
+	}
+	if took > 3*time.Second {
+		t.Errorf("Exec returned %v after its context ended", took-500*time.Millisecond)
+	}
+}

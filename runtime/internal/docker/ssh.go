@@ -1,0 +1,414 @@
+package docker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/composegen/composegen/runtime/internal/discover"
+)
+
+// sshDialer reaches an engine the way the docker CLI's connhelper does:
+// every connection is `ssh [-p port] [-l user] host -- docker system
+// dial-stdio`, whose stdin and stdout carry the API connection.
+//
+// Two things make it fast. A ControlMaster, started once in a private
+// temporary directory and stopped by Close, carries every session over one
+// authenticated ssh connection. And a few spare sessions are started ahead
+// of need: each new API connection (and every exec, whose hijacked
+// connection the engine closes at its end) takes a session that has
+// already logged in and started dial-stdio, instead of paying for the
+// remote login shell at that moment. There are two spares at first; each
+// dial that finds none adds one, up to maxSpares, so that the pool follows
+// the caller's concurrency.
+//
+// (ssh -W to the remote socket would skip the remote shell altogether,
+// but it needs stream forwarding, which hardened sshd configurations
+// refuse, and it would bypass the remote docker CLI's choice of engine.)
+type sshDialer struct {
+	spec    *discover.SSH
+	bin     string
+	dir     string // private directory of the control socket
+	ctlPath string
+	spares  int // sessions kept ready (grows with misses); 0 disables them
+	master  *exec.Cmd
+	mdone   chan struct{} // closed when the master exited
+
+	mu     sync.Mutex
+	pool   []*cmdConn
+	closed bool
+}
+
+// maxSpareAge is how long a spare session is trusted: an engine may close
+// a connection on which no request arrives (Docker 20.10 and Podman 4.3
+// keep them for more than a minute), so an older spare is replaced.
+const maxSpareAge = 30 * time.Second
+
+// maxSpares bounds the spare sessions (each holds a remote docker CLI
+// process of ~30 MB).
+const maxSpares = 6
+
+// sshConnectTimeout bounds ssh's own connection set-up.
+const sshConnectTimeout = "10"
+
+// newSSHDialer starts the control master (which authenticates, so that
+// authentication errors surface here, with ssh's stderr).
+func newSSHDialer(ctx context.Context, spec *discover.SSH) (*sshDialer, error) {
+	return startSSH(ctx, spec, true, 2)
+}
+
+// startSSH is newSSHDialer with multiplexing and spares as options, for
+// measurements.
+func startSSH(ctx context.Context, spec *discover.SSH, mux bool, spares int) (*sshDialer, error) {
+	bin, err := exec.LookPath("ssh")
+	if err != nil {
+		return nil, errors.New("the ssh command was not found in PATH: install the OpenSSH client, or reach the engine with tcp:// and TLS")
+	}
+	d := &sshDialer{spec: spec, bin: bin, spares: spares}
+	if !mux {
+		d.ctlPath = "none"
+		return d, nil
+	}
+	if d.dir, err = os.MkdirTemp("", "composegen-ssh-"); err != nil {
+		return nil, err
+	}
+	d.ctlPath = filepath.Join(d.dir, "ctl")
+	if err := d.startMaster(ctx); err != nil {
+		os.RemoveAll(d.dir)
+		return nil, err
+	}
+	return d, nil
+}
+
+// args returns ssh's arguments, ending with "--", the host and cmd.
+func (d *sshDialer) args(extra []string, cmd ...string) []string {
+	a := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + sshConnectTimeout, "-o", "ControlPath=" + d.ctlPath}
+	a = append(a, extra...)
+	if d.spec.Port != "" {
+		a = append(a, "-p", d.spec.Port)
+	}
+	if d.spec.User != "" {
+		a = append(a, "-l", d.spec.User)
+	}
+	a = append(a, "--", d.spec.Host)
+	return append(a, cmd...)
+}
+
+// startMaster runs the ControlMaster in the foreground of a child process
+// (it dies with this process) and waits until its control socket exists,
+// which ssh creates once it has authenticated.
+func (d *sshDialer) startMaster(ctx context.Context) error {
+	cmd := exec.Command(d.bin, d.args([]string{"-M", "-N", "-o", "ControlPersist=no"})...)
+	stderr := &tailBuffer{max: 4096}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start ssh: %w", err)
+	}
+	d.master, d.mdone = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(d.mdone) }()
+	for {
+		if _, err := os.Stat(d.ctlPath); err == nil {
+			return nil
+		}
+		select {
+		case <-d.mdone:
+			return sshError(d.spec, cmd.ProcessState, stderr.String())
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			<-d.mdone
+			return fmt.Errorf("ssh to %s did not authenticate in time: %w (%s)", d.spec.Host, ctx.Err(), strings.TrimSpace(stderr.String()))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// remoteCommand is what ssh runs on the remote host.
+func (d *sshDialer) remoteCommand() []string {
+	if d.spec.Path != "" {
+		return []string{"docker", "--host", shellQuote("unix://" + d.spec.Path), "system", "dial-stdio"}
+	}
+	return []string{"docker", "system", "dial-stdio"}
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// DialContext returns a ready spare session when there is one, else a new
+// one, and tops the spares up.
+func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c := d.takeSpare()
+	var err error
+	if c == nil {
+		d.grow()
+		c, err = d.spawn()
+	}
+	d.refill()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (d *sshDialer) takeSpare() *cmdConn {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for len(d.pool) > 0 {
+		c := d.pool[0]
+		d.pool = d.pool[1:]
+		if c.usable() {
+			return c
+		}
+		go c.Close()
+	}
+	return nil
+}
+
+// grow keeps one more spare after a dial found none.
+func (d *sshDialer) grow() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.spares > 0 && d.spares < maxSpares {
+		d.spares++
+	}
+}
+
+// refill starts sessions until spares are ready (starting one is a
+// fork and exec; the login happens in the background).
+func (d *sshDialer) refill() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for !d.closed && len(d.pool) < d.spares {
+		c, err := d.spawn()
+		if err != nil {
+			return
+		}
+		d.pool = append(d.pool, c)
+	}
+}
+
+// spawn starts one dial-stdio session.
+func (d *sshDialer) spawn() (*cmdConn, error) {
+	cmd := exec.Command(d.bin, d.args([]string{"-o", "ControlMaster=no", "-T"}, d.remoteCommand()...)...)
+	return startCmdConn(cmd, d.spec)
+}
+
+// Close stops the spares and the master, and removes the private
+// directory.
+func (d *sshDialer) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	pool := d.pool
+	d.pool = nil
+	d.mu.Unlock()
+	for _, c := range pool {
+		c.Close()
+	}
+	if d.master != nil {
+		_ = d.master.Process.Kill()
+		<-d.mdone
+	}
+	if d.dir != "" {
+		return os.RemoveAll(d.dir)
+	}
+	return nil
+}
+
+// sshHostname returns the address ssh really connects to for spec (its
+// HostName, after ~/.ssh/config), spec.Host when ssh -G cannot say.
+func sshHostname(ctx context.Context, spec *discover.SSH) string {
+	args := []string{"-G"}
+	if spec.Port != "" {
+		args = append(args, "-p", spec.Port)
+	}
+	if spec.User != "" {
+		args = append(args, "-l", spec.User)
+	}
+	out, err := exec.CommandContext(ctx, "ssh", append(args, "--", spec.Host)...).Output()
+	if err != nil {
+		return spec.Host
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if h, ok := strings.CutPrefix(sc.Text(), "hostname "); ok && h != "" {
+			return h
+		}
+	}
+	return spec.Host
+}
+
+// sshError explains why ssh exited.
+func sshError(spec *discover.SSH, st *os.ProcessState, stderr string) error {
+	msg := strings.TrimSpace(stderr)
+	target := spec.String()
+	switch {
+	case strings.Contains(msg, "Permission denied") || strings.Contains(msg, "Too many authentication failures"):
+		return fmt.Errorf("ssh authentication to %s failed (ssh runs in batch mode, without prompts: add the key to ssh-agent or name it with IdentityFile in ~/.ssh/config): %s", target, msg)
+	case strings.Contains(msg, "Host key verification failed") || strings.Contains(msg, "HOST IDENTIFICATION HAS CHANGED"):
+		return fmt.Errorf("ssh does not trust the host key of %s (connect once with ssh to check and accept it): %s", target, msg)
+	case st != nil && st.ExitCode() == 127 || strings.Contains(msg, "command not found") || strings.Contains(msg, "docker: not found"):
+		return fmt.Errorf("no docker command on %s: the engine is reached through `docker system dial-stdio` there, so the docker CLI must be on the remote PATH: %s", target, msg)
+	case strings.Contains(msg, "Cannot connect to the Docker daemon") || strings.Contains(msg, "raw stream connection") || strings.Contains(msg, "unknown command"):
+		return fmt.Errorf("the docker CLI on %s cannot reach its engine (`docker system dial-stdio` needs Docker 18.09 or later and a running engine there): %s", target, msg)
+	}
+	code := "was killed"
+	if st != nil && st.Exited() {
+		code = fmt.Sprintf("exited with code %d", st.ExitCode())
+	}
+	if msg == "" {
+		msg = "no message"
+	}
+	return fmt.Errorf("ssh to %s %s: %s", target, code, msg)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > b.max {
+		b.buf = append([]byte(nil), b.buf[len(b.buf)-b.max:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// cmdConn is a net.Conn over a command's stdin and stdout.
+type cmdConn struct {
+	cmd    *exec.Cmd
+	spec   *discover.SSH
+	stdin  *os.File
+	stdout *os.File
+	stderr *tailBuffer
+	done   chan struct{} // closed when the command exited
+	born   time.Time
+	once   sync.Once
+	closed chan struct{}
+}
+
+func startCmdConn(cmd *exec.Cmd, spec *discover.SSH) (*cmdConn, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	c := &cmdConn{cmd: cmd, spec: spec, stdin: inW, stdout: outR, stderr: &tailBuffer{max: 4096},
+		done: make(chan struct{}), born: time.Now(), closed: make(chan struct{})}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, c.stderr
+	cmd.SysProcAttr = childAttr()
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("start ssh: %w", err)
+	}
+	go func() { _ = cmd.Wait(); close(c.done) }()
+	return c, nil
+}
+
+// usable reports whether a spare may still be handed out.
+func (c *cmdConn) usable() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return time.Since(c.born) < maxSpareAge
+	}
+}
+
+// exitError returns ssh's failure when the command failed (waiting a
+// moment for it to exit after closing its output), else err.
+func (c *cmdConn) exitError(err error) error {
+	select {
+	case <-c.closed:
+		return err
+	case <-c.done:
+	case <-time.After(time.Second):
+		return err
+	}
+	if st := c.cmd.ProcessState; st.Success() {
+		return err
+	}
+	return sshError(c.spec, c.cmd.ProcessState, c.stderr.String())
+}
+
+func (c *cmdConn) Read(p []byte) (int, error) {
+	n, err := c.stdout.Read(p)
+	if err == io.EOF {
+		err = c.exitError(io.EOF)
+	}
+	return n, err
+}
+
+func (c *cmdConn) Write(p []byte) (int, error) {
+	n, err := c.stdin.Write(p)
+	if err != nil {
+		err = c.exitError(err)
+	}
+	return n, err
+}
+
+// CloseWrite closes the command's stdin: the engine sees the end of the
+// request stream (hijacked connections need it).
+func (c *cmdConn) CloseWrite() error { return c.stdin.Close() }
+
+// Close ends the session.
+func (c *cmdConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.stdin.Close()
+		c.stdout.Close()
+		select {
+		case <-c.done:
+		default:
+			_ = c.cmd.Process.Kill()
+		}
+	})
+	return nil
+}
+
+func (c *cmdConn) LocalAddr() net.Addr  { return sshAddr("local") }
+func (c *cmdConn) RemoteAddr() net.Addr { return sshAddr(c.spec.String()) }
+
+func (c *cmdConn) SetDeadline(t time.Time) error {
+	return errors.Join(c.stdout.SetReadDeadline(t), c.stdin.SetWriteDeadline(t))
+}
+func (c *cmdConn) SetReadDeadline(t time.Time) error  { return c.stdout.SetReadDeadline(t) }
+func (c *cmdConn) SetWriteDeadline(t time.Time) error { return c.stdin.SetWriteDeadline(t) }
+
+type sshAddr string
+
+func (a sshAddr) Network() string { return "ssh" }
+func (a sshAddr) String() string  { return string(a) }

@@ -1,0 +1,135 @@
+package docker
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/composegen/composegen/runtime/internal/discover"
+)
+
+// fakeSSH is an ssh that fails the way FAKE_SSH_MODE says.
+const fakeSSH = `#!/bin/sh
+for a; do case $a in ControlPath=*) ctl=${a#ControlPath=};; esac; done
+case " $* " in *" -G "*) echo "hostname fake.example"; exit 0;; esac
+master=0; case " $* " in *" -M "*) master=1;; esac
+case $FAKE_SSH_MODE in
+auth) echo "root@fake: Permission denied (publickey)." >&2; exit 255;;
+hostkey) echo "Host key verification failed." >&2; exit 255;;
+nodocker)
+	if [ $master = 1 ]; then : > "$ctl"; exec sleep 300; fi
+	echo "bash: line 1: docker: command not found" >&2; exit 127;;
+esac
+`
+
+// withFakeSSH puts the fake ssh first in PATH and makes TMPDIR private.
+func withFakeSSH(t *testing.T, mode string) (tmp string) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(fakeSSH), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("FAKE_SSH_MODE", mode)
+	tmp = t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	return tmp
+}
+
+func sshEndpoint(user, host, port, path string) discover.Endpoint {
+	s := &discover.SSH{User: user, Host: host, Port: port, Path: path}
+	return discover.Endpoint{Host: s.String(), From: "DOCKER_HOST", Scheme: "ssh", SSH: s, Explicit: true}
+}
+
+func TestSSHErrors(t *testing.T) {
+	for _, tt := range []struct{ mode, want string }{
+		{"auth", "ssh authentication to ssh://root@fake failed (ssh runs in batch mode, without prompts: add the key to ssh-agent or name it with IdentityFile in ~/.ssh/config): root@fake: Permission denied (publickey)."},
+		{"hostkey", "ssh does not trust the host key of ssh://root@fake (connect once with ssh to check and accept it): Host key verification failed."},
+		{"nodocker", "no docker command on ssh://root@fake: the engine is reached through `docker system dial-stdio` there, so the docker CLI must be on the remote PATH: bash: line 1: docker: command not found"},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			tmp := withFakeSSH(t, tt.mode)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := openFirst(ctx, []discover.Endpoint{sshEndpoint("root", "fake", "", "")})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("the failed connection left %d entries in TMPDIR (%s...)", len(left), left[0].Name())
+			}
+		})
+	}
+}
+
+func TestSSHNotInstalled(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := Connect(context.Background(), sshEndpoint("", "h", "", ""))
+	if err == nil || !strings.Contains(err.Error(), "the ssh command was not found in PATH: install the OpenSSH client") {
+		t.Errorf("error %v; want one saying that ssh is missing", err)
+	}
+}
+
+func TestSSHArgs(t *testing.T) {
+	d := &sshDialer{spec: &discover.SSH{User: "ci", Host: "build-1", Port: "2200", Path: "/run/user/1000/docker.sock"}, ctlPath: "/tmp/x/ctl"}
+	got := strings.Join(d.args([]string{"-T"}, d.remoteCommand()...), " ")
+	want := "-o BatchMode=yes -o ConnectTimeout=10 -o ControlPath=/tmp/x/ctl -T -p 2200 -l ci -- build-1 docker --host 'unix:///run/user/1000/docker.sock' system dial-stdio"
+	if got != want {
+		t.Errorf("ssh args:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// sshEngine returns the ssh:// endpoint of DOCKER_HOST, skipping the test
+// when DOCKER_HOST is not an ssh:// engine.
+func sshEngine(t *testing.T) discover.Endpoint {
+	eps, err := discover.Candidates(discover.OS())
+	if err != nil || len(eps) != 1 || eps[0].Scheme != "ssh" {
+		t.Skip("DOCKER_HOST is not an ssh:// engine")
+	}
+	return eps[0]
+}
+
+func TestSSHEngineErrors(t *testing.T) {
+	ep := sshEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bad := sshEndpoint("composegen-nobody", ep.SSH.Host, ep.SSH.Port, "")
+	if _, err := Connect(ctx, bad); err == nil || !strings.Contains(err.Error(), "ssh authentication to "+bad.Host+" failed") {
+		t.Errorf("unknown user: %v; want an authentication failure", err)
+	}
+	noSock := sshEndpoint(ep.SSH.User, ep.SSH.Host, ep.SSH.Port, "/nonexistent/docker.sock")
+	if _, err := Connect(ctx, noSock); err == nil || !strings.Contains(err.Error(), "cannot reach its engine") {
+		t.Errorf("remote socket that does not exist: %v; want the remote CLI's failure", err)
+	}
+}
+
+func TestSSHCloseCleansUp(t *testing.T) {
+	ep := sshEngine(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := Connect(ctx, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := e.dial.(*sshDialer)
+	if _, err := e.Exec(ctx, "composegen-absent", []string{"true"}, nil, nil); err == nil {
+		t.Errorf("exec in an absent container succeeded")
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.dir); !os.IsNotExist(err) {
+		t.Errorf("Close left the private directory %s: %v", d.dir, err)
+	}
+	select {
+	case <-d.mdone:
+	default:
+		t.Errorf("Close left the ControlMaster running")
+	}
+	for _, c := range d.pool {
+		t.Errorf("Close left a spare session: %v", c)
+	}
+}
