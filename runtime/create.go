@@ -92,6 +92,9 @@ func (r *Service) containerSpec(ctx context.Context, image string) (engine.Conta
 		Sysctls: spec.Sysctls, Platform: spec.Platform,
 	}
 	var err error
+	if c.PullPolicy, err = res.expand("pull_policy", spec.PullPolicy); err != nil {
+		return c, err
+	}
 	if c.Cmd, err = res.expandAll("command", spec.Command); err != nil {
 		return c, err
 	}

@@ -116,10 +116,12 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 	for p, v := range judgeProjects(list) {
 		age := now.Sub(v.Created).Round(time.Minute)
 		switch {
-		case v.Verdict == owner.Alive:
+		// A kept stack was handed over to the user: its owner no longer
+		// manages it, so only prune removes it, whoever owned it.
 		case v.Kept != "" && !policy.kept:
 		case v.Kept != "":
 			reasons[p] = "kept (" + v.Kept + ")"
+		case v.Verdict == owner.Alive:
 		case v.Verdict == owner.Dead:
 			reasons[p] = "its owner process is gone"
 		case policy.project != "":

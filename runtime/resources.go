@@ -35,7 +35,7 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			cctx, cancel := creating(ctx) // never abandoned half-way: see creating
 			defer cancel()
 			_, err = s.eng.CreateNetwork(cctx, engine.NetworkSpec{
-				Name: engName, Driver: spec.Driver, Internal: spec.Internal, Options: opts,
+				Name: engName, Project: s.project, Driver: spec.Driver, Internal: spec.Internal, Options: opts,
 				Labels: s.labels(mergeLabels(labels, map[string]string{labelNetwork: name})),
 			})
 			if err != nil {
@@ -74,7 +74,7 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			cctx, cancel := creating(ctx)
 			defer cancel()
 			err = s.eng.CreateVolume(cctx, engine.VolumeSpec{
-				Name: engName, Driver: v.Driver, Options: opts,
+				Name: engName, Project: s.project, Driver: v.Driver, Options: opts,
 				Labels: s.labels(mergeLabels(labels, map[string]string{labelVolume: v.Name})),
 			})
 			if err != nil {

@@ -181,8 +181,9 @@ func (s *Stack) keep() {
 	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
 	err := s.eng.CreateVolume(ctx, engine.VolumeSpec{
-		Name:   s.project + "_composegen-keep",
-		Labels: s.labels(map[string]string{labelKeep: "failure"}),
+		Name:    s.project + "_composegen-keep",
+		Project: s.project,
+		Labels:  s.labels(map[string]string{labelKeep: "failure"}),
 	})
 	if err != nil {
 		s.logf("composegen: could not mark stack %s as kept (%v); the next start's reaper may remove it", s.project, err)

@@ -1,0 +1,284 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+)
+
+// fakeTB is a runtime.TB that records what Start does with it. Fatalf ends
+// the calling goroutine like testing's, so Start runs in its own goroutine
+// (see run).
+type fakeTB struct {
+	mu       sync.Mutex
+	name     string
+	failed   bool
+	logs     []string
+	fatals   []string
+	skips    []string
+	cleanups []func()
+}
+
+func (f *fakeTB) Helper()      {}
+func (f *fakeTB) Name() string { return f.name }
+
+func (f *fakeTB) Cleanup(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cleanups = append(f.cleanups, fn)
+}
+
+func (f *fakeTB) Logf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.mu.Lock()
+	f.fatals = append(f.fatals, fmt.Sprintf(format, args...))
+	f.failed = true
+	f.mu.Unlock()
+	goruntime.Goexit()
+}
+
+func (f *fakeTB) Skipf(format string, args ...any) {
+	f.mu.Lock()
+	f.skips = append(f.skips, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+	goruntime.Goexit()
+}
+
+func (f *fakeTB) Failed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed
+}
+
+func (f *fakeTB) fail() {
+	f.mu.Lock()
+	f.failed = true
+	f.mu.Unlock()
+}
+
+// run calls fn as a test body would be, returning when it returns or calls
+// Fatalf.
+func (f *fakeTB) run(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
+}
+
+// finish runs the cleanups, last registered first, like testing.
+func (f *fakeTB) finish() {
+	f.mu.Lock()
+	cs := f.cleanups
+	f.cleanups = nil
+	f.mu.Unlock()
+	for i := len(cs) - 1; i >= 0; i-- {
+		cs[i]()
+	}
+}
+
+func (f *fakeTB) output() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(append(append([]string(nil), f.logs...), f.fatals...), "\n")
+}
+
+var _ TB = (*fakeTB)(nil)
+
+// TestDiagnosticsOnTestFailure: when the test fails after a good start,
+// each service's state, exit code, port map, last probe outputs and last
+// log lines go to the test log, then the stack is removed.
+func TestDiagnosticsOnTestFailure(t *testing.T) {
+	requireDocker(t)
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ok"}, Interval: 100 * time.Millisecond, Retries: 100}
+	plan := &composeplan.Plan{Name: "rt-diag", Services: []composeplan.ServiceSpec{
+		{Name: "web", Image: "busybox", Healthcheck: hc,
+			Command: []string{"sh", "-c", "echo web-says-hello; sleep 1; touch /tmp/ok; exec sleep 300"},
+			Ports:   []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}}},
+		{Name: "job", Image: "busybox", Command: []string{"sh", "-c", "echo job-done"}},
+		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
+			DependsOn: []composeplan.Dependency{{Service: "job", Condition: "service_completed_successfully", Required: true}}},
+	}}
+	ft := &fakeTB{name: "TestFake"}
+	var s *Stack
+	ft.run(func() { s = Start(ft, plan, WithTimeout(2*time.Minute)) })
+	if s == nil {
+		t.Fatalf("Start failed:\n%s", ft.output())
+	}
+	project := s.ProjectName()
+	ft.fail() // the test fails after the start
+	ft.finish()
+	out := ft.output()
+	for _, want := range []string{
+		"test failed; state of stack " + project,
+		`service "web": running; ports 8080/tcp→127.0.0.1:`,
+		"last probes:", "test -f /tmp/ok exited 1",
+		"web-says-hello",
+		`service "job": exited (exit code 0)`, "job-done",
+		`service "after": running`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("test log lacks %q:\n%s", want, out)
+		}
+	}
+	assertNoneLeft(t, project)
+}
+
+// TestDiagnosticsQuietOnSuccess: a passing test logs no diagnostics.
+func TestDiagnosticsQuietOnSuccess(t *testing.T) {
+	requireDocker(t)
+	plan := &composeplan.Plan{Name: "rt-quiet", Services: []composeplan.ServiceSpec{{Name: "a", Image: "busybox", Command: []string{"sleep", "300"}}}}
+	ft := &fakeTB{name: "TestFake"}
+	var s *Stack
+	ft.run(func() { s = Start(ft, plan) })
+	if s == nil {
+		t.Fatalf("Start failed:\n%s", ft.output())
+	}
+	ft.finish()
+	if out := ft.output(); out != "" {
+		t.Errorf("a passing test logged:\n%s", out)
+	}
+	assertNoneLeft(t, s.ProjectName())
+}
+
+// TestStartFailureFailsTheTest: Start fails the test with the cause and
+// the service's logs, and the cleanup it registered removes what was
+// created.
+func TestStartFailureFailsTheTest(t *testing.T) {
+	requireDocker(t)
+	project := instanceName("rt-startfail")
+	plan := &composeplan.Plan{Name: "rt-startfail", Services: []composeplan.ServiceSpec{
+		{Name: "crash", Image: "busybox", Command: []string{"sh", "-c", "echo cannot-open-config >&2; exit 5"}},
+		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			DependsOn: []composeplan.Dependency{{Service: "crash", Condition: "service_completed_successfully", Required: true}}},
+	}}
+	ft := &fakeTB{name: "TestFake"}
+	returned := false
+	ft.run(func() {
+		Start(ft, plan, WithProjectName(project))
+		returned = true
+	})
+	if returned || len(ft.fatals) != 1 {
+		t.Fatalf("Start did not fail the test once (returned %v):\n%s", returned, ft.output())
+	}
+	for _, want := range []string{"composegen: start rt-startfail", `service "crash"`, "exited with code 5", "cannot-open-config"} {
+		if !strings.Contains(ft.fatals[0], want) {
+			t.Errorf("Fatalf lacks %q:\n%s", want, ft.fatals[0])
+		}
+	}
+	if len(ft.cleanups) == 0 {
+		t.Fatal("Start registered no cleanup before failing")
+	}
+	ft.finish()
+	assertNoneLeft(t, project)
+}
+
+// TestLogDirWritesFullLogs: WithLogDir (and COMPOSEGEN_LOG_DIR) write each
+// service's full log at teardown, not just the tail.
+func TestLogDirWritesFullLogs(t *testing.T) {
+	requireDocker(t)
+	plan := &composeplan.Plan{Name: "rt-logdir", Services: []composeplan.ServiceSpec{
+		{Name: "chatty", Image: "busybox", Command: []string{"sh", "-c", "for i in $$(seq 1 500); do echo line-$$i; done; exec sleep 300"}},
+	}}
+	for _, viaEnv := range []bool{false, true} {
+		t.Run(fmt.Sprintf("env=%v", viaEnv), func(t *testing.T) {
+			dir := t.TempDir()
+			var opts []Option
+			if viaEnv {
+				t.Setenv("COMPOSEGEN_LOG_DIR", dir)
+			} else {
+				opts = append(opts, WithLogDir(dir))
+			}
+			ft := &fakeTB{name: "TestFake"}
+			var s *Stack
+			ft.run(func() { s = Start(ft, plan, opts...) })
+			if s == nil {
+				t.Fatalf("Start failed:\n%s", ft.output())
+			}
+			// The log is written at teardown: let the loop finish first.
+			deadline := time.Now().Add(time.Minute)
+			for {
+				l, _ := s.Service("chatty").Logs(context.Background())
+				if strings.Contains(l, "line-500") || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			ft.finish()
+			b, err := os.ReadFile(filepath.Join(dir, s.ProjectName(), "chatty.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(b), "line-1\n") || !strings.Contains(string(b), "line-500\n") {
+				t.Errorf("log file is not the full log:\n%.200s…", b)
+			}
+			assertNoneLeft(t, s.ProjectName())
+		})
+	}
+}
+
+// TestKeepOnFailure: a failed test leaves the stack running and logs how
+// to inspect and remove it; the printed removal commands work.
+func TestKeepOnFailure(t *testing.T) {
+	requireDocker(t)
+	plan := redisPlan("rt-keep")
+	ft := &fakeTB{name: "TestFake"}
+	var s *Stack
+	ft.run(func() { s = Start(ft, plan, WithKeepOnFailure()) })
+	if s == nil {
+		t.Fatalf("Start failed:\n%s", ft.output())
+	}
+	project := s.ProjectName()
+	t.Cleanup(func() { removeProject(t, project) })
+	ft.fail()
+	ft.finish()
+	out := ft.output()
+	for _, want := range []string{
+		"test failed; state of stack " + project,
+		"keeping stack " + project,
+		"docker ps -a --filter label=com.docker.compose.project=" + project,
+		"composegen prune -p " + project,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("test log lacks %q:\n%s", want, out)
+		}
+	}
+	// The stack, plus the volume that marks it as kept.
+	if c := projectCount(t, project); c.containers != 1 || c.networks != 1 || c.volumes != 2 {
+		t.Fatalf("kept stack: %v, want 1 container, 1 network, 2 volumes", c)
+	}
+	// The reaper spares it although its owner is gone (as if this
+	// process had ended): only prune removes it.
+	e, _ := getEngine(context.Background())
+	if _, err := reap(context.Background(), e.eng, reapPolicy{maxAge: time.Nanosecond}); err != nil {
+		t.Fatal(err)
+	}
+	if c := projectCount(t, project); c.containers != 1 {
+		t.Fatalf("the reaper removed a kept stack: %v left", c)
+	}
+	// What the printed `composegen prune -p` does removes it.
+	if !strings.Contains(out, "prune -p "+project) {
+		t.Fatalf("no removal command in:\n%s", out)
+	}
+	pruned, err := Prune(context.Background(), PruneOptions{Project: project})
+	if err != nil || len(pruned) != 1 || pruned[0].Reason != "kept (failure)" {
+		t.Fatalf("Prune = %+v, %v", pruned, err)
+	}
+	if c := projectCount(t, project); c.total() != 0 {
+		t.Errorf("after prune: %v left", c)
+	}
+}
