@@ -138,3 +138,50 @@ func TestExecContextEndsStream(t *testing.T) {
 		t.Errorf("Exec returned %v after its context ended", took-500*time.Millisecond)
 	}
 }
+
+// countingDialer counts the connections it opens.
+type countingDialer struct {
+	dialer
+	n atomic.Int32
+}
+
+func (d *countingDialer) DialContext(ctx context.Context) (net.Conn, error) {
+	d.n.Add(1)
+	return d.dialer.DialContext(ctx)
+}
+
+// TestConnectionsAreReused checks that sequential calls share one
+// connection (each new one costs a TLS handshake or an ssh session).
+func TestConnectionsAreReused(t *testing.T) {
+	t.Parallel()
+	path := unixSocket(t)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/containers/gone/json" {
+			w.WriteHeader(404)
+			fmt.Fprintln(w, `{"message":"No such container: gone"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"State":{"Status":"running","Running":true}}`) // a newline after the JSON, as engines send
+	}))
+	d := &countingDialer{dialer: &netDialer{network: "unix", addr: path}}
+	e, err := newEngine(d, unixEndpoint(path, "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for range 20 {
+		if _, err := e.Inspect(context.Background(), "c"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Inspect(context.Background(), "gone"); err == nil {
+			t.Fatal("no error for an absent container")
+		}
+	}
+	if n := d.n.Load(); n != 1 {
+		t.Errorf("40 sequential calls opened %d connections; want 1", n)
+	}
+}
