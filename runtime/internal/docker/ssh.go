@@ -49,7 +49,11 @@ type sshDialer struct {
 	pool    []*cmdConn    // warm spares, oldest first
 	warming int           // spares being started
 	changed chan struct{} // closed (and replaced) when a warming spare is done
-	closed  bool
+	// warmFails counts the spares that failed to warm; warmErr is the last
+	// failure.
+	warmFails int
+	warmErr   error
+	closed    bool
 }
 
 // maxSpareAge is how long a spare session is trusted: an engine may close
@@ -159,18 +163,40 @@ func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
 		d.grow()
 	}
 	d.refill()
+	fails := d.failures()
 	for c == nil && changed != nil {
 		select {
 		case <-changed:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		c, changed = d.takeSpare() // when every warming spare failed: a session of its own
+		c, changed = d.takeSpare()
 	}
 	if c != nil {
 		return c, nil
 	}
+	if err := d.failedSince(fails); err != nil {
+		return nil, err // the spares it waited for failed: so would a new session
+	}
 	return d.spawn()
+}
+
+// failures returns how many spares failed to warm so far.
+func (d *sshDialer) failures() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.warmFails
+}
+
+// failedSince returns the last warming error when a spare failed after
+// the n-th failure.
+func (d *sshDialer) failedSince(n int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.warmFails > n {
+		return d.warmErr
+	}
+	return nil
 }
 
 // takeSpare returns the oldest warm spare that is still usable; without
@@ -230,6 +256,8 @@ func (d *sshDialer) warm() {
 	d.changed = make(chan struct{})
 	switch {
 	case err != nil:
+		d.warmFails++
+		d.warmErr = err
 	case d.closed:
 		go c.Close()
 	default:
