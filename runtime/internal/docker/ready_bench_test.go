@@ -18,7 +18,9 @@ import (
 //
 //   - probe: only the host-side protocol probe, every 20 ms;
 //   - exec: also `pg_isready -h 127.0.0.1` in the container, back to back;
-//   - inspect: also Inspect, back to back.
+//   - inspect: also Inspect, back to back;
+//   - compatwait: also the engine's own wait (POST /containers/{id}/wait),
+//     pending from the start, as dockertest's WaitContainer does.
 //
 // On a loaded engine, the extra calls show what they cost the server's
 // start.
@@ -28,7 +30,7 @@ func BenchmarkPostgresReady(b *testing.B) {
 	if _, err := e.Image(ctx, "postgres:16"); err != nil {
 		b.Skipf("no postgres:16 image: %v", err)
 	}
-	for _, mode := range []string{"probe", "exec", "inspect"} {
+	for _, mode := range []string{"probe", "exec", "inspect", "compatwait"} {
 		b.Run(mode, func(b *testing.B) {
 			for b.Loop() {
 				pgReady(b, e, mode)
@@ -75,6 +77,11 @@ func busy(ctx context.Context, done chan struct{}, e *Engine, id, mode string) {
 			_, _ = e.Exec(ctx, id, []string{"pg_isready", "-h", "127.0.0.1"}, io.Discard, io.Discard)
 		case "inspect":
 			_, _ = e.Inspect(ctx, id)
+		case "compatwait":
+			wctx, cancel := context.WithCancel(ctx)
+			go func() { <-done; cancel() }()
+			_ = e.call(wctx, "POST", "/containers/"+id+"/wait", nil, nil, nil)
+			return
 		default:
 			return
 		}
