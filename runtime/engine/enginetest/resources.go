@@ -18,8 +18,8 @@ func init() {
 	register("MultipleNetworks", MultipleNetworks, testMultipleNetworks)
 	register("NamedVolume", "", testNamedVolume)
 	register("ListAndRemove", "", testListRemove)
-	register("ImageInspect", "", testImage)
-	register("PullFailure", "", testPullFailure)
+	register("ImageInspect", Images, testImage)
+	register("PullFailure", Pull, testPullFailure)
 	register("Build", Build, testBuild)
 }
 

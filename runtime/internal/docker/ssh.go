@@ -457,6 +457,8 @@ func (c *cmdConn) exitError(err error) error {
 	return sshError(c.spec, c.cmd.ProcessState, c.stderr.String())
 }
 
+// Read reads the command's stdout; at its end, a failed ssh becomes an
+// error that says why.
 func (c *cmdConn) Read(p []byte) (int, error) {
 	if c.buffered != nil && c.buffered.Buffered() > 0 {
 		return c.buffered.Read(p)
@@ -468,6 +470,7 @@ func (c *cmdConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write writes to the command's stdin.
 func (c *cmdConn) Write(p []byte) (int, error) {
 	n, err := c.stdin.Write(p)
 	if err != nil {
@@ -495,6 +498,7 @@ func (c *cmdConn) Close() error {
 	return nil
 }
 
+// LocalAddr, RemoteAddr and the deadlines make cmdConn a net.Conn.
 func (c *cmdConn) LocalAddr() net.Addr  { return sshAddr("local") }
 func (c *cmdConn) RemoteAddr() net.Addr { return sshAddr(c.spec.String()) }
 
