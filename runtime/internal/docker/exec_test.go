@@ -54,8 +54,16 @@ func (f *execEngine) start(w http.ResponseWriter) {
 	}
 }
 
+// execRun is what fakeExec saw.
+type execRun struct {
+	code int
+	out  string
+	err  error
+	took time.Duration
+}
+
 // fakeExec runs Exec against f.
-func fakeExec(t *testing.T, f *execEngine, timeout time.Duration) (int, string, error, time.Duration) {
+func fakeExec(t *testing.T, f *execEngine, timeout time.Duration) execRun {
 	path := unixSocket(t)
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -73,7 +81,7 @@ func fakeExec(t *testing.T, f *execEngine, timeout time.Duration) (int, string, 
 	var out strings.Builder
 	start := time.Now()
 	code, err := e.Exec(ctx, "c", []string{"probe", "--password", "hunter2"}, &out, nil)
-	return code, out.String(), err, time.Since(start)
+	return execRun{code, out.String(), err, time.Since(start)}
 }
 
 func TestExecExitCodeLags(t *testing.T) {
@@ -84,7 +92,8 @@ func TestExecExitCodeLags(t *testing.T) {
 		}
 		return 200, `{"Running":false,"ExitCode":3}`
 	}}
-	code, out, err, _ := fakeExec(t, f, 30*time.Second)
+	r := fakeExec(t, f, 30*time.Second)
+	code, out, err := r.code, r.out, r.err
 	if code != 3 || err != nil || out != "hello\n" {
 		t.Errorf("Exec = %d, %q, %v; want 3 once the engine reports the exit", code, out, err)
 	}
@@ -110,7 +119,8 @@ func TestExecUnknownExitCode(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			code, _, err, took := fakeExec(t, &execEngine{containerRunning: tt.running, inspect: tt.inspect}, time.Minute)
+			r := fakeExec(t, &execEngine{containerRunning: tt.running, inspect: tt.inspect}, time.Minute)
+			code, err, took := r.code, r.err, r.took
 			if err == nil || code == 0 || !errors.Is(err, errExecUnknown) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Exec = %d, %v; want an error saying %q", code, err, tt.want)
 			}
@@ -127,7 +137,8 @@ func TestExecUnknownExitCode(t *testing.T) {
 func TestExecContextEndsStream(t *testing.T) {
 	t.Parallel()
 	f := &execEngine{hang: true, inspect: func(int) (int, string) { return 200, `{"Running":false,"ExitCode":0}` }}
-	code, out, err, took := fakeExec(t, f, 500*time.Millisecond)
+	r := fakeExec(t, f, 500*time.Millisecond)
+	code, out, err, took := r.code, r.out, r.err, r.took
 	if !errors.Is(err, context.DeadlineExceeded) || code == 0 {
 		t.Errorf("Exec = %d, %v; want the context's error", code, err)
 	}
