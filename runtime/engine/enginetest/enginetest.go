@@ -47,6 +47,13 @@ const (
 	// ExecWhilePausedFails is the engine refusing an exec in a paused
 	// container.
 	ExecWhilePausedFails Feature = "exec-while-paused-fails"
+	// Images is Image of an image the engine has (WithImage's).
+	Images Feature = "images"
+	// Pull is Pull (the suite checks that a pull of a missing image fails
+	// at once).
+	Pull Feature = "pull"
+	// StopStart is Start of a container that Stop stopped.
+	StopStart Feature = "stop-start"
 )
 
 // Option configures Run.

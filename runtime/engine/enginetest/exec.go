@@ -21,7 +21,7 @@ func init() {
 	register("ExecNotRunning", "", testExecNotRunning)
 	register("ExecContainerKilled", "", testExecContainerKilled)
 	register("ExecContainerRestarted", RestartPolicy, testExecContainerRestarted)
-	register("ExecContainerStoppedAndStarted", "", testExecStopStart)
+	register("ExecContainerStoppedAndStarted", StopStart, testExecStopStart)
 }
 
 // sleeper runs a container that sleeps.

@@ -18,8 +18,8 @@ func init() {
 	register("MultipleNetworks", MultipleNetworks, testMultipleNetworks)
 	register("NamedVolume", "", testNamedVolume)
 	register("ListAndRemove", "", testListRemove)
-	register("ImageInspect", "", testImage)
-	register("PullFailure", "", testPullFailure)
+	register("ImageInspect", Images, testImage)
+	register("PullFailure", Pull, testPullFailure)
 	register("Build", Build, testBuild)
 }
 
@@ -191,11 +191,18 @@ func testBuild(ctx context.Context, t *testing.T, s *suite) {
 	if s.cfg.removeImage != nil {
 		t.Cleanup(func() { _ = s.cfg.removeImage(context.Background(), tag) })
 	}
+	base, err := s.eng.Image(ctx, s.cfg.image)
+	if err != nil {
+		t.Fatal(err)
+	}
 	spec := engine.BuildSpec{Tag: tag, ContextDir: dir, Dockerfile: "custom.Dockerfile", Target: "first",
-		Args: map[string]string{"GREETING": "hi from build"}, Labels: s.labelsFor(t)}
+		Args: map[string]string{"GREETING": "hi from build"}, Labels: s.labelsFor(t), Platform: base.OS + "/" + base.Architecture}
 	var out syncBuilder
 	if err := s.eng.Build(ctx, spec, &out); err != nil {
 		t.Fatalf("Build: %v\n%s", err, out.String())
+	}
+	if img, err := s.eng.Image(ctx, tag); err != nil || img.Architecture != base.Architecture {
+		t.Errorf("built image: %+v, %v; want one for %s", img, err, spec.Platform)
 	}
 	if got := s.runImage(ctx, t, tag); got != "hi from build\n" {
 		t.Errorf("built image holds %q; want the build argument of target first", got)

@@ -65,7 +65,7 @@ func (e *Engine) request(ctx context.Context, method, path string, query url.Val
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		defer resp.Body.Close()
+		defer drain(resp.Body)
 		return nil, readAPIError(resp)
 	}
 	return resp, nil
@@ -78,15 +78,22 @@ func (e *Engine) call(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer drain(resp.Body)
 	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// drain reads what is left of a body (the newline after the JSON) and
+// closes it: only a body read to its end lets the transport reuse the
+// connection, which over TLS or ssh is worth a handshake or a session.
+func drain(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	body.Close()
 }
 
 // readAPIError reads an error answer ({"message": "..."}).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/composegen/composegen/runtime/engine"
@@ -45,7 +47,7 @@ func (e *Engine) Create(ctx context.Context, spec engine.ContainerSpec) (string,
 		q.Set("platform", spec.Platform)
 	}
 	if err := e.call(ctx, "POST", "/containers/create", q, body, &created); err != nil {
-		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+		return "", fmt.Errorf("create container %s: %w", spec.Name, redact(err, spec.Env))
 	}
 	if spec.NetworkMode != "" || len(spec.Networks) < 2 {
 		return created.ID, nil
@@ -145,3 +147,32 @@ func hostCfg(s engine.ContainerSpec) *dt.HostConfig {
 	}
 	return h
 }
+
+// secretName matches the environment variables whose values must never
+// appear in an error.
+var secretName = regexp.MustCompile(`(?i)PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL`)
+
+// redact replaces the values of secret variables of env in err's message
+// (an engine's message may quote the configuration it refuses).
+func redact(err error, env []string) error {
+	msg := err.Error()
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if len(value) >= 3 && secretName.MatchString(name) {
+			msg = strings.ReplaceAll(msg, value, "***")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+// redactedError is err with a redacted message; errors.Is still sees err.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -55,6 +55,8 @@ type netDialer struct {
 	tls           *tls.Config
 }
 
+// DialContext connects, and for TLS completes the handshake, within
+// dialTimeout.
 func (d *netDialer) DialContext(ctx context.Context) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()

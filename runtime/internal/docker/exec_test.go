@@ -54,8 +54,16 @@ func (f *execEngine) start(w http.ResponseWriter) {
 	}
 }
 
+// execRun is what fakeExec saw.
+type execRun struct {
+	code int
+	out  string
+	err  error
+	took time.Duration
+}
+
 // fakeExec runs Exec against f.
-func fakeExec(t *testing.T, f *execEngine, timeout time.Duration) (int, string, error, time.Duration) {
+func fakeExec(t *testing.T, f *execEngine, timeout time.Duration) execRun {
 	path := unixSocket(t)
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -73,7 +81,7 @@ func fakeExec(t *testing.T, f *execEngine, timeout time.Duration) (int, string, 
 	var out strings.Builder
 	start := time.Now()
 	code, err := e.Exec(ctx, "c", []string{"probe", "--password", "hunter2"}, &out, nil)
-	return code, out.String(), err, time.Since(start)
+	return execRun{code, out.String(), err, time.Since(start)}
 }
 
 func TestExecExitCodeLags(t *testing.T) {
@@ -84,7 +92,8 @@ func TestExecExitCodeLags(t *testing.T) {
 		}
 		return 200, `{"Running":false,"ExitCode":3}`
 	}}
-	code, out, err, _ := fakeExec(t, f, 30*time.Second)
+	r := fakeExec(t, f, 30*time.Second)
+	code, out, err := r.code, r.out, r.err
 	if code != 3 || err != nil || out != "hello\n" {
 		t.Errorf("Exec = %d, %q, %v; want 3 once the engine reports the exit", code, out, err)
 	}
@@ -110,7 +119,8 @@ func TestExecUnknownExitCode(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			code, _, err, took := fakeExec(t, &execEngine{containerRunning: tt.running, inspect: tt.inspect}, time.Minute)
+			r := fakeExec(t, &execEngine{containerRunning: tt.running, inspect: tt.inspect}, time.Minute)
+			code, err, took := r.code, r.err, r.took
 			if err == nil || code == 0 || !errors.Is(err, errExecUnknown) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Exec = %d, %v; want an error saying %q", code, err, tt.want)
 			}
@@ -127,7 +137,8 @@ func TestExecUnknownExitCode(t *testing.T) {
 func TestExecContextEndsStream(t *testing.T) {
 	t.Parallel()
 	f := &execEngine{hang: true, inspect: func(int) (int, string) { return 200, `{"Running":false,"ExitCode":0}` }}
-	code, out, err, took := fakeExec(t, f, 500*time.Millisecond)
+	r := fakeExec(t, f, 500*time.Millisecond)
+	code, out, err, took := r.code, r.out, r.err, r.took
 	if !errors.Is(err, context.DeadlineExceeded) || code == 0 {
 		t.Errorf("Exec = %d, %v; want the context's error", code, err)
 	}
@@ -136,5 +147,52 @@ func TestExecContextEndsStream(t *testing.T) {
 	}
 	if took > 3*time.Second {
 		t.Errorf("Exec returned %v after its context ended", took-500*time.Millisecond)
+	}
+}
+
+// countingDialer counts the connections it opens.
+type countingDialer struct {
+	dialer
+	n atomic.Int32
+}
+
+func (d *countingDialer) DialContext(ctx context.Context) (net.Conn, error) {
+	d.n.Add(1)
+	return d.dialer.DialContext(ctx)
+}
+
+// TestConnectionsAreReused checks that sequential calls share one
+// connection (each new one costs a TLS handshake or an ssh session).
+func TestConnectionsAreReused(t *testing.T) {
+	t.Parallel()
+	path := unixSocket(t)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/containers/gone/json" {
+			w.WriteHeader(404)
+			fmt.Fprintln(w, `{"message":"No such container: gone"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"State":{"Status":"running","Running":true}}`) // a newline after the JSON, as engines send
+	}))
+	d := &countingDialer{dialer: &netDialer{network: "unix", addr: path}}
+	e, err := newEngine(d, unixEndpoint(path, "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for range 20 {
+		if _, err := e.Inspect(context.Background(), "c"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Inspect(context.Background(), "gone"); err == nil {
+			t.Fatal("no error for an absent container")
+		}
+	}
+	if n := d.n.Load(); n != 1 {
+		t.Errorf("40 sequential calls opened %d connections; want 1", n)
 	}
 }

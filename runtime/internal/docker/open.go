@@ -30,10 +30,12 @@ type Engine struct {
 
 var _ engine.Engine = (*Engine)(nil)
 
-// pingTimeout bounds the first exchange with each candidate engine.
+// pingTimeout bounds the connection and the ping of each candidate
+// engine; infoTimeout the questions that follow a ping that answered.
 const (
 	pingTimeout    = 5 * time.Second
 	sshPingTimeout = 20 * time.Second // an ssh login can take seconds
+	infoTimeout    = 30 * time.Second
 )
 
 // Open connects to the engine that the environment selects: DOCKER_HOST or
@@ -86,23 +88,27 @@ func explicitHint(ep discover.Endpoint) string {
 
 // Connect connects to one endpoint and checks that an engine answers.
 func Connect(ctx context.Context, ep discover.Endpoint) (*Engine, error) {
-	timeout := pingTimeout
-	if ep.Scheme == "ssh" {
-		timeout = sshPingTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	pctx, cancel := context.WithTimeout(ctx, pingBound(ep))
 	defer cancel()
-	d, err := newDialer(ctx, ep)
+	d, err := newDialer(pctx, ep)
 	if err != nil {
-		return nil, err
+		return nil, explainDial(pctx, ep, err)
 	}
 	e, err := newEngine(d, ep)
 	if err == nil {
-		err = e.hello(ctx, ep)
+		err = e.ping(pctx, ep)
 	}
 	if err != nil {
 		d.Close()
-		return nil, explainDial(ctx, ep, err)
+		return nil, explainDial(pctx, ep, err)
+	}
+	// The engine answered: what remains may be slow (Podman's /version
+	// and /info run programs), but it is not a question of reachability.
+	ictx, cancel := context.WithTimeout(ctx, infoTimeout)
+	defer cancel()
+	if err := e.describe(ictx, ep); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("the engine answered, but: %w", err)
 	}
 	return e, nil
 }
@@ -138,31 +144,53 @@ func (e *Engine) Close() error {
 	return e.dial.Close()
 }
 
-// hello pings the engine and fills in its Info.
-func (e *Engine) hello(ctx context.Context, ep discover.Endpoint) error {
-	if err := e.call(ctx, "GET", "/_ping", nil, nil, nil); err != nil {
+// ping checks that the engine answers, and reads its kind and versions
+// from the answer's headers ("Server: Docker/20.10.24 (linux)" or
+// "Server: Libpod/4.3.1 (linux)", "Api-Version: 1.41").
+func (e *Engine) ping(ctx context.Context, ep discover.Endpoint) error {
+	resp, err := e.request(ctx, "GET", "/_ping", nil, nil)
+	if err != nil {
 		return err
 	}
-	var v struct {
-		Version    string
-		APIVersion string `json:"ApiVersion"`
-		Components []struct{ Name, Version string }
+	drain(resp.Body)
+	e.info = engine.Info{Name: "docker", Endpoint: ep.Host, From: ep.From, API: resp.Header.Get("Api-Version")}
+	server, _, _ := strings.Cut(resp.Header.Get("Server"), " ")
+	name, version, _ := strings.Cut(server, "/")
+	switch name {
+	case "Libpod":
+		e.info.Name, e.podman = "podman", true
+		fallthrough
+	case "Docker":
+		e.info.Version = version
+	}
+	return nil
+}
+
+// describe completes the engine's Info: its version when the ping's
+// headers did not say, whether it is rootless and where it runs.
+func (e *Engine) describe(ctx context.Context, ep discover.Endpoint) error {
+	if e.info.Version == "" || e.info.API == "" {
+		var v struct {
+			Version    string
+			APIVersion string `json:"ApiVersion"`
+			Components []struct{ Name string }
+		}
+		if err := e.call(ctx, "GET", "/version", nil, nil, &v); err != nil {
+			return err
+		}
+		e.info.Version, e.info.API = v.Version, v.APIVersion
+		for _, c := range v.Components {
+			if strings.Contains(c.Name, "Podman") {
+				e.info.Name, e.podman = "podman", true
+			}
+		}
 	}
 	var info struct {
 		Name            string
 		SecurityOptions []string
 	}
-	if err := e.call(ctx, "GET", "/version", nil, nil, &v); err != nil {
-		return err
-	}
 	if err := e.call(ctx, "GET", "/info", nil, nil, &info); err != nil {
 		return err
-	}
-	e.info = engine.Info{Name: "docker", Endpoint: ep.Host, From: ep.From, Version: v.Version, API: v.APIVersion}
-	for _, c := range v.Components {
-		if strings.Contains(c.Name, "Podman") {
-			e.info.Name, e.podman = "podman", true
-		}
 	}
 	for _, o := range info.SecurityOptions {
 		if o == "name=rootless" {
@@ -171,6 +199,14 @@ func (e *Engine) hello(ctx context.Context, ep discover.Endpoint) error {
 	}
 	e.setHosts(ctx, ep, info.Name)
 	return nil
+}
+
+// hello is ping and describe.
+func (e *Engine) hello(ctx context.Context, ep discover.Endpoint) error {
+	if err := e.ping(ctx, ep); err != nil {
+		return err
+	}
+	return e.describe(ctx, ep)
 }
 
 // setHosts decides where published ports are bound and dialled: on

@@ -26,9 +26,28 @@ import (
 
 // fakeEngine answers the requests of Connect like an engine would.
 func fakeEngine(podman, rootless bool, hostname string) http.Handler {
+	return fakeEngineHeaders(podman, rootless, hostname, false)
+}
+
+// fakeEngineHeaders is fakeEngine; with headers, the ping's answer names
+// the engine and /version fails (it must not be needed then).
+func fakeEngineHeaders(podman, rootless bool, hostname string, headers bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
+	mux.HandleFunc("/_ping", func(w http.ResponseWriter, r *http.Request) {
+		if headers {
+			w.Header().Set("Api-Version", "1.41")
+			w.Header().Set("Server", "Docker/9.9.9 (linux)")
+			if podman {
+				w.Header().Set("Server", "Libpod/9.9.9 (linux)")
+			}
+		}
+		fmt.Fprint(w, "OK")
+	})
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+		if headers {
+			http.Error(w, "slow", http.StatusInternalServerError)
+			return
+		}
 		comp := "Engine"
 		if podman {
 			comp = "Podman Engine"
@@ -69,15 +88,17 @@ func unixEndpoint(path, from string) discover.Endpoint {
 func TestConnectInfo(t *testing.T) {
 	me, _ := os.Hostname()
 	tests := []struct {
-		name                    string
-		podman, rootless        bool
-		host                    string
-		wantName                string
-		wantLocal, wantRootless bool
+		name                      string
+		podman, rootless, headers bool
+		host                      string
+		wantName                  string
+		wantLocal, wantRootless   bool
 	}{
-		{"docker", false, false, me, "docker", true, false},
-		{"rootless podman", true, true, me, "podman", true, true},
-		{"socket of another machine's engine", false, false, "elsewhere", "docker", false, false},
+		{"docker", false, false, false, me, "docker", true, false},
+		{"docker named by the ping", false, false, true, me, "docker", true, false},
+		{"rootless podman", true, true, false, me, "podman", true, true},
+		{"podman named by the ping", true, false, true, me, "podman", true, false},
+		{"socket of another machine's engine", false, false, false, "elsewhere", "docker", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,7 +107,7 @@ func TestConnectInfo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			serve(t, l, fakeEngine(tt.podman, tt.rootless, tt.host))
+			serve(t, l, fakeEngineHeaders(tt.podman, tt.rootless, tt.host, tt.headers))
 			e, err := Connect(context.Background(), unixEndpoint(path, "test socket"))
 			if err != nil {
 				t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +25,13 @@ import (
 //
 // Two things make it fast. A ControlMaster, started once in a private
 // temporary directory and stopped by Close, carries every session over one
-// authenticated ssh connection. And a few spare sessions are started ahead
-// of need: each new API connection (and every exec, whose hijacked
-// connection the engine closes at its end) takes a session that has
-// already logged in and started dial-stdio, instead of paying for the
-// remote login shell at that moment. There are two spares at first; each
-// dial that finds none adds one, up to maxSpares, so that the pool follows
-// the caller's concurrency.
+// authenticated ssh connection. And spare sessions are started ahead of
+// need and warmed with a ping: each new API connection (and every exec,
+// whose hijacked connection the engine closes at its end) takes a session
+// whose remote login is done and whose engine has answered, instead of
+// paying for the remote login shell at that moment. There are two spares
+// at first; each dial that finds none warm adds one, up to maxSpares, so
+// that the pool follows the caller's rate of new connections.
 //
 // (ssh -W to the remote socket would skip the remote shell altogether,
 // but it needs stream forwarding, which hardened sshd configurations
@@ -44,9 +45,15 @@ type sshDialer struct {
 	master  *exec.Cmd
 	mdone   chan struct{} // closed when the master exited
 
-	mu     sync.Mutex
-	pool   []*cmdConn
-	closed bool
+	mu      sync.Mutex
+	pool    []*cmdConn    // warm spares, oldest first
+	warming int           // spares being started
+	changed chan struct{} // closed (and replaced) when a warming spare is done
+	// warmFails counts the spares that failed to warm; warmErr is the last
+	// failure.
+	warmFails int
+	warmErr   error
+	closed    bool
 }
 
 // maxSpareAge is how long a spare session is trusted: an engine may close
@@ -74,7 +81,7 @@ func startSSH(ctx context.Context, spec *discover.SSH, mux bool, spares int) (*s
 	if err != nil {
 		return nil, errors.New("the ssh command was not found in PATH: install the OpenSSH client, or reach the engine with tcp:// and TLS")
 	}
-	d := &sshDialer{spec: spec, bin: bin, spares: spares}
+	d := &sshDialer{spec: spec, bin: bin, spares: spares, changed: make(chan struct{})}
 	if !mux {
 		d.ctlPath = "none"
 		return d, nil
@@ -87,6 +94,7 @@ func startSSH(ctx context.Context, spec *discover.SSH, mux bool, spares int) (*s
 		os.RemoveAll(d.dir)
 		return nil, err
 	}
+	d.refill()
 	return d, nil
 }
 
@@ -145,40 +153,73 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// DialContext returns a ready spare session when there is one, else a new
-// one, and tops the spares up.
+// DialContext returns a warm spare session. When none is warm but some
+// are warming, it waits for the first of them (it started before a new
+// session would); only when none is under way does it start a new one.
+// Each dial tops the spares up.
 func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c := d.takeSpare()
-	var err error
+	c, changed := d.takeSpare()
 	if c == nil {
 		d.grow()
-		c, err = d.spawn()
 	}
 	d.refill()
-	if err != nil {
-		return nil, err
+	fails := d.failures()
+	for c == nil && changed != nil {
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		c, changed = d.takeSpare()
 	}
-	return c, nil
+	if c != nil {
+		return c, nil
+	}
+	if err := d.failedSince(fails); err != nil {
+		return nil, err // the spares it waited for failed: so would a new session
+	}
+	return d.spawn()
 }
 
-func (d *sshDialer) takeSpare() *cmdConn {
+// failures returns how many spares failed to warm so far.
+func (d *sshDialer) failures() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.warmFails
+}
+
+// failedSince returns the last warming error when a spare failed after
+// the n-th failure.
+func (d *sshDialer) failedSince(n int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.warmFails > n {
+		return d.warmErr
+	}
+	return nil
+}
+
+// takeSpare returns the oldest warm spare that is still usable; without
+// one, it returns a channel closed when a warming spare is done (nil when
+// none is warming).
+func (d *sshDialer) takeSpare() (*cmdConn, chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for len(d.pool) > 0 {
 		c := d.pool[0]
 		d.pool = d.pool[1:]
 		if c.usable() {
-			return c
+			return c, nil
 		}
 		go c.Close()
 	}
-	return nil
+	if d.warming == 0 || d.closed {
+		return nil, nil
+	}
+	return nil, d.changed
 }
 
-// grow keeps one more spare after a dial found none.
+// grow keeps one more spare after a dial found none warm.
 func (d *sshDialer) grow() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -187,16 +228,39 @@ func (d *sshDialer) grow() {
 	}
 }
 
-// refill starts sessions until spares are ready (starting one is a
-// fork and exec; the login happens in the background).
+// refill starts warming sessions until spares are warm or warming.
 func (d *sshDialer) refill() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for !d.closed && len(d.pool) < d.spares {
-		c, err := d.spawn()
-		if err != nil {
-			return
+	for !d.closed && len(d.pool)+d.warming < d.spares {
+		d.warming++
+		go d.warm()
+	}
+}
+
+// warm starts a session and pings the engine through it: a spare is
+// handed out only once the remote login is done and the engine answered.
+// A session that fails is dropped (the next dial tries again, so a broken
+// remote is not retried in a loop).
+func (d *sshDialer) warm() {
+	c, err := d.spawn()
+	if err == nil {
+		if err = c.ping(); err != nil {
+			c.Close()
 		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.warming--
+	close(d.changed) // wake the dials that wait for a spare
+	d.changed = make(chan struct{})
+	switch {
+	case err != nil:
+		d.warmFails++
+		d.warmErr = err
+	case d.closed:
+		go c.Close()
+	default:
 		d.pool = append(d.pool, c)
 	}
 }
@@ -309,6 +373,35 @@ type cmdConn struct {
 	born   time.Time
 	once   sync.Once
 	closed chan struct{}
+	// buffered holds what the ping read past its answer (normally
+	// nothing); Read returns it first.
+	buffered *bufio.Reader
+}
+
+// warmTimeout bounds a spare's login and first ping.
+const warmTimeout = 30 * time.Second
+
+// ping sends GET /_ping and reads the answer, leaving the connection
+// ready for the next request.
+func (c *cmdConn) ping() error {
+	if err := c.SetDeadline(time.Now().Add(warmTimeout)); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(c, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"); err != nil {
+		return err
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("ping: %s", resp.Status)
+	}
+	c.buffered = br
+	return errors.Join(err, c.SetDeadline(time.Time{}))
 }
 
 func startCmdConn(cmd *exec.Cmd, spec *discover.SSH) (*cmdConn, error) {
@@ -364,7 +457,12 @@ func (c *cmdConn) exitError(err error) error {
 	return sshError(c.spec, c.cmd.ProcessState, c.stderr.String())
 }
 
+// Read reads the command's stdout; at its end, a failed ssh becomes an
+// error that says why.
 func (c *cmdConn) Read(p []byte) (int, error) {
+	if c.buffered != nil && c.buffered.Buffered() > 0 {
+		return c.buffered.Read(p)
+	}
 	n, err := c.stdout.Read(p)
 	if err == io.EOF {
 		err = c.exitError(io.EOF)
@@ -372,6 +470,7 @@ func (c *cmdConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write writes to the command's stdin.
 func (c *cmdConn) Write(p []byte) (int, error) {
 	n, err := c.stdin.Write(p)
 	if err != nil {
@@ -399,6 +498,7 @@ func (c *cmdConn) Close() error {
 	return nil
 }
 
+// LocalAddr, RemoteAddr and the deadlines make cmdConn a net.Conn.
 func (c *cmdConn) LocalAddr() net.Addr  { return sshAddr("local") }
 func (c *cmdConn) RemoteAddr() net.Addr { return sshAddr(c.spec.String()) }
 

@@ -158,3 +158,17 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	base := &apiError{Status: 404, Message: `invalid env "DB_PASSWORD=hunter22" next to "MODE=hunter22x" and API_TOKEN=abc`}
+	err := redact(base, []string{"DB_PASSWORD=hunter22", "API_TOKEN=abc", "MODE=debug", "SHORT_KEY=ab"})
+	if want := `invalid env "DB_PASSWORD=***" next to "MODE=***x" and API_TOKEN=***`; err.Error() != want {
+		t.Errorf("redacted = %q; want %q", err, want)
+	}
+	if !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("the redacted error no longer wraps the original")
+	}
+	if got := redact(base, []string{"MODE=hunter22"}); got != error(base) {
+		t.Errorf("an error without secrets was changed: %v", got)
+	}
+}
