@@ -113,20 +113,28 @@ func (c *PG) Close() error {
 // ServerVersionNum returns server_version as a number (150004 for 15.4), 0
 // when unknown.
 func (c *PG) ServerVersionNum() int {
-	v := c.Params["server_version"]
-	major, rest, _ := strings.Cut(v, ".")
-	maj, err := strconv.Atoi(major)
-	if err != nil {
-		return 0
+	var nums []int
+	for _, part := range strings.SplitN(c.Params["server_version"], ".", 3) {
+		end := 0
+		for end < len(part) && part[end] >= '0' && part[end] <= '9' {
+			end++
+		}
+		n, err := strconv.Atoi(part[:end])
+		if err != nil {
+			break
+		}
+		nums = append(nums, n)
+		if end < len(part) {
+			break // "17beta1", "16.1 (Debian 16.1-1)"
+		}
 	}
-	minor := 0
-	if f := strings.FieldsFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); len(f) > 0 {
-		minor, _ = strconv.Atoi(f[0])
+	for len(nums) < 3 {
+		nums = append(nums, 0)
 	}
-	if maj >= 10 {
-		return maj*10000 + minor
+	if nums[0] >= 10 {
+		return nums[0]*10000 + nums[1]
 	}
-	return maj*10000 + minor*100
+	return nums[0]*10000 + nums[1]*100 + nums[2]
 }
 
 func (c *PG) startMsg(typ byte) {
@@ -262,6 +270,7 @@ func md5Password(user, password string, salt []byte) string {
 // PostgreSQL uses it: no channel binding, the user name from the startup
 // message.
 type scramClient struct {
+	user        string // "" for the startup message's (tests set it)
 	password    string
 	nonce       string
 	firstBare   string
@@ -276,7 +285,7 @@ func newScram(password string) *scramClient {
 }
 
 func (s *scramClient) first() []byte {
-	s.firstBare = "n=,r=" + s.nonce
+	s.firstBare = "n=" + s.user + ",r=" + s.nonce
 	return []byte("n,," + s.firstBare)
 }
 
