@@ -135,6 +135,12 @@ func runWatcher(arg string) int {
 		return 1
 	}
 	removeUnkept(ctx, eng, spec.Labels)
+	// A create request that the watched process sent just before it died
+	// may still complete in the engine after the listing: look again.
+	for _, d := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		time.Sleep(d)
+		removeUnkept(ctx, eng, spec.Labels)
+	}
 	for _, p := range spec.Paths {
 		_ = os.RemoveAll(p)
 	}

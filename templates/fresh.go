@@ -126,25 +126,25 @@ func templateName(db string) string {
 // once runs work at most once per key in this process (a failure too: the
 // later callers get the same error), and lets each caller stop waiting
 // when its own ctx ends.
-type once struct {
+type once[T any] struct {
 	mu sync.Mutex
-	m  map[string]*onceCall
+	m  map[string]*onceCall[T]
 }
 
-type onceCall struct {
+type onceCall[T any] struct {
 	done chan struct{}
-	val  string
+	val  T
 	err  error
 }
 
-func (o *once) do(ctx context.Context, key string, work func() (string, error)) (string, error) {
+func (o *once[T]) do(ctx context.Context, key string, work func() (T, error)) (T, error) {
 	o.mu.Lock()
 	if o.m == nil {
-		o.m = map[string]*onceCall{}
+		o.m = map[string]*onceCall[T]{}
 	}
 	c := o.m[key]
 	if c == nil {
-		c = &onceCall{done: make(chan struct{})}
+		c = &onceCall[T]{done: make(chan struct{})}
 		o.m[key] = c
 		o.mu.Unlock()
 		c.val, c.err = work()
@@ -156,12 +156,13 @@ func (o *once) do(ctx context.Context, key string, work func() (string, error)) 
 	case <-c.done:
 		return c.val, c.err
 	case <-ctx.Done():
-		return "", fmt.Errorf("waiting for another test of this process to prepare it: %w", ctx.Err())
+		var zero T
+		return zero, fmt.Errorf("waiting for another test of this process to prepare it: %w", ctx.Err())
 	}
 }
 
 // forget drops key, so that the next call runs work again.
-func (o *once) forget(key string) {
+func (o *once[T]) forget(key string) {
 	o.mu.Lock()
 	delete(o.m, key)
 	o.mu.Unlock()

@@ -56,7 +56,7 @@ type pgCreds struct{ user, password, db string }
 var pgStrategy = "FILE_COPY"
 
 // pgTemplates remembers, per container and database, the template taken.
-var pgTemplates once
+var pgTemplates once[string]
 
 // pgFresh is FreshDSN for a PostgreSQL service whose user, password and
 // database are c.

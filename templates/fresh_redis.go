@@ -42,7 +42,7 @@ func DragonflyFreshURL(t TB, s StackService) string {
 }
 
 // redisDBCounts remembers each server's number of databases.
-var redisDBCounts once
+var redisDBCounts once[string]
 
 func redisFresh(t TB, s StackService, password string) string {
 	t.Helper()

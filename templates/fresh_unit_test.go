@@ -41,7 +41,7 @@ func TestTemplateName(t *testing.T) {
 }
 
 func TestOnce(t *testing.T) {
-	var o once
+	var o once[string]
 	var runs atomic.Int32
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
