@@ -148,10 +148,12 @@ func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string
 	fail := func(err error) (*Stack, error) {
 		return nil, &startError{msg: m.String(fmt.Sprintf("shared stack of %s: %v", plan.Name, err)), err: err}
 	}
+	t0 := time.Now()
 	eng, err := engines.Open(ctx, cfg.engine)
 	if err != nil {
 		return fail(err)
 	}
+	opened := time.Since(t0)
 	run := currentRun()
 	dir := filepath.Join(base, filepath.FromSlash(plan.Dir))
 	pk := processKey(plan, cfg, dir, eng)
@@ -171,7 +173,7 @@ func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string
 	if first {
 		// The start serves every test of the process: it is bounded by its
 		// own timeout, not by the first caller's deadline.
-		e.s, e.err = acquireShared(context.WithoutCancel(ctx), plan, cfg, eng, base, dir, m, run)
+		e.s, e.err = acquireShared(context.WithoutCancel(ctx), plan, cfg, eng, base, dir, m, run, opened)
 		close(e.done)
 	} else {
 		select {
@@ -210,7 +212,8 @@ func processKey(plan *composeplan.Plan, cfg config, dir string, eng engine.Engin
 
 // acquireShared attaches to the shared stack or, when there is none yet,
 // starts it, taking turns with the other processes of the run.
-func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng engine.Engine, base, dir string, m *mask.Masker, run runInfo) (*Stack, error) {
+func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng engine.Engine, base, dir string, m *mask.Masker, run runInfo, opened time.Duration) (*Stack, error) {
+	t0 := time.Now()
 	fail := func(err error) (*Stack, error) {
 		return nil, &startError{msg: m.String(fmt.Sprintf("shared stack of %s: %v", plan.Name, err)), err: err}
 	}
@@ -233,10 +236,15 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	}
 	sh := &sharedStart{plan: plan, cfg: cfg, eng: eng, base: base, dir: dir, res: res, mask: m, run: run, keys: keys}
 	sh.project = sharedProjectName(plan.Name, keys.key)
+	keyed := time.Since(t0)
 
 	// Most calls find the stack ready, without waiting for the lock.
 	switch s, st, err := sh.attach(ctx); st {
 	case attachReady:
+		if cfg.verbose {
+			sh.logf("composegen: attached to shared stack %s in %s (engine %s, key %s, attach %s)", s.project,
+				(opened + time.Since(t0)).Round(time.Millisecond), opened.Round(time.Millisecond), keyed.Round(time.Millisecond), (time.Since(t0) - keyed).Round(time.Millisecond))
+		}
 		return s, nil
 	case attachBroken:
 		return fail(err)

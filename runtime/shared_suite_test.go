@@ -456,7 +456,9 @@ func TestSharedStandaloneBinary(t *testing.T) {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			exited := time.Now()
-			if n := strings.Count(readFile(s.report), "ATTACH "); n != 3 {
+			// With sigkill, the victim may end the binary before its
+			// siblings attach.
+			if n := strings.Count(readFile(s.report), "ATTACH "); n != 3 && (mode == "share" || n == 0) {
 				t.Fatalf("%d tests attached, want 3\n%s", n, out)
 			}
 			for len(listPlan(t, eng, s.name)) > 0 {
