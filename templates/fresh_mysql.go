@@ -111,7 +111,7 @@ func mysqlFresh(t TB, s StackService, app mysqlCreds, root *mysqlCreds) string {
 		admin = *root
 	}
 	cfg := wire.MySQLConfig{Addr: addr, User: admin.user, Password: admin.password}
-	key := s.ContainerID() + "\x00" + app.database
+	key := s.ContainerID() + "\x00" + admin.user + "\x00" + app.user + "\x00" + app.database
 	_, err := mysqlTemplates.do(ctx, key, func() (string, error) {
 		return mysqlTakeTemplate(ctx, s, cfg, app)
 	})

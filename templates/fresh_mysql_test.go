@@ -154,6 +154,7 @@ func TestMariaDBFreshDSNWithoutPrivileges(t *testing.T) {
 	runtimetest.RequireEngine(t)
 	stack := runtime.Start(t, mariadbPlan("tpl-fresh-maria-noroot", false))
 	msg := fatalOf(t, func(tb TB) { MariaDBFreshDSN(tb, stack.Service("db")) })
+	t.Logf("FreshDSN failed with:\n%s", msg)
 	for _, want := range []string{`user "app" lacks a privilege`, "MARIADB_ROOT_PASSWORD"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("failure %q does not say %q", msg, want)

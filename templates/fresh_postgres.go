@@ -70,7 +70,7 @@ func pgFresh(t TB, s StackService, c pgCreds) string {
 		return ""
 	}
 	admin := wire.PGConfig{Addr: addr, User: c.user, Password: c.password, Database: maintenanceDB(c.db)}
-	key := s.ContainerID() + "\x00" + c.db
+	key := s.ContainerID() + "\x00" + c.user + "\x00" + c.db
 	tmpl, err := pgTemplates.do(ctx, key, func() (string, error) {
 		return pgTakeTemplate(ctx, s, admin, c)
 	})

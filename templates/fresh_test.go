@@ -172,3 +172,60 @@ func TestFreshOnStartedStack(t *testing.T) {
 		rdb.Close()
 	}
 }
+
+// FreshDSN on a database another service keeps a session open on fails,
+// naming the session and saying what to do.
+func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
+	runtimetest.RequireEngine(t)
+	plan := freshPlan("tpl-fresh-busy")
+	plan.Services = append(plan.Services, composeplan.ServiceSpec{
+		Name: "holder", Image: "postgres:16", Entrypoint: []string{},
+		Command:     []string{"psql", "-h", "postgres", "-U", "app", "-d", "app", "-c", "SELECT pg_sleep(3600)"},
+		Environment: []composeplan.EnvVar{{Name: "PGPASSWORD", Value: "fresh-secret"}, {Name: "PGAPPNAME", Value: "holder"}},
+		Healthcheck: &composeplan.HealthcheckSpec{
+			Test:     []string{"CMD-SHELL", `psql -h postgres -U app -d app -tAc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND pid <> pg_backend_pid()" | grep -qx 1`},
+			Interval: time.Second, Timeout: 5 * time.Second, Retries: 30,
+		},
+		DependsOn: []composeplan.Dependency{{Service: "seed", Condition: "service_completed_successfully", Required: true}},
+	})
+	stack := runtime.Start(t, plan)
+	msg := fatalOf(t, func(tb TB) { PostgresFreshDSN(tb, stack.Service("postgres")) })
+	t.Logf("FreshDSN failed with:\n%s", msg)
+	for _, want := range []string{`cannot take the template of database "app"`, "other sessions are connected", "(holder)", "runtime.WithServices"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("failure does not say %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "fresh-secret") {
+		t.Error("the failure shows the password")
+	}
+}
+
+// A user that may not create databases, or not copy the service's, gets a
+// failure that says which privilege is missing and how to grant it.
+func TestPostgresFreshDSNPrivileges(t *testing.T) {
+	runtimetest.RequireEngine(t)
+	plan := freshPlan("tpl-fresh-priv")
+	plan.Services[2].Command = []string{"psql", "-v", "ON_ERROR_STOP=1", "-h", "postgres", "-U", "app", "-d", "app", "-c",
+		"INSERT INTO items (owner) VALUES ('seed'); CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; CREATE ROLE creator LOGIN CREATEDB PASSWORD 'creator-pw'"}
+	stack := runtime.Start(t, plan)
+	pg := stack.Service("postgres")
+	for _, tc := range []struct {
+		user, password string
+		want           []string
+	}{
+		{"limited", "limited-pw", []string{`user "limited" may not create databases`, `ALTER ROLE "limited" CREATEDB`}},
+		{"creator", "creator-pw", []string{`user "creator" may not copy database "app"`, `ALTER DATABASE "app" IS_TEMPLATE true`}},
+	} {
+		msg := fatalOf(t, func(tb TB) { pgFresh(tb, pg, pgCreds{user: tc.user, password: tc.password, db: "app"}) })
+		t.Logf("%s: FreshDSN failed with:\n%s", tc.user, msg)
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: failure does not say %q:\n%s", tc.user, w, msg)
+			}
+		}
+		if strings.Contains(msg, tc.password) {
+			t.Errorf("%s: the failure shows the password", tc.user)
+		}
+	}
+}
