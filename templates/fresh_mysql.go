@@ -305,9 +305,7 @@ func mysqlCopyScript(ctx context.Context, cfg wire.MySQLConfig, app, admin mysql
 			cp.stmts = append(cp.stmts, fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s", db, wire.QuoteMySQLIdent(t.name), cols, cols, wire.QuoteMySQLIdent(tmpl), wire.QuoteMySQLIdent(t.name)))
 		}
 	}
-	for _, v := range src.views {
-		cp.stmts = append(cp.stmts, v)
-	}
+	cp.stmts = append(cp.stmts, src.views...)
 	cp.stmts = append(cp.stmts, "SET FOREIGN_KEY_CHECKS = 1")
 	if admin.user != app.user {
 		user, ok := wire.QuoteMySQLString(app.user)

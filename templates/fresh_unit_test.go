@@ -21,7 +21,7 @@ func TestFreshName(t *testing.T) {
 			t.Errorf("freshName(%q) = %q", name, got)
 		}
 	}
-	if freshName("TestX") == freshName("TestX") {
+	if a, b := freshName("TestX"), freshName("TestX"); a == b {
 		t.Error("two databases of one test got the same name")
 	}
 	if got := freshName("TestOrders/create"); !strings.HasPrefix(got, "t_testorders_create_") {

@@ -389,7 +389,7 @@ func (c *MySQL) result() (more bool, rows [][]*string, err error) {
 			return false, nil, err
 		}
 	}
-	if b, err = c.read(); err != nil { // EOF after the column definitions
+	if _, err = c.read(); err != nil { // EOF after the column definitions
 		return false, nil, err
 	}
 	rows = [][]*string{}
