@@ -84,12 +84,11 @@ func DialPG(ctx context.Context, cfg PGConfig) (*PG, error) {
 // bind makes ctx's end (or deadline) interrupt the connection's I/O.
 func (c *PG) bind(ctx context.Context) (stop func()) { return bindConn(ctx, c.conn) }
 
+// The I/O is interrupted from ctx's AfterFunc, not by a connection
+// deadline of its own, so that ctx.Err is set whenever an interrupted call
+// returns.
 func bindConn(ctx context.Context, conn net.Conn) (stop func()) {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	} else {
-		_ = conn.SetDeadline(time.Time{})
-	}
+	_ = conn.SetDeadline(time.Time{})
 	after := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	return func() { after() }
 }
