@@ -7,6 +7,8 @@
 //	start     Start in each test (a stack per test)
 //	testmain  Up in each package's TestMain (a stack per package)
 //	tc        testcontainers-go's compose module in each package's TestMain
+//	link      no test run: what building (cached), linking and starting the
+//	          six test binaries costs every mode (link-tc: with tag tc)
 //
 // Run from the bench module: go run ./suite/cmd/runsuite -runs 3. Rounds
 // run every mode in a rotating order; round 0 is an uncounted warm-up
@@ -57,24 +59,25 @@ func main() {
 	defer os.RemoveAll(dir)
 
 	// Build everything once, so that runs measure what a developer's
-	// second `go test` costs.
+	// second `go test` costs (go test links the binaries again each time:
+	// the link rows below).
 	for _, tags := range []string{"", "tc"} {
-		t0 := time.Now()
 		r := goTest(dir, "none", tags, "-run", "^$")
-		fmt.Printf("build and link (tags %q, no test run): %s ok=%v\n", tags, time.Since(t0).Round(time.Millisecond), r.ok)
+		fmt.Printf("build (tags %q): %s ok=%v\n", tags, r.wall.Round(time.Millisecond), r.ok)
 		if !r.ok {
 			fmt.Println(r.out)
 		}
 	}
-	for _, tags := range []string{"", "tc"} {
-		r := goTest(dir, "none", tags, "-run", "^$")
-		fmt.Printf("link and start binaries again (tags %q, no test run): %s\n", tags, r.wall.Round(time.Millisecond))
-	}
 
 	all := map[string][]*result{}
 	ratios := map[string][]float64{}
+	netRatios := map[string][]float64{}
 	for round := 0; round <= *runs; round++ {
 		order := append(list[round%len(list):], list[:round%len(list)]...)
+		// The cost of building (cached), linking and starting the test
+		// binaries with no test run, in this round: what every mode pays
+		// before its tests run.
+		order = append(order, "link", "link-tc")
 		byMode := map[string]*result{}
 		for _, mode := range order {
 			r := runMode(dir, mode)
@@ -100,13 +103,17 @@ func main() {
 			for mode, r := range byMode {
 				if r.ok {
 					ratios[mode] = append(ratios[mode], r.wall.Seconds()/base.wall.Seconds())
+					if lb, lr := byMode["link"], linkOf(byMode, mode); lb != nil && lr != nil {
+						netRatios[mode] = append(netRatios[mode], (r.wall-lr.wall).Seconds()/(base.wall-lb.wall).Seconds())
+					}
 				}
 			}
 		}
 	}
+	list = append(list, "link", "link-tc")
 	pruneReused(dir)
 
-	fmt.Printf("\n%-9s %6s %10s %10s %10s %14s\n", "mode", "ok", "median", "min", "max", "× shared")
+	fmt.Printf("\n%-9s %6s %10s %10s %10s %16s %16s\n", "mode", "ok", "median", "min", "max", "× shared", "net × shared")
 	for _, mode := range list {
 		var walls []time.Duration
 		for _, r := range all[mode] {
@@ -119,13 +126,15 @@ func main() {
 			continue
 		}
 		sortD(walls)
-		ratio := "-"
-		if rs := ratios[mode]; len(rs) > 0 && mode != "shared" {
+		ratio := func(rs []float64) string {
+			if len(rs) == 0 || mode == "shared" || strings.HasPrefix(mode, "link") {
+				return "-"
+			}
 			sort.Float64s(rs)
-			ratio = fmt.Sprintf("%.2f (%.2f-%.2f)", rs[len(rs)/2], rs[0], rs[len(rs)-1])
+			return fmt.Sprintf("%.2f (%.2f-%.2f)", rs[len(rs)/2], rs[0], rs[len(rs)-1])
 		}
-		fmt.Printf("%-9s %3d/%-2d %10s %10s %10s %14s\n", mode, len(walls), len(all[mode]),
-			walls[len(walls)/2].Round(time.Millisecond), walls[0].Round(time.Millisecond), walls[len(walls)-1].Round(time.Millisecond), ratio)
+		fmt.Printf("%-9s %3d/%-2d %10s %10s %10s %16s %16s\n", mode, len(walls), len(all[mode]),
+			walls[len(walls)/2].Round(time.Millisecond), walls[0].Round(time.Millisecond), walls[len(walls)-1].Round(time.Millisecond), ratio(ratios[mode]), ratio(netRatios[mode]))
 	}
 	for _, mode := range []string{"shared", "reuse"} {
 		rep := map[string][]time.Duration{}
@@ -155,9 +164,21 @@ func main() {
 	}
 }
 
+// linkOf returns the link-only run of the round for mode's build tags.
+func linkOf(byMode map[string]*result, mode string) *result {
+	if mode == "tc" {
+		return byMode["link-tc"]
+	}
+	return byMode["link"]
+}
+
 // runMode runs the suite once in mode.
 func runMode(dir, mode string) *result {
 	switch mode {
+	case "link":
+		return goTest(dir, "none", "", "-run", "^$")
+	case "link-tc":
+		return goTest(dir, "none", "tc", "-run", "^$")
 	case "tc":
 		return goTest(dir, "tc", "tc")
 	case "reuse":
