@@ -113,10 +113,11 @@ func pgCreate(ctx context.Context, admin wire.PGConfig, tmpl, name string) error
 // catalogs) and takes from 20 ms on an idle machine to a second on a busy
 // one, so copies are made ahead, in the background, and a test claims one
 // by renaming it (ALTER DATABASE … RENAME, atomic: two tests never get the
-// same). The pool lives in the server: every test binary that uses the
-// stack draws from it and refills it, and a kept stack (WithReuse) keeps it
-// for the next run. COMPOSEGEN_FRESH_POOL sets its size (default 4; 0
-// creates each copy when it is asked for).
+// same). Each call adds one copy in the background, up to the pool's size,
+// so the pool follows the demand. The pool lives in the server: every test
+// binary that uses the stack draws from it and refills it, and a kept stack
+// (WithReuse) keeps it for the next run. COMPOSEGEN_FRESH_POOL sets its
+// size (default 4; 0 creates each copy when it is asked for).
 var pgPoolSize = poolSize()
 
 func poolSize() int {
@@ -171,51 +172,91 @@ func pgClaim(ctx context.Context, admin wire.PGConfig, tmpl, name string) bool {
 	return false
 }
 
-// pgFilling marks the pools this process refills.
-var pgFilling sync.Map // wire.PGConfig + template → true
+// pgFillers are the background refills of this process, per server, user
+// and template.
+var pgFillers struct {
+	sync.Mutex
+	m map[pgPoolKey]*pgFiller
+}
 
-// pgRefill tops the pool of tmpl up to pgPoolSize copies in the background,
-// one copy at a time per process.
+type pgPoolKey struct {
+	cfg  wire.PGConfig
+	tmpl string
+}
+
+// pgFiller creates the copies that calls asked for, one at a time.
+type pgFiller struct {
+	pending int
+	running bool
+}
+
+// pgRefill asks for one more copy of tmpl in the pool, made in the
+// background unless the pool holds pgPoolSize already: the pool grows with
+// the demand (a stack whose test asks once costs one spare copy, not
+// pgPoolSize).
 func pgRefill(admin wire.PGConfig, tmpl string) {
 	if pgPoolSize == 0 {
 		return
 	}
-	key := struct {
-		cfg  wire.PGConfig
-		tmpl string
-	}{admin, tmpl}
-	if _, busy := pgFilling.LoadOrStore(key, true); busy {
+	key := pgPoolKey{admin, tmpl}
+	pgFillers.Lock()
+	defer pgFillers.Unlock()
+	if pgFillers.m == nil {
+		pgFillers.m = map[pgPoolKey]*pgFiller{}
+	}
+	f := pgFillers.m[key]
+	if f == nil {
+		f = &pgFiller{}
+		pgFillers.m[key] = f
+	}
+	f.pending = min(f.pending+1, pgPoolSize)
+	if f.running {
 		return
 	}
-	go func() {
-		defer pgFilling.Delete(key)
-		prefix := pgPoolPrefix(tmpl)
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			conn, _, err := pgGet(ctx, admin)
-			if err != nil {
-				cancel()
-				return
-			}
-			rows, err := conn.Exec(ctx, "SELECT count(*) FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")")
-			pgPut(admin, conn, err)
-			if err != nil || len(rows) != 1 || rows[0][0] == nil {
-				cancel()
-				return
-			}
-			if n, _ := strconv.Atoi(*rows[0][0]); n >= pgPoolSize {
-				cancel()
-				return
-			}
-			var b [5]byte
-			_, _ = rand.Read(b[:])
-			err = pgCreate(ctx, admin, tmpl, prefix+hex.EncodeToString(b[:]))
-			cancel()
-			if err != nil {
-				return
-			}
+	f.running = true
+	go f.run(key)
+}
+
+func (f *pgFiller) run(key pgPoolKey) {
+	prefix := pgPoolPrefix(key.tmpl)
+	for {
+		pgFillers.Lock()
+		if f.pending == 0 {
+			f.running = false
+			pgFillers.Unlock()
+			return
 		}
-	}()
+		f.pending--
+		pgFillers.Unlock()
+		if !f.createOne(key, prefix) {
+			pgFillers.Lock()
+			f.pending, f.running = 0, false
+			pgFillers.Unlock()
+			return
+		}
+	}
+}
+
+// createOne adds a copy to the pool unless it is full; false when the
+// server failed (the stack may be gone).
+func (f *pgFiller) createOne(key pgPoolKey, prefix string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, _, err := pgGet(ctx, key.cfg)
+	if err != nil {
+		return false
+	}
+	rows, err := conn.Exec(ctx, "SELECT count(*) FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")")
+	pgPut(key.cfg, conn, err)
+	if err != nil || len(rows) != 1 || rows[0][0] == nil {
+		return false
+	}
+	if n, _ := strconv.Atoi(*rows[0][0]); n >= pgPoolSize {
+		return true
+	}
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return pgCreate(ctx, key.cfg, key.tmpl, prefix+hex.EncodeToString(b[:])) == nil
 }
 
 // maintenanceDB is the database the accessor's own sessions use: one that is
@@ -278,7 +319,6 @@ func pgTakeTemplate(ctx context.Context, s StackService, admin wire.PGConfig, c 
 	if err != nil {
 		return "", explainPG(err, c, "template")
 	}
-	pgRefill(admin, tmpl)
 	return tmpl, nil
 }
 

@@ -193,7 +193,9 @@ func runMode(dir, mode string) *result {
 func goTest(dir, mode, tags string, extra ...string) *result {
 	report := filepath.Join(dir, "report")
 	_ = os.Remove(report)
-	args := []string{"test", "-count=1"}
+	// A stack per test takes longer than go test's default 10 minutes per
+	// test binary on a busy machine.
+	args := []string{"test", "-count=1", "-timeout=40m"}
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}

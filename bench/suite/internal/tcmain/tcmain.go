@@ -40,25 +40,34 @@ func Main(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	endpoint := func(service, port string) string {
+	// The IPv4 binding of a published port: Docker 20.10 may publish the
+	// IPv6 one on another host port, and MappedPort returns whichever comes
+	// first.
+	endpoint := func(service string, port uint16) string {
 		ctr, err := c.ServiceContainer(ctx, service)
 		if err != nil {
 			panic(err)
 		}
-		host, err := ctr.Host(ctx)
+		inspect, err := ctr.Inspect(ctx)
 		if err != nil {
 			panic(err)
 		}
-		p, err := ctr.MappedPort(ctx, port)
-		if err != nil {
-			panic(err)
+		for k, bindings := range inspect.NetworkSettings.Ports {
+			if k.Num() != port || k.Proto() != "tcp" {
+				continue
+			}
+			for _, b := range bindings {
+				if !b.HostIP.IsValid() || b.HostIP.Is4() {
+					return "127.0.0.1:" + b.HostPort
+				}
+			}
 		}
-		return host + ":" + p.Port()
+		panic(fmt.Sprintf("%s: port %d is not published on IPv4", service, port))
 	}
 	work.SetEndpoints(work.Endpoints{
-		DSN:      "postgres://bench:bench-secret@" + endpoint("postgres", "5432/tcp") + "/bench?sslmode=disable",
-		RedisURL: "redis://" + endpoint("redis", "6379/tcp") + "/0",
-		HTTP:     "http://" + endpoint("nginx", "80/tcp"),
+		DSN:      "postgres://bench:bench-secret@" + endpoint("postgres", 5432) + "/bench?sslmode=disable",
+		RedisURL: "redis://" + endpoint("redis", 6379) + "/0",
+		HTTP:     "http://" + endpoint("nginx", 80),
 	})
 	return m.Run()
 }
