@@ -33,6 +33,9 @@ func (s *Stack) labels(extra map[string]string) map[string]string {
 	l := s.owner.Labels(s.created)
 	l[labelProject] = s.project
 	l[labelManaged] = "true"
+	for k, v := range s.cfg.labels {
+		l[k] = v
+	}
 	for k, v := range extra {
 		l[k] = v
 	}

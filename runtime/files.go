@@ -23,9 +23,21 @@ import (
 const tmpPrefix = "composegen-"
 
 // privateDir returns the stack's 0700 directory, created on first use.
+//
+// A stack kept for reuse outlives the process that started it, so its
+// directory is composegen-kept-<project>, which the reaper leaves alone;
+// Prune removes it with the stack.
 func (s *Stack) privateDir() (string, error) {
 	s.tmpOnce.Do(func() {
-		dir, err := os.MkdirTemp("", tmpPrefix+strconv.Itoa(s.owner.Pid)+"-")
+		kept := s.cfg.reuse && s.cfg.labels != nil
+		var dir string
+		var err error
+		if kept {
+			dir = keptDir(s.project)
+			err = ensurePrivateDir(dir)
+		} else {
+			dir, err = os.MkdirTemp("", tmpPrefix+strconv.Itoa(s.owner.Pid)+"-")
+		}
 		if err != nil {
 			s.tmpErr = err
 			return
@@ -37,7 +49,8 @@ func (s *Stack) privateDir() (string, error) {
 		b, _ := json.Marshal(struct {
 			Owner   owner.ID
 			Project string
-		}{s.owner, s.project})
+			Kept    bool `json:",omitempty"`
+		}{s.owner, s.project, kept})
 		if err := os.WriteFile(filepath.Join(dir, "owner.json"), b, 0o600); err != nil {
 			s.tmpErr = err
 			return
@@ -204,6 +217,19 @@ func (r *Service) ownedFile(kind string, content []byte, ref composeplan.FileRef
 	return name, nil
 }
 
+// keptDir is the private directory of a stack kept for reuse.
+func keptDir(project string) string {
+	return filepath.Join(os.TempDir(), tmpPrefix+"kept-"+project)
+}
+
+// removeKeptDir removes the private directory of a kept stack that is
+// gone.
+func removeKeptDir(project string) {
+	if project != "" {
+		_ = os.RemoveAll(keptDir(project))
+	}
+}
+
 // removePrivate removes the stack's private directory.
 func (s *Stack) removePrivate() {
 	if s.tmpDir != "" {
@@ -219,8 +245,11 @@ func reapPrivateDirs() {
 		if err != nil {
 			continue
 		}
-		var rec struct{ Owner owner.ID }
-		if json.Unmarshal(b, &rec) != nil || rec.Owner.Pid <= 0 {
+		var rec struct {
+			Owner owner.ID
+			Kept  bool
+		}
+		if json.Unmarshal(b, &rec) != nil || rec.Owner.Pid <= 0 || rec.Kept {
 			continue
 		}
 		if owner.Judge(rec.Owner) == owner.Dead {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
 // Option configures Up and Start.
@@ -25,6 +27,13 @@ type config struct {
 	engine        string
 	scale         map[string]int
 	build         bool
+	reuse         bool
+
+	// Set by Shared for the stack it starts: the owner whose identity the
+	// resources carry (the shared stack's watcher), and labels added to
+	// every resource.
+	owner  *owner.ID
+	labels map[string]string
 }
 
 // defaultTimeout bounds a start unless WithTimeout or COMPOSEGEN_TIMEOUT
@@ -44,6 +53,7 @@ func newConfig(opts []Option) config {
 	cfg.logDir = os.Getenv("COMPOSEGEN_LOG_DIR")
 	cfg.dir = os.Getenv("COMPOSEGEN_DIR")
 	cfg.engine = os.Getenv("COMPOSEGEN_ENGINE")
+	cfg.reuse = envBool("COMPOSEGEN_REUSE")
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -138,3 +148,13 @@ func WithScale(service string, n int) Option {
 // like docker compose up --build. Without it an image that exists is used as
 // it is, as docker compose up does. COMPOSEGEN_BUILD=1 does the same.
 func WithBuild() Option { return func(c *config) { c.build = true } }
+
+// WithReuse keeps the stack that Shared starts after the go test run, and
+// makes the next run attach to it (in milliseconds) as long as nothing it
+// was started from changed: the plan, the values of the variables it uses,
+// env files, bind-mounted files, images and these options. When something
+// changed, the next run removes the kept stack and starts a new one. Kept
+// stacks are spared by the reaper; `composegen prune` (runtime.Prune)
+// removes them. COMPOSEGEN_REUSE=1 does the same. It has no effect on
+// Start and Up.
+func WithReuse() Option { return func(c *config) { c.reuse = true } }

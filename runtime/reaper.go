@@ -99,6 +99,12 @@ type Pruned struct {
 	// Resources counts the containers, networks, volumes and projects
 	// removed.
 	Resources int
+	// Removed names each resource removed ("container chain5-postgres-1",
+	// "network chain5_default"), sorted.
+	Removed []string
+	// Shared is the compose project name of a stack from Shared ("" for
+	// other stacks).
+	Shared string
 }
 
 // reap removes the projects that policy condemns and reports them.
@@ -112,6 +118,12 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 		return nil, err
 	}
 	reasons := map[string]string{}
+	sharedOrigins := map[string]string{}
+	for _, r := range list {
+		if n := r.Labels[labelSharedPlan]; n != "" {
+			sharedOrigins[r.Labels[labelProject]] = n
+		}
+	}
 	now := time.Now()
 	for p, v := range judgeProjects(list) {
 		age := now.Sub(v.Created).Round(time.Minute)
@@ -137,12 +149,18 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 		return reasons[r.Labels[labelProject]] == ""
 	})
 	count := map[string]int{}
+	what := map[string][]string{}
 	for _, r := range removed {
-		count[r.Labels[labelProject]]++
+		p := r.Labels[labelProject]
+		count[p]++
+		what[p] = append(what[p], r.Kind+" "+displayID(r))
 	}
 	var out []Pruned
 	for p, why := range reasons {
-		out = append(out, Pruned{Project: p, Reason: why, Resources: count[p]})
+		sort.Strings(what[p])
+		out = append(out, Pruned{Project: p, Reason: why, Resources: count[p], Removed: what[p], Shared: sharedOrigins[p]})
+		removeLockDir(p)
+		removeKeptDir(p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
 	return out, err

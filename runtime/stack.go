@@ -45,6 +45,13 @@ type Stack struct {
 	networks map[string]string
 	volumes  map[string]string
 
+	// shared is set on a stack from Shared, which no test tears down.
+	shared bool
+	// sharedKey is the key of a shared stack (hex sha256).
+	sharedKey string
+	// diagOnce logs a shared stack's diagnostics once per process.
+	diagOnce sync.Once
+
 	tmpOnce sync.Once
 	tmpDir  string // 0700 directory for secrets and configs written at start
 	tmpErr  error
@@ -185,17 +192,7 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	if err != nil {
 		return fail(nil, err)
 	}
-	s := &Stack{
-		plan: plan, cfg: cfg, eng: eng, info: eng.Info(), dir: dir, res: res, mask: m, t0: t0,
-		project: cfg.projectName, owner: owner.Self(), created: t0,
-		units:    map[string]*unit{},
-		networks: map[string]string{},
-		volumes:  map[string]string{},
-	}
-	if s.project == "" {
-		s.project = instanceName(plan.Name)
-	}
-	s.life, s.cancel = context.WithCancel(context.Background())
+	s := newStack(plan, cfg, eng, dir, res, m, t0)
 	if err := s.buildUnits(selected); err != nil {
 		return fail(nil, err)
 	}
@@ -215,6 +212,25 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 		s.logf("%s", s.Timeline())
 	}
 	return s, nil
+}
+
+// newStack makes the Stack of one instance of plan, with no units yet.
+func newStack(plan *composeplan.Plan, cfg config, eng engine.Engine, dir string, res *resolver, m *mask.Masker, t0 time.Time) *Stack {
+	s := &Stack{
+		plan: plan, cfg: cfg, eng: eng, info: eng.Info(), dir: dir, res: res, mask: m, t0: t0,
+		project: cfg.projectName, owner: owner.Self(), created: t0,
+		units:    map[string]*unit{},
+		networks: map[string]string{},
+		volumes:  map[string]string{},
+	}
+	if cfg.owner != nil {
+		s.owner = *cfg.owner
+	}
+	if s.project == "" {
+		s.project = instanceName(plan.Name)
+	}
+	s.life, s.cancel = context.WithCancel(context.Background())
+	return s
 }
 
 // buildUnits makes one unit per selected service with its replicas, each
@@ -273,7 +289,14 @@ func normalizeProjectName(s string) string {
 // in parallel. External volumes and networks are left alone. It is safe to
 // call more than once. Without a deadline on ctx it gives up after 30
 // seconds, and says so.
+//
+// On a stack from Shared, Down does nothing and returns an error that wraps
+// ErrShared: other tests and test binaries use the stack, which goes when
+// the go test run ends (or stays, with WithReuse).
 func (s *Stack) Down(ctx context.Context) error {
+	if s.shared {
+		return fmt.Errorf("down %s: %w", s.project, ErrShared)
+	}
 	s.downOnce.Do(func() { s.downErr = s.down(ctx) })
 	return s.downErr
 }

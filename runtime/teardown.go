@@ -46,6 +46,9 @@ func (s *Stack) down(ctx context.Context) error {
 	}
 	_, err := removeLabelled(ctx, s.eng, map[string]string{labelProject: s.project, labelManaged: "true"}, known, nil)
 	s.removePrivate()
+	if err == nil {
+		removeLockDir(s.project)
+	}
 	// The reaper runs in the background; a short-lived process must not
 	// exit half-way through it.
 	waitReaping(ctx)

@@ -43,6 +43,9 @@ type watchSpec struct {
 	Start string `json:"start,omitempty"`
 	// Labels select what to remove.
 	Labels map[string]string `json:"labels"`
+	// Paths are files and directories of this machine to remove after
+	// the resources (a shared stack's lock files).
+	Paths []string `json:"paths,omitempty"`
 }
 
 func init() {
@@ -66,7 +69,7 @@ func startProcessWatcher(engineName string) {
 			labelManaged: "true", owner.LabelHost: me.Host, owner.LabelBoot: me.Boot,
 			owner.LabelPidNS: me.PidNS, owner.LabelPid: strconv.Itoa(me.Pid), owner.LabelStart: me.Start,
 		}}
-		if err := spawnWatcher(spec, true); err != nil {
+		if _, err := spawnWatcher(spec, true); err != nil {
 			fmt.Fprintf(os.Stderr, "composegen: no watcher (%v): if this process is killed, its stacks are removed by the next start\n", err)
 		}
 	})
@@ -76,16 +79,18 @@ func startProcessWatcher(engineName string) {
 // life of the process.
 var holdPipes []*os.File
 
-// spawnWatcher starts a detached watcher. With byPipe it watches this
-// process through a pipe; otherwise spec.Pid.
-func spawnWatcher(spec watchSpec, byPipe bool) error {
+var holdMu sync.Mutex
+
+// spawnWatcher starts a detached watcher and returns its pid. With byPipe
+// it watches this process through a pipe; otherwise spec.Pid.
+func spawnWatcher(spec watchSpec, byPipe bool) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), watcherEnv+"="+string(b))
@@ -93,17 +98,19 @@ func spawnWatcher(spec watchSpec, byPipe bool) error {
 	if byPipe {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		cmd.Stdin = r
 		defer r.Close()
+		holdMu.Lock()
 		holdPipes = append(holdPipes, w)
+		holdMu.Unlock()
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return 0, err
 	}
 	go func() { _ = cmd.Wait() }() // reap it if it ends first
-	return nil
+	return cmd.Process.Pid, nil
 }
 
 // runWatcher is the watcher process's main.
@@ -128,6 +135,15 @@ func runWatcher(arg string) int {
 		return 1
 	}
 	removeUnkept(ctx, eng, spec.Labels)
+	// A create request that the watched process sent just before it died
+	// may still complete in the engine after the listing: look again.
+	for _, d := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		time.Sleep(d)
+		removeUnkept(ctx, eng, spec.Labels)
+	}
+	for _, p := range spec.Paths {
+		_ = os.RemoveAll(p)
+	}
 	reapPrivateDirs()
 	return 0
 }
@@ -145,7 +161,10 @@ func removeUnkept(ctx context.Context, eng engine.Engine, labels map[string]stri
 			kept[v.Project] = true
 		}
 	}
-	_, _ = removeLabelled(ctx, eng, labels, nil, func(r engine.Resource) bool {
+	removed, _ := removeLabelled(ctx, eng, labels, nil, func(r engine.Resource) bool {
 		return kept[r.Labels[labelProject]]
 	})
+	for _, r := range removed {
+		removeLockDir(r.Labels[labelProject])
+	}
 }

@@ -238,3 +238,38 @@ func (p Proc) findInNamespace(ns string, nsPid int) (string, bool) {
 	}
 	return "", false
 }
+
+// Process returns the ID of process pid of this machine, in this process's
+// PID namespace; ok is false when no such process runs (or it is a zombie).
+func Process(pid int) (ID, bool) { return System.Process(Self(), pid) }
+
+// Process returns the ID of process pid as seen by process me through p.
+func (p Proc) Process(me ID, pid int) (ID, bool) {
+	start, zombie := p.start(strconv.Itoa(pid))
+	if start == "" || zombie {
+		return ID{}, false
+	}
+	id := me
+	id.Pid, id.Start = pid, start
+	return id, true
+}
+
+// Command returns the name of process pid's executable (the base name of
+// /proc/PID/exe, else /proc/PID/comm), "" when it cannot be read.
+func Command(pid int) string { return System.Command(pid) }
+
+// Command returns the name of process pid's executable.
+func (p Proc) Command(pid int) string {
+	dir := filepath.Join(p.Root, strconv.Itoa(pid))
+	if l, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+		return filepath.Base(strings.TrimSuffix(l, " (deleted)"))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return ""
+}
+
+// String returns a short form of id for file contents and messages
+// ("pid 123 on host"), never used as an identity.
+func (id ID) String() string { return "pid " + strconv.Itoa(id.Pid) + " on " + id.Host }

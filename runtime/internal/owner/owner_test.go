@@ -116,3 +116,43 @@ func TestJudgeSystem(t *testing.T) {
 		t.Fatalf("Judge(self with another start time) = %v", v)
 	}
 }
+
+func TestProcess(t *testing.T) {
+	p := fakeProc(t, "boot-a", 10, map[int]proc{
+		10: {state: "S", start: "1000", ns: "100", nspid: []int{10}},
+		20: {state: "S", start: "2000", ns: "100", nspid: []int{20}},
+		30: {state: "Z", start: "3000", ns: "100", nspid: []int{30}},
+	})
+	me := p.Self()
+	id, ok := p.Process(me, 20)
+	want := ID{Host: "ci-1", Boot: "boot-a", PidNS: "100", Pid: 20, Start: "2000"}
+	if !ok || id != want {
+		t.Fatalf("Process(20) = %+v, %v; want %+v", id, ok, want)
+	}
+	if p.Judge(me, id) != Alive {
+		t.Errorf("Judge(Process(20)) = %v", p.Judge(me, id))
+	}
+	for _, pid := range []int{30, 99} {
+		if id, ok := p.Process(me, pid); ok {
+			t.Errorf("Process(%d) = %+v, want not running", pid, id)
+		}
+	}
+}
+
+func TestCommand(t *testing.T) {
+	p := fakeProc(t, "boot-a", 10, map[int]proc{10: {state: "S", start: "1", ns: "100"}, 11: {state: "S", start: "2", ns: "100"}})
+	if err := os.Symlink("/usr/local/go/bin/go", filepath.Join(p.Root, "10", "exe")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.Root, "11", "comm"), []byte("bash\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for pid, want := range map[int]string{10: "go", 11: "bash", 12: ""} {
+		if got := p.Command(pid); got != want {
+			t.Errorf("Command(%d) = %q, want %q", pid, got, want)
+		}
+	}
+	if got := Command(os.Getpid()); got == "" {
+		t.Error("Command(self) is empty")
+	}
+}

@@ -1,0 +1,2 @@
+// Package p1 is one of the six test packages of the benchmark suite.
+package p1

@@ -1,0 +1,2 @@
+// Package p3 is one of the six test packages of the benchmark suite.
+package p3

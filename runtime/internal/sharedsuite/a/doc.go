@@ -1,0 +1,2 @@
+// Package a is one package of the shared-stack suite (see sharedsuite).
+package a

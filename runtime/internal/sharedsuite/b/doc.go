@@ -1,0 +1,2 @@
+// Package b is one package of the shared-stack suite (see sharedsuite).
+package b

@@ -1,0 +1,2 @@
+// Package c is one package of the shared-stack suite (see sharedsuite).
+package c

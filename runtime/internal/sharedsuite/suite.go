@@ -1,0 +1,219 @@
+// Package sharedsuite is the test suite that runtime's shared-stack tests
+// run with a real `go test` of several packages at once (a, b and c, built
+// with -tags sharedsuite): each test attaches to the shared stack, uses a
+// fresh PostgreSQL and Redis database and reports what it saw to a file;
+// the parent test checks the reports and the engine. The environment says
+// what to do:
+//
+//	COMPOSEGEN_SUITE_NAME    the plan's name (unique per parent test run)
+//	COMPOSEGEN_SUITE_REPORT  the report file (one line per event)
+//	COMPOSEGEN_SUITE_MODE    share, fail, panic, timeout, sigkill, wait,
+//	                         startfail, dead
+//	COMPOSEGEN_SUITE_DRIFT   a value the plan interpolates (key drift)
+package sharedsuite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/templates"
+)
+
+// Plan is PostgreSQL with a migration and a seed, and Redis. In startfail
+// mode the migration fails.
+func Plan() *composeplan.Plan {
+	migration := "CREATE TABLE items (id serial PRIMARY KEY, owner text NOT NULL)"
+	if Mode() == "startfail" {
+		migration = "CREATE TABLE items (broken"
+	}
+	psql := func(sql string) []string {
+		return []string{"psql", "-v", "ON_ERROR_STOP=1", "-h", "postgres", "-U", "app", "-d", "app", "-c", sql}
+	}
+	pgEnv := []composeplan.EnvVar{{Name: "PGPASSWORD", Value: "${SUITE_PG_PASSWORD:-suite-secret}"}}
+	return &composeplan.Plan{
+		Name: os.Getenv("COMPOSEGEN_SUITE_NAME"),
+		Services: []composeplan.ServiceSpec{
+			{
+				Name: "postgres", Image: "postgres:16", Kind: "postgres",
+				Environment: []composeplan.EnvVar{
+					{Name: "POSTGRES_DB", Value: "app"},
+					{Name: "POSTGRES_PASSWORD", Value: "${SUITE_PG_PASSWORD:-suite-secret}"},
+					{Name: "POSTGRES_USER", Value: "app"},
+					{Name: "SUITE_DRIFT", Value: "${COMPOSEGEN_SUITE_DRIFT:-}"},
+				},
+				Ports: []composeplan.PortSpec{{Target: 5432, Protocol: "tcp"}},
+				Probe: &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
+			},
+			{
+				Name: "migrate", Image: "postgres:16", Entrypoint: []string{},
+				Command: psql(migration), Environment: pgEnv,
+				DependsOn: []composeplan.Dependency{{Service: "postgres", Condition: "service_healthy", Required: true}},
+			},
+			{
+				Name: "seed", Image: "postgres:16", Entrypoint: []string{},
+				Command: psql("INSERT INTO items (owner) VALUES ('seed')"), Environment: pgEnv,
+				DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}},
+			},
+			{
+				Name: "redis", Image: "redis:7-alpine", Kind: "redis",
+				Ports: []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+				Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			},
+		},
+	}
+}
+
+// plan is built once per test binary, as a generated plan is a variable.
+var plan = sync.OnceValue(Plan)
+
+// Mode returns COMPOSEGEN_SUITE_MODE.
+func Mode() string { return os.Getenv("COMPOSEGEN_SUITE_MODE") }
+
+var reportMu sync.Mutex
+
+// Report appends a line to the report file.
+func Report(format string, args ...any) {
+	reportMu.Lock()
+	defer reportMu.Unlock()
+	f, err := os.OpenFile(os.Getenv("COMPOSEGEN_SUITE_REPORT"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	line := strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", "\\n")
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		panic(err)
+	}
+}
+
+// recorder keeps the message of a Fatalf, so that it can be reported.
+type recorder struct {
+	*testing.T
+	pkg string
+}
+
+func (r recorder) Fatalf(format string, args ...any) {
+	Report("FATAL %s %s %s", r.pkg, r.Name(), fmt.Sprintf(format, args...))
+	r.T.Fatalf(format, args...)
+}
+
+// Run is one test of package pkg: attach to the shared stack, report it,
+// behave as the mode says (victim is set for the one test that misbehaves),
+// and use fresh databases.
+func Run(t *testing.T, pkg string, victim bool) {
+	mode := Mode()
+	t0 := time.Now()
+	s := runtime.Shared(recorder{t, pkg}, plan())
+	took := time.Since(t0)
+	var ids []string
+	for _, name := range []string{"postgres", "migrate", "seed", "redis"} {
+		ids = append(ids, s.Service(name).ContainerID())
+	}
+	sort.Strings(ids)
+	Report("ATTACH %s %s %s %s %d", pkg, t.Name(), s.ProjectName(), strings.Join(ids, ","), took.Microseconds())
+	if err := s.Down(context.Background()); err == nil {
+		t.Error("Down on a shared stack did not return an error")
+	}
+	if victim {
+		switch mode {
+		case "fail":
+			t.Fatal("deliberate failure")
+		case "panic":
+			panic("deliberate panic")
+		case "timeout":
+			time.Sleep(10 * time.Minute)
+		case "sigkill":
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Minute)
+		case "dead":
+			if err := s.Service("postgres").Kill(context.Background(), "SIGKILL"); err != nil {
+				t.Fatal(err)
+			}
+			Report("KILLED %s", pkg)
+			return
+		}
+	}
+	if mode == "wait" {
+		time.Sleep(10 * time.Minute) // until the parent interrupts go test
+	}
+	Isolation(t, s, pkg)
+}
+
+// Isolation checks that a fresh database holds the seed only and this
+// test's rows, and a leased Redis database only this test's keys.
+func Isolation(t *testing.T, s *runtime.Stack, pkg string) {
+	ctx := context.Background()
+	t0 := time.Now()
+	dsn := templates.PostgresFreshDSN(t, s.Service("postgres"))
+	tDSN := time.Since(t0)
+	t0 = time.Now()
+	u := templates.RedisFreshURL(t, s.Service("redis"))
+	tURL := time.Since(t0)
+	Report("FRESH %s %s %d %d", pkg, t.Name(), tDSN.Microseconds(), tURL.Microseconds())
+
+	db, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	rows := 3
+	for i := 0; i < rows; i++ {
+		if _, err := db.Exec(ctx, "INSERT INTO items (owner) VALUES ($1)", pkg+"/"+t.Name()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := db.Query(ctx, "SELECT owner FROM items ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners, err := pgx.CollectRows(r, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"seed"}
+	for i := 0; i < rows; i++ {
+		want = append(want, pkg+"/"+t.Name())
+	}
+	if strings.Join(owners, ",") != strings.Join(want, ",") {
+		t.Errorf("fresh database holds %q, want %q", owners, want)
+		Report("ISOLATION-BROKEN %s %s pg %q", pkg, t.Name(), owners)
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	for i := 0; i < rows; i++ {
+		if err := rdb.Set(ctx, fmt.Sprintf("%s/%s/%d", pkg, t.Name(), i), "x", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // while other tests hold their leases
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, pkg+"/"+t.Name()+"/") {
+			t.Errorf("leased database holds another test's key %q", k)
+			Report("ISOLATION-BROKEN %s %s redis %q", pkg, t.Name(), k)
+		}
+	}
+	if len(keys) != rows {
+		t.Errorf("leased database holds %d keys, want %d", len(keys), rows)
+	}
+	Report("OK %s %s", pkg, t.Name())
+}

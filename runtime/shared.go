@@ -1,0 +1,678 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/mask"
+	"github.com/composegen/composegen/runtime/internal/owner"
+)
+
+// Shared stacks: one stack for every test of every package of a go test run.
+//
+// The first Shared call of the run starts the stack (with full readiness,
+// as Start); every other call, in the same test binary or in another one
+// that go test runs at the same time or later, attaches to it. Test
+// binaries find the stack on the engine by its key (see sharedkey.go) and
+// take turns through a file lock, so that exactly one of them starts it
+// while the others wait. Attaching lists the stack's resources by label,
+// inspects each container (a container that is no longer running is
+// reported, never used) and rebuilds the Stack: a few milliseconds.
+//
+// The run is the go command that runs the test binary (its parent, when
+// that is go), else the test binary itself. A watcher process, detached
+// from go test's output, is started with the stack: when the run ends,
+// however it ends, it removes the stack. The stack's resources carry the
+// watcher's identity as their owner, so that the reaper removes them if the
+// watcher itself dies.
+//
+// With WithReuse (COMPOSEGEN_REUSE=1) no watcher is started: once ready,
+// the stack is marked kept (the reaper and the watchers spare it), and the
+// next run with the same key attaches to it. A kept stack of the same
+// origin but another key is removed when the new one starts.
+
+// ErrShared is wrapped by the error of Down on a stack from Shared: no test
+// tears a shared stack down.
+var ErrShared = errors.New("the stack is shared by the tests of this go test run: it is removed when the run ends (or kept with WithReuse), never by a test")
+
+// Labels of shared stacks.
+const (
+	labelShared       = "io.composegen.shared"        // the key
+	labelSharedOrigin = "io.composegen.shared.origin" // the origin
+	labelSharedPlan   = "io.composegen.shared.plan"   // the plan's name, for prune's report
+	labelSharedRun    = "io.composegen.shared.run"    // the run that started it (a hash)
+	labelReady        = "io.composegen.shared.ready"  // on the marker volume, once ready
+)
+
+// sharedWaitExtra is how much longer than a start's own timeout a test
+// waits for another process to start a shared stack.
+const sharedWaitExtra = 30 * time.Second
+
+// Shared returns the stack that every test of every package of this go test
+// run shares for plan and opts: the first call starts it (with readiness, as
+// Start does), concurrent calls in this or other test binaries wait for that
+// start, and later calls attach to it in milliseconds. No test tears it down
+// (Down returns an error wrapping ErrShared); it is removed when the go
+// command that runs the tests ends, or when the test binary ends if it runs
+// on its own, however that happens (pass, fail, panic, -timeout, SIGINT,
+// SIGKILL).
+//
+// Tests that share a stack must not change what others see: use a fresh
+// database per test (the FreshDSN and FreshURL accessors), never stop,
+// restart or pause a shared service.
+//
+// The stack is shared by the calls with the same plan and the same inputs:
+// everything the plan reads (interpolated values, env files, bind-mounted
+// files, images) and the options that change what runs (WithProfiles,
+// WithServices, WithScale, WithEnv, WithFixedPorts, WithBuild, WithEngine,
+// WithReuse). A change in any of them gets another stack, never a stale
+// one. WithProjectName and WithKeepOnFailure do not apply.
+//
+// When the stack cannot start, every test that asked for it during this run
+// fails with the same diagnostics; a shared stack whose container stopped is
+// reported by each test that asks for it. Without an engine the test is
+// skipped, as with Start (failed under CI=true).
+func Shared(tb TB, plan *composeplan.Plan, opts ...Option) *Stack {
+	tb.Helper()
+	cfg := newConfig(opts)
+	ctx := context.Background()
+	if d, ok := tb.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := d.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, dl)
+			defer cancel()
+		}
+	}
+	s, err := shared(ctx, plan, cfg, callerDir(cfg))
+	if err != nil {
+		if errors.Is(err, engines.ErrUnavailable) && os.Getenv("CI") != "true" {
+			tb.Skipf("composegen: %v (skipping; with CI=true this fails the test)", err)
+		}
+		tb.Fatalf("composegen: %v", err)
+		return nil
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			s.noteSharedFailure(tb)
+		}
+	})
+	return s
+}
+
+// noteSharedFailure logs, for a failed test, where the shared stack is and,
+// once per process, its diagnostics.
+func (s *Stack) noteSharedFailure(tb TB) {
+	first := false
+	s.diagOnce.Do(func() { first = true })
+	if !first {
+		tb.Logf("composegen: shared stack %s (diagnostics in the log of the first failed test of this binary)", s.project)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
+	defer cancel()
+	tb.Logf("composegen: test failed; state of shared stack %s:\n%s", s.project, s.Diagnostics(ctx))
+}
+
+// sharedEntry is one shared stack of this process: the first caller
+// attaches or starts it, the others wait for done.
+type sharedEntry struct {
+	done chan struct{}
+	s    *Stack
+	err  error
+}
+
+var sharedStacks struct {
+	sync.Mutex
+	m map[string]*sharedEntry
+}
+
+// shared returns the shared stack of plan with cfg, attaching to it or
+// starting it.
+func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*Stack, error) {
+	m := &mask.Masker{}
+	fail := func(err error) (*Stack, error) {
+		return nil, &startError{msg: m.String(fmt.Sprintf("shared stack of %s: %v", plan.Name, err)), err: err}
+	}
+	t0 := time.Now()
+	eng, err := engines.Open(ctx, cfg.engine)
+	if err != nil {
+		return fail(err)
+	}
+	opened := time.Since(t0)
+	run := currentRun()
+	dir := filepath.Join(base, filepath.FromSlash(plan.Dir))
+	pk := processKey(plan, cfg, dir, eng)
+
+	sharedStacks.Lock()
+	if sharedStacks.m == nil {
+		sharedStacks.m = map[string]*sharedEntry{}
+	}
+	e := sharedStacks.m[pk]
+	first := e == nil
+	if first {
+		e = &sharedEntry{done: make(chan struct{})}
+		sharedStacks.m[pk] = e
+	}
+	sharedStacks.Unlock()
+
+	if first {
+		// The start serves every test of the process: it is bounded by its
+		// own timeout, not by the first caller's deadline.
+		e.s, e.err = acquireShared(context.WithoutCancel(ctx), plan, cfg, eng, base, dir, m, run, opened)
+		close(e.done)
+	} else {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return fail(fmt.Errorf("waiting for another test to start it: %w", ctx.Err()))
+		}
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	if err := e.s.sharedHealth(); err != nil {
+		return nil, err
+	}
+	return e.s, nil
+}
+
+// processKey identifies a shared stack within this process, before its key
+// is computed: the plan, the options and the values of WithEnv.
+func processKey(plan *composeplan.Plan, cfg config, dir string, eng engine.Engine) string {
+	k := newKeyHasher(nil)
+	k.str(fmt.Sprintf("%p", plan))
+	k.str(dir)
+	k.options(cfg, eng)
+	names := make([]string, 0, len(cfg.env))
+	for n := range cfg.env {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		k.str(n)
+		k.str(cfg.env[n])
+	}
+	return k.sum()
+}
+
+// acquireShared attaches to the shared stack or, when there is none yet,
+// starts it, taking turns with the other processes of the run.
+func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng engine.Engine, base, dir string, m *mask.Masker, run runInfo, opened time.Duration) (*Stack, error) {
+	t0 := time.Now()
+	fail := func(err error) (*Stack, error) {
+		return nil, &startError{msg: m.String(fmt.Sprintf("shared stack of %s: %v", plan.Name, err)), err: err}
+	}
+	if cfg.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.timeout+sharedWaitExtra)
+		defer cancel()
+	}
+	res, err := newResolver(dir, plan.EnvFiles, cfg.env, m)
+	if err != nil {
+		return fail(err)
+	}
+	scope := run.scope
+	if cfg.reuse {
+		scope = ""
+	}
+	keys, err := computeKeys(ctx, eng, plan, cfg, dir, res, scope)
+	if err != nil {
+		return fail(err)
+	}
+	sh := &sharedStart{plan: plan, cfg: cfg, eng: eng, base: base, dir: dir, res: res, mask: m, run: run, keys: keys}
+	sh.project = sharedProjectName(plan.Name, keys.key)
+	keyed := time.Since(t0)
+
+	// Most calls find the stack ready, without waiting for the lock.
+	switch s, st, err := sh.attach(ctx); st {
+	case attachReady:
+		if cfg.verbose {
+			sh.logf("composegen: attached to shared stack %s in %s (engine %s, key %s, attach %s)", s.project,
+				(opened + time.Since(t0)).Round(time.Millisecond), opened.Round(time.Millisecond), keyed.Round(time.Millisecond), (time.Since(t0) - keyed).Round(time.Millisecond))
+		}
+		return s, nil
+	case attachBroken:
+		return fail(err)
+	}
+	if err := ensurePrivateDir(lockRoot()); err != nil {
+		return fail(err)
+	}
+	unlock, err := lockPath(ctx, sh.lockFile())
+	if err != nil {
+		return fail(fmt.Errorf("waiting for another test binary to start it: %w", err))
+	}
+	defer unlock()
+	if msg := sh.readFailure(); msg != "" {
+		return nil, &startError{msg: msg, err: errors.New(msg)}
+	}
+	s, st, err := sh.attach(ctx)
+	switch st {
+	case attachReady:
+		return s, nil
+	case attachBroken:
+		return fail(err)
+	case attachPartial, attachStale:
+		// What a start that died half-way left (its process was
+		// killed), or a kept stack whose containers no longer run.
+		if err := sh.remove(ctx, map[string]string{labelShared: keys.key}); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.reuse {
+		sh.removeDrifted(ctx)
+	}
+	s, err = sh.start(ctx)
+	if err != nil {
+		sh.writeFailure(err.Error())
+		return nil, err
+	}
+	return s, nil
+}
+
+// sharedProjectName is the project name of a shared stack: the plan's name
+// and a prefix of the key.
+func sharedProjectName(name, key string) string {
+	base := normalizeProjectName(name)
+	if base == "" {
+		base = "composegen"
+	}
+	return base + "-s" + key[:12]
+}
+
+// sharedStart is one process's attempt to attach to or start a shared
+// stack.
+type sharedStart struct {
+	plan    *composeplan.Plan
+	cfg     config
+	eng     engine.Engine
+	base    string
+	dir     string
+	res     *resolver
+	mask    *mask.Masker
+	run     runInfo
+	keys    sharedKeys
+	project string
+}
+
+func (sh *sharedStart) lockFile() string {
+	return filepath.Join(lockRoot(), "shared-"+sh.keys.key[:32]+".lock")
+}
+
+func (sh *sharedStart) failureFile() string {
+	return filepath.Join(lockRoot(), "shared-"+sh.keys.key[:32]+".err")
+}
+
+// writeFailure records a failed start for the other processes of this run
+// (the message is masked).
+func (sh *sharedStart) writeFailure(msg string) {
+	_ = os.WriteFile(sh.failureFile(), []byte(sh.run.scope+"\n"+msg), 0o600)
+}
+
+// readFailure returns the failure that another process of this run
+// recorded, "" if none.
+func (sh *sharedStart) readFailure() string {
+	b, err := os.ReadFile(sh.failureFile())
+	if err != nil {
+		return ""
+	}
+	scope, msg, ok := strings.Cut(string(b), "\n")
+	if !ok || scope != sh.run.scope {
+		_ = os.Remove(sh.failureFile()) // an earlier run's
+		return ""
+	}
+	return msg + "\n(this start failed earlier in this go test run, in another test binary; it is not retried until the next run)"
+}
+
+// attachState is what attach found.
+type attachState int
+
+const (
+	attachNone    attachState = iota // no stack with the key
+	attachPartial                    // resources, but not (yet) ready
+	attachReady                      // a ready stack, attached
+	attachBroken                     // a ready stack of this run whose container stopped (err says which)
+	attachStale                      // a kept stack of an earlier run whose container stopped
+)
+
+// attach looks for the shared stack on the engine and, when it is ready,
+// rebuilds the Stack from its containers.
+func (sh *sharedStart) attach(ctx context.Context) (*Stack, attachState, error) {
+	list, err := sh.eng.List(ctx, map[string]string{labelManaged: "true", labelShared: sh.keys.key})
+	if err != nil {
+		return nil, attachBroken, fmt.Errorf("list resources: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, attachNone, nil
+	}
+	ready, run := false, ""
+	for _, r := range list {
+		if r.Labels[labelReady] == "true" {
+			ready, run = true, r.Labels[labelSharedRun]
+		}
+	}
+	if !ready {
+		return nil, attachPartial, nil
+	}
+	s, err := sh.rebuild(ctx, list)
+	if err != nil {
+		if sh.cfg.reuse && run != sh.run.scope {
+			sh.logf("composegen: kept shared stack %s cannot be reused, replacing it: %v", sh.project, err)
+			return nil, attachStale, nil
+		}
+		return nil, attachBroken, err
+	}
+	return s, attachReady, nil
+}
+
+// logf reports what a shared start does, to the WithLogf function or
+// standard error (the stack outlives the test that asked for it).
+func (sh *sharedStart) logf(format string, args ...any) {
+	msg := sh.mask.String(fmt.Sprintf(format, args...))
+	if sh.cfg.logf != nil {
+		sh.cfg.logf("%s", msg)
+		return
+	}
+	fmt.Fprintln(os.Stderr, msg)
+}
+
+// rebuild makes the Stack of a running shared stack from its resources:
+// every container of every selected service must be there and running,
+// except one-shots, which must have exited 0.
+func (sh *sharedStart) rebuild(ctx context.Context, list []engine.Resource) (*Stack, error) {
+	selected, err := selectServices(sh.plan, sh.cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sh.cfg
+	cfg.projectName = sh.project
+	s := newStack(sh.plan, cfg, sh.eng, sh.dir, sh.res, sh.mask, time.Now())
+	if err := s.buildUnits(selected); err != nil {
+		return nil, err
+	}
+	containers := map[string]engine.Resource{}
+	for _, r := range list {
+		if r.Kind == engine.KindContainer && r.Labels[labelProject] == sh.project {
+			containers[r.Labels[labelService]+"/"+r.Labels[labelNumber]] = r
+		}
+	}
+	var g errgroup.Group
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			g.Go(func() error { return r.attach(ctx, containers[r.spec.Name+"/"+strconv.Itoa(r.number)]) })
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("%s: %w", sh.project, err)
+	}
+	s.shared, s.sharedKey = true, sh.keys.key
+	return s, nil
+}
+
+// attach binds the replica to its running container c.
+func (r *Service) attach(ctx context.Context, c engine.Resource) error {
+	if c.ID == "" {
+		return fmt.Errorf("service %q: its container no longer exists (removed outside composegen?)", r.label())
+	}
+	st, err := r.stack.eng.Inspect(ctx, c.ID)
+	if errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("service %q: its container no longer exists (removed outside composegen?)", r.label())
+	}
+	if err != nil {
+		return fmt.Errorf("service %q: %w", r.label(), err)
+	}
+	r.mu.Lock()
+	r.id, r.name = c.ID, strings.TrimPrefix(c.Name, "/")
+	r.base, r.tStarted, r.tCreated = st, st.StartedAt, st.StartedAt
+	r.mu.Unlock()
+	r.setState(st)
+	close(r.startedCh)
+	switch {
+	case st.Running && !st.Restarting && !st.Paused && st.RestartCount == 0:
+	case !st.Running && st.Status == "exited" && st.ExitCode == 0 && r.unit.oneShot:
+		r.mu.Lock()
+		r.completed, r.tExited = true, st.FinishedAt
+		r.mu.Unlock()
+		close(r.readyCh)
+		r.exitOnce.Do(func() { close(r.exitedCh) })
+		return nil
+	default:
+		state := stateText(st, nil)
+		if st.Paused {
+			state = "paused"
+		} else if st.RestartCount > 0 && st.Running {
+			state = fmt.Sprintf("running, but restarted %d time(s) since the stack was ready (last exit code %d)", st.RestartCount, st.ExitCode)
+		}
+		return fmt.Errorf("service %q: its container is %s: it stopped after the shared stack was ready (a test stopped or killed it, or it crashed), so it is not used%s", r.label(), state, r.logTail())
+	}
+	if err := r.readFiles(ctx); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.tReady = time.Now()
+	r.mu.Unlock()
+	close(r.readyCh)
+	go r.watchExit(r.stack.life, r.exitedCh, &r.exitOnce)
+	return nil
+}
+
+// sharedHealth reports a container of the shared stack that stopped since
+// this process attached to it or started it.
+func (s *Stack) sharedHealth() error {
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			if r.isCompleted() || !closed(r.exitedCh) {
+				continue
+			}
+			return &startError{msg: s.mask.String(fmt.Sprintf("shared stack %s: service %q stopped (exit code %d) after the stack was ready: a test stopped or killed it, or it crashed; the tests of this run cannot use it any more%s",
+				s.project, r.label(), r.exit(), r.logTail()))}
+		}
+	}
+	return nil
+}
+
+// remove removes every resource that carries labels (and the managed
+// label), with the local files of the projects it held.
+func (sh *sharedStart) remove(ctx context.Context, labels map[string]string) error {
+	l := map[string]string{labelManaged: "true"}
+	for k, v := range labels {
+		l[k] = v
+	}
+	removed, err := removeLabelled(ctx, sh.eng, l, nil, nil)
+	for _, r := range removed {
+		removeLockDir(r.Labels[labelProject])
+		removeKeptDir(r.Labels[labelProject])
+	}
+	return err
+}
+
+// removeDrifted removes the kept stacks of the same origin whose key is
+// not this one: earlier versions of this stack.
+func (sh *sharedStart) removeDrifted(ctx context.Context) {
+	list, err := sh.eng.List(ctx, map[string]string{labelManaged: "true", labelSharedOrigin: sh.keys.origin})
+	if err != nil {
+		return
+	}
+	old := map[string]bool{}
+	for _, r := range list {
+		if k := r.Labels[labelShared]; k != "" && k != sh.keys.key {
+			old[k] = true
+		}
+	}
+	keys := make([]string, 0, len(old))
+	for k := range old {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		sh.logf("composegen: removing kept shared stack %s: what it was started from changed", sharedProjectName(sh.plan.Name, k))
+		if err := sh.remove(ctx, map[string]string{labelShared: k}); err != nil {
+			sh.logf("composegen: %v", err)
+		}
+	}
+}
+
+// start starts the shared stack: with a watcher that removes it when the
+// run ends, or, for reuse, marked as kept once ready.
+func (sh *sharedStart) start(ctx context.Context) (*Stack, error) {
+	cfg := sh.cfg
+	cfg.projectName = sh.project
+	cfg.keepOnFailure = false
+	cfg.labels = map[string]string{
+		labelShared:       sh.keys.key,
+		labelSharedOrigin: sh.keys.origin,
+		labelSharedPlan:   normalizeProjectName(sh.plan.Name),
+		labelSharedRun:    sh.run.scope,
+	}
+	if !cfg.reuse {
+		w, err := sh.spawnWatcher(cfg)
+		if err != nil {
+			return nil, &startError{msg: sh.mask.String(fmt.Sprintf("shared stack of %s: cannot start the watcher that removes it when the run ends: %v", sh.plan.Name, err)), err: err}
+		}
+		cfg.owner = &w
+	}
+	s, err := up(ctx, sh.plan, cfg, sh.base)
+	if err != nil {
+		if s != nil {
+			_ = s.Down(context.Background())
+		}
+		return nil, err
+	}
+	labels := map[string]string{labelReady: "true"}
+	if cfg.reuse {
+		labels[labelKeep] = "reuse"
+	}
+	mctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
+	defer cancel()
+	err = s.eng.CreateVolume(mctx, engine.VolumeSpec{Name: s.project + "_composegen-shared", Project: s.project, Labels: s.labels(labels)})
+	if err != nil {
+		_ = s.Down(context.Background())
+		return nil, &startError{msg: s.mask.String(fmt.Sprintf("start %s: mark the shared stack ready: %v", sh.plan.Name, err)), err: err}
+	}
+	// From now on no test, signal or watcher of this process removes it.
+	unregister(s)
+	s.shared, s.sharedKey = true, sh.keys.key
+	_ = os.Remove(sh.failureFile())
+	if cfg.reuse {
+		sh.logf("composegen: shared stack %s is kept for the next run (reuse); remove it with `composegen prune`", s.project)
+	}
+	return s, nil
+}
+
+// spawnWatcher starts the shared stack's watcher, which removes the stack
+// (and its lock files) when the run ends, and returns its identity.
+func (sh *sharedStart) spawnWatcher(cfg config) (owner.ID, error) {
+	spec := watchSpec{
+		Engine: cfg.engine,
+		Labels: map[string]string{labelManaged: "true", labelShared: sh.keys.key},
+		Paths:  []string{sh.failureFile(), sh.lockFile(), projectLockDir(sh.project)},
+	}
+	byPipe := !sh.run.viaGo
+	if sh.run.viaGo {
+		spec.Pid, spec.Start = sh.run.id.Pid, sh.run.id.Start
+	}
+	pid, err := spawnWatcher(spec, byPipe)
+	if err != nil {
+		return owner.ID{}, err
+	}
+	id, ok := owner.Process(pid)
+	if !ok {
+		return owner.ID{}, fmt.Errorf("watcher (pid %d) exited at once", pid)
+	}
+	return id, nil
+}
+
+// runInfo is the go test run this process belongs to.
+type runInfo struct {
+	// id is the process whose end ends the run: the go command, or this
+	// test binary.
+	id    owner.ID
+	viaGo bool
+	// scope is a hash of id, for labels and file contents.
+	scope string
+}
+
+var (
+	runOnce sync.Once
+	thisRun runInfo
+)
+
+// currentRun returns the run of this process: its parent when that is the
+// go command (go test runs each package's test binary as its child), else
+// this process.
+func currentRun() runInfo {
+	runOnce.Do(func() {
+		thisRun = runInfo{id: owner.Self()}
+		if ppid := os.Getppid(); ppid > 1 && owner.Command(ppid) == "go" {
+			if id, ok := owner.Process(ppid); ok {
+				thisRun = runInfo{id: id, viaGo: true}
+			}
+		}
+		h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%s|%d|%s", thisRun.id.Host, thisRun.id.Boot, thisRun.id.PidNS, thisRun.id.Pid, thisRun.id.Start)))
+		thisRun.scope = hex.EncodeToString(h[:8])
+	})
+	return thisRun
+}
+
+// Settle waits until the stack's one-shot services have completed, and
+// returns an error naming one that failed (exited with another code than 0)
+// or that is still running when ctx ends. The one-shots are the services
+// that a dependent waits for with service_completed_successfully (those
+// completed before Up returned), and the services that compose would run
+// to completion with nothing waiting for them, such as a seed: a service
+// with no kind, no healthcheck, no ports, no restart policy and no
+// dependent that needs it healthy. Readiness does not wait for the latter
+// (they are up once they run); Settle does, so that what they write is
+// there, as FreshDSN needs before it takes a database's template.
+func (s *Stack) Settle(ctx context.Context) error {
+	for _, u := range s.order {
+		if !u.settles() {
+			continue
+		}
+		for _, r := range u.replicas {
+			select {
+			case <-r.exitedCh:
+			case <-ctx.Done():
+				return fmt.Errorf("service %q has not completed: it looks like a one-shot (no kind, healthcheck, ports or restart policy) and still runs; if it is a long-running service, declare its ports (expose:) or give it a healthcheck: %w", r.label(), ctx.Err())
+			}
+			if code := r.exit(); code != 0 {
+				return errors.New(s.mask.String(fmt.Sprintf("service %q: one-shot exited with code %d%s", r.label(), code, r.logTail())))
+			}
+		}
+	}
+	return nil
+}
+
+// settles reports whether Settle waits for the unit.
+func (u *unit) settles() bool {
+	if !u.oneShot {
+		return false
+	}
+	for _, d := range u.stack.order {
+		for _, dep := range d.spec.DependsOn {
+			if dep.Service == u.spec.Name && dep.Condition == "service_completed_successfully" {
+				return true
+			}
+		}
+	}
+	r := u.spec.Restart
+	return len(u.spec.Ports) == 0 && (r == "" || r == "no" || strings.HasPrefix(r, "on-failure"))
+}
+
+// Settle waits until the one-shot services of the service's stack have
+// completed (see Stack.Settle).
+func (s *Service) Settle(ctx context.Context) error { return s.stack.Settle(ctx) }

@@ -1,0 +1,474 @@
+package runtime_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dt "github.com/ory/dockertest/v3/docker"
+
+	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/docker"
+	"github.com/composegen/composegen/runtime/runtimetest"
+)
+
+// These tests run the packages of internal/sharedsuite with a real
+// `go test -tags sharedsuite`, three test binaries at once, and check what
+// the engine saw and what each test reported. Every assertion is scoped to
+// the suite's plan name, unique per run (label io.composegen.shared.plan).
+
+const planLabel = "io.composegen.shared.plan"
+
+// suite is one `go test` of the shared-stack suite.
+type suite struct {
+	t      *testing.T
+	name   string
+	mode   string
+	env    []string
+	args   []string
+	pkgs   []string
+	report string
+	// interruptAfter sends SIGINT to go test's process group once that
+	// many tests reported ATTACH.
+	interruptAfter int
+	// keep: the stack is expected to stay after the run (reuse).
+	keep bool
+}
+
+// suiteResult is what a suite run left.
+type suiteResult struct {
+	code     int
+	out      string
+	lines    []string
+	projects map[string]bool // seen on the engine during the run
+	creates  int             // container create events of the plan
+	gone     time.Duration   // from go test's exit until nothing of the plan was left
+}
+
+func newSuite(t *testing.T, mode string) *suite {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &suite{
+		t: t, mode: mode, name: "cgsuite" + hex.EncodeToString(b[:]),
+		pkgs:   []string{"./internal/sharedsuite/a", "./internal/sharedsuite/b", "./internal/sharedsuite/c"},
+		report: filepath.Join(t.TempDir(), "report"),
+	}
+}
+
+// engineOf returns the engine and its raw Docker client (nil elsewhere).
+func engineOf(t *testing.T) (engine.Engine, *dt.Client) {
+	eng := runtimetest.RequireEngine(t)
+	return eng, docker.RawClient(eng)
+}
+
+// listPlan lists the resources of the suite's plan.
+func listPlan(t *testing.T, eng engine.Engine, name string) []engine.Resource {
+	t.Helper()
+	list, err := eng.List(context.Background(), map[string]string{planLabel: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// run runs go test on the suite and waits, unless keep, until nothing of
+// the plan is left (10 s at most).
+func (s *suite) run() *suiteResult {
+	t := s.t
+	t.Helper()
+	eng, raw := engineOf(t)
+	res := &suiteResult{projects: map[string]bool{}}
+	_ = os.Remove(s.report) // a suite may run several times
+
+	// Watch the engine: projects by polling, creations by events.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			for _, r := range listPlan(t, eng, s.name) {
+				mu.Lock()
+				res.projects[r.Labels["com.docker.compose.project"]] = true
+				mu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	if raw != nil {
+		events := make(chan *dt.APIEvents, 256)
+		if err := raw.AddEventListener(events); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { _ = raw.RemoveEventListener(events) }()
+			for {
+				select {
+				case <-stop:
+					return
+				case ev := <-events:
+					if ev != nil && ev.Type == "container" && ev.Action == "create" && ev.Actor.Attributes[planLabel] == s.name {
+						mu.Lock()
+						res.creates++
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+
+	args := append([]string{"test", "-tags", "sharedsuite", "-count=1", "-p", "3", "-parallel", "3"}, s.args...)
+	args = append(args, s.pkgs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Env = append(os.Environ(),
+		"COMPOSEGEN_SUITE_NAME="+s.name, "COMPOSEGEN_SUITE_MODE="+s.mode, "COMPOSEGEN_SUITE_REPORT="+s.report)
+	cmd.Env = append(cmd.Env, s.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if s.interruptAfter > 0 {
+		go func() {
+			for ctx.Err() == nil {
+				if n := strings.Count(readFile(s.report), "ATTACH "); n >= s.interruptAfter {
+					time.Sleep(200 * time.Millisecond)
+					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	err := cmd.Wait()
+	exited := time.Now()
+	if ctx.Err() != nil {
+		t.Fatalf("go test did not end within 5 minutes (does it wait for a watcher?):\n%s", out.String())
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	res.out = out.String()
+	for _, l := range strings.Split(readFile(s.report), "\n") {
+		if l != "" {
+			res.lines = append(res.lines, l)
+		}
+	}
+	if !s.keep {
+		for len(listPlan(t, eng, s.name)) > 0 {
+			if time.Since(exited) > 10*time.Second {
+				t.Errorf("10 s after go test ended, %d resources of the shared stack are left", len(listPlan(t, eng, s.name)))
+				removePlan(t, eng, s.name)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		res.gone = time.Since(exited)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("go test (mode %s) exited %d; stack gone %s after it", s.mode, res.code, res.gone.Round(time.Millisecond))
+	return res
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
+}
+
+// removePlan removes what a failed test left.
+func removePlan(t *testing.T, eng engine.Engine, name string) {
+	for _, r := range listPlan(t, eng, name) {
+		if r.Kind == engine.KindContainer {
+			_ = eng.Remove(context.Background(), r)
+		}
+	}
+	for _, r := range listPlan(t, eng, name) {
+		_ = eng.Remove(context.Background(), r)
+	}
+}
+
+// field returns the lines of kind ("ATTACH", "FRESH"...) split in fields.
+func (r *suiteResult) field(kind string) [][]string {
+	var out [][]string
+	for _, l := range r.lines {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == kind {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// attached checks that every ATTACH line names the same project and
+// containers, and returns them.
+func (r *suiteResult) attached(t *testing.T, want int) (project, containers string) {
+	t.Helper()
+	lines := r.field("ATTACH")
+	if len(lines) != want {
+		t.Fatalf("%d tests attached, want %d\n%s", len(lines), want, r.out)
+	}
+	for _, f := range lines {
+		if project == "" {
+			project, containers = f[3], f[4]
+		}
+		if f[3] != project || f[4] != containers {
+			t.Errorf("tests attached to different stacks: %s %s and %s %s", project, containers, f[3], f[4])
+		}
+	}
+	return project, containers
+}
+
+// durations returns the sorted values of field i of the lines of kind, in
+// microseconds.
+func (r *suiteResult) durations(kind string, i int) []time.Duration {
+	var out []time.Duration
+	for _, f := range r.field(kind) {
+		us, _ := strconv.Atoi(f[i])
+		out = append(out, time.Duration(us)*time.Microsecond)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
+	return out
+}
+
+// Three test binaries at once, three parallel tests each: exactly one stack
+// is created (one create event per container), every test attaches to it,
+// sees only its own rows and keys in fresh databases, and the stack is gone
+// within 10 s of go test's end.
+func TestSharedOneStackForManyBinaries(t *testing.T) {
+	s := newSuite(t, "share")
+	r := s.run()
+	if r.code != 0 {
+		t.Fatalf("go test failed:\n%s", r.out)
+	}
+	project, _ := r.attached(t, 9)
+	if len(r.projects) != 1 || !r.projects[project] {
+		t.Errorf("projects seen on the engine: %v, want only %s", r.projects, project)
+	}
+	if _, raw := engineOf(t); raw != nil && r.creates != 4 {
+		t.Errorf("%d containers created, want 4 (one stack: postgres, migrate, seed, redis)", r.creates)
+	}
+	if n := len(r.field("OK")); n != 9 {
+		t.Errorf("%d tests passed the isolation checks, want 9", n)
+	}
+	if b := r.field("ISOLATION-BROKEN"); len(b) > 0 {
+		t.Errorf("isolation broken: %v", b)
+	}
+	att, fresh, url := r.durations("ATTACH", 5), r.durations("FRESH", 3), r.durations("FRESH", 4)
+	t.Logf("Shared call: min %s, median %s, max %s; FreshDSN median %s, FreshURL median %s",
+		att[0], att[len(att)/2], att[len(att)-1], fresh[len(fresh)/2], url[len(url)/2])
+}
+
+// However the run ends, the stack goes within 10 s of go test's end: a
+// failing test, a panic, -timeout, a SIGKILLed test binary, and SIGINT to
+// go test and its test binaries (Ctrl-C).
+func TestSharedLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		mode      string
+		args      []string
+		interrupt int
+	}{
+		{mode: "fail"},
+		{mode: "panic"},
+		// Long enough for the stack to start on a busy machine, so that
+		// the other packages pass and only b's sleeping test times out.
+		{mode: "timeout", args: []string{"-timeout", "150s"}},
+		{mode: "sigkill"},
+		{mode: "wait", interrupt: 9},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			s := newSuite(t, tc.mode)
+			s.args, s.interruptAfter = tc.args, tc.interrupt
+			r := s.run()
+			if r.code == 0 {
+				t.Errorf("go test passed, want a failure:\n%s", r.out)
+			}
+			if tc.mode != "wait" {
+				// The other packages passed on the same stack.
+				if n := len(r.field("OK")); n < 6 {
+					t.Errorf("%d tests passed, want at least the 6 of packages a and c:\n%s", n, r.out)
+				}
+			}
+			if len(r.field("ATTACH")) == 0 {
+				t.Fatalf("no test attached:\n%s", r.out)
+			}
+		})
+	}
+}
+
+// A start that fails fails every test of the run with the same message,
+// and is tried once, not once per test binary.
+func TestSharedStartFailure(t *testing.T) {
+	s := newSuite(t, "startfail")
+	r := s.run()
+	if r.code == 0 {
+		t.Fatalf("go test passed:\n%s", r.out)
+	}
+	fatals := r.field("FATAL")
+	if len(fatals) != 9 {
+		t.Fatalf("%d tests failed at Shared, want 9:\n%s", len(fatals), r.out)
+	}
+	msg := strings.Join(fatals[0][3:], " ")
+	for _, f := range fatals {
+		if m := strings.Join(f[3:], " "); !strings.HasPrefix(m, strings.Split(msg, "\\n(this start failed earlier")[0]) {
+			t.Errorf("different failures:\n%s\n%s", msg, m)
+		}
+	}
+	for _, want := range []string{`"migrate"`, "exited with code"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the failure does not say %s: %s", want, msg)
+		}
+	}
+	if strings.Contains(r.out, "suite-secret") || strings.Contains(strings.Join(r.lines, "\n"), "suite-secret") {
+		t.Error("a secret is in the output")
+	}
+	if _, raw := engineOf(t); raw != nil && r.creates != 4 {
+		t.Errorf("%d containers created, want 4: one attempt", r.creates)
+	}
+	if len(r.projects) != 1 {
+		t.Errorf("projects: %v, want one", r.projects)
+	}
+}
+
+// A container of the shared stack that dies is reported to every test that
+// asks for the stack afterwards, never used.
+func TestSharedDeadContainerIsReported(t *testing.T) {
+	s := newSuite(t, "dead")
+	s.args = []string{"-p", "1"} // a, then b (which kills postgres), then c
+	r := s.run()
+	if len(r.field("KILLED")) != 1 {
+		t.Fatalf("postgres was not killed:\n%s", r.out)
+	}
+	var inC int
+	for _, f := range r.field("FATAL") {
+		if f[1] != "c" {
+			continue
+		}
+		inC++
+		m := strings.Join(f[3:], " ")
+		if !strings.Contains(m, `service "postgres"`) || !strings.Contains(m, "stopped after the shared stack was ready") {
+			t.Errorf("package c's failure does not say that postgres stopped: %s", m)
+		}
+	}
+	if inC != 3 {
+		t.Errorf("%d tests of package c failed at Shared, want 3:\n%s", inC, r.out)
+	}
+}
+
+// With reuse the stack stays after the run, the next run attaches to it
+// (no container created), a changed input replaces it, and Prune removes
+// the kept stack and says what it removed.
+func TestSharedReuseDriftAndPrune(t *testing.T) {
+	eng, raw := engineOf(t)
+	s := newSuite(t, "share")
+	s.env, s.keep = []string{"COMPOSEGEN_REUSE=1"}, true
+	r1 := s.run()
+	if r1.code != 0 {
+		t.Fatalf("run 1 failed:\n%s", r1.out)
+	}
+	p1, c1 := r1.attached(t, 9)
+	t.Cleanup(func() { removePlan(t, eng, s.name) })
+	time.Sleep(2 * time.Second) // the watchers of the test binaries ran
+	if n := len(listPlan(t, eng, s.name)); n == 0 {
+		t.Fatal("the reused stack was removed after the run")
+	}
+
+	r2 := s.run()
+	if r2.code != 0 {
+		t.Fatalf("run 2 failed:\n%s", r2.out)
+	}
+	p2, c2 := r2.attached(t, 9)
+	if p2 != p1 || c2 != c1 {
+		t.Errorf("run 2 used %s %s, want the kept %s %s", p2, c2, p1, c1)
+	}
+	if raw != nil && r2.creates != 0 {
+		t.Errorf("run 2 created %d containers, want 0", r2.creates)
+	}
+	att := r2.durations("ATTACH", 5)
+	t.Logf("reuse: Shared in the next run: min %s, median %s, max %s", att[0], att[len(att)/2], att[len(att)-1])
+
+	s.env = append(s.env, "COMPOSEGEN_SUITE_DRIFT=changed")
+	r3 := s.run()
+	if r3.code != 0 {
+		t.Fatalf("run 3 failed:\n%s", r3.out)
+	}
+	p3, _ := r3.attached(t, 9)
+	if p3 == p1 {
+		t.Fatalf("a changed value reused the stack %s", p1)
+	}
+	for _, res := range listPlan(t, eng, s.name) {
+		if res.Labels["com.docker.compose.project"] == p1 {
+			t.Errorf("the drifted stack's %s %s is left", res.Kind, res.Name)
+		}
+	}
+
+	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: p3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pruned) != 1 || pruned[0].Project != p3 || !strings.Contains(pruned[0].Reason, "kept") || len(pruned[0].Removed) == 0 || pruned[0].Shared == "" {
+		t.Fatalf("Prune reported %+v, want the kept shared stack %s with what it removed", pruned, p3)
+	}
+	t.Logf("prune: %+v", pruned[0])
+	if n := len(listPlan(t, eng, s.name)); n != 0 {
+		t.Errorf("%d resources left after prune", n)
+	}
+}
+
+// A test binary run on its own (not by go test) owns its shared stack: it
+// goes within 10 s of the binary's end, also when the binary is killed.
+func TestSharedStandaloneBinary(t *testing.T) {
+	for _, mode := range []string{"share", "sigkill"} {
+		t.Run(mode, func(t *testing.T) {
+			eng, _ := engineOf(t)
+			s := newSuite(t, mode)
+			bin := filepath.Join(t.TempDir(), "b.test")
+			build := exec.Command("go", "test", "-c", "-tags", "sharedsuite", "-o", bin, "./internal/sharedsuite/b")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			cmd := exec.Command(bin, "-test.count=1", "-test.parallel=3")
+			cmd.Env = append(os.Environ(), "COMPOSEGEN_SUITE_NAME="+s.name, "COMPOSEGEN_SUITE_MODE="+mode, "COMPOSEGEN_SUITE_REPORT="+s.report)
+			out, err := cmd.CombinedOutput()
+			if mode == "share" && err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			exited := time.Now()
+			// With sigkill, the victim may end the binary before its
+			// siblings attach.
+			if n := strings.Count(readFile(s.report), "ATTACH "); n != 3 && (mode == "share" || n == 0) {
+				t.Fatalf("%d tests attached, want 3\n%s", n, out)
+			}
+			for len(listPlan(t, eng, s.name)) > 0 {
+				if time.Since(exited) > 10*time.Second {
+					removePlan(t, eng, s.name)
+					t.Fatal("the stack is left 10 s after the test binary ended")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Logf("gone %s after the binary ended", time.Since(exited).Round(time.Millisecond))
+		})
+	}
+}

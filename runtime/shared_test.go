@@ -1,0 +1,455 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/mask"
+)
+
+// keyPlan reads a variable, an env file and a bind-mounted directory.
+func keyPlan() *composeplan.Plan {
+	return &composeplan.Plan{
+		Name:     "keys",
+		EnvFiles: []composeplan.EnvFile{{Path: ".env"}},
+		Services: []composeplan.ServiceSpec{{
+			Name: "db", Image: "img", Kind: "postgres",
+			Environment: []composeplan.EnvVar{
+				{Name: "POSTGRES_PASSWORD", Value: "${KEY_TEST_PASSWORD:-dflt}"},
+				{Name: "FROM_ENV", FromEnv: true},
+			},
+			Labels:   map[string]string{"a": "1", "b": "2", "c": "${KEY_TEST_LABEL:-x}", "d": "4"},
+			EnvFiles: []composeplan.EnvFile{{Path: "db.env"}},
+			Mounts:   []composeplan.MountSpec{{Type: "bind", Source: "./init", Target: "/docker-entrypoint-initdb.d"}},
+			Profiles: []string{"db"},
+		}},
+	}
+}
+
+// keyEnv is a project directory for keyPlan.
+func keyEnv(t *testing.T) string {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(".env", "KEY_TEST_LABEL=from-dotenv\n")
+	write("db.env", "X=1\n")
+	write("init/01.sql", "create table t(id int);\n")
+	write("init/sub/02.sql", "insert into t values (1);\n")
+	return dir
+}
+
+// keyEngine is the engine of the key tests: one, so that its endpoint is
+// the same for every computation.
+var keyEngine = sync.OnceValue(func() *fakeEngine {
+	return &fakeEngine{t: &testing.T{}, scripts: map[string]behaviour{"img": {}, "img2": {}}}
+})
+
+func keysOf(t *testing.T, plan *composeplan.Plan, dir, scope string, opts ...Option) sharedKeys {
+	t.Helper()
+	eng := keyEngine()
+	cfg := newConfig(opts)
+	res, err := newResolver(dir, plan.EnvFiles, cfg.env, &mask.Masker{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := computeKeys(context.Background(), eng, plan, cfg, dir, res, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// The key changes with everything the stack is started from, and only
+// with that; the origin only with the options.
+func TestSharedKey(t *testing.T) {
+	t.Setenv("KEY_TEST_PASSWORD", "hunter2-secret")
+	t.Setenv("FROM_ENV", "a")
+	dir := keyEnv(t)
+	base := keysOf(t, keyPlan(), dir, "run1")
+	for i := 0; i < 20; i++ { // map order, walk order
+		if k := keysOf(t, keyPlan(), dir, "run1"); k != base {
+			t.Fatalf("computation %d gave another key: %v, want %v", i, k, base)
+		}
+	}
+	if strings.Contains(base.key+base.origin, "hunter2") || len(base.key) != 64 {
+		t.Fatalf("key %q is not a plain hash", base.key)
+	}
+	same := func(what string, k sharedKeys) {
+		t.Helper()
+		if k.key != base.key {
+			t.Errorf("%s changed the key", what)
+		}
+	}
+	changed := func(what string, k sharedKeys, originToo bool) {
+		t.Helper()
+		if k.key == base.key {
+			t.Errorf("%s did not change the key", what)
+		}
+		if (k.origin != base.origin) != originToo {
+			t.Errorf("%s: origin changed = %v, want %v", what, k.origin != base.origin, originToo)
+		}
+	}
+	t.Run("unrelated variable", func(t *testing.T) {
+		t.Setenv("KEY_TEST_UNRELATED", "x")
+		same("an unrelated variable", keysOf(t, keyPlan(), dir, "run1"))
+	})
+	t.Run("secret value", func(t *testing.T) {
+		t.Setenv("KEY_TEST_PASSWORD", "hunter3-secret")
+		changed("a secret's value", keysOf(t, keyPlan(), dir, "run1"), false)
+	})
+	t.Run("bare variable", func(t *testing.T) {
+		t.Setenv("FROM_ENV", "b")
+		changed("a - NAME variable's value", keysOf(t, keyPlan(), dir, "run1"), false)
+	})
+	t.Run("WithEnv", func(t *testing.T) {
+		changed("WithEnv", keysOf(t, keyPlan(), dir, "run1", WithEnv("KEY_TEST_LABEL", "opt")), false)
+	})
+	t.Run("dotenv", func(t *testing.T) {
+		d := keyEnv(t)
+		if err := os.WriteFile(filepath.Join(d, ".env"), []byte("KEY_TEST_LABEL=changed\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		k := keysOf(t, keyPlan(), d, "run1")
+		if k.key == keysOf(t, keyPlan(), keyEnv(t), "run1").key {
+			t.Error("a .env value did not change the key")
+		}
+	})
+	t.Run("files", func(t *testing.T) {
+		for _, f := range []string{"db.env", "init/sub/02.sql"} {
+			d := keyEnv(t)
+			ref := keysOf(t, keyPlan(), d, "run1")
+			if err := os.WriteFile(filepath.Join(d, f), []byte("changed\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if k := keysOf(t, keyPlan(), d, "run1"); k.key == ref.key || k.origin != ref.origin {
+				t.Errorf("changing %s: key changed %v, origin changed %v; want true, false", f, k.key != ref.key, k.origin != ref.origin)
+			}
+		}
+	})
+	t.Run("plan", func(t *testing.T) {
+		p := keyPlan()
+		p.Services[0].Image = "img2"
+		changed("the image", keysOf(t, p, dir, "run1"), false)
+	})
+	t.Run("options", func(t *testing.T) {
+		changed("WithProfiles", keysOf(t, keyPlan(), dir, "run1", WithProfiles("db")), true)
+		changed("WithServices", keysOf(t, keyPlan(), dir, "run1", WithServices("db")), true)
+		changed("WithScale", keysOf(t, keyPlan(), dir, "run1", WithScale("db", 2)), true)
+		changed("WithFixedPorts", keysOf(t, keyPlan(), dir, "run1", WithFixedPorts()), true)
+		changed("WithReuse", keysOf(t, keyPlan(), dir, "run1", WithReuse()), true)
+		changed("another run", keysOf(t, keyPlan(), dir, "run2"), true)
+		same("WithTimeout", keysOf(t, keyPlan(), dir, "run1", WithTimeout(time.Hour)))
+		same("WithVerbose", keysOf(t, keyPlan(), dir, "run1", WithVerbose()))
+	})
+}
+
+// Big trees are hashed up to a budget, then by size and time, and the key
+// still changes when a file beyond the budget grows.
+func TestSharedKeyBudget(t *testing.T) {
+	oldEntries, oldBytes := keyMaxEntries, keyMaxBytes
+	keyMaxEntries, keyMaxBytes = 1000, 10
+	t.Cleanup(func() { keyMaxEntries, keyMaxBytes = oldEntries, oldBytes })
+	dir := keyEnv(t)
+	base := keysOf(t, keyPlan(), dir, "r")
+	if err := os.WriteFile(filepath.Join(dir, "init/01.sql"), []byte("create table t(id int, x int);\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if keysOf(t, keyPlan(), dir, "r").key == base.key {
+		t.Error("a file hashed by its size did not change the key when it grew")
+	}
+}
+
+func TestSharedProjectAndLockNames(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	if got := sharedProjectName("My App!", key); got != "myapp-sabababababab" {
+		t.Errorf("sharedProjectName = %q", got)
+	}
+	if got := sharedProjectName("", key); !strings.HasPrefix(got, "composegen-s") {
+		t.Errorf("sharedProjectName(\"\") = %q", got)
+	}
+	for in, want := range map[string]string{"postgres.pg-template-app": "postgres.pg-template-app", ".hidden": "", "a/b": "", strings.Repeat("x", 65): ""} {
+		got := lockFileName(in)
+		if want != "" && got != want {
+			t.Errorf("lockFileName(%q) = %q, want %q", in, got, want)
+		}
+		if want == "" && (!strings.HasPrefix(got, "h-") || strings.ContainsAny(got, "/.")) {
+			t.Errorf("lockFileName(%q) = %q, want a hash", in, got)
+		}
+	}
+}
+
+// lockStack is a stack instance with nothing but a unique project, for the
+// lock and lease tests.
+func lockStack(t *testing.T) *Stack {
+	s := &Stack{project: instanceName("locktest")}
+	t.Cleanup(func() { removeLockDir(s.project) })
+	return s
+}
+
+func TestLockExcludes(t *testing.T) {
+	s := lockStack(t)
+	var inside, max atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := s.Lock(context.Background(), "x")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inside.Add(1)
+			if n > max.Load() {
+				max.Store(n)
+			}
+			time.Sleep(2 * time.Millisecond)
+			inside.Add(-1)
+			unlock()
+		}()
+	}
+	wg.Wait()
+	if max.Load() != 1 {
+		t.Errorf("%d holders of a lock at once", max.Load())
+	}
+	// Another name is another lock.
+	u1, err := s.Lock(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u1()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Lock(ctx, "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a held lock was taken again: %v", err)
+	}
+	u2, err := s.Lock(context.Background(), "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2()
+}
+
+func TestLeaseHandsOutEachSlotOnce(t *testing.T) {
+	s := lockStack(t)
+	const n = 3
+	var holders [n]atomic.Int32
+	var waited atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 24; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			slot, release, err := s.Lease(context.Background(), "db", n)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if time.Since(t0) > 3*time.Millisecond {
+				waited.Add(1)
+			}
+			if slot < 0 || slot >= n {
+				t.Errorf("slot %d out of range", slot)
+				release()
+				return
+			}
+			if c := holders[slot].Add(1); c != 1 {
+				t.Errorf("slot %d leased %d times at once", slot, c)
+			}
+			time.Sleep(5 * time.Millisecond)
+			holders[slot].Add(-1)
+			release()
+		}()
+	}
+	wg.Wait()
+	if waited.Load() == 0 {
+		t.Error("24 leases of 3 slots, and none waited")
+	}
+	// All leased: the wait ends with ctx, and says so.
+	var releases []func()
+	for i := 0; i < n; i++ {
+		_, r, err := s.Lease(context.Background(), "db", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, _, err := s.Lease(ctx, "db", n)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "all 3 slots stayed leased") {
+		t.Errorf("lease of a full pool: %v", err)
+	}
+	for _, r := range releases {
+		r()
+	}
+	if _, _, err := s.Lease(context.Background(), "db", 0); err == nil {
+		t.Error("a lease of 0 slots succeeded")
+	}
+}
+
+// TestChildHoldLease is the child of TestLeaseOfKilledProcessIsReleased.
+func TestChildHoldLease(t *testing.T) {
+	project := childMode(t, "HoldLease")
+	s := &Stack{project: project}
+	slot, _, err := s.Lease(context.Background(), "db", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.Lock(context.Background(), "once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unlock
+	fmt.Println("HELD", slot)
+	time.Sleep(time.Minute)
+}
+
+// A lease and a lock held by a process that is killed are free at once:
+// the kernel releases them.
+func TestLeaseOfKilledProcessIsReleased(t *testing.T) {
+	s := lockStack(t)
+	cmd := childCmd("HoldLease", s.project)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	held := false
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "HELD") {
+			held = true
+			break
+		}
+	}
+	if !held {
+		_ = cmd.Process.Kill()
+		t.Fatal("the child did not take the lease")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if _, _, err := s.Lease(ctx, "db", 1); err == nil {
+		t.Error("a slot held by another process was leased")
+	}
+	cancel()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, release, err := s.Lease(ctx, "db", 1)
+	if err != nil {
+		t.Fatalf("the killed process's slot was not released: %v", err)
+	}
+	release()
+	unlock, err := s.Lock(ctx, "once")
+	if err != nil {
+		t.Fatalf("the killed process's lock was not released: %v", err)
+	}
+	unlock()
+}
+
+// Settle waits for the one-shots that nothing waits for (seeds), not for
+// servers.
+func TestSettleClassifiesOneShots(t *testing.T) {
+	s := &Stack{units: map[string]*unit{}}
+	add := func(spec composeplan.ServiceSpec) {
+		u := newUnit(s, &spec)
+		s.units[spec.Name] = u
+		s.order = append(s.order, u)
+	}
+	add(composeplan.ServiceSpec{Name: "db", Kind: "postgres", Ports: []composeplan.PortSpec{{Target: 5432}}})
+	add(composeplan.ServiceSpec{Name: "migrate", DependsOn: []composeplan.Dependency{{Service: "db", Condition: "service_healthy"}}})
+	add(composeplan.ServiceSpec{Name: "seed", DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully"}}})
+	add(composeplan.ServiceSpec{Name: "web", Ports: []composeplan.PortSpec{{Target: 80}}, DependsOn: []composeplan.Dependency{{Service: "seed", Condition: "service_completed_successfully"}}})
+	add(composeplan.ServiceSpec{Name: "worker", Restart: "unless-stopped"})
+	add(composeplan.ServiceSpec{Name: "checked", Healthcheck: &composeplan.HealthcheckSpec{Test: []string{"CMD", "true"}}})
+	add(composeplan.ServiceSpec{Name: "retrying", Restart: "on-failure:3"})
+	s.classifyUnits()
+	want := map[string]bool{"db": false, "migrate": true, "seed": true, "web": false, "worker": false, "checked": false, "retrying": true}
+	for _, u := range s.order {
+		if got := u.settles(); got != want[u.spec.Name] {
+			t.Errorf("%s: settles = %v, want %v", u.spec.Name, got, want[u.spec.Name])
+		}
+	}
+}
+
+// A stack is rebuilt from its containers; a container that stopped is
+// reported with the service's name, and Down refuses.
+func TestSharedRebuild(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{
+		"redis": {listenAfter: 10 * time.Millisecond, protocol: "redis"},
+		"job":   {exitAfter: 10 * time.Millisecond},
+	})
+	plan := fakePlan(
+		composeplan.ServiceSpec{Name: "cache", Image: "redis", Kind: "redis",
+			Ports: []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+			Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379}},
+		composeplan.ServiceSpec{Name: "job", Image: "job"},
+	)
+	key := strings.Repeat("0", 64)
+	started, err := upFake(t, eng, plan, func(c *config) { c.labels = map[string]string{labelShared: key} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := started.Settle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	list, err := eng.List(context.Background(), map[string]string{labelShared: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := &sharedStart{plan: plan, cfg: started.cfg, eng: eng, dir: started.dir, res: started.res, mask: started.mask, keys: sharedKeys{key: key}, project: started.project}
+	s, err := sh.rebuild(context.Background(), list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Service("cache").Addr(6379), started.Service("cache").Addr(6379); got != want {
+		t.Errorf("rebuilt address %s, want %s", got, want)
+	}
+	if !s.Service("job").isCompleted() {
+		t.Error("the completed one-shot is not completed in the rebuilt stack")
+	}
+	if err := s.Settle(context.Background()); err != nil {
+		t.Errorf("Settle on the rebuilt stack: %v", err)
+	}
+	if err := s.Down(context.Background()); !errors.Is(err, ErrShared) {
+		t.Errorf("Down on a shared stack: %v, want ErrShared", err)
+	}
+	if err := s.sharedHealth(); err != nil {
+		t.Errorf("health of a running stack: %v", err)
+	}
+	if err := eng.Kill(context.Background(), s.Service("cache").ContainerID(), ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.sharedHealth() == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.sharedHealth(); err == nil || !strings.Contains(err.Error(), `service "cache" stopped`) {
+		t.Errorf("health after the container was killed: %v", err)
+	}
+	if _, err := sh.rebuild(context.Background(), list); err == nil || !strings.Contains(err.Error(), `service "cache": its container is exited`) {
+		t.Errorf("rebuild with a dead container: %v", err)
+	}
+}

@@ -1,0 +1,169 @@
+package templates
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Per-test isolation on a shared stack. A stack that many tests share (see
+// runtime.Shared) stays fast only if no test sees another's data, so each
+// data store kind offers an accessor that gives the calling test a store of
+// its own inside the running service:
+//
+//   - PostgreSQL (PostgresFreshDSN): a new database, a copy (CREATE DATABASE
+//     … TEMPLATE) of the service's database as its init scripts and the
+//     stack's one-shot services (migrations, seeds) left it, dropped when the
+//     test ends. The copy is made from a template that the first call of the
+//     stack takes, once, across every test binary that uses the stack.
+//   - MySQL and MariaDB (MySQLFreshDSN, MariaDBFreshDSN): a new database
+//     with the same tables and rows, dropped when the test ends.
+//   - Redis (RedisFreshURL): a logical database (redis://…/N) leased to the
+//     test across every test binary, flushed when leased and when released.
+//
+// They work on a stack from Start, Up or Shared, and take a few
+// milliseconds: what a test should reach for instead of a stack of its own.
+
+// TB is the part of testing.TB that the per-test isolation accessors use.
+// *testing.T and *testing.B satisfy it.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Name() string
+}
+
+// StackService is what the per-test isolation accessors read of a running
+// service: Service, plus the identity of its container and the locks and
+// leases that its stack instance's users (every test binary of a go test
+// run that shares it) coordinate through. The generated code passes its
+// *runtime.Service, which implements it.
+type StackService interface {
+	Service
+	// ContainerID returns the id of the service's container.
+	ContainerID() string
+	// Lock takes the lock called name of the service's stack instance,
+	// across processes, waiting until ctx ends.
+	Lock(ctx context.Context, name string) (unlock func(), err error)
+	// Lease leases one of n slots called name of the service's stack
+	// instance, across processes, waiting until ctx ends.
+	Lease(ctx context.Context, name string, n int) (slot int, release func(), err error)
+	// Settle waits until the stack's one-shot services (migrations,
+	// seeds) have completed.
+	Settle(ctx context.Context) error
+}
+
+// freshTimeout bounds each accessor's work when the test has no deadline;
+// with one, they stop a little before it (see testContext).
+const freshTimeout = 2 * time.Minute
+
+// testContext returns a context that ends before t's deadline (leaving a
+// twentieth of the time left, at least 100ms and at most 5s, for the test
+// to report), or after freshTimeout.
+func testContext(t TB) (context.Context, context.CancelFunc) {
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := d.Deadline(); ok {
+			margin := min(max(time.Until(dl)/20, 100*time.Millisecond), 5*time.Second)
+			return context.WithDeadline(context.Background(), dl.Add(-margin))
+		}
+	}
+	return context.WithTimeout(context.Background(), freshTimeout)
+}
+
+// cleanupContext bounds the work done at t.Cleanup (dropping a database).
+func cleanupContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// freshName makes the name of a test's database: "t_", the test's name in
+// lower case letters, digits and underscores (at most 40 bytes), and 10
+// random hex digits, so that a leftover is easy to trace to its test.
+func freshName(test string) string {
+	var b strings.Builder
+	b.WriteString("t_")
+	last := byte('_')
+	for i := 0; i < len(test) && b.Len() < 42; i++ {
+		c := test[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		default:
+			c = '_'
+		}
+		if c == '_' && last == '_' {
+			continue
+		}
+		b.WriteByte(c)
+		last = c
+	}
+	if last != '_' {
+		b.WriteByte('_')
+	}
+	var r [5]byte
+	_, _ = rand.Read(r[:])
+	b.WriteString(hex.EncodeToString(r[:]))
+	return b.String()
+}
+
+// templateName is the name of the template copy of database db: at most 63
+// bytes (PostgreSQL's and MySQL's identifier limits are 63 and 64).
+func templateName(db string) string {
+	name := "composegen_tmpl_" + db
+	if len(name) <= 63 {
+		return name
+	}
+	h := sha256.Sum256([]byte(db))
+	return name[:50] + "_" + hex.EncodeToString(h[:6])
+}
+
+// once runs work at most once per key in this process (a failure too: the
+// later callers get the same error), and lets each caller stop waiting
+// when its own ctx ends.
+type once[T any] struct {
+	mu sync.Mutex
+	m  map[string]*onceCall[T]
+}
+
+type onceCall[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+func (o *once[T]) do(ctx context.Context, key string, work func() (T, error)) (T, error) {
+	o.mu.Lock()
+	if o.m == nil {
+		o.m = map[string]*onceCall[T]{}
+	}
+	c := o.m[key]
+	if c == nil {
+		c = &onceCall[T]{done: make(chan struct{})}
+		o.m[key] = c
+		o.mu.Unlock()
+		c.val, c.err = work()
+		close(c.done)
+		return c.val, c.err
+	}
+	o.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.val, c.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("waiting for another test of this process to prepare it: %w", ctx.Err())
+	}
+}
+
+// forget drops key, so that the next call runs work again.
+func (o *once[T]) forget(key string) {
+	o.mu.Lock()
+	delete(o.m, key)
+	o.mu.Unlock()
+}

@@ -1,0 +1,391 @@
+package templates
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/composegen/composegen/templates/internal/wire"
+)
+
+// MySQLFreshDSN is the FreshDSN accessor of the mysql kind: it creates a
+// database for the calling test with the same tables and rows as the
+// service's database (MYSQL_DATABASE) as its init scripts and the stack's
+// one-shot services left it, and returns a DSN for it (as DSN, with the new
+// database's name and DSN's user, who is granted all privileges on it). The
+// database is dropped when the test ends (the test's sessions are killed
+// first).
+//
+// MySQL has no CREATE DATABASE … TEMPLATE: the first call of the stack
+// copies the service's database into a template database
+// (composegen_tmpl_<db>), once, under a lock that every test binary sharing
+// the stack honours; each call then creates its tables from the template's
+// definitions (SHOW CREATE TABLE, so indexes and foreign keys are kept) and
+// copies its rows, in one round trip. Views are copied too; triggers,
+// routines and events are not. Databases are created as root when the
+// service's environment gives root's password (MYSQL_ROOT_PASSWORD, or
+// MYSQL_ALLOW_EMPTY_PASSWORD), else as DSN's user, who then needs the
+// CREATE and DROP privileges on all databases.
+func MySQLFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, officialMySQL(s, "MYSQL_"), officialMySQLRoot(s, "MYSQL_"))
+}
+
+// MariaDBFreshDSN is the FreshDSN accessor of the mariadb kind (see
+// MySQLFreshDSN; root's password is MARIADB_ROOT_PASSWORD or
+// MYSQL_ROOT_PASSWORD, or empty with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD).
+func MariaDBFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, officialMySQL(s, "MARIADB_", "MYSQL_"), officialMySQLRoot(s, "MARIADB_", "MYSQL_"))
+}
+
+// BitnamiMySQLFreshDSN is the FreshDSN accessor of the mysql-bitnami kind
+// (see MySQLFreshDSN; root is MYSQL_ROOT_USER with MYSQL_ROOT_PASSWORD).
+func BitnamiMySQLFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, bitnamiMySQL(s, "MYSQL_"), bitnamiMySQLRoot(s, "MYSQL_"))
+}
+
+// BitnamiMariaDBFreshDSN is the FreshDSN accessor of the mariadb-bitnami
+// kind (see MySQLFreshDSN; root is MARIADB_ROOT_USER with
+// MARIADB_ROOT_PASSWORD).
+func BitnamiMariaDBFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, bitnamiMySQL(s, "MARIADB_"), bitnamiMySQLRoot(s, "MARIADB_"))
+}
+
+// officialMySQLRoot returns root's credentials when the environment gives
+// them (ok false with a random root password, or none).
+func officialMySQLRoot(s Service, prefixes ...string) *mysqlCreds {
+	for _, p := range prefixes {
+		if pw := envOrFile(s, p+"ROOT_PASSWORD"); pw != "" {
+			return &mysqlCreds{user: "root", password: pw}
+		}
+	}
+	for _, v := range []string{"MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", "MYSQL_ALLOW_EMPTY_PASSWORD"} {
+		if x := s.Env(v); x != "" && x != "0" && x != "no" {
+			return &mysqlCreds{user: "root"}
+		}
+	}
+	return nil
+}
+
+func bitnamiMySQLRoot(s Service, prefix string) *mysqlCreds {
+	if pw := s.Env(prefix + "ROOT_PASSWORD"); pw != "" {
+		return &mysqlCreds{user: envDefault(s, prefix+"ROOT_USER", "root"), password: pw}
+	}
+	return nil
+}
+
+// mysqlCopy is how to fill a new database like the template: the tables'
+// definitions, the rows to copy, the views. Every statement names the
+// database as "\x00DB\x00", replaced by the new database's quoted name.
+type mysqlCopy struct {
+	tmpl  string
+	stmts []string
+	// grants are the accounts (quoted 'user'@'host') of DSN's user, who
+	// gets all privileges on each new database when the admin is another.
+	grants []string
+}
+
+const dbMarker = "\x00DB\x00"
+
+var (
+	mysqlTemplates once[string]
+	mysqlCopies    once[*mysqlCopy]
+)
+
+func mysqlFresh(t TB, s StackService, app mysqlCreds, root *mysqlCreds) string {
+	t.Helper()
+	ctx, cancel := testContext(t)
+	defer cancel()
+	fail := func(err error) string {
+		t.Fatalf("FreshDSN: %v", err)
+		return ""
+	}
+	addr := s.Addr(3306)
+	admin := app
+	if root != nil {
+		admin = *root
+	}
+	cfg := wire.MySQLConfig{Addr: addr, User: admin.user, Password: admin.password}
+	key := s.ContainerID() + "\x00" + admin.user + "\x00" + app.user + "\x00" + app.database
+	_, err := mysqlTemplates.do(ctx, key, func() (string, error) {
+		return mysqlTakeTemplate(ctx, s, cfg, app)
+	})
+	if err == nil {
+		var cp *mysqlCopy
+		cp, err = mysqlCopies.do(ctx, key, func() (*mysqlCopy, error) { return mysqlCopyScript(ctx, cfg, app, admin) })
+		if err == nil {
+			name := freshName(t.Name())
+			if err = mysqlCreate(ctx, cfg, cp, name); err == nil {
+				t.Cleanup(func() {
+					ctx, cancel := cleanupContext()
+					defer cancel()
+					if err := mysqlDrop(ctx, cfg, name); err != nil {
+						t.Logf("FreshDSN: drop database %q: %v (it goes with the stack)", name, err)
+					}
+				})
+				return mysqlCreds{user: app.user, password: app.password, database: name}.dsn(addr)
+			}
+			err = explainMySQL(err, admin, app, root != nil, "create")
+		}
+	}
+	if ctx.Err() != nil {
+		mysqlTemplates.forget(key)
+		mysqlCopies.forget(key)
+	}
+	return fail(err)
+}
+
+// mysqlTakeTemplate copies the service's database into the template
+// database, unless a test (of this or another process) did.
+func mysqlTakeTemplate(ctx context.Context, s StackService, cfg wire.MySQLConfig, app mysqlCreds) (string, error) {
+	tmpl := templateName(app.database)
+	if err := s.Settle(ctx); err != nil {
+		return "", fmt.Errorf("the template of database %q is taken once the stack's one-shot services completed: %w", app.database, err)
+	}
+	unlock, err := s.Lock(ctx, "mysql-template-"+app.database)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	c, err := wire.DialMySQL(ctx, cfg)
+	if err != nil {
+		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "connect")
+	}
+	defer c.Close()
+	q := func(v string) string { s, _ := wire.QuoteMySQLString(v); return s }
+	// A template is complete once it holds the marker table, created last.
+	rows, err := c.Exec(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "+q(tmpl)+" AND TABLE_NAME = '_composegen_complete'")
+	if err != nil {
+		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "template")
+	}
+	if len(rows) == 1 && rows[0][0] != nil && *rows[0][0] == "1" {
+		return tmpl, nil
+	}
+	if _, ok := wire.QuoteMySQLString(app.database); !ok {
+		return "", fmt.Errorf("database name %q: FreshDSN does not handle backslashes in names", app.database)
+	}
+	src, err := mysqlCopyFrom(ctx, c, app.database)
+	if err != nil {
+		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "template")
+	}
+	// Tables first (each CREATE commits), then the rows from one consistent
+	// snapshot of the source, then the views and the marker.
+	script := "DROP DATABASE IF EXISTS " + wire.QuoteMySQLIdent(tmpl) + "; " + src.script(tmpl) +
+		"START TRANSACTION WITH CONSISTENT SNAPSHOT; " + src.rows(tmpl) + "COMMIT; " + src.viewScript(tmpl) +
+		"CREATE TABLE " + wire.QuoteMySQLIdent(tmpl) + ".`_composegen_complete` (done int)"
+	if _, err := c.Exec(ctx, script); err != nil {
+		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "template")
+	}
+	return tmpl, nil
+}
+
+// mysqlSource describes a database's tables and views, read with its
+// definitions.
+type mysqlSource struct {
+	db     string
+	tables []mysqlTable
+	views  []string // CREATE VIEW statements, definer removed, in dependency order as far as known
+}
+
+type mysqlTable struct {
+	name, create string
+	columns      []string // the columns to copy (not generated ones), quoted
+}
+
+var definer = regexp.MustCompile(`DEFINER=(` + "`[^`]*`" + `|\S+)@(` + "`[^`]*`" + `|\S+) `)
+
+// mysqlCopyFrom reads the definitions of database db.
+func mysqlCopyFrom(ctx context.Context, c *wire.MySQL, db string) (*mysqlSource, error) {
+	q, _ := wire.QuoteMySQLString(db)
+	src := &mysqlSource{db: db}
+	if db == "" {
+		return src, nil
+	}
+	rows, err := c.Exec(ctx, "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = "+q+" AND TABLE_NAME <> '_composegen_complete' ORDER BY TABLE_NAME")
+	if err != nil {
+		return nil, err
+	}
+	cols, err := c.Exec(ctx, "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "+q+" AND EXTRA NOT LIKE '%GENERATED%' ORDER BY TABLE_NAME, ORDINAL_POSITION")
+	if err != nil {
+		return nil, err
+	}
+	byTable := map[string][]string{}
+	for _, r := range cols {
+		byTable[*r[0]] = append(byTable[*r[0]], wire.QuoteMySQLIdent(*r[1]))
+	}
+	var views []string
+	for _, r := range rows {
+		name, typ := *r[0], *r[1]
+		if typ == "VIEW" {
+			views = append(views, name)
+			continue
+		}
+		def, err := c.Exec(ctx, "SHOW CREATE TABLE "+wire.QuoteMySQLIdent(db)+"."+wire.QuoteMySQLIdent(name))
+		if err != nil {
+			return nil, err
+		}
+		if len(def) != 1 || len(def[0]) < 2 || def[0][1] == nil {
+			return nil, fmt.Errorf("SHOW CREATE TABLE %s: no definition", name)
+		}
+		src.tables = append(src.tables, mysqlTable{name: name, create: *def[0][1], columns: byTable[name]})
+	}
+	for _, v := range views {
+		def, err := c.Exec(ctx, "SHOW CREATE VIEW "+wire.QuoteMySQLIdent(db)+"."+wire.QuoteMySQLIdent(v))
+		if err != nil {
+			return nil, err
+		}
+		if len(def) == 1 && len(def[0]) >= 2 && def[0][1] != nil {
+			stmt := definer.ReplaceAllString(*def[0][1], "")
+			src.views = append(src.views, strings.ReplaceAll(stmt, wire.QuoteMySQLIdent(db)+".", dbMarker+"."))
+		}
+	}
+	return src, nil
+}
+
+// script creates database db and the source's tables in it.
+func (src *mysqlSource) script(db string) string {
+	var b strings.Builder
+	qdb := wire.QuoteMySQLIdent(db)
+	b.WriteString("CREATE DATABASE " + qdb + "; USE " + qdb + "; SET FOREIGN_KEY_CHECKS = 0; ")
+	for _, t := range src.tables {
+		b.WriteString(t.create + "; ")
+	}
+	return b.String()
+}
+
+// rows copies the source's rows into db.
+func (src *mysqlSource) rows(db string) string {
+	var b strings.Builder
+	for _, t := range src.tables {
+		if len(t.columns) == 0 {
+			continue
+		}
+		cols := strings.Join(t.columns, ", ")
+		fmt.Fprintf(&b, "INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s; ", wire.QuoteMySQLIdent(db), wire.QuoteMySQLIdent(t.name), cols, cols, wire.QuoteMySQLIdent(src.db), wire.QuoteMySQLIdent(t.name))
+	}
+	return b.String()
+}
+
+// viewScript creates the source's views in db.
+func (src *mysqlSource) viewScript(db string) string {
+	var b strings.Builder
+	for _, v := range src.views {
+		b.WriteString(strings.ReplaceAll(v, dbMarker, wire.QuoteMySQLIdent(db)) + "; ")
+	}
+	return b.String()
+}
+
+// mysqlCopyScript prepares the copies of the template: its definitions,
+// read once per process, and the accounts of DSN's user.
+func mysqlCopyScript(ctx context.Context, cfg wire.MySQLConfig, app, admin mysqlCreds) (*mysqlCopy, error) {
+	tmpl := templateName(app.database)
+	c, err := wire.DialMySQL(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	src, err := mysqlCopyFrom(ctx, c, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	cp := &mysqlCopy{tmpl: tmpl}
+	const db = dbMarker
+	cp.stmts = append(cp.stmts, "CREATE DATABASE "+db, "USE "+db, "SET FOREIGN_KEY_CHECKS = 0")
+	for _, t := range src.tables {
+		cp.stmts = append(cp.stmts, t.create)
+	}
+	for _, t := range src.tables {
+		if len(t.columns) > 0 {
+			cols := strings.Join(t.columns, ", ")
+			cp.stmts = append(cp.stmts, fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s", db, wire.QuoteMySQLIdent(t.name), cols, cols, wire.QuoteMySQLIdent(tmpl), wire.QuoteMySQLIdent(t.name)))
+		}
+	}
+	cp.stmts = append(cp.stmts, src.views...)
+	cp.stmts = append(cp.stmts, "SET FOREIGN_KEY_CHECKS = 1")
+	if admin.user != app.user {
+		user, ok := wire.QuoteMySQLString(app.user)
+		if !ok {
+			return nil, fmt.Errorf("user name %q: FreshDSN does not handle backslashes in names", app.user)
+		}
+		hosts, err := c.Exec(ctx, "SELECT Host FROM mysql.user WHERE User = "+user+" ORDER BY Host")
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hosts {
+			if host, ok := wire.QuoteMySQLString(*h[0]); ok {
+				cp.grants = append(cp.grants, user+"@"+host)
+			}
+		}
+		if len(cp.grants) == 0 {
+			return nil, fmt.Errorf("user %q, whom DSN logs in as, does not exist on the server", app.user)
+		}
+	}
+	return cp, nil
+}
+
+// mysqlCreate creates database name from the template, in one round trip.
+func mysqlCreate(ctx context.Context, cfg wire.MySQLConfig, cp *mysqlCopy, name string) error {
+	c, err := wire.DialMySQL(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	q := wire.QuoteMySQLIdent(name)
+	stmts := make([]string, 0, len(cp.stmts)+len(cp.grants))
+	for _, s := range cp.stmts {
+		stmts = append(stmts, strings.ReplaceAll(s, dbMarker, q))
+	}
+	for _, g := range cp.grants {
+		stmts = append(stmts, "GRANT ALL PRIVILEGES ON "+q+".* TO "+g)
+	}
+	if _, err := c.Exec(ctx, strings.Join(stmts, "; ")); err != nil {
+		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+q)
+		return err
+	}
+	return nil
+}
+
+// mysqlDrop drops a test's database, killing the sessions the test left in
+// it first (DROP would wait for their metadata locks).
+func mysqlDrop(ctx context.Context, cfg wire.MySQLConfig, name string) error {
+	c, err := wire.DialMySQL(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	q, _ := wire.QuoteMySQLString(name)
+	if ids, err := c.Exec(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = "+q+" AND ID <> CONNECTION_ID()"); err == nil {
+		for _, id := range ids {
+			_, _ = c.Exec(ctx, "KILL "+*id[0])
+		}
+	}
+	_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+wire.QuoteMySQLIdent(name))
+	return err
+}
+
+// explainMySQL says why a server refused and what to do.
+func explainMySQL(err error, as, app mysqlCreds, rootKnown bool, op string) error {
+	what := map[string]string{"connect": "connect to MySQL", "template": fmt.Sprintf("take the template of database %q", app.database), "create": fmt.Sprintf("create a copy of database %q", app.database)}[op]
+	var me *wire.MySQLError
+	if !errors.As(err, &me) {
+		return fmt.Errorf("%s (as user %q): %w", what, as.user, err)
+	}
+	switch me.Code {
+	case 1044, 1142, 1227, 1410:
+		hint := "set the root password in the service's environment (MYSQL_ROOT_PASSWORD or MARIADB_ROOT_PASSWORD), so that FreshDSN creates databases as root and grants them to " + app.user
+		if rootKnown {
+			hint = "give root its privileges back"
+		}
+		return fmt.Errorf("%s: user %q lacks a privilege FreshDSN needs (CREATE and DROP on new databases, SELECT on %q, GRANT OPTION when it grants them to another user): %s; %s", what, as.user, app.database, me.Message, hint)
+	case 1045:
+		return fmt.Errorf("%s: cannot log in as %q: %s", what, as.user, me.Message)
+	case 1049:
+		return fmt.Errorf("%s: %s", what, me.Message)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
