@@ -65,6 +65,8 @@ func main() {
 	tools := flag.String("tools", "ours,limit", "comma-separated tools: ours, limit (tc, cli also work)")
 	stack := flag.String("stack", "example", "the stack to start N times")
 	verbose := flag.Bool("v", false, "print every stack's per-service timeline")
+	timeout := flag.Duration("timeout", 10*time.Minute, "bound of the N starts, for every tool (composegen: runtime.WithTimeout)")
+	every := flag.Duration("probe-every", 20*time.Millisecond, "the limit's probe cadence (composegen's probes back off to 20ms)")
 	flag.Parse()
 
 	root, err := harness.Root()
@@ -84,7 +86,7 @@ func main() {
 		if n = strings.TrimSpace(n); n == "" {
 			continue
 		}
-		t, err := harness.ToolByFlag(n, func(string, ...any) {}, false)
+		t, err := harness.ToolByFlag(n, harness.ToolConfig{Timeout: *timeout, ProbeEvery: *every})
 		if err != nil {
 			fatalf("%v", err)
 		}
@@ -99,8 +101,8 @@ func main() {
 	}
 	st.Resolve(root)
 
-	fmt.Printf("benchscale: stack %s × N = %v in parallel in one process; %d counted rounds (+1 warm-up at N=%d); %d cores\n",
-		st.Name, sizes, *runs, sizes[0], harness.NumCPU())
+	fmt.Printf("benchscale: stack %s × N = %v in parallel in one process; %d counted rounds (+1 warm-up at N=%d); %d cores; timeout %s; limit probes every %s\n",
+		st.Name, sizes, *runs, sizes[0], harness.NumCPU(), *timeout, *every)
 	fmt.Printf("started %s, %s\n\n", time.Now().Format(time.RFC3339), harness.Uptime())
 
 	results := map[int]map[string][]result{}
@@ -114,7 +116,7 @@ func main() {
 			}
 			for i := range ts {
 				t := ts[(i+r+n)%len(ts)]
-				res := runN(t, st, n, r, *verbose)
+				res := runN(t, st, n, r, *timeout, *verbose)
 				label := fmt.Sprintf("run %d", r)
 				if r == 0 {
 					label = "warm-up"
@@ -148,9 +150,9 @@ func main() {
 }
 
 // runN starts n copies of st with t at once and waits for all of them.
-func runN(t harness.Tool, st *harness.Stack, n, round int, verbose bool) result {
+func runN(t harness.Tool, st *harness.Stack, n, round int, timeout time.Duration, verbose bool) result {
 	res := result{n: n, load: harness.Loadavg(), stacks: make([]stackRun, n)}
-	ctx, cancel := context.WithTimeout(context.Background(), harness.UpTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	projects := make([]string, n)
 	runs := make([]*harness.Running, n)

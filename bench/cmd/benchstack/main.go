@@ -38,6 +38,9 @@ func main() {
 	tools := flag.String("tools", "ours,tc,cli,limit", "comma-separated tools: ours, tc (testcontainers-go compose), cli (docker compose up --wait), limit")
 	stacks := flag.String("stacks", "example,chain5,chain1,canonical,nokind", "comma-separated stacks")
 	verbose := flag.Bool("v", false, "print composegen's log, the per-service timelines (composegen's and the limit's) and engine calls of every run")
+	timeout := flag.Duration("timeout", 4*time.Minute, "bound of one Up (composegen keeps its own default, 2m, unless -ours-timeout)")
+	oursTimeout := flag.Duration("ours-timeout", 0, "composegen's start timeout (runtime.WithTimeout); 0 keeps its default")
+	every := flag.Duration("probe-every", harness.DefaultProbeEvery, "the limit's probe cadence")
 	flag.Parse()
 
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
@@ -57,7 +60,7 @@ func main() {
 		if n = strings.TrimSpace(n); n == "" {
 			continue
 		}
-		t, err := harness.ToolByFlag(n, logf, *verbose)
+		t, err := harness.ToolByFlag(n, harness.ToolConfig{Logf: logf, Verbose: *verbose, Timeout: *oursTimeout, ProbeEvery: *every})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "benchstack: skipping %s: %v\n", n, err)
 			continue
@@ -76,7 +79,7 @@ func main() {
 
 	fmt.Printf("benchstack: %d counted runs (+1 warm-up) per stack and tool; %d cores; TESTCONTAINERS_RYUK_DISABLED=%s\n",
 		*runs, harness.NumCPU(), os.Getenv("TESTCONTAINERS_RYUK_DISABLED"))
-	fmt.Printf("docker: %s; compose CLI: %s\n", dockerVersion(), composeVersion())
+	fmt.Printf("docker: %s; compose CLI: %s; limit probes every %s\n", dockerVersion(), composeVersion(), *every)
 	fmt.Printf("started %s, %s\n\n", time.Now().Format(time.RFC3339), harness.Uptime())
 
 	ctx := context.Background()
@@ -90,7 +93,7 @@ func main() {
 			for i := range ts {
 				t := ts[(i+r)%len(ts)]
 				project := fmt.Sprintf("bench-%s-%s-%d", st.Name, short(t.Name), r)
-				res := harness.Measure(ctx, t, st, project)
+				res := harness.Measure(ctx, t, st, project, *timeout)
 				label := fmt.Sprintf("run %d", r)
 				if r == 0 {
 					label = "warm-up"

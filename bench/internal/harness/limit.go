@@ -24,8 +24,10 @@ type LimitService struct {
 	Deps        []string
 }
 
-// probeEvery is the limit's probe cadence: a tight loop.
-const probeEvery = 5 * time.Millisecond
+// DefaultProbeEvery is the limit's probe cadence: a tight loop. With many
+// stacks at once, a loop this tight costs the servers CPU (every attempt is
+// a connection through docker-proxy): benchscale probes every 20 ms.
+const DefaultProbeEvery = 5 * time.Millisecond
 
 // BenchLabel marks every container and network the limit creates; its
 // value is the stack's name.
@@ -49,9 +51,10 @@ func listByLabel(ctx context.Context, c *docker.Client, label string) ([]docker.
 // upLimit is the reference for what the slowest dependency chain really
 // needs: one network, every container created at once (creation depends on
 // nothing but the network), each started the moment its dependencies are
-// ready, readiness probed from the host with the real client every 5 ms, a
+// ready, readiness probed from the host with the real client every 5 ms
+// (every), a
 // one-shot's exit noticed by the engine's wait. No healthcheck runs.
-func upLimit(ctx context.Context, st *Stack, project string) (*Running, error) {
+func upLimit(ctx context.Context, st *Stack, project string, every time.Duration) (*Running, error) {
 	c, err := dockerClient()
 	if err != nil {
 		return nil, err
@@ -107,7 +110,7 @@ func upLimit(ctx context.Context, st *Stack, project string) (*Running, error) {
 		wg.Add(1)
 		go func(s LimitService) {
 			defer wg.Done()
-			err := runLimit(ctx, c, project, netw.Name, labels, s, tl, states[s.Name].ready,
+			err := runLimit(ctx, c, project, netw.Name, labels, s, every, tl, states[s.Name].ready,
 				func(id string) {
 					mu.Lock()
 					states[s.Name].id = id
@@ -139,7 +142,7 @@ func upLimit(ctx context.Context, st *Stack, project string) (*Running, error) {
 	return run, nil
 }
 
-func runLimit(ctx context.Context, c *docker.Client, project, network string, labels map[string]string, s LimitService, tl *timeline,
+func runLimit(ctx context.Context, c *docker.Client, project, network string, labels map[string]string, s LimitService, every time.Duration, tl *timeline,
 	ready chan struct{}, setID, setAddr func(string), depReady func(string) chan struct{}) error {
 	cfg := &docker.Config{Image: s.Image, Env: s.Env, Cmd: s.Cmd, Entrypoint: s.Entrypoint, Labels: labels}
 	hc := &docker.HostConfig{NetworkMode: network}
@@ -212,7 +215,7 @@ func runLimit(ctx context.Context, c *docker.Client, project, network string, la
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last probe: %v)", ctx.Err(), err)
-		case <-time.After(probeEvery):
+		case <-time.After(every):
 		}
 	}
 }

@@ -46,15 +46,12 @@ func (r Result) Cause() string {
 	return ""
 }
 
-// UpTimeout bounds one Up.
-const UpTimeout = 4 * time.Minute
-
-// Measure brings st up with tool under project, uses every service at once
-// with its real client, and takes the stack down.
-func Measure(ctx context.Context, tool Tool, st *Stack, project string) Result {
+// Measure brings st up with tool under project (bounded by timeout), uses
+// every service at once with its real client, and takes the stack down.
+func Measure(ctx context.Context, tool Tool, st *Stack, project string, timeout time.Duration) Result {
 	var r Result
 	r.Load = Loadavg()
-	upCtx, cancel := context.WithTimeout(ctx, UpTimeout)
+	upCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c0, cpu0 := countengine.Snapshot(), ReadCPU()
 	countengine.ResetMaxInFlight()

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	cgruntime "github.com/composegen/composegen/runtime"
 	tccompose "github.com/testcontainers/testcontainers-go/modules/compose"
@@ -42,19 +43,37 @@ const (
 	Limit = "limit"
 )
 
+// ToolConfig configures the tools.
+type ToolConfig struct {
+	// Logf receives composegen's log lines (with Verbose: every step and
+	// the per-service timeline).
+	Logf    func(format string, args ...any)
+	Verbose bool
+	// Timeout is composegen's start timeout (runtime.WithTimeout); 0
+	// keeps its default.
+	Timeout time.Duration
+	// ProbeEvery is the limit's probe cadence; 0 is DefaultProbeEvery.
+	ProbeEvery time.Duration
+}
+
 // ToolByFlag returns the tool for a -tools entry: ours, tc, cli, limit.
-// logf receives composegen's log lines (verbose: every step).
-func ToolByFlag(name string, logf func(format string, args ...any), verbose bool) (Tool, error) {
+func ToolByFlag(name string, cfg ToolConfig) (Tool, error) {
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
 	switch name {
 	case "ours":
 		return Tool{Ours, func(ctx context.Context, st *Stack, project string) (*Running, error) {
 			opts := []cgruntime.Option{
 				cgruntime.WithProjectName(project),
 				cgruntime.WithEngine(countengine.Name),
-				cgruntime.WithLogf(logf),
+				cgruntime.WithLogf(cfg.Logf),
 			}
-			if verbose {
+			if cfg.Verbose {
 				opts = append(opts, cgruntime.WithVerbose())
+			}
+			if cfg.Timeout > 0 {
+				opts = append(opts, cgruntime.WithTimeout(cfg.Timeout))
 			}
 			return st.Ours(ctx, opts...)
 		}}, nil
@@ -66,7 +85,13 @@ func ToolByFlag(name string, logf func(format string, args ...any), verbose bool
 		}
 		return Tool{CLI, upCLI}, nil
 	case "limit":
-		return Tool{Limit, upLimit}, nil
+		every := cfg.ProbeEvery
+		if every <= 0 {
+			every = DefaultProbeEvery
+		}
+		return Tool{Limit, func(ctx context.Context, st *Stack, project string) (*Running, error) {
+			return upLimit(ctx, st, project, every)
+		}}, nil
 	}
 	return Tool{}, fmt.Errorf("unknown tool %q (ours, tc, cli, limit)", name)
 }
