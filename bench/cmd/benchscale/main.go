@@ -105,6 +105,22 @@ func main() {
 		st.Name, sizes, *runs, sizes[0], harness.NumCPU(), *timeout, *every)
 	fmt.Printf("started %s, %s\n\n", time.Now().Format(time.RFC3339), harness.Uptime())
 
+	// An interrupted earlier run may have left its stacks (the names are
+	// deterministic): remove them first.
+	var projects []string
+	for r := 0; r <= *runs; r++ {
+		for _, n := range sizes {
+			for _, t := range ts {
+				for i := 0; i < n; i++ {
+					projects = append(projects, project(t, r, n, i))
+				}
+			}
+		}
+	}
+	if n := harness.Leftovers(context.Background(), projects...); n > 0 {
+		fmt.Printf("removed %d container(s)/network(s) an earlier run left behind\n\n", n)
+	}
+
 	results := map[int]map[string][]result{}
 	for _, n := range sizes {
 		results[n] = map[string][]result{}
@@ -163,7 +179,7 @@ func runN(t harness.Tool, st *harness.Stack, n, round int, timeout time.Duration
 	var mu sync.Mutex
 	var last time.Time
 	for i := 0; i < n; i++ {
-		projects[i] = fmt.Sprintf("bench-scale-%s-r%d-n%d-%02d", short(t.Name), round, n, i)
+		projects[i] = project(t, round, n, i)
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -339,6 +355,10 @@ func pairs(a, b []result) []float64 {
 		out = append(out, a[i].wall.Seconds()/b[i].wall.Seconds())
 	}
 	return out
+}
+
+func project(t harness.Tool, round, n, i int) string {
+	return fmt.Sprintf("bench-scale-%s-r%d-n%d-%02d", short(t.Name), round, n, i)
 }
 
 func short(tool string) string {

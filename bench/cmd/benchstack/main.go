@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -83,6 +84,19 @@ func main() {
 	fmt.Printf("started %s, %s\n\n", time.Now().Format(time.RFC3339), harness.Uptime())
 
 	ctx := context.Background()
+	// An interrupted earlier run may have left its stacks (the names are
+	// deterministic): remove them first.
+	var projects []string
+	for r := 0; r <= *runs; r++ {
+		for _, st := range sts {
+			for _, t := range ts {
+				projects = append(projects, project(st, t, r))
+			}
+		}
+	}
+	if n := harness.Leftovers(ctx, projects...); n > 0 {
+		fmt.Printf("removed %d container(s)/network(s) an earlier run left behind\n\n", n)
+	}
 	// results[stack][tool][round]
 	results := map[string]map[string][]harness.Result{}
 	for _, st := range sts {
@@ -92,7 +106,7 @@ func main() {
 		for _, st := range sts {
 			for i := range ts {
 				t := ts[(i+r)%len(ts)]
-				project := fmt.Sprintf("bench-%s-%s-%d", st.Name, short(t.Name), r)
+				project := project(st, t, r)
 				res := harness.Measure(ctx, t, st, project, *timeout)
 				label := fmt.Sprintf("run %d", r)
 				if r == 0 {
@@ -204,6 +218,40 @@ func report(sts []*harness.Stack, ts []harness.Tool, results map[string]map[stri
 		fmt.Printf("  %-9s healthcheck execs %.0f (failed %.0f), inspects %.0f\n", st.Name, harness.MedianF(ex), harness.MedianF(fe), harness.MedianF(in))
 	}
 
+	fmt.Println("\nper service, from the timelines (composegen's and the limit's; counted runs that answered): median start (docker start returned) and median ready − start:")
+	for _, st := range sts {
+		for _, tn := range []string{harness.Ours, harness.Limit} {
+			starts, waits := map[string][]time.Duration{}, map[string][]time.Duration{}
+			var names []string
+			for _, r := range results[st.Name][tn] {
+				if r.Failed() {
+					continue
+				}
+				for svc, p := range harness.ParseTimeline(r.Timeline) {
+					if p.Started < 0 || p.Ready < 0 {
+						continue
+					}
+					if _, seen := starts[svc]; !seen {
+						names = append(names, svc)
+					}
+					starts[svc] = append(starts[svc], p.Started)
+					waits[svc] = append(waits[svc], p.Ready-p.Started)
+				}
+			}
+			if len(names) == 0 {
+				continue
+			}
+			sort.Strings(names)
+			var parts []string
+			for _, n := range names {
+				w := harness.Sorted(waits[n])
+				parts = append(parts, fmt.Sprintf("%s start %s, ready +%s (%s)", n,
+					harness.Secs(harness.Sorted(starts[n]).Median()), harness.Secs(w.Median()), w.Spread()))
+			}
+			fmt.Printf("  %-9s %-10s %s\n", st.Name, tn, strings.Join(parts, "; "))
+		}
+	}
+
 	var failed []string
 	for _, st := range sts {
 		for _, t := range ts {
@@ -241,6 +289,10 @@ func secsOr(d harness.Durations) string {
 		return "-"
 	}
 	return harness.Secs(d.Median())
+}
+
+func project(st *harness.Stack, t harness.Tool, round int) string {
+	return fmt.Sprintf("bench-%s-%s-%d", st.Name, short(t.Name), round)
 }
 
 func short(tool string) string {

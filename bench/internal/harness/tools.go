@@ -157,33 +157,36 @@ func Root() (string, error) {
 // Resolve makes the stack's file absolute under the bench module root.
 func (st *Stack) Resolve(root string) { st.File = filepath.Join(root, st.File) }
 
-// Leftovers removes (and reports) containers and networks a run left
-// behind: the limit's, by its label, and the compose tools', by project.
+// Leftovers removes (and reports) containers and networks of the given
+// projects that a run left behind: the limit's, by its label, and the
+// compose tools', by project label.
 func Leftovers(ctx context.Context, projects ...string) (n int) {
 	c, err := dockerClient()
 	if err != nil {
 		return 0
 	}
-	var filters []string
+	want := map[string]bool{}
 	for _, p := range projects {
-		filters = append(filters, "com.docker.compose.project="+p, BenchLabel+".project="+p)
+		want[p] = true
 	}
-	for _, f := range filters {
-		cs, err := listByLabel(ctx, c, f)
-		if err != nil {
-			continue
+	for _, key := range []string{"com.docker.compose.project", BenchLabel + ".project"} {
+		cs, err := listByLabel(ctx, c, key)
+		if err == nil {
+			for _, ct := range cs {
+				if want[ct.Labels[key]] {
+					n++
+					_ = c.RemoveContainer(dockerRemove(ctx, ct.ID))
+				}
+			}
 		}
-		for _, ct := range cs {
-			n++
-			_ = c.RemoveContainer(dockerRemove(ctx, ct.ID))
-		}
-		nets, err := c.FilteredListNetworks(map[string]map[string]bool{"label": {f: true}})
-		if err != nil {
-			continue
-		}
-		for _, nw := range nets {
-			n++
-			_ = c.RemoveNetwork(nw.ID)
+		nets, err := c.FilteredListNetworks(map[string]map[string]bool{"label": {key: true}})
+		if err == nil {
+			for _, nw := range nets {
+				if want[nw.Labels[key]] {
+					n++
+					_ = c.RemoveNetwork(nw.ID)
+				}
+			}
 		}
 	}
 	return n
