@@ -173,7 +173,7 @@ func runN(t harness.Tool, st *harness.Stack, n, round int, timeout time.Duration
 	projects := make([]string, n)
 	runs := make([]*harness.Running, n)
 	c0, cpu0 := countengine.Snapshot(), harness.ReadCPU()
-	countengine.ResetMaxInFlight()
+	countengine.ResetMax()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -66,7 +66,8 @@ type Counts struct {
 	MaxExecsInFlight int64
 }
 
-// Sub returns c - before, per operation (Max is c's).
+// Sub returns c - before, per operation (Max is the largest since the
+// last ResetMax).
 func (c Counts) Sub(before Counts) Counts {
 	out := Counts{Ops: map[string]Op{}, MaxExecsInFlight: c.MaxExecsInFlight}
 	for k, v := range c.Ops {
@@ -121,8 +122,16 @@ func Snapshot() Counts {
 	return c
 }
 
-// ResetMaxInFlight restarts the measure of concurrent execs.
-func ResetMaxInFlight() { maxIn.Store(inFlight.Load()) }
+// ResetMax restarts the measures of maxima: the longest call of each
+// operation and the most execs at once.
+func ResetMax() {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, o := range ops {
+		o.Max = 0
+	}
+	maxIn.Store(inFlight.Load())
+}
 
 func record(name string, t0 time.Time, failed bool) {
 	d := time.Since(t0)

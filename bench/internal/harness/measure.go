@@ -54,7 +54,7 @@ func Measure(ctx context.Context, tool Tool, st *Stack, project string, timeout 
 	upCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c0, cpu0 := countengine.Snapshot(), ReadCPU()
-	countengine.ResetMaxInFlight()
+	countengine.ResetMax()
 	r.UpStarted = time.Now()
 	run, err := tool.Up(upCtx, st, project)
 	r.UpEnded = time.Now()
