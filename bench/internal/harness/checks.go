@@ -163,16 +163,23 @@ func PublishedTargets(ctx context.Context, project string, checks []Check) (map[
 			if ct.Labels["com.docker.compose.service"] != chk.Service {
 				continue
 			}
+			// Docker 20.10 may publish a port on IPv4 and IPv6 with
+			// different host ports: dial the IPv4 one, as clients do.
+			v6 := ""
 			for _, p := range ct.Ports {
-				if int(p.PrivatePort) == chk.Port && p.Type == "tcp" && p.PublicPort != 0 {
-					host := p.IP
-					if host == "" || host == "0.0.0.0" || host == "::" {
-						host = "127.0.0.1"
-					}
-					if _, done := out[chk.Service]; !done || host == "127.0.0.1" {
-						out[chk.Service] = chk.Target(net.JoinHostPort(host, strconv.Itoa(int(p.PublicPort))))
-					}
+				if int(p.PrivatePort) != chk.Port || p.Type != "tcp" || p.PublicPort == 0 {
+					continue
 				}
+				port := strconv.Itoa(int(p.PublicPort))
+				switch p.IP {
+				case "", "0.0.0.0", "127.0.0.1":
+					out[chk.Service] = chk.Target(net.JoinHostPort("127.0.0.1", port))
+				case "::", "::1":
+					v6 = chk.Target(net.JoinHostPort("::1", port))
+				}
+			}
+			if _, ok := out[chk.Service]; !ok && v6 != "" {
+				out[chk.Service] = v6
 			}
 		}
 	}
