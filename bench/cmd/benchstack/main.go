@@ -4,13 +4,20 @@
 //
 //	cd bench && go run ./cmd/benchstack -runs 5
 //
+// A run counts only if the stack answers: the moment Up returns, each
+// service is used once with its real client (a pgx query, a go-redis PING,
+// an AMQP dial and channel, an HTTP GET). A run where that fails is a failed
+// run (false readiness), reported with its cause, never a fast one.
+//
 // Runs are interleaved: every counted round starts each stack once with each
 // tool, in a rotating order, so that drift in the machine's load hits every
-// tool alike. Round 0 is a warm-up and is not counted.
+// tool alike; ratios are taken per round. Round 0 is a warm-up and is not
+// counted.
 //
 // testcontainers-go's reaper (ryuk) image cannot be pulled on offline
 // machines: benchstack sets TESTCONTAINERS_RYUK_DISABLED=true unless it is
-// already set. Every tool tears its stack down itself.
+// already set. Every tool tears its stack down itself; what a run leaves
+// behind is removed and reported.
 package main
 
 import (
@@ -19,255 +26,292 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/composegen/composegen/bench/internal/harness"
 )
-
-// tool brings a stack up and returns the function that takes it down.
-type tool struct {
-	name string
-	up   func(ctx context.Context, st *stackDef, run int) (down func(context.Context) error, err error)
-}
-
-type sample struct {
-	up, down time.Duration
-	err      error
-}
 
 func main() {
 	runs := flag.Int("runs", 5, "counted runs per stack and tool (plus one warm-up)")
 	tools := flag.String("tools", "ours,tc,cli,limit", "comma-separated tools: ours, tc (testcontainers-go compose), cli (docker compose up --wait), limit")
-	stacks := flag.String("stacks", "example,chain5,chain1", "comma-separated stacks")
-	verbose := flag.Bool("v", false, "print composegen's per-service timeline and each run's times")
+	stacks := flag.String("stacks", "example,chain5,chain1,canonical,nokind", "comma-separated stacks")
+	verbose := flag.Bool("v", false, "print composegen's log, the per-service timelines (composegen's and the limit's) and engine calls of every run")
+	timeout := flag.Duration("timeout", 4*time.Minute, "bound of one Up (composegen keeps its own default, 2m, unless -ours-timeout)")
+	oursTimeout := flag.Duration("ours-timeout", 0, "composegen's start timeout (runtime.WithTimeout); 0 keeps its default")
+	every := flag.Duration("probe-every", harness.DefaultProbeEvery, "the limit's probe cadence")
 	flag.Parse()
-	limitVerbose = *verbose
 
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
-	root, err := benchRoot()
+	root, err := harness.Root()
 	if err != nil {
 		fatalf("%v", err)
 	}
-
-	var ts []tool
-	for _, n := range strings.Split(*tools, ",") {
-		switch n = strings.TrimSpace(n); n {
-		case "ours":
-			ts = append(ts, tool{"composegen", upOurs(*verbose)})
-		case "tc":
-			ts = append(ts, tool{"testcontainers", upTC})
-		case "cli":
-			if err := exec.Command("docker", "compose", "version").Run(); err != nil {
-				fmt.Fprintf(os.Stderr, "benchstack: skipping cli: `docker compose version` failed: %v (install the compose v2 plugin, see bench/README.md)\n", err)
-				continue
-			}
-			ts = append(ts, tool{"compose-cli", upCLI})
-		case "limit":
-			ts = append(ts, tool{"limit", upLimit})
-		case "":
-		default:
-			fatalf("unknown tool %q", n)
+	logf := func(format string, args ...any) {
+		if *verbose {
+			fmt.Printf("    "+format+"\n", args...)
 		}
 	}
-	var sts []*stackDef
-	for _, n := range strings.Split(*stacks, ",") {
-		st := stackByName(strings.TrimSpace(n))
-		if st == nil {
-			fatalf("unknown stack %q", n)
+	var ts []harness.Tool
+	for _, n := range strings.Split(*tools, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
 		}
-		st.file = filepath.Join(root, st.file)
+		t, err := harness.ToolByFlag(n, harness.ToolConfig{Logf: logf, Verbose: *verbose, Timeout: *oursTimeout, ProbeEvery: *every})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchstack: skipping %s: %v\n", n, err)
+			continue
+		}
+		ts = append(ts, t)
+	}
+	var sts []*harness.Stack
+	for _, n := range strings.Split(*stacks, ",") {
+		st := harness.StackByName(strings.TrimSpace(n))
+		if st == nil {
+			fatalf("unknown stack %q (%s)", n, strings.Join(harness.StackNames, ", "))
+		}
+		st.Resolve(root)
 		sts = append(sts, st)
 	}
 
-	fmt.Printf("benchstack: %d counted runs (+1 warm-up) per stack and tool; GOMAXPROCS cores %d; TESTCONTAINERS_RYUK_DISABLED=%s\n",
-		*runs, numCPU(), os.Getenv("TESTCONTAINERS_RYUK_DISABLED"))
-	fmt.Printf("docker: %s\n\n", dockerVersion())
+	fmt.Printf("benchstack: %d counted runs (+1 warm-up) per stack and tool; %d cores; TESTCONTAINERS_RYUK_DISABLED=%s\n",
+		*runs, harness.NumCPU(), os.Getenv("TESTCONTAINERS_RYUK_DISABLED"))
+	fmt.Printf("docker: %s; compose CLI: %s; limit probes every %s\n", dockerVersion(), composeVersion(), *every)
+	fmt.Printf("started %s, %s\n\n", time.Now().Format(time.RFC3339), harness.Uptime())
 
-	results := map[string]map[string][]sample{} // stack → tool → samples (counted)
+	ctx := context.Background()
+	// An interrupted earlier run may have left its stacks (the names are
+	// deterministic): remove them first.
+	var projects []string
+	for r := 0; r <= *runs; r++ {
+		for _, st := range sts {
+			for _, t := range ts {
+				projects = append(projects, project(st, t, r))
+			}
+		}
+	}
+	if n := harness.Leftovers(ctx, projects...); n > 0 {
+		fmt.Printf("removed %d container(s)/network(s) an earlier run left behind\n\n", n)
+	}
+	// results[stack][tool][round]
+	results := map[string]map[string][]harness.Result{}
 	for _, st := range sts {
-		results[st.name] = map[string][]sample{}
+		results[st.Name] = map[string][]harness.Result{}
 	}
 	for r := 0; r <= *runs; r++ {
 		for _, st := range sts {
 			for i := range ts {
 				t := ts[(i+r)%len(ts)]
-				s := measure(t, st, r)
+				project := project(st, t, r)
+				res := harness.Measure(ctx, t, st, project, *timeout)
 				label := fmt.Sprintf("run %d", r)
 				if r == 0 {
 					label = "warm-up"
 				}
-				if s.err != nil {
-					fmt.Printf("%-8s %-8s %-15s ERROR: %v\n", label, st.name, t.name, s.err)
-				} else if *verbose || r == 0 {
-					fmt.Printf("%-8s %-8s %-15s up %7s  down %7s\n", label, st.name, t.name, ms(s.up), ms(s.down))
+				line := fmt.Sprintf("%-8s %-9s %-15s up %7s  down %6s  load %5.2f", label, st.Name, t.Name, harness.Secs(res.Up), harness.Secs(res.Down), res.Load)
+				if t.Name == harness.Ours {
+					line += "  " + res.Calls.Short()
+				}
+				fmt.Println(line)
+				if res.Failed() {
+					fmt.Printf("         FAILED RUN: %s\n", harness.OneLine(res.Cause(), 1500))
+				}
+				if res.DownErr != nil {
+					fmt.Printf("         down error: %s\n", harness.OneLine(res.DownErr.Error(), 500))
+				}
+				if *verbose {
+					if res.Timeline != "" && t.Name != harness.Ours { // composegen logs its own
+						fmt.Println(indent(res.Timeline))
+					}
+					fmt.Printf("    verify %s; %s\n", harness.Secs(res.Verify), res.CPU)
+				}
+				if n := harness.Leftovers(ctx, project); n > 0 {
+					fmt.Printf("         LEAK: %d container(s)/network(s) of %s left behind; removed\n", n, project)
 				}
 				if r > 0 {
-					results[st.name][t.name] = append(results[st.name][t.name], s)
+					results[st.Name][t.Name] = append(results[st.Name][t.Name], res)
 				}
-				leftovers(st)
 			}
 		}
 	}
+	fmt.Printf("\nfinished %s, %s\n", time.Now().Format(time.RFC3339), harness.Uptime())
 	report(sts, ts, results)
 }
 
-func measure(t tool, st *stackDef, run int) sample {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	t0 := time.Now()
-	down, err := t.up(ctx, st, run)
-	up := time.Since(t0)
-	var s sample
-	s.up = up
-	if err != nil {
-		s.err = err
-	}
-	if down != nil {
-		t1 := time.Now()
-		if derr := down(ctx); derr != nil && s.err == nil {
-			s.err = fmt.Errorf("down: %w", derr)
-		}
-		s.down = time.Since(t1)
-	}
-	return s
-}
-
-func report(sts []*stackDef, ts []tool, results map[string]map[string][]sample) {
-	fmt.Println()
+func report(sts []*harness.Stack, ts []harness.Tool, results map[string]map[string][]harness.Result) {
+	fmt.Println("\nup = until the tool said ready; a run counts only if every service then answered its real client at once.")
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "stack\ttool\tok\tup median\tup min\tup max\tdown median\tdown min\tdown max\t")
+	fmt.Fprintln(w, "stack\ttool\tok/runs\tup failed\tfalse ready\tup median\tup min–max\t÷ limit (pairs)\tdown median\tdown min–max\tload median\t")
 	for _, st := range sts {
 		for _, t := range ts {
-			ss := okSamples(results[st.name][t.name])
-			if len(ss) == 0 {
-				fmt.Fprintf(w, "%s\t%s\t0\t-\t-\t-\t-\t-\t-\t\n", st.name, t.name)
-				continue
+			rs := results[st.Name][t.Name]
+			var up, down []time.Duration
+			var upFail, falseReady int
+			var loads []float64
+			for _, r := range rs {
+				loads = append(loads, r.Load)
+				switch {
+				case r.UpErr != nil:
+					upFail++
+				case r.VerifyErr != nil:
+					falseReady++
+				default:
+					up = append(up, r.Up)
+					down = append(down, r.Down)
+				}
 			}
-			up, down := durs(ss, true), durs(ss, false)
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", st.name, t.name, len(ss),
-				ms(median(up)), ms(up[0]), ms(up[len(up)-1]), ms(median(down)), ms(down[0]), ms(down[len(down)-1]))
+			u, d := harness.Sorted(up), harness.Sorted(down)
+			ratio := "-"
+			if t.Name != harness.Limit {
+				if f := pairRatios(rs, results[st.Name][harness.Limit], false); len(f) > 0 {
+					ratio = fmt.Sprintf("%.2fx", harness.MedianF(f))
+				}
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d/%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%.1f\t\n", st.Name, t.Name, len(up), len(rs), upFail, falseReady,
+				secsOr(u), u.Spread(), ratio, secsOr(d), d.Spread(), harness.MedianF(loads))
 		}
 	}
 	w.Flush()
 
-	// Ratios per run pair: peer time / composegen time in the same round.
-	fmt.Println("\nratios per run pair (same round), other tool ÷ composegen; for limit, composegen ÷ limit:")
+	fmt.Println("\nratios per run pair (same round; only rounds where both runs answered):")
 	for _, st := range sts {
-		ours := results[st.name]["composegen"]
-		if len(ours) == 0 {
+		ours := results[st.Name][harness.Ours]
+		lim := results[st.Name][harness.Limit]
+		for _, t := range ts {
+			if t.Name == harness.Limit {
+				continue
+			}
+			rs := results[st.Name][t.Name]
+			if lim != nil {
+				up, down := pairRatios(rs, lim, false), pairRatios(rs, lim, true)
+				if len(up) > 0 {
+					fmt.Printf("  %-9s %-30s up %s (median %.2fx)   down %s (median %.2fx)\n", st.Name, t.Name+" ÷ limit",
+						harness.FmtRatios(up), harness.MedianF(up), harness.FmtRatios(down), harness.MedianF(down))
+				}
+			}
+			if t.Name != harness.Ours && ours != nil {
+				up, down := pairRatios(rs, ours, false), pairRatios(rs, ours, true)
+				if len(up) > 0 {
+					fmt.Printf("  %-9s %-30s up %s (median %.2fx)   down %s (median %.2fx)\n", st.Name, t.Name+" ÷ composegen",
+						harness.FmtRatios(up), harness.MedianF(up), harness.FmtRatios(down), harness.MedianF(down))
+				}
+			}
+		}
+	}
+
+	fmt.Println("\ncomposegen's engine calls during Up (median over counted runs):")
+	for _, st := range sts {
+		rs := results[st.Name][harness.Ours]
+		if len(rs) == 0 {
 			continue
 		}
-		for _, t := range ts {
-			if t.name == "composegen" {
-				continue
-			}
-			peer := results[st.name][t.name]
-			var upR, downR []float64
-			for i := range ours {
-				if i >= len(peer) || ours[i].err != nil || peer[i].err != nil {
+		var ex, fe, in []float64
+		for _, r := range rs {
+			ex = append(ex, float64(r.Calls.Ops["exec"].Calls))
+			fe = append(fe, float64(r.Calls.Ops["exec"].Failed))
+			in = append(in, float64(r.Calls.Ops["inspect"].Calls))
+		}
+		fmt.Printf("  %-9s healthcheck execs %.0f (failed %.0f), inspects %.0f\n", st.Name, harness.MedianF(ex), harness.MedianF(fe), harness.MedianF(in))
+	}
+
+	fmt.Println("\nper service, from the timelines (composegen's and the limit's; counted runs that answered): median start (docker start returned) and median ready − start:")
+	for _, st := range sts {
+		for _, tn := range []string{harness.Ours, harness.Limit} {
+			starts, waits := map[string][]time.Duration{}, map[string][]time.Duration{}
+			var names []string
+			for _, r := range results[st.Name][tn] {
+				if r.Failed() {
 					continue
 				}
-				if t.name == "limit" {
-					upR = append(upR, ours[i].up.Seconds()/peer[i].up.Seconds())
-					downR = append(downR, ours[i].down.Seconds()/peer[i].down.Seconds())
-				} else {
-					upR = append(upR, peer[i].up.Seconds()/ours[i].up.Seconds())
-					downR = append(downR, peer[i].down.Seconds()/ours[i].down.Seconds())
+				for svc, p := range harness.ParseTimeline(r.Timeline) {
+					if p.Started < 0 || p.Ready < 0 {
+						continue
+					}
+					if _, seen := starts[svc]; !seen {
+						names = append(names, svc)
+					}
+					starts[svc] = append(starts[svc], p.Started)
+					waits[svc] = append(waits[svc], p.Ready-p.Started)
 				}
 			}
-			if len(upR) == 0 {
+			if len(names) == 0 {
 				continue
 			}
-			what := t.name + " ÷ composegen"
-			if t.name == "limit" {
-				what = "composegen ÷ limit"
+			sort.Strings(names)
+			var parts []string
+			for _, n := range names {
+				w := harness.Sorted(waits[n])
+				parts = append(parts, fmt.Sprintf("%s start %s, ready +%s (%s)", n,
+					harness.Secs(harness.Sorted(starts[n]).Median()), harness.Secs(w.Median()), w.Spread()))
 			}
-			fmt.Printf("  %-8s %-28s up %s (median %.2fx)   down %s (median %.2fx)\n", st.name, what,
-				fmtRatios(upR), medianF(upR), fmtRatios(downR), medianF(downR))
+			fmt.Printf("  %-9s %-10s %s\n", st.Name, tn, strings.Join(parts, "; "))
 		}
+	}
+
+	var failed []string
+	for _, st := range sts {
+		for _, t := range ts {
+			for i, r := range results[st.Name][t.Name] {
+				if r.Failed() {
+					failed = append(failed, fmt.Sprintf("  %s %s run %d: %s", st.Name, t.Name, i+1, harness.OneLine(r.Cause(), 400)))
+				}
+			}
+		}
+	}
+	fmt.Printf("\nfailed runs: %d\n", len(failed))
+	for _, f := range failed {
+		fmt.Println(f)
 	}
 }
 
-func okSamples(ss []sample) []sample {
-	var out []sample
-	for _, s := range ss {
-		if s.err == nil {
-			out = append(out, s)
+// pairRatios returns a[i] ÷ b[i] for the rounds where both answered.
+func pairRatios(a, b []harness.Result, down bool) []float64 {
+	var out []float64
+	for i := range a {
+		if i >= len(b) || a[i].Failed() || b[i].Failed() {
+			continue
 		}
+		x, y := a[i].Up, b[i].Up
+		if down {
+			x, y = a[i].Down, b[i].Down
+		}
+		out = append(out, x.Seconds()/y.Seconds())
 	}
 	return out
 }
 
-func durs(ss []sample, up bool) []time.Duration {
-	var d []time.Duration
-	for _, s := range ss {
-		if up {
-			d = append(d, s.up)
-		} else {
-			d = append(d, s.down)
-		}
+func secsOr(d harness.Durations) string {
+	if len(d) == 0 {
+		return "-"
 	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d
+	return harness.Secs(d.Median())
 }
 
-func median(d []time.Duration) time.Duration {
-	n := len(d)
-	if n%2 == 1 {
-		return d[n/2]
-	}
-	return (d[n/2-1] + d[n/2]) / 2
+func project(st *harness.Stack, t harness.Tool, round int) string {
+	return fmt.Sprintf("bench-%s-%s-%d", st.Name, short(t.Name), round)
 }
 
-func medianF(f []float64) float64 {
-	s := append([]float64(nil), f...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
+func short(tool string) string {
+	switch tool {
+	case harness.Ours:
+		return "ours"
+	case harness.TC:
+		return "tc"
+	case harness.CLI:
+		return "cli"
 	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return tool
 }
 
-func fmtRatios(f []float64) string {
-	var parts []string
-	for _, x := range f {
-		parts = append(parts, fmt.Sprintf("%.2f", x))
-	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
-
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.2fs", d.Seconds())
-}
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
 
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "benchstack: "+format+"\n", args...)
 	os.Exit(1)
-}
-
-// benchRoot finds the bench module's directory from the working directory.
-func benchRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/composegen/composegen/bench") {
-			return d, nil
-		}
-		if bb, err := os.Stat(filepath.Join(d, "bench", "go.mod")); err == nil && !bb.IsDir() {
-			return filepath.Join(d, "bench"), nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("run benchstack inside the composegen repository (no bench/go.mod above %s)", dir)
-		}
-	}
 }
 
 func dockerVersion() string {
@@ -278,12 +322,10 @@ func dockerVersion() string {
 	return strings.TrimSpace(string(out))
 }
 
-// leftovers fails loudly when a tool left containers of the stack behind.
-func leftovers(st *stackDef) {
-	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.composegen.bench="+st.name).Output()
-	out2, _ := exec.Command("docker", "ps", "-aq", "--filter", "name=bench-"+st.name+"-").Output()
-	if ids := strings.Fields(string(out) + string(out2)); len(ids) > 0 {
-		fmt.Fprintf(os.Stderr, "benchstack: %d container(s) of %s left behind; removing\n", len(ids), st.name)
-		_ = exec.Command("docker", append([]string{"rm", "-fv"}, ids...)...).Run()
+func composeVersion() string {
+	out, err := exec.Command("docker", "compose", "version", "--short").Output()
+	if err != nil {
+		return "none"
 	}
+	return strings.TrimSpace(string(out))
 }
