@@ -82,11 +82,11 @@ func FuzzGenerate(f *testing.F) {
 func generate(dir string) ([]byte, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r, err := load.Load(ctx, load.Options{WorkDir: dir, Environ: []string{}})
+	r, err := load.Load(ctx, load.Options{WorkDir: dir, OutDir: dir, Environ: []string{}})
 	if err != nil {
 		return nil, err
 	}
-	p, err := model.Build(r, model.BuildOptions{OutDir: dir, Package: "fixtures"})
+	p, err := model.Build(r, model.BuildOptions{Package: "fixtures"})
 	if err != nil {
 		return nil, err
 	}
