@@ -79,9 +79,13 @@ func clip(s string, n int) string {
 
 // runsServer reports whether the service's entrypoint and command run the
 // kind's server. When they do not, it returns the field that decides
-// ("entrypoint" or "command") and the command as written. Whatever it
-// cannot tell (a command from a variable, a script file) counts as running
-// the server.
+// ("entrypoint" or "command") and the command as written.
+//
+// A program it does not know, a script file included, does not run the
+// server: wrongly keeping a kind makes the start wait for a server that never
+// answers, while wrongly dropping it is a warning at generation that says
+// how to set the kind. A program written as a variable is decided by its
+// default (${PG_COMMAND:-postgres}), else counts as the server.
 func (sb *serviceBuilder) runsServer(kind *templates.Kind) (ok bool, field, cmd string) {
 	srv := kind.Server
 	ep, command := sb.spec.Entrypoint, sb.spec.Command
@@ -128,8 +132,17 @@ func runs(srv *templates.Server, argv []string, viaEntrypoint bool, depth int) b
 		return true
 	}
 	first := unescape(argv[0])
-	if strings.Contains(first, "$") || strings.Contains(first, "{{") {
-		return true // decided when the stack starts: cannot tell
+	if words := strings.Fields(first); len(words) > 1 {
+		// "redpanda start" as one list item: the images' entrypoint
+		// scripts split it into words.
+		return runs(srv, append(words, argv[1:]...), viaEntrypoint, depth+1)
+	}
+	if strings.Contains(first, "$") {
+		def, ok := variableDefault(first)
+		if !ok {
+			return true // decided when the stack starts: cannot tell
+		}
+		return runs(srv, append(strings.Fields(def), argv[1:]...), viaEntrypoint, depth+1)
 	}
 	if viaEntrypoint && srv.Flags && strings.HasPrefix(first, "-") {
 		return true
@@ -150,11 +163,28 @@ func runs(srv *templates.Server, argv []string, viaEntrypoint bool, depth int) b
 	if slices.Contains(shells, base) {
 		script, ok := shellScript(rest)
 		if !ok {
-			return true // a script file: cannot tell
+			return false // a script file: a program it does not know
 		}
 		return scriptRuns(srv, script, depth+1)
 	}
 	return false
+}
+
+// variableDefault returns the default of a word that is one variable with a
+// default: "${X:-postgres}" → "postgres".
+func variableDefault(word string) (string, bool) {
+	inner, ok := strings.CutPrefix(word, "${")
+	if !ok || !strings.HasSuffix(inner, "}") {
+		return "", false
+	}
+	inner = strings.TrimSuffix(inner, "}")
+	for _, sep := range []string{":-", "-"} {
+		if i := strings.Index(inner, sep); i > 0 && isName(inner[:i]) {
+			def := inner[i+len(sep):]
+			return def, def != "" && !strings.Contains(def, "$")
+		}
+	}
+	return "", false
 }
 
 func isAssignment(s string) bool {

@@ -28,6 +28,12 @@ func (b *builder) resources() {
 	for _, n := range sortedKeys(pj.Configs) {
 		plan.Configs = append(plan.Configs, b.fileSpec(n, types.FileObjectConfig(pj.Configs[n])))
 	}
+	for _, n := range sortedKeys(pj.Jobs) {
+		b.warnTop("jobs."+n, "jobs are not supported by composegen; ignored")
+	}
+	for _, n := range sortedKeys(pj.Models) {
+		b.warnTop("models."+n, "models are not supported by composegen; ignored")
+	}
 }
 
 func (b *builder) network(n string, v types.NetworkConfig) composeplan.NetworkSpec {
