@@ -18,6 +18,8 @@ import (
 // runtime.WithFixedPorts, so the value rarely matters.
 const GroupPublishedPort = "published-port"
 
+const publishedSummary = "published host ports written with variables are resolved at generation time; they are bound only with runtime.WithFixedPorts"
+
 // structuralDiagnostics reports every structural field written with a
 // variable: its value is fixed in the generated code.
 func (res *Result) structuralDiagnostics() diag.List {
@@ -53,7 +55,7 @@ func (res *Result) structuralDiagnostics() diag.List {
 				d.Severity = diag.Note
 				d.Group = GroupPublishedPort
 				d.Message = fmt.Sprintf("the host port of %q is resolved at generation time; it is bound only with runtime.WithFixedPorts (by default every port gets an ephemeral host port)", val)
-				d.Summary = "published host ports written with variables are resolved at generation time; they are bound only with runtime.WithFixedPorts"
+				d.Summary = publishedSummary
 			}
 			out = append(out, d)
 		}
@@ -101,6 +103,11 @@ func (res *Result) unsetDiagnostics() diag.List {
 		if path, pos, ok := res.Positions.findValue("", u.Template); ok {
 			d.Service, d.Field = splitServicePath(path)
 			res.setPos(&d, pos)
+			if publishedOnly(treePath(path), u.Template) {
+				d.Severity = diag.Note
+				d.Group = GroupPublishedPort
+				d.Summary = publishedSummary
+			}
 		}
 		out = append(out, d)
 	}
