@@ -41,8 +41,10 @@ func moduleVersion(bi *debug.BuildInfo) string {
 	return "(devel)"
 }
 
+// orDevel returns v, or "(devel)" when it names no version: empty, or the
+// zero pseudo-version that go get gives a replaced module.
 func orDevel(v string) string {
-	if v == "" {
+	if v == "" || v == "v0.0.0-00010101000000-000000000000" {
 		return "(devel)"
 	}
 	return v
