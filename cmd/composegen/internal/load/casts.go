@@ -1,19 +1,16 @@
 package load
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/compose-spec/compose-go/v2/format"
 	interp "github.com/compose-spec/compose-go/v2/interpolation"
 	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/tree"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -363,104 +360,47 @@ type ConstrainedField struct {
 	Sample string
 }
 
-var (
-	constrainedOnce   sync.Once
-	constrainedFields []ConstrainedField
-)
-
-// ConstrainedFields lists the constrained string fields of compose-go's
-// schema, sorted by path. Unanchored patterns (container_name's) are not
-// listed: every token matches them.
-func ConstrainedFields() []ConstrainedField {
-	constrainedOnce.Do(func() {
-		var root map[string]any
-		if err := json.Unmarshal([]byte(schema.Schema), &root); err != nil {
-			panic(err) // compose-go tests its embedded schema
-		}
-		defs, _ := root["$defs"].(map[string]any)
-		seen := map[tree.Path]ConstrainedField{}
-		walkSchema(root, defs, tree.NewPath(), map[string]bool{}, seen)
-		for _, c := range seen {
-			c.Structural = slices.Contains(structuralPaths, c.Path)
-			switch {
-			case c.Structural:
-			case c.Pattern != "" && strings.Contains(c.Pattern, "every_"):
-				c.Encoded = true
-			case len(c.Values) > 0:
-				c.Sample = c.Values[0]
-			}
-			constrainedFields = append(constrainedFields, c)
-		}
-		slices.SortFunc(constrainedFields, func(a, b ConstrainedField) int { return strings.Compare(string(a.Path), string(b.Path)) })
-	})
-	return constrainedFields
+// constrainedFields are the constrained string fields of compose-go's
+// schema (v2.16.2), sorted by path. TestConstrainedFieldsMatchSchema
+// derives the list from the schema and fails when an upgrade of compose-go
+// changes it; the list is written out so that no generation pays for
+// walking the schema. Unanchored patterns (container_name's) are not listed:
+// every token matches them.
+var constrainedFields = []ConstrainedField{
+	{Path: "jobs.*.cgroup", Values: []string{"host", "private"}, Sample: "host"},
+	{Path: "jobs.*.depends_on.*.condition", Values: []string{"service_started", "service_healthy", "service_completed_successfully"}, Sample: "service_started"},
+	{Path: "jobs.*.gpus", Values: []string{"all"}, Sample: "all"},
+	{Path: "jobs.*.pull_policy", Pattern: pullPolicyPattern, Encoded: true},
+	{Path: "jobs.*.triggers.schedule.[].concurrency", Values: []string{"forbid", "queue"}, Sample: "forbid"},
+	{Path: "jobs.*.triggers.schedule.[].missed_fires", Values: []string{"one", "skip"}, Sample: "one"},
+	{Path: "jobs.*.volumes.[].bind.recursive", Values: []string{"enabled", "disabled", "writable", "readonly"}, Sample: "enabled"},
+	{Path: "jobs.*.volumes.[].bind.selinux", Values: []string{"z", "Z"}, Sample: "z"},
+	{Path: "jobs.*.volumes.[].type", Values: volumeTypes, Sample: "bind"},
+	{Path: "services.*.cgroup", Values: []string{"host", "private"}, Sample: "host"},
+	{Path: "services.*.depends_on.*.condition", Values: []string{"service_started", "service_healthy", "service_completed_successfully"}, Structural: true},
+	{Path: "services.*.deploy.rollback_config.order", Values: []string{"start-first", "stop-first"}, Sample: "start-first"},
+	{Path: "services.*.deploy.update_config.order", Values: []string{"start-first", "stop-first"}, Sample: "start-first"},
+	{Path: "services.*.develop.watch.[].action", Values: []string{"rebuild", "sync", "restart", "sync+restart", "sync+exec"}, Sample: "rebuild"},
+	{Path: "services.*.gpus", Values: []string{"all"}, Sample: "all"},
+	{Path: "services.*.pre_start.[].cgroup", Values: []string{"host", "private"}, Sample: "host"},
+	{Path: "services.*.pre_start.[].gpus", Values: []string{"all"}, Sample: "all"},
+	{Path: "services.*.pre_start.[].pull_policy", Pattern: pullPolicyPattern, Encoded: true},
+	{Path: "services.*.pre_start.[].volumes.[].bind.recursive", Values: []string{"enabled", "disabled", "writable", "readonly"}, Sample: "enabled"},
+	{Path: "services.*.pre_start.[].volumes.[].bind.selinux", Values: []string{"z", "Z"}, Sample: "z"},
+	{Path: "services.*.pre_start.[].volumes.[].type", Values: volumeTypes, Sample: "bind"},
+	{Path: "services.*.pull_policy", Pattern: pullPolicyPattern, Encoded: true},
+	{Path: "services.*.volumes.[].bind.recursive", Values: []string{"enabled", "disabled", "writable", "readonly"}, Sample: "enabled"},
+	{Path: "services.*.volumes.[].bind.selinux", Values: []string{"z", "Z"}, Sample: "z"},
+	{Path: "services.*.volumes.[].type", Values: volumeTypes, Structural: true},
 }
 
-// walkSchema records, in out, the string fields of node constrained by an
-// enum or an anchored pattern.
-func walkSchema(node any, defs map[string]any, path tree.Path, active map[string]bool, out map[tree.Path]ConstrainedField) {
-	n, ok := node.(map[string]any)
-	if !ok {
-		return
-	}
-	if ref, ok := n["$ref"].(string); ok {
-		name := ref[strings.LastIndexByte(ref, '/')+1:]
-		if !active[name] {
-			active[name] = true
-			walkSchema(defs[name], defs, path, active, out)
-			delete(active, name)
-		}
-	}
-	if isStringSchema(n) {
-		c := out[path]
-		c.Path = path
-		if vals, ok := n["enum"].([]any); ok {
-			for _, v := range vals {
-				if s, ok := v.(string); ok {
-					c.Values = append(c.Values, s)
-				}
-			}
-			out[path] = c
-		}
-		if p, ok := n["pattern"].(string); ok && strings.HasPrefix(p, "^") && strings.HasSuffix(p, "$") {
-			c.Pattern = p
-			out[path] = c
-		}
-	}
-	for _, k := range []string{"oneOf", "anyOf", "allOf"} {
-		subs, _ := n[k].([]any)
-		for _, sub := range subs {
-			walkSchema(sub, defs, path, active, out)
-		}
-	}
-	for _, k := range []string{"properties", "patternProperties"} {
-		props, _ := n[k].(map[string]any)
-		for name, sub := range props {
-			next := name
-			if k == "patternProperties" {
-				next = tree.PathMatchAll
-			}
-			walkSchema(sub, defs, path.Next(next), active, out)
-		}
-	}
-	if ap, ok := n["additionalProperties"].(map[string]any); ok {
-		walkSchema(ap, defs, path.Next(tree.PathMatchAll), active, out)
-	}
-	if items, ok := n["items"].(map[string]any); ok {
-		walkSchema(items, defs, path.Next(tree.PathMatchList), active, out)
-	}
-}
+const pullPolicyPattern = "^(always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+)$"
 
-func isStringSchema(n map[string]any) bool {
-	switch t := n["type"].(type) {
-	case string:
-		return t == "string"
-	case nil:
-		_, hasEnum := n["enum"]
-		return hasEnum
-	}
-	return false
-}
+var volumeTypes = []string{"bind", "volume", "tmpfs", "cluster", "npipe", "image"}
+
+// ConstrainedFields lists the string fields that compose's schema
+// constrains by an enum or an anchored pattern, sorted by path.
+func ConstrainedFields() []ConstrainedField { return constrainedFields }
 
 // sampleCast gives the schema a valid value for a constrained field that
 // holds variables.
