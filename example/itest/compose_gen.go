@@ -66,12 +66,11 @@ func (s *Stack) Runtime() *runtime.Stack {
 	return s.rt
 }
 
-// Start starts the services of the compose project "orders" that are in the
-// active profiles (no profile unless given at generation, or [WithProfiles]),
-// or those selected with [WithServices], and waits until each is ready. The
-// stack is torn down at t.Cleanup. When it cannot start, Start fails the test
-// with each service's last log lines, healthcheck outputs, exit code and
-// ports.
+// Start starts the services without a profile of the compose project "orders"
+// (or the services selected with [WithServices] and the services they depend
+// on) and waits until each is ready. The stack is torn down at t.Cleanup. When
+// it cannot start, Start fails the test with each service's last log lines,
+// healthcheck outputs, exit code and ports.
 //
 // The options are those of package runtime ([runtime.Option]).
 func Start(t testing.TB, opts ...runtime.Option) *Stack {

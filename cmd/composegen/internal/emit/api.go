@@ -125,13 +125,17 @@ func (g *gen) stack() {
 
 // constructors declares Start and Up.
 func (g *gen) constructors() {
-	profiles := "the profiles given at generation"
-	if len(g.p.Plan.Profiles) == 0 {
-		profiles = "no profile unless given at generation"
+	which := "the services without a profile"
+	if len(g.p.Plan.Profiles) > 0 {
+		which += " and those of the profiles " + strings.Join(quoteAll(g.p.Plan.Profiles), ", ") + " (given at generation)"
+	}
+	selection := "or the services selected with [" + model.WithServicesFunc + "] and the services they depend on"
+	if len(g.p.Profiles) > 0 {
+		selection += ", or those of the profiles of [" + model.WithProfilesFunc + "]"
 	}
 	g.decl(doc(
-		fmt.Sprintf("%s starts the services of the compose project %s that are in the active profiles (%s, or [%s]), or those selected with [%s], and waits until each is ready. The stack is torn down at t.Cleanup. When it cannot start, %s fails the test with each service's last log lines, healthcheck outputs, exit code and ports.",
-			model.StartFunc, quote(g.p.Plan.Name), profiles, model.WithProfilesFunc, model.WithServicesFunc, model.StartFunc),
+		fmt.Sprintf("%s starts %s of the compose project %s (%s) and waits until each is ready. The stack is torn down at t.Cleanup. When it cannot start, %s fails the test with each service's last log lines, healthcheck outputs, exit code and ports.",
+			model.StartFunc, which, quote(g.p.Plan.Name), selection, model.StartFunc),
 		"The options are those of package runtime ([runtime.Option])."),
 		jen.Func().Id(model.StartFunc).Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id(model.StackType).Block(
 			jen.Id("t").Dot("Helper").Call(),
