@@ -184,7 +184,12 @@ func jobFromHeader(c *proc, file string, src []byte) (*job, error) {
 		}
 		pkg = pf.Name.Name
 	}
-	j, err := newJob(&f, wd, func(string) string { return pkg })
+	j, err := newJob(&f, wd, func(name string) string {
+		if name == "GOPACKAGE" {
+			return pkg
+		}
+		return ""
+	})
 	if err != nil {
 		return nil, err
 	}
