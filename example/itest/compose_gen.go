@@ -103,7 +103,7 @@ type Postgres struct {
 // [Start].
 func StartPostgres(t testing.TB, opts ...runtime.Option) *Postgres {
 	t.Helper()
-	rt := runtime.Start(t, &composePlan, append([]runtime.Option{runtime.WithServices("postgres")}, opts...)...)
+	rt := runtime.Start(t, &composePlan, append([]runtime.Option{WithServices(ServicePostgres)}, opts...)...)
 	return newComposeStack(rt).Postgres
 }
 
@@ -207,7 +207,7 @@ type Redis struct {
 // [Start].
 func StartRedis(t testing.TB, opts ...runtime.Option) *Redis {
 	t.Helper()
-	rt := runtime.Start(t, &composePlan, append([]runtime.Option{runtime.WithServices("redis")}, opts...)...)
+	rt := runtime.Start(t, &composePlan, append([]runtime.Option{WithServices(ServiceRedis)}, opts...)...)
 	return newComposeStack(rt).Redis
 }
 

@@ -44,7 +44,7 @@ func (g *gen) startFunc(s *model.Service) {
 		jen.Func().Id(s.StartName).Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id(s.TypeName).Block(
 			jen.Id("t").Dot("Helper").Call(),
 			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("composePlan"),
-				jen.Append(jen.Index().Qual(runtimePkg, "Option").Values(jen.Qual(runtimePkg, "WithServices").Call(jen.Lit(s.Name))), jen.Id("opts").Op("...")).Op("...")),
+				jen.Append(jen.Index().Qual(runtimePkg, "Option").Values(jen.Id(model.WithServicesFunc).Call(jen.Id(s.ConstName))), jen.Id("opts").Op("...")).Op("...")),
 			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt")).Dot(s.TypeName)),
 		))
 }
