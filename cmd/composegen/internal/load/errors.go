@@ -27,7 +27,7 @@ var (
 	reCircular    = regexp.MustCompile(`Circular reference:((?:;\s*(?:extends )?[A-Za-z0-9_.-]+ in [^;]+)+)`)
 	reCircularOne = regexp.MustCompile(`(?:extends )?([A-Za-z0-9_.-]+) in `)
 	reYAMLError   = regexp.MustCompile(`(^|[^.\w])yaml: `) // not "compose.yaml: "
-	reAdditional  = regexp.MustCompile(`^(?:validating [^:]+: )?(\S*) additional properties? '([^']+)' not allowed`)
+	reAdditional  = regexp.MustCompile(`^(?:validating [^:]+: )?(\S*) ?additional properties? '([^']+)' not allowed`)
 	reFalseSchema = regexp.MustCompile(`^(?:validating [^:]+: )?(?:(\S+)\.)?([^.\s]+) false schema`)
 )
 
@@ -43,6 +43,9 @@ func (res *Result) wrapError(err error) diag.Diagnostic {
 		return res.rangeError(err, rng)
 	}
 	msg := err.Error()
+	if d, ok := res.unknownAttribute(msg); ok {
+		return d
+	}
 	d := diag.Diagnostic{Severity: diag.Error, Message: res.cleanMessage(msg)}
 	res.locateFile(&d, msg)
 	res.locateServiceField(&d, msg)
@@ -222,6 +225,36 @@ func (res *Result) cleanMessage(msg string) string {
 	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
 	msg = strings.ReplaceAll(msg, "\n", "; ")
 	return reConstruct.ReplaceAllString(msg, "")
+}
+
+// unknownAttribute reports an attribute that the compose schema does not
+// allow where it is written, located at its key, with the nearest valid
+// attribute when one is close.
+func (res *Result) unknownAttribute(msg string) (diag.Diagnostic, bool) {
+	m := reAdditional.FindStringSubmatch(res.cleanMessage(msg))
+	if m == nil {
+		m = reFalseSchema.FindStringSubmatch(res.cleanMessage(msg))
+	}
+	if m == nil || strings.Contains(m[2], ",") {
+		return diag.Diagnostic{}, false
+	}
+	at, key := m[1], m[2]
+	path := key
+	if at != "" {
+		path = at + "." + key
+	}
+	d := diag.Diagnostic{Severity: diag.Error, Message: "unknown attribute", Field: path,
+		Hint: "see https://docs.docker.com/reference/compose-file/"}
+	if s := diag.DidYouMean(key, Attributes(at)); s != "" {
+		d.Hint = s + " " + d.Hint
+	}
+	d.Service, d.Field = splitServicePath(path)
+	if pos, ok := res.Positions.Find(path); ok {
+		res.setPos(&d, pos)
+	} else if len(res.Files) > 0 {
+		d.File = res.display(res.Files[0])
+	}
+	return d, true
 }
 
 // suggestField returns "did you mean ...?" for an unknown attribute that is

@@ -91,3 +91,21 @@ func TestPortRangeLimit(t *testing.T) {
 		t.Errorf("ports = %d", len(r.Project.Services["web"].Ports))
 	}
 }
+
+// TestUnknownAttribute: a misspelt attribute is located at its key and gets
+// the nearest valid attribute at that place.
+func TestUnknownAttribute(t *testing.T) {
+	for compose, want := range map[string]string{
+		"servicez: {}\nservices:\n  a: {image: busybox}\n":                                                          `compose.yaml:1:1: servicez: unknown attribute (did you mean "services"?`,
+		"services:\n  a:\n    image: busybox\n    healthchek:\n      test: [CMD, \"true\"]\n":                       `compose.yaml:4:5: service "a": healthchek: unknown attribute (did you mean "healthcheck"?`,
+		"services:\n  a:\n    image: busybox\n    healthcheck:\n      test: [CMD, \"true\"]\n      intervall: 5s\n": `compose.yaml:6:7: service "a": healthcheck.intervall: unknown attribute (did you mean "interval"?`,
+		"services:\n  a:\n    image: busybox\nvolumes:\n  data:\n    drivr: local\n":                                `compose.yaml:6:5: volumes.data.drivr: unknown attribute (did you mean "driver"?`,
+		"services:\n  a:\n    image: busybox\n    flavour: vanilla\n":                                               `compose.yaml:4:5: service "a": flavour: unknown attribute (see https://docs.docker.com/reference/compose-file/)`,
+	} {
+		dir := writeFiles(t, map[string]string{"compose.yaml": compose})
+		_, err := Load(context.Background(), Options{WorkDir: dir, Environ: []string{}})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
