@@ -215,13 +215,17 @@ func validator(path tree.Path) func(string) error {
 		return oneOf(types.ServiceConditionStarted, types.ServiceConditionHealthy, types.ServiceConditionCompletedSuccessfully)
 	case "type":
 		return oneOf(types.VolumeTypeBind, types.VolumeTypeVolume, types.VolumeTypeTmpfs, types.VolumeTypeNamedPipe, types.VolumeTypeCluster, types.VolumeTypeImage)
-	}
-	return func(s string) error {
-		if strings.TrimSpace(s) == "" {
-			return errors.New("an empty value")
+	case "extends", "service", "file", "path", "include.[]", "path.[]":
+		return func(s string) error {
+			if strings.TrimSpace(s) == "" {
+				return errors.New("an empty value")
+			}
+			return nil
 		}
-		return nil
 	}
+	// Other fields take a blank, as docker compose gives them: the use of
+	// an unset variable is a warning.
+	return func(string) error { return nil }
 }
 
 func oneOf(values ...string) func(string) error {
