@@ -138,6 +138,20 @@ func (l List) Sort() {
 	})
 }
 
+// Compact removes the repetitions of a diagnostic (compose-go may report a
+// field twice), keeping the first; l's order is kept.
+func (l List) Compact() List {
+	seen := map[Diagnostic]bool{}
+	out := l[:0:0]
+	for _, d := range l {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // Errors is the error of one or more diagnostics of severity Error.
 type Errors []Diagnostic
 

@@ -55,3 +55,11 @@ func TestSuggest(t *testing.T) {
 		t.Errorf("DidYouMean = %q", got)
 	}
 }
+
+func TestCompact(t *testing.T) {
+	a := Diagnostic{File: "a", Message: "x"}
+	b := Diagnostic{File: "b", Message: "y"}
+	if got := (List{a, b, a, b, a}).Compact(); len(got) != 2 || got[0] != a || got[1] != b {
+		t.Errorf("Compact = %v", got)
+	}
+}

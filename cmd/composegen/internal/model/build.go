@@ -49,6 +49,7 @@ func Build(r *load.Result, opts BuildOptions) (*Project, error) {
 		return nil, err
 	}
 	b.diags.Sort()
+	b.diags = b.diags.Compact()
 	if err := b.diags.Err(); err != nil {
 		return nil, err
 	}
