@@ -3,12 +3,15 @@ package load
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -56,14 +59,31 @@ func (res *Result) environment(opts Options) (types.Mapping, error) {
 }
 
 // readEnvFileVars reads the names (never the values) of the variables of
-// every service's env files that exist now. A file that cannot be parsed
-// is warned about and skipped; the runtime reports it again at start.
-func (res *Result) readEnvFileVars() {
+// every service's env files that exist now and are committed: a file that
+// git ignores (a developer's .env) is machine-local, and the output must not
+// depend on it, so its variables get no Env field (a note says so). A file
+// that cannot be parsed is warned about and skipped; the runtime reports it
+// again at start.
+func (res *Result) readEnvFileVars(ctx context.Context) {
 	res.EnvFileVars = map[string][]string{}
+	ignored := res.gitIgnored(ctx, res.envFilePaths())
 	for _, name := range res.Project.ServiceNames() {
 		s := res.Project.Services[name]
 		for i, ef := range s.EnvFiles {
 			if _, done := res.EnvFileVars[ef.Path]; done {
+				continue
+			}
+			field := "env_file[" + strconv.Itoa(i) + "]"
+			if ignored[ef.Path] {
+				res.EnvFileVars[ef.Path] = nil
+				pos, _ := res.Positions.Service(name, field)
+				res.Diagnostics = append(res.Diagnostics, diag.Diagnostic{
+					Severity: diag.Note, File: res.display(pos.File), Line: pos.Line, Column: pos.Column, Service: name, Field: field,
+					Group:   "ignored-env-file",
+					Summary: "env files that git ignores give no Env fields, so that the generated file does not depend on them",
+					Message: fmt.Sprintf("%s is ignored by git: its variables get no Env field, so that the generated file does not depend on a local file (they are still read when the stack starts)", res.display(ef.Path)),
+					Hint:    "declare the variables the tests read in environment, or commit the env file",
+				})
 				continue
 			}
 			data, err := os.ReadFile(ef.Path)
@@ -72,10 +92,10 @@ func (res *Result) readEnvFileVars() {
 			}
 			names, err := envFileNames(data, res.Vars.Template(ef.Format) == "raw")
 			if err != nil {
-				pos, _ := res.Positions.Service(name, "env_file["+strconv.Itoa(i)+"]")
+				pos, _ := res.Positions.Service(name, field)
 				res.Diagnostics = append(res.Diagnostics, diag.Diagnostic{
-					Severity: diag.Warning, File: res.display(pos.File), Line: pos.Line, Service: name,
-					Field:   "env_file[" + strconv.Itoa(i) + "]",
+					Severity: diag.Warning, File: res.display(pos.File), Line: pos.Line, Column: pos.Column, Service: name,
+					Field:   field,
 					Message: fmt.Sprintf("%s: %v; its variables get no Env field", res.display(ef.Path), err),
 				})
 				continue
@@ -83,6 +103,44 @@ func (res *Result) readEnvFileVars() {
 			res.EnvFileVars[ef.Path] = names
 		}
 	}
+}
+
+// envFilePaths returns the services' env files that exist.
+func (res *Result) envFilePaths() []string {
+	var paths []string
+	for _, s := range res.Project.Services {
+		for _, ef := range s.EnvFiles {
+			if st, err := os.Stat(ef.Path); err == nil && !st.IsDir() {
+				paths = append(paths, ef.Path)
+			}
+		}
+	}
+	slices.Sort(paths)
+	return slices.Compact(paths)
+}
+
+// gitIgnored returns which of paths git ignores, asking git about the
+// project directory's repository. Without git or a repository, none.
+func (res *Result) gitIgnored(ctx context.Context, paths []string) map[string]bool {
+	out := map[string]bool{}
+	if len(paths) == 0 {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", res.ProjectDir, "check-ignore", "--"}, paths...)...)
+	// Exit status 1 means none is ignored, 128 no repository: both leave
+	// out empty.
+	stdout, _ := cmd.Output()
+	for _, line := range strings.Split(string(stdout), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			if !filepath.IsAbs(line) {
+				line = filepath.Join(res.ProjectDir, line)
+			}
+			out[filepath.Clean(line)] = true
+		}
+	}
+	return out
 }
 
 // envFileNames returns the sorted names of the variables of an env file.

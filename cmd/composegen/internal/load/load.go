@@ -116,7 +116,7 @@ func Load(ctx context.Context, opts Options) (*Result, error) {
 	res.restoreConstrained()
 	res.Diagnostics = append(res.Diagnostics, res.structuralDiagnostics()...)
 	res.Diagnostics = append(res.Diagnostics, res.unsetDiagnostics()...)
-	res.readEnvFileVars()
+	res.readEnvFileVars(ctx)
 	return res, nil
 }
 
