@@ -142,7 +142,7 @@ type RangeError struct {
 }
 
 func (e *RangeError) Error() string {
-	return fmt.Sprintf("%q declares %d ports; composegen publishes every declared port and generates a method for each, and refuses ranges of more than %d ports", e.Value, e.Ports, MaxPortRange)
+	return fmt.Sprintf("%s declares %d ports; composegen publishes every declared port and generates a method for each, and refuses ranges of more than %d ports", Shown(e.Value), e.Ports, MaxPortRange)
 }
 
 // resolving wraps cast, the cast of the field at path, to resolve the

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/tree"
@@ -49,12 +51,12 @@ func (res *Result) structuralDiagnostics() diag.List {
 			d := diag.Diagnostic{
 				Severity: diag.Warning, File: res.display(f), Line: idx[k].Line, Column: idx[k].Column,
 				Service: svc, Field: field,
-				Message: fmt.Sprintf("%q is resolved at generation time (compose parses this field when loading), so its value is fixed in the generated code; regenerate when the variable changes", val),
+				Message: fmt.Sprintf("%s is resolved at generation time (compose parses this field when loading), so its value is fixed in the generated code; regenerate when the variable changes", Shown(val)),
 			}
 			if publishedOnly(tp, val) {
 				d.Severity = diag.Note
 				d.Group = GroupPublishedPort
-				d.Message = fmt.Sprintf("the host port of %q is resolved at generation time; it is bound only with runtime.WithFixedPorts (by default every port gets an ephemeral host port)", val)
+				d.Message = fmt.Sprintf("the host port of %s is resolved at generation time; it is bound only with runtime.WithFixedPorts (by default every port gets an ephemeral host port)", Shown(val))
 				d.Summary = publishedSummary
 			}
 			out = append(out, d)
@@ -97,7 +99,7 @@ func (res *Result) unsetDiagnostics() diag.List {
 	for _, u := range res.Vars.unset {
 		d := diag.Diagnostic{
 			Severity: diag.Warning,
-			Message:  fmt.Sprintf("%s %s not set: %q is resolved when generating, with a blank string in its place", strings.Join(quoteVars(u.Vars), " and "), plural(len(u.Vars), "is", "are"), u.Template),
+			Message:  fmt.Sprintf("%s %s not set: %s is resolved when generating, with a blank string in its place", strings.Join(quoteVars(u.Vars), " and "), plural(len(u.Vars), "is", "are"), Shown(u.Template)),
 			Hint:     fmt.Sprintf("set %s in .env or in go generate's environment, or give a default: ${%s:-value}", strings.Join(u.Vars, " and "), u.Vars[0]),
 		}
 		if path, pos, ok := res.Positions.findValue("", u.Template); ok {
@@ -112,6 +114,19 @@ func (res *Result) unsetDiagnostics() diag.List {
 		out = append(out, d)
 	}
 	return out
+}
+
+// Shown quotes compose text for a message as the container sees it: "$$"
+// (compose's escaped "$") is shown as "$", and nothing else is escaped
+// unless it is not printable.
+func Shown(s string) string {
+	s = strings.ReplaceAll(s, "$$", "$")
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return strconv.Quote(s)
+		}
+	}
+	return `"` + s + `"`
 }
 
 // treePath converts "services.api.ports[1]" into compose-go's

@@ -176,8 +176,8 @@ func (res *Result) unsetError(err error, e *UnsetError) diag.Diagnostic {
 	if e.Err != nil {
 		what = e.Err.Error()
 	}
-	d.Message = fmt.Sprintf("%s %s not set, and this field is resolved when generating (compose parses it while loading): %q gives %q (%s)",
-		strings.Join(quoteVars(e.Vars), " and "), plural(len(e.Vars), "is", "are"), e.Template, e.Resolved, what)
+	d.Message = fmt.Sprintf("%s %s not set, and this field is resolved when generating (compose parses it while loading): %s gives %s (%s)",
+		strings.Join(quoteVars(e.Vars), " and "), plural(len(e.Vars), "is", "are"), Shown(e.Template), Shown(e.Resolved), what)
 	d.Hint = fmt.Sprintf("set %s in .env or in go generate's environment, or give a default: ${%s:-value}", strings.Join(e.Vars, " and "), e.Vars[0])
 	return d
 }
