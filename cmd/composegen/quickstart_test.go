@@ -3,11 +3,15 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
 )
@@ -113,23 +117,38 @@ func TestQuickstartGoTool(t *testing.T) {
 
 // TestQuickstartGoRunVersion is the README's second way: go run
 // module@version in the go:generate line, which needs no requirement to
-// generate; the generated code's imports then need one (go get, or go mod
-// tidy). The repository is served as version v0.99.0 by a file proxy.
+// generate; the generated code's imports then need one (go get ./... here;
+// go mod tidy does the same and more, TestQuickstartGoTool runs it). The
+// repository is served by a file proxy under a pseudo-version of its own
+// (its content changes, so a fixed version would hit a stale copy in the
+// module cache), removed from the module cache afterwards.
 func TestQuickstartGoRunVersion(t *testing.T) {
 	root := testcorpus.RepoRoot(t)
-	proxy := fileProxy(t, root, "v0.99.0")
-	dir, gocmd := quickstartModule(t, "//go:generate go run github.com/composegen/composegen/cmd/composegen@v0.99.0 -f ../compose.yaml", "",
-		// A module cache of its own: the fake version must not reach the
-		// real one.
-		"GOMODCACHE="+t.TempDir(),
+	proxy, version := fileProxy(t, root)
+	cache := goEnv(t, "GOMODCACHE")
+	t.Cleanup(func() {
+		os.RemoveAll(filepath.Join(cache, "github.com", "composegen", "composegen@"+version))
+		at := filepath.Join(cache, "cache", "download", "github.com", "composegen", "composegen", "@v")
+		matches, _ := filepath.Glob(filepath.Join(at, version+".*"))
+		for _, m := range append(matches, filepath.Join(at, "list")) {
+			os.Remove(m)
+		}
+		// The directories, when nothing else is in them.
+		for _, d := range []string{at, filepath.Dir(at), filepath.Dir(filepath.Dir(at)), filepath.Join(cache, "github.com", "composegen")} {
+			os.Remove(d)
+		}
+	})
+	dir, gocmd := quickstartModule(t, "//go:generate go run github.com/composegen/composegen/cmd/composegen@"+version+" -f ../compose.yaml", "",
 		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+localProxy(t))
 	gocmd("generate", "./...")
 	gen := readFile(t, filepath.Join(dir, "itest", "compose_gen.go"))
-	if !strings.Contains(gen, "// versions:\n//   composegen v0.99.0\n") {
+	if !strings.Contains(gen, "// versions:\n//   composegen "+version+"\n") {
 		t.Errorf("header:\n%s", gen[:min(len(gen), 300)])
 	}
-	gocmd("get", "github.com/composegen/composegen@v0.99.0")
-	gocmd("mod", "tidy")
+	gocmd("get", "./...")
+	if gomod := readFile(t, filepath.Join(dir, "go.mod")); !strings.Contains(gomod, "github.com/composegen/composegen "+version) {
+		t.Errorf("go.mod does not require the generator's version:\n%s", gomod)
+	}
 	gocmd("vet", "./...")
 	gocmd("test", "./...")
 	// Regenerating gives the same file.
@@ -140,9 +159,10 @@ func TestQuickstartGoRunVersion(t *testing.T) {
 }
 
 // fileProxy writes a GOPROXY directory serving the repository at root as
-// module github.com/composegen/composegen at version, and returns it. The
-// module zip holds the files git tracks, without the nested bench module.
-func fileProxy(t *testing.T, root, version string) string {
+// module github.com/composegen/composegen, and returns it with the version:
+// a pseudo-version made of the time and a hash of the content. The module
+// zip holds the files git tracks, without the nested bench module.
+func fileProxy(t *testing.T, root string) (string, string) {
 	t.Helper()
 	out, err := exec.Command("git", "-C", root, "ls-files").Output()
 	if err != nil {
@@ -152,9 +172,9 @@ func fileProxy(t *testing.T, root, version string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var zbuf bytes.Buffer
-	zw := zip.NewWriter(&zbuf)
-	prefix := "github.com/composegen/composegen@" + version + "/"
+	files := map[string][]byte{}
+	var names []string
+	h := sha256.New()
 	for _, name := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if strings.HasPrefix(name, "bench/") || strings.HasPrefix(name, ".") {
 			continue
@@ -163,6 +183,17 @@ func fileProxy(t *testing.T, root, version string) string {
 		if err != nil {
 			continue // deleted in the work tree
 		}
+		files[name] = data
+		names = append(names, name)
+		fmt.Fprintf(h, "%s %d\n", name, len(data))
+		h.Write(data)
+	}
+	version := "v0.0.0-" + time.Now().UTC().Format("20060102150405") + "-" + hex.EncodeToString(h.Sum(nil))[:12]
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	prefix := "github.com/composegen/composegen@" + version + "/"
+	for _, name := range names {
+		data := files[name]
 		w, err := zw.Create(prefix + name)
 		if err != nil {
 			t.Fatal(err)
@@ -190,5 +221,5 @@ func fileProxy(t *testing.T, root, version string) string {
 			t.Fatal(err)
 		}
 	}
-	return filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(dir))))
+	return filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(dir)))), version
 }
