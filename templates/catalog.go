@@ -11,6 +11,26 @@ func strs(name, fn, doc string, ports ...int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "[]string", Ports: ports}
 }
 
+// Servers.
+const flags = 1
+
+// srv is the Server of an official image: its docker-entrypoint.sh runs the
+// command, or the server with the command as arguments when the command is
+// flags and f is flags.
+func srv(f int, commands []string) *Server {
+	return &Server{Commands: commands, Entrypoints: []string{"docker-entrypoint.sh", "entrypoint.sh"}, Flags: f == flags}
+}
+
+// bitnami is the Server of a Bitnami image: its entrypoint.sh sets up and
+// runs its run.sh, which runs the server.
+func bitnami(commands ...string) *Server {
+	return &Server{Commands: append([]string{"run.sh"}, commands...), Entrypoints: []string{"entrypoint.sh"}}
+}
+
+// always is the Server of an image whose entrypoint runs the server
+// whatever the command.
+var always = &Server{Always: true}
+
 func probe(protocol string, port int, path string) *composeplan.ProbeSpec {
 	return &composeplan.ProbeSpec{Protocol: protocol, Port: port, Path: path}
 }
@@ -43,6 +63,7 @@ var catalog = []Kind{
 	{
 		Name:    "postgres",
 		Images:  []string{"postgres", "postgis/postgis", "timescale/timescaledb", "timescale/timescaledb-ha", "pgvector/pgvector", "supabase/postgres"},
+		Server:  srv(flags, []string{"postgres"}),
 		Ports:   []int{5432},
 		Probe:   probe("postgres", 5432, ""),
 		FileEnv: []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
@@ -56,6 +77,7 @@ var catalog = []Kind{
 	{
 		Name:   "postgres-bitnami",
 		Images: []string{"bitnami/postgresql"},
+		Server: bitnami("postgres", "postgresql"),
 		Ports:  []int{5432},
 		Probe:  probe("postgres", 5432, ""),
 		Accessors: []Accessor{
@@ -68,6 +90,7 @@ var catalog = []Kind{
 	{
 		Name:    "mysql",
 		Images:  []string{"mysql", "mysql/mysql-server", "percona", "percona/percona-server"},
+		Server:  srv(flags, []string{"mysqld", "mysqld_safe"}),
 		Ports:   []int{3306},
 		Probe:   probe("mysql", 3306, ""),
 		FileEnv: []string{"MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
@@ -82,6 +105,7 @@ var catalog = []Kind{
 	{
 		Name:    "mariadb",
 		Images:  []string{"mariadb"},
+		Server:  srv(flags, []string{"mariadbd", "mysqld", "mariadbd-safe", "mysqld_safe"}),
 		Ports:   []int{3306},
 		Probe:   probe("mysql", 3306, ""),
 		FileEnv: []string{"MARIADB_ROOT_PASSWORD", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_DATABASE", "MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
@@ -96,6 +120,7 @@ var catalog = []Kind{
 	{
 		Name:   "mysql-bitnami",
 		Images: []string{"bitnami/mysql"},
+		Server: bitnami("mysqld", "mysqld_safe"),
 		Ports:  []int{3306},
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
@@ -109,6 +134,7 @@ var catalog = []Kind{
 	{
 		Name:   "mariadb-bitnami",
 		Images: []string{"bitnami/mariadb"},
+		Server: bitnami("mariadbd", "mysqld", "mysqld_safe"),
 		Ports:  []int{3306},
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
@@ -122,6 +148,7 @@ var catalog = []Kind{
 	{
 		Name:   "redis",
 		Images: []string{"redis", "valkey/valkey", "eqalpha/keydb", "redislabs/redismod", "redis/redis-stack", "redis/redis-stack-server"},
+		Server: srv(flags, []string{"redis-server", "valkey-server", "keydb-server", "redis-stack-server"}),
 		Ports:  []int{6379},
 		Probe:  probe("redis", 6379, ""),
 		Accessors: []Accessor{
@@ -133,6 +160,7 @@ var catalog = []Kind{
 	{
 		Name:   "redis-bitnami",
 		Images: []string{"bitnami/redis", "bitnami/valkey"},
+		Server: bitnami("redis-server", "valkey-server"),
 		Ports:  []int{6379},
 		Probe:  probe("redis", 6379, ""),
 		Accessors: []Accessor{
@@ -144,6 +172,7 @@ var catalog = []Kind{
 	{
 		Name:   "dragonfly",
 		Images: []string{"dragonflydb/dragonfly"},
+		Server: srv(flags, []string{"dragonfly"}),
 		Ports:  []int{6379},
 		Probe:  probe("redis", 6379, ""),
 		Accessors: []Accessor{
@@ -155,6 +184,7 @@ var catalog = []Kind{
 	{
 		Name:   "memcached",
 		Images: []string{"memcached", "bitnami/memcached"},
+		Server: srv(flags, []string{"memcached"}),
 		Ports:  []int{11211},
 		Probe:  probe("memcached", 11211, ""),
 		Accessors: []Accessor{
@@ -164,6 +194,7 @@ var catalog = []Kind{
 	{
 		Name:    "mongo",
 		Images:  []string{"mongo", "mongodb/mongodb-community-server", "mongodb/mongodb-enterprise-server"},
+		Server:  srv(flags, []string{"mongod", "mongos"}),
 		Ports:   []int{27017},
 		Probe:   probe("tcp", 27017, ""),
 		FileEnv: []string{"MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"},
@@ -174,6 +205,7 @@ var catalog = []Kind{
 	{
 		Name:   "mongo-bitnami",
 		Images: []string{"bitnami/mongodb"},
+		Server: bitnami("mongod"),
 		Ports:  []int{27017},
 		Probe:  probe("tcp", 27017, ""),
 		Accessors: []Accessor{
@@ -183,6 +215,7 @@ var catalog = []Kind{
 	{
 		Name:   "rabbitmq",
 		Images: []string{"rabbitmq"},
+		Server: srv(flags, []string{"rabbitmq-server"}),
 		Ports:  []int{5672},
 		Probe:  probe("amqp", 5672, ""),
 		Accessors: []Accessor{
@@ -193,6 +226,7 @@ var catalog = []Kind{
 	{
 		Name:   "rabbitmq-bitnami",
 		Images: []string{"bitnami/rabbitmq"},
+		Server: bitnami("rabbitmq-server"),
 		Ports:  []int{5672},
 		Probe:  probe("amqp", 5672, ""),
 		Accessors: []Accessor{
@@ -203,6 +237,7 @@ var catalog = []Kind{
 	{
 		Name:   "nats",
 		Images: []string{"nats", "bitnami/nats"},
+		Server: always,
 		Ports:  []int{4222},
 		Probe:  probe("tcp", 4222, ""),
 		Accessors: []Accessor{
@@ -212,6 +247,7 @@ var catalog = []Kind{
 	{
 		Name:       "kafka",
 		Images:     []string{"apache/kafka", "apache/kafka-native", "bitnami/kafka", "confluentinc/cp-kafka", "confluentinc/confluent-local"},
+		Server:     srv(0, []string{"run", "run.sh", "kafka-server-start.sh", "kafka-server-start", "kafka-server", "launch", "configure"}),
 		Ports:      []int{9092},
 		Probe:      probe("tcp", 9092, ""),
 		Advertises: []string{"KAFKA_ADVERTISED_LISTENERS", "KAFKA_CFG_ADVERTISED_LISTENERS", "command"},
@@ -222,6 +258,7 @@ var catalog = []Kind{
 	{
 		Name:       "redpanda",
 		Images:     []string{"redpandadata/redpanda", "vectorized/redpanda"},
+		Server:     &Server{Commands: []string{"redpanda"}, Entrypoints: []string{"entrypoint.sh"}, Wrappers: []string{"rpk"}},
 		Ports:      []int{9092},
 		Probe:      probe("tcp", 9092, ""),
 		Advertises: []string{"command"},
@@ -232,6 +269,7 @@ var catalog = []Kind{
 	{
 		Name:    "minio",
 		Images:  []string{"minio/minio"},
+		Server:  always,
 		Ports:   []int{9000},
 		Probe:   probe("http", 9000, "/minio/health/live"),
 		FileEnv: []string{"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"},
@@ -245,6 +283,7 @@ var catalog = []Kind{
 	{
 		Name:   "minio-bitnami",
 		Images: []string{"bitnami/minio"},
+		Server: bitnami("minio"),
 		Ports:  []int{9000},
 		Probe:  probe("http", 9000, "/minio/health/live"),
 		Accessors: []Accessor{
@@ -257,6 +296,7 @@ var catalog = []Kind{
 	{
 		Name:   "elasticsearch",
 		Images: []string{"elasticsearch", "elasticsearch/elasticsearch", "bitnami/elasticsearch"},
+		Server: &Server{Commands: []string{"eswrapper", "elasticsearch", "run.sh"}, Entrypoints: []string{"docker-entrypoint.sh", "entrypoint.sh", "tini"}},
 		Ports:  []int{9200},
 		Probe:  probe("tcp", 9200, ""),
 		Accessors: []Accessor{
@@ -266,6 +306,7 @@ var catalog = []Kind{
 	{
 		Name:   "opensearch",
 		Images: []string{"opensearchproject/opensearch", "bitnami/opensearch"},
+		Server: &Server{Commands: []string{"opensearch", "opensearch-docker-entrypoint.sh", "run.sh"}, Entrypoints: []string{"entrypoint.sh"}},
 		Ports:  []int{9200},
 		Probe:  probe("tcp", 9200, ""),
 		Accessors: []Accessor{
@@ -275,6 +316,7 @@ var catalog = []Kind{
 	{
 		Name:   "clickhouse",
 		Images: []string{"clickhouse/clickhouse-server", "clickhouse", "yandex/clickhouse-server"},
+		Server: &Server{Commands: []string{"clickhouse-server", "server"}, Entrypoints: []string{"entrypoint.sh"}, Wrappers: []string{"clickhouse"}, Flags: true},
 		Ports:  []int{9000, 8123},
 		Probe:  probe("http", 8123, "/ping"),
 		Accessors: []Accessor{
@@ -285,6 +327,7 @@ var catalog = []Kind{
 	{
 		Name:   "localstack",
 		Images: []string{"localstack/localstack", "localstack/localstack-pro"},
+		Server: always,
 		Ports:  []int{4566},
 		Probe:  probe("http", 4566, "/_localstack/health"),
 		Accessors: []Accessor{
@@ -294,6 +337,7 @@ var catalog = []Kind{
 	{
 		Name:   "mailpit",
 		Images: []string{"axllent/mailpit"},
+		Server: always,
 		Ports:  []int{1025, 8025},
 		Probe:  probe("http", 8025, "/readyz"),
 		Accessors: []Accessor{
@@ -304,6 +348,7 @@ var catalog = []Kind{
 	{
 		Name:   "mailhog",
 		Images: []string{"mailhog/mailhog"},
+		Server: always,
 		Ports:  []int{1025, 8025},
 		Probe:  probe("http", 8025, "/api/v2/messages"),
 		Accessors: []Accessor{
@@ -314,6 +359,7 @@ var catalog = []Kind{
 	{
 		Name:   "cassandra",
 		Images: []string{"cassandra", "scylladb/scylla", "bitnami/cassandra"},
+		Server: &Server{Commands: []string{"cassandra", "scylla", "run.sh"}, Entrypoints: []string{"docker-entrypoint.sh", "docker-entrypoint.py", "entrypoint.sh"}, Flags: true},
 		Ports:  []int{9042},
 		Probe:  probe("tcp", 9042, ""),
 		Accessors: []Accessor{
@@ -323,6 +369,7 @@ var catalog = []Kind{
 	{
 		Name:   "etcd",
 		Images: []string{"coreos/etcd", "bitnami/etcd", "etcd-development/etcd"},
+		Server: &Server{Commands: []string{"etcd", "run.sh"}, Entrypoints: []string{"entrypoint.sh"}},
 		Ports:  []int{2379},
 		Probe:  probe("http", 2379, "/health"),
 		Accessors: []Accessor{
@@ -332,6 +379,7 @@ var catalog = []Kind{
 	{
 		Name:   "consul",
 		Images: []string{"hashicorp/consul", "consul", "bitnami/consul"},
+		Server: &Server{Commands: []string{"agent", "run.sh"}, Entrypoints: []string{"docker-entrypoint.sh", "entrypoint.sh"}, Wrappers: []string{"consul"}, Flags: true},
 		Ports:  []int{8500},
 		Probe:  probe("http", 8500, "/v1/status/leader"),
 		Accessors: []Accessor{
@@ -342,6 +390,7 @@ var catalog = []Kind{
 	{
 		Name:   "vault",
 		Images: []string{"hashicorp/vault", "vault", "openbao/openbao"},
+		Server: &Server{Commands: []string{"server"}, Entrypoints: []string{"docker-entrypoint.sh"}, Wrappers: []string{"vault", "bao"}, Flags: true},
 		Ports:  []int{8200},
 		Probe:  probe("http", 8200, "/v1/sys/health"),
 		Accessors: []Accessor{
@@ -353,6 +402,7 @@ var catalog = []Kind{
 	{
 		Name:   "nginx",
 		Images: []string{"nginx", "nginxinc/nginx"},
+		Server: srv(0, []string{"nginx", "nginx-debug", "openresty"}),
 		Ports:  []int{80},
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{
@@ -362,6 +412,7 @@ var catalog = []Kind{
 	{
 		Name:   "httpd",
 		Images: []string{"httpd"},
+		Server: srv(0, []string{"httpd-foreground", "httpd", "apachectl", "apache2ctl"}),
 		Ports:  []int{80},
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{
@@ -371,6 +422,7 @@ var catalog = []Kind{
 	{
 		Name:   "caddy",
 		Images: []string{"caddy"},
+		Server: srv(0, []string{"caddy"}),
 		Ports:  []int{80},
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{
@@ -380,6 +432,7 @@ var catalog = []Kind{
 	{
 		Name:   "traefik",
 		Images: []string{"traefik"},
+		Server: srv(flags, []string{"traefik"}),
 		Ports:  []int{80},
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{

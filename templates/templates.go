@@ -83,6 +83,38 @@ type Kind struct {
 	// composeplan.PortSpec.Advertised), and warns when no listener is reachable
 	// from the host.
 	Advertises []string
+	// Server says what runs the kind's server in its images. A service of
+	// the kind's image whose entrypoint or command runs something else (a
+	// client toolbox with sleep infinity, a psql migration one-shot, a
+	// shell script that never starts the server) gets no kind: no probe, no
+	// accessors, no default ports. nil: any command runs the server.
+	Server *Server
+}
+
+// Server describes how the images of a kind run their server, for the
+// generator's decision whether a service runs it (see Kind.Server). Names
+// are base names of executables, compared with the first word of the
+// entrypoint and command, and of each command of a "sh -c" script.
+type Server struct {
+	// Commands are the executables that run the server ("postgres",
+	// "redis-server", "run.sh" for Bitnami's images).
+	Commands []string
+	// Entrypoints are the images' entrypoint scripts, which run what
+	// follows them ("docker-entrypoint.sh postgres").
+	Entrypoints []string
+	// Wrappers are executables whose arguments decide: a tool whose
+	// subcommand is the server ("clickhouse server", "rpk redpanda start",
+	// "vault server"), with that subcommand in Commands.
+	Wrappers []string
+	// Flags is set when the images' entrypoint runs the server with the
+	// command as its arguments when the command's first word starts with
+	// "-" (command: ["-c", "fsync=off"], command: --appendonly yes).
+	Flags bool
+	// Always is set when the images' entrypoint runs the server whatever
+	// the command: it is the server itself (NATS, Mailpit), or puts the
+	// server in front of any command (MinIO). Only an entrypoint set in the
+	// compose file replaces it.
+	Always bool
 }
 
 // Accessor is one typed method of a kind.

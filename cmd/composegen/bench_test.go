@@ -44,11 +44,11 @@ func BenchmarkGenerate(b *testing.B) {
 			out := b.TempDir()
 			b.ReportAllocs()
 			for b.Loop() {
-				res, err := load.Load(ctx, load.Options{Files: []string{file}, WorkDir: filepath.Dir(file)})
+				res, err := load.Load(ctx, load.Options{Files: []string{file}, WorkDir: filepath.Dir(file), OutDir: out})
 				if err != nil {
 					b.Fatal(err)
 				}
-				proj, err := model.Build(res, model.BuildOptions{OutDir: out, Package: "itest"})
+				proj, err := model.Build(res, model.BuildOptions{Package: "itest"})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -70,7 +70,7 @@ func BenchmarkGenerateCLI(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if code := run(ctx, []string{"-f", file, "-o", out, "-pkg", "itest"}, io.Discard, io.Discard); code != 0 {
+				if code := run(ctx, []string{"-f", file, "-o", out, "-pkg", "itest"}, newProc(io.Discard, io.Discard)); code != 0 {
 					b.Fatalf("exit %d", code)
 				}
 			}

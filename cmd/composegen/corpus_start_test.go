@@ -147,11 +147,11 @@ func quoteList(s []string) string {
 func startable(t *testing.T, f string, imagePresent func(string) bool) (ok []string, why []string) {
 	t.Helper()
 	dir := filepath.Dir(f)
-	r, err := load.Load(context.Background(), load.Options{Files: []string{f}, WorkDir: dir, Environ: []string{}})
+	r, err := load.Load(context.Background(), load.Options{Files: []string{f}, WorkDir: dir, OutDir: dir, Environ: []string{}})
 	if err != nil {
 		t.Fatalf("%s: %v", f, err)
 	}
-	p, err := model.Build(r, model.BuildOptions{OutDir: dir, Package: "x"})
+	p, err := model.Build(r, model.BuildOptions{Package: "x"})
 	if err != nil {
 		t.Fatalf("%s: %v", f, err)
 	}

@@ -1,24 +1,37 @@
 // Composegen generates typed Go test fixtures from docker-compose files.
 //
-// It is meant to be run by go generate. Put a directive in a Go file of the
-// package that will hold the fixtures, usually next to the tests:
+// It is meant to be run by go generate. Add it to the module as a tool
+// (Go 1.24+), then put a directive in a Go file of the package that will
+// hold the fixtures, usually next to the tests:
 //
-//	//go:generate go run github.com/composegen/composegen/cmd/composegen -f compose.yaml
+//	go get -tool github.com/composegen/composegen/cmd/composegen@latest
 //
-// then run "go generate" and use the generated code from tests:
+//	//go:generate go tool composegen -f ../compose.yaml
+//
+// (or, without the tool: //go:generate go run
+// github.com/composegen/composegen/cmd/composegen@vX.Y.Z -f ../compose.yaml,
+// with the version that go.mod requires). Run "go generate" and use the
+// generated code from tests:
 //
 //	stack := itest.Start(t)
 //	db, _ := sql.Open("pgx", stack.Postgres.DSN())
 //
-// The generated file (compose_gen.go by default) holds a static plan of the
-// compose project as Go literals plus one type per service, with a method per
-// declared port, a typed Env, kind accessors (DSN, Addr, URL...) and Start
-// functions. It imports github.com/composegen/composegen/runtime only: no
+//	stack = itest.Start(t, itest.WithServices(itest.ServiceMigrate)) // migrate and what it needs
+//
+// The generated file (compose_gen.go by default) holds one type per service,
+// with a method per declared port, a typed Env, kind accessors (DSN, Addr,
+// URL...), Replicas and StartX functions, a typed name per service and
+// profile for WithServices and WithProfiles, and a static plan of the
+// compose project as Go literals. It imports the composegen runtime: no
 // compose file is read when tests run.
 //
 // Usage:
 //
-//	composegen [flags]
+//	composegen [flags]                 generate the fixtures (what go generate runs)
+//	composegen check [-v] [packages]   report stale generated files
+//	composegen help [command]
+//
+// # Generating
 //
 // The flags are:
 //
@@ -45,9 +58,12 @@
 //		generate), else the output directory's name made into a valid
 //		package name.
 //	-check
-//		Write nothing. Exit with status 1 and print a short summary of the
-//		difference if the output file is missing or differs from what would
-//		be generated, 0 if it is up to date. Use it in CI.
+//		Write nothing. Exit with status 1 and print the first changed
+//		lines if the output file is missing or differs from what would be
+//		generated, 0 if it is up to date.
+//	-v
+//		Print every note, not only a summary of the expected ones (see
+//		Diagnostics).
 //	-version
 //		Print "composegen <version>" and exit.
 //
@@ -57,10 +73,14 @@
 // resolved at generation time: they stay as templates in the generated plan
 // and are resolved when the stack starts, from the test process's
 // environment and the project's .env, so no secret of the generating machine
-// ends up in a committed file. The few fields that compose itself must parse
-// when loading (published ports, durations, sizes, include paths, profiles)
-// are resolved at generation time; composegen prints a warning for each such
-// field that uses a variable.
+// ends up in a committed file. That holds in every field, those the compose
+// schema constrains included (container_name, pull_policy, restart,
+// network_mode, ipc, pid, platform, user, image tags). The few fields that
+// compose itself must parse when loading (published ports, expose,
+// durations, sizes, depends_on conditions, volume types, include paths,
+// profiles) are resolved at generation time, with a warning for each that
+// uses a variable; a variable that is unset there and leaves the field
+// invalid is an error that names it.
 //
 // Paths (bind mounts, env files, build contexts, secret files) are written
 // relative to the project directory, which is written relative to the output
@@ -72,17 +92,64 @@
 //	  db:
 //	    image: my-registry/pg-custom:16
 //	    x-composegen:
-//	      kind: postgres          # use the postgres kind's accessors
+//	      kind: postgres          # use the postgres kind's accessors; none: no kind
 //	      accessors:
 //	        JDBC: "jdbc:postgresql://{{.Addr 5432}}/app"
 //
-// The output is gofmt'ed and deterministic and starts with "// Code generated
-// by composegen from <files>. DO NOT EDIT.". It is written atomically, and
-// nothing is written when any stage fails. Warnings (unsupported compose
-// attributes, fields fixed at generation time) go to standard error as
+// A service's kind is decided by its image and by what runs in it: a service
+// of a server's image whose entrypoint or command runs something else (a
+// client toolbox, a migration one-shot, a shell script that never starts
+// the server) gets no kind, and a warning says so; x-composegen's kind
+// overrides the decision.
 //
-//	composegen: warning: compose.yaml:12: service "api": logging: not supported by composegen; ignored
+// # The generated file
 //
-// Exit status: 0 on success, 1 on error or a stale file with -check, 2 on a
-// usage error.
+// The output is gofmt'ed and deterministic, and starts with a header that
+// records the committed inputs, the generator's version and its arguments,
+// relative to the directory it ran in (the directory is named when it is not
+// the file's):
+//
+//	// Code generated by composegen from ../compose.yaml. DO NOT EDIT.
+//	// versions:
+//	//   composegen v0.4.0
+//	// command:
+//	//   composegen -f ../compose.yaml
+//
+// Nothing of the generating machine is in the file: no value of the
+// environment or of an env file, no absolute path, no local .env. The file
+// is written atomically, and nothing is written when any stage fails.
+//
+// # Checking
+//
+// "composegen check [packages]" finds every file that composegen generated
+// in the packages (default ".", as "go list" matches them: "./..." for the
+// whole module), regenerates each in memory with the command and from the
+// directory its header records, and prints, for each file that differs, its
+// first changed lines. It writes nothing and needs no flags: run it from
+// anywhere in the module, in CI:
+//
+//	go tool composegen check ./...
+//
+// Exit status: 0 when every file is up to date, 1 when one is stale or
+// cannot be regenerated (its error is printed), 2 on a usage error. With -v
+// it also names the files that are up to date.
+//
+// # Diagnostics
+//
+// Errors and warnings go to standard error, each naming the file, line and
+// column, the service and the field, and saying what to do:
+//
+//	composegen: compose.yaml:4:5: service "api": restart: invalid restart policy "unles-stopped" (did you mean "unless-stopped"? ...)
+//	composegen: warning: compose.yaml:12:5: service "api": logging: not supported by composegen; ignored
+//
+// Compose text is shown as the container sees it ($$ unescaped). Expected,
+// documented situations are notes: those of a group (published host ports
+// written with variables, resolved at generation but bound only with
+// runtime.WithFixedPorts) are summed up once per file, and every note is
+// printed with -v:
+//
+//	composegen: note: compose.yaml: published host ports written with variables are resolved at generation time; they are bound only with runtime.WithFixedPorts (2 in the file; -v lists them)
+//
+// Exit status of the generator: 0 on success, 1 on error or a stale file
+// with -check, 2 on a usage error.
 package main

@@ -147,7 +147,7 @@ func newE2EModule(t *testing.T, files map[string]string, dropEnv ...string) (dir
 	}
 	dir = t.TempDir()
 	all := map[string]string{
-		"go.mod": "module x\n\ngo 1.26.0\n\nrequire github.com/composegen/composegen v0.0.0\n\nreplace github.com/composegen/composegen => " + root + "\n",
+		"go.mod": "module x\n\ngo 1.24.0\n\nrequire github.com/composegen/composegen v0.0.0\n\nreplace github.com/composegen/composegen => " + root + "\n",
 		"go.sum": string(sum),
 	}
 	for name, data := range files {

@@ -92,7 +92,7 @@ func TestKindsRoundTrip(t *testing.T) {
 	})
 
 	t.Run("rabbitmq", func(t *testing.T) {
-		url := stack.Rabbitmq.URL()
+		url := stack.RabbitMQ.URL()
 		conn, err := amqp.Dial(url)
 		if err != nil {
 			t.Fatalf("amqp.Dial(%q): %v", url, err)
@@ -127,12 +127,12 @@ func TestKindsRoundTrip(t *testing.T) {
 	})
 
 	t.Run("rabbitmq-management", func(t *testing.T) {
-		req, err := http.NewRequest(http.MethodGet, stack.Rabbitmq.ManagementURL()+"/api/overview", nil)
+		req, err := http.NewRequest(http.MethodGet, stack.RabbitMQ.ManagementURL()+"/api/overview", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		env := stack.Rabbitmq.Env()
-		req.SetBasicAuth(env.RabbitmqDefaultUser, env.RabbitmqDefaultPass)
+		env := stack.RabbitMQ.Env()
+		req.SetBasicAuth(env.RabbitMQDefaultUser, env.RabbitMQDefaultPass)
 		// The management plugin may start listening a moment after AMQP.
 		var status int
 		for try, deadline := 0, time.Now().Add(30*time.Second); ; try++ {
@@ -149,7 +149,7 @@ func TestKindsRoundTrip(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 			if time.Now().After(deadline) {
-				t.Fatalf("GET %s/api/overview: status %d, %v", stack.Rabbitmq.ManagementURL(), status, err)
+				t.Fatalf("GET %s/api/overview: status %d, %v", stack.RabbitMQ.ManagementURL(), status, err)
 			}
 		}
 	})
@@ -199,17 +199,17 @@ func TestKindsRoundTrip(t *testing.T) {
 	})
 
 	t.Run("mariadb-password-file", func(t *testing.T) {
-		if u, p := stack.MariadbSecret.User(), stack.MariadbSecret.Password(); u != "app" || p != "fr0m-f1le:p@ss/w%rd?#" {
+		if u, p := stack.MariaDBSecret.User(), stack.MariaDBSecret.Password(); u != "app" || p != "fr0m-f1le:p@ss/w%rd?#" {
 			t.Errorf("User(), Password() = %q, %q", u, p)
 		}
-		db, err := sql.Open("mysql", stack.MariadbSecret.DSN())
+		db, err := sql.Open("mysql", stack.MariaDBSecret.DSN())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		var name string
 		if err := db.QueryRow("select database()").Scan(&name); err != nil || name != "appdb" {
-			t.Fatalf("database() = %q, %v (DSN %s)", name, err, stack.MariadbSecret.DSN())
+			t.Fatalf("database() = %q, %v (DSN %s)", name, err, stack.MariaDBSecret.DSN())
 		}
 	})
 }

@@ -8,7 +8,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], newProc(os.Stdout, os.Stderr))
 	stop()
 	os.Exit(code)
 }

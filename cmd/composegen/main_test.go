@@ -10,7 +10,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"composegen": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+		"composegen": func() { os.Exit(run(context.Background(), os.Args[1:], newProc(os.Stdout, os.Stderr))) },
 	})
 }
 

@@ -3,6 +3,7 @@ package emit
 import (
 	"time"
 
+	"github.com/composegen/composegen/cmd/composegen/internal/header"
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
 	"github.com/composegen/composegen/runtime/composeplan"
 )
@@ -12,32 +13,35 @@ func u32Ptr(u uint32) *uint32               { return &u }
 func durPtr(d time.Duration) *time.Duration { return &d }
 
 // cases are hand-written models, each rendered to testdata/NAME.golden.
+// Models built from compose files are in testdata/compose.
 var cases = map[string]func() *model.Project{
-	"basic":      basicProject,
-	"collisions": collisionsProject,
-	"fullplan":   fullPlanProject,
-	"empty":      emptyProject,
+	"basic":    basicProject,
+	"fullplan": fullPlanProject,
+	"empty":    emptyProject,
+}
+
+func testHeader(sources ...string) header.Header {
+	return header.Header{Sources: sources, Version: "v1.2.3", Args: []string{"-f", sources[0]}, Dir: "."}
 }
 
 func emptyProject() *model.Project {
 	return &model.Project{
-		Package:   "empty",
-		Sources:   []string{"compose.yaml"},
-		InputHash: "0000000000000000000000000000000000000000000000000000000000000000",
-		Plan:      composeplan.Plan{Name: "empty", Files: []string{"compose.yaml"}, Dir: "."},
+		Package: "empty",
+		Header:  testHeader("compose.yaml"),
+		Plan:    composeplan.Plan{Name: "empty", Files: []string{"compose.yaml"}, Dir: "."},
 	}
 }
 
 func basicProject() *model.Project {
 	return &model.Project{
-		Package:   "itest",
-		Sources:   []string{"../../compose.yaml", "../../compose.override.yaml", "../../.env"},
-		InputHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		Package: "itest",
+		Header:  testHeader("../../compose.yaml", "../../compose.override.yaml"),
 		Plan: composeplan.Plan{
 			Name:     "shop",
 			Files:    []string{"../../compose.yaml", "../../compose.override.yaml"},
 			Dir:      "../..",
 			EnvFiles: []composeplan.EnvFile{{Path: ".env"}},
+			Profiles: []string{"debug"},
 			Services: []composeplan.ServiceSpec{
 				{
 					Name:  "api",
@@ -55,9 +59,10 @@ func basicProject() *model.Project {
 						{Service: "postgres", Condition: "service_healthy", Required: true},
 						{Service: "redis", Condition: "service_started", Required: true},
 					},
+					Replicas: 2,
 				},
 				{
-					Name: "postgres", Image: "postgres:16-alpine", Kind: "postgres",
+					Name: "postgres", Image: "postgres:16-alpine", Kind: "postgres", Profiles: []string{"debug"},
 					Environment: []composeplan.EnvVar{
 						{Name: "POSTGRES_DB", Value: "app"},
 						{Name: "POSTGRES_PASSWORD", Value: "${DB_PASSWORD:-secret}"},
@@ -79,77 +84,45 @@ func basicProject() *model.Project {
 			},
 			Volumes: []composeplan.VolumeSpec{{Name: "pgdata"}},
 		},
+		Profiles: []model.Profile{{Name: "debug", ConstName: "ProfileDebug", Services: []string{"postgres"}}},
 		Services: []model.Service{
 			{
-				Name: "api", GoName: "API",
-				Ports: []model.Port{{Method: "HTTP", Target: 8080, Protocol: "tcp", Source: `ports: "8080:8080", name: http`}},
-				Env: []model.Env{
-					{Field: "APIToken", Name: "API_TOKEN"},
-					{Field: "DatabaseURL", Name: "DATABASE_URL", Value: "postgres://app:${DB_PASSWORD:-secret}@postgres:5432/app"},
+				Name: "api", TypeName: "API", StartName: "StartAPI", EnvTypeName: "APIEnv", ConstName: "ServiceAPI",
+				Origin: "built from ./api", Replicas: 2,
+				Methods: []model.Method{
+					{Kind: model.PortMethod, Name: "HTTP", Port: 8080, Protocol: "tcp", Doc: "returns container port 8080/tcp (ports: 8080:8080 (http))."},
+					{Kind: model.HTTPURL, Name: "URL", Port: 8080, Protocol: "tcp", Doc: "returns http://host:port of container port 8080."},
+					{Kind: model.UserAccessor, Name: "BaseURL", Key: "BaseURL", Template: "http://{{.Host}}:{{.Port 8080}}/api/v1", Doc: "renders BaseURL."},
 				},
-				Accessors: []model.Accessor{
-					{Name: "BaseURL", Template: "http://{{.Host}}:{{.Port 8080}}/api/v1"},
-					{Name: "InternalURL", Template: "http://{{.Addr 8080}}"},
-				},
-			},
-			{
-				Name: "postgres", GoName: "Postgres", Kind: "postgres", Image: "postgres:16-alpine",
-				Ports: []model.Port{{Method: "Port5432", Target: 5432, Protocol: "tcp", Source: `ports: "5432:5432"`}},
-				Env: []model.Env{
-					{Field: "PostgresDB", Name: "POSTGRES_DB", Value: "app"},
-					{Field: "PostgresPassword", Name: "POSTGRES_PASSWORD", Value: "${DB_PASSWORD:-secret}"},
-					{Field: "PostgresUser", Name: "POSTGRES_USER", Value: "app"},
+				Env: []model.EnvField{
+					{Field: "APIToken", Name: "API_TOKEN", Doc: "is the variable API_TOKEN."},
+					{Field: "DatabaseURL", Name: "DATABASE_URL", Doc: "is the variable DATABASE_URL."},
 				},
 			},
 			{
-				Name: "redis", GoName: "Redis", Kind: "redis", Image: "redis:7",
-				Ports: []model.Port{{Method: "Port6379", Target: 6379, Protocol: "tcp", Source: "default port of kind redis"}},
+				Name: "postgres", TypeName: "Postgres", StartName: "StartPostgres", EnvTypeName: "PostgresEnv", ConstName: "ServicePostgres",
+				Kind: "postgres", Origin: "image postgres:16-alpine", Replicas: 1,
+				Methods: []model.Method{
+					{Kind: model.PortMethod, Name: "Port5432", Port: 5432, Protocol: "tcp", Doc: "returns container port 5432/tcp."},
+					{Kind: model.KindAccessor, Name: "DSN", Func: "PostgresDSN", Result: "string", Doc: "returns the DSN."},
+				},
+				Notes: []string{"A note from the model."},
+				Env: []model.EnvField{
+					{Field: "PostgresDB", Name: "POSTGRES_DB", Doc: "is the variable POSTGRES_DB."},
+					{Field: "PostgresPassword", Name: "POSTGRES_PASSWORD", Doc: "is the variable POSTGRES_PASSWORD."},
+					{Field: "PostgresUser", Name: "POSTGRES_USER", Doc: "is the variable POSTGRES_USER."},
+				},
+			},
+			{
+				Name: "redis", TypeName: "Redis", StartName: "StartRedis", EnvTypeName: "RedisEnv", ConstName: "ServiceRedis",
+				Kind: "redis", Origin: "image redis:7", Replicas: 1,
+				Methods: []model.Method{
+					{Kind: model.PortMethod, Name: "Port6379", Port: 6379, Protocol: "tcp", Doc: "returns container port 6379/tcp."},
+					{Kind: model.KindAccessor, Name: "Brokers", Func: "KafkaBrokers", Result: "[]string", Doc: "returns a list."},
+				},
 			},
 		},
 	}
-}
-
-// collisionsProject has every name collision the emitter must resolve.
-func collisionsProject() *model.Project {
-	names := []struct{ name, goName, kind, image string }{
-		{"db", "Postgres", "postgres", "docker.io/library/postgres:16"},
-		{"db-env", "PostgresEnv", "", "busybox"},
-		{"down", "Down", "", "busybox"},
-		{"runtime", "Runtime", "", "busybox"},
-		{"stack", "Stack", "", "busybox"},
-		{"start", "Start", "", "busybox"},
-		{"start-db", "StartPostgres", "", "busybox"},
-		{"up", "Up", "", "busybox"},
-		{"weird", "2weird-name", "rabbitmq", "rabbitmq:3"},
-	}
-	p := &model.Project{Package: "collide", Sources: []string{"compose.yaml"}, InputHash: "abc",
-		Plan: composeplan.Plan{Name: "collide", Files: []string{"compose.yaml"}, Dir: "."}}
-	for _, n := range names {
-		p.Plan.Services = append(p.Plan.Services, composeplan.ServiceSpec{Name: n.name, Image: n.image, Kind: n.kind})
-		p.Services = append(p.Services, model.Service{Name: n.name, GoName: n.goName, Kind: n.kind, Image: n.image})
-	}
-	db := &p.Services[0]
-	p.Plan.Services[0].Ports = []composeplan.PortSpec{{Target: 5432, Protocol: "tcp"}, {Name: "env", Target: 9187, Protocol: "tcp"}, {Target: 53, Protocol: "udp"}}
-	db.Ports = []model.Port{
-		{Method: "Port5432", Target: 5432, Protocol: "tcp", Source: "ports: \"5432\"\n*/ injected"},
-		{Method: "Env", Target: 9187, Protocol: "tcp", Source: "ports: name: env"},
-		{Method: "Service", Target: 9188, Protocol: "tcp", Source: "expose: 9188"},
-		{Method: "Port53UDP", Target: 53, Protocol: "udp", Source: "ports: 53/udp"},
-	}
-	db.Env = []model.Env{
-		{Field: "PostgresPassword", Name: "POSTGRES_PASSWORD", Value: "p*/ass\nword"},
-		{Field: "PostgresPassword", Name: "POSTGRES__PASSWORD", Value: "/* not a comment"},
-		{Field: "bad field", Name: "bad.field", Value: "`back`"},
-	}
-	db.Accessors = []model.Accessor{
-		{Name: "DSN", Template: "postgres://{{.Env \"POSTGRES_USER\"}}@{{.Addr 5432}}/x"},
-		{Name: "Env", Template: "x"},
-		{Name: "Port5432", Template: "y"},
-	}
-	// rabbitmq without 15672: no ManagementURL.
-	p.Plan.Services[8].Ports = []composeplan.PortSpec{{Target: 5672, Protocol: "tcp", Implicit: true}}
-	p.Services[8].Ports = []model.Port{{Method: "Port5672", Target: 5672, Protocol: "tcp", Source: "default port of kind rabbitmq"}}
-	return p
 }
 
 // fullPlanProject sets every field of the plan (TestFullPlanCoversEveryField
@@ -209,11 +182,13 @@ func fullPlanProject() *model.Project {
 		Configs:  []composeplan.FileSpec{{Name: "cfg", File: "cfg.yaml"}},
 	}
 	return &model.Project{
-		Package: "full", Sources: []string{"compose.yaml"}, InputHash: "ff", Plan: plan,
+		Package: "full", Header: testHeader("compose.yaml"), Plan: plan,
 		Services: []model.Service{
-			{Name: "app", GoName: "App", Image: svc.Image, Ports: []model.Port{{Method: "Web", Target: 8080, Protocol: "tcp", Source: "ports: name: web"}},
-				Env: []model.Env{{Field: "A", Name: "A", Value: "${A:?set A}"}, {Field: "B", Name: "B"}, {Field: "C", Name: "C", Value: "$$literal"}}},
-			{Name: "db", GoName: "DB", Kind: "postgres", Image: "postgres"},
+			{Name: "app", TypeName: "App", StartName: "StartApp", EnvTypeName: "AppEnv", ConstName: "ServiceApp", Origin: "image " + svc.Image, Replicas: 2,
+				Methods: []model.Method{{Kind: model.PortMethod, Name: "Web", Port: 8080, Protocol: "tcp", Doc: "returns port 8080 (ports: name: web)."}},
+				Env:     []model.EnvField{{Field: "A", Name: "A", Doc: "is A."}, {Field: "B", Name: "B", Doc: "is B."}, {Field: "C", Name: "C", Doc: "is C, \"$$literal\"."}}},
+			{Name: "db", TypeName: "DB", StartName: "StartDB", EnvTypeName: "DBEnv", ConstName: "ServiceDB", Kind: "postgres", Origin: "image postgres", Replicas: 1},
 		},
+		Profiles: []model.Profile{{Name: "debug", ConstName: "ProfileDebug", Services: []string{"app"}}},
 	}
 }

@@ -27,7 +27,7 @@ func tempModule(t *testing.T, files map[string][]byte) string {
 	t.Helper()
 	root := repoRoot(t)
 	dir := t.TempDir()
-	gomod := "module x\n\ngo 1.26.0\n\nrequire github.com/composegen/composegen v0.0.0\n\nreplace github.com/composegen/composegen => " + root + "\n"
+	gomod := "module x\n\ngo 1.24.0\n\nrequire github.com/composegen/composegen v0.0.0\n\nreplace github.com/composegen/composegen => " + root + "\n"
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)

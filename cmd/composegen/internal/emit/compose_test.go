@@ -33,11 +33,11 @@ func composeCases(t *testing.T) []string {
 // loadProject runs load and model.Build on the compose project in dir, with
 // an empty environment so that nothing of the machine's leaks in.
 func loadProject(dir, pkg string) (*model.Project, error) {
-	r, err := load.Load(context.Background(), load.Options{WorkDir: dir, Environ: []string{}})
+	r, err := load.Load(context.Background(), load.Options{WorkDir: dir, OutDir: dir, Environ: []string{}})
 	if err != nil {
 		return nil, err
 	}
-	return model.Build(r, model.BuildOptions{OutDir: dir, Package: pkg})
+	return model.Build(r, model.BuildOptions{Package: pkg, Version: "(test)", Args: []string{"-pkg", pkg}})
 }
 
 func composeProject(t *testing.T, name string) *model.Project {

@@ -1,8 +1,10 @@
-// Package emit renders a model.Project as a gofmt'ed Go source file with
-// dave/jennifer: the static plan as a Go literal, a Stack type with one
-// field per service, one type per service with its ports, environment,
-// healthcheck, kind accessors (from the templates catalog) and user-defined
-// accessors, and the fixture constructors Start, Up and StartX.
+// Package emit prints a model.Project as a gofmt'ed Go source file with
+// dave/jennifer. It decides nothing: every name, method and doc comment
+// specific to the compose project comes from the model. The file has the
+// API first (typed service and profile names, the options that take them,
+// the Stack, Start and Up, then one type per service with its StartX
+// function, its methods and its Env type), then its unexported helpers, and
+// the static plan as a Go literal last.
 //
 // The output depends only on the model: same model, byte-identical file.
 package emit
@@ -13,28 +15,16 @@ import (
 	"fmt"
 	"go/token"
 	"reflect"
-	"strconv"
-	"strings"
 
 	"github.com/dave/jennifer/jen"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
-	"github.com/composegen/composegen/runtime/composeplan"
-	"github.com/composegen/composegen/templates"
 )
 
 const (
 	runtimePkg   = "github.com/composegen/composegen/runtime"
 	templatesPkg = "github.com/composegen/composegen/templates"
 )
-
-// reservedTop are the package-level names the generated file declares
-// besides the per-service ones, plus the Stack's methods (a service field
-// may not share a method's name).
-var reservedTop = []string{"Stack", "Start", "Up", "Down", "Runtime"}
-
-// fixedMethods are the methods every service type has.
-var fixedMethods = []string{"Env", "Healthcheck", "InternalAddr", "Service"}
 
 // File renders the generated file for p. It writes nothing.
 func File(p *model.Project) ([]byte, error) {
@@ -47,30 +37,104 @@ func File(p *model.Project) ([]byte, error) {
 	if len(p.Services) != len(p.Plan.Services) {
 		return nil, fmt.Errorf("emit: model has %d services but its plan %d", len(p.Services), len(p.Plan.Services))
 	}
-	g := &gen{p: p, f: jen.NewFile(p.Package)}
-	if err := g.names(); err != nil {
-		return nil, err
-	}
-	g.header()
-	if err := g.plan(); err != nil {
-		return nil, err
-	}
-	g.stack()
-	g.constructors()
-	for i := range p.Services {
-		if err := g.service(i); err != nil {
+	for i, s := range p.Services {
+		if s.Name != p.Plan.Services[i].Name {
+			return nil, fmt.Errorf("emit: service %d is %q in the model but %q in its plan", i, s.Name, p.Plan.Services[i].Name)
+		}
+		if err := checkIdentifiers(s); err != nil {
 			return nil, err
 		}
 	}
-	if g.lit.usedPtr {
-		g.decl(doc("composePtr returns a pointer to v, for the optional fields of the plan."),
-			jen.Func().Id("composePtr").Types(jen.Id("T").Any()).Params(jen.Id("v").Id("T")).Op("*").Id("T").Block(jen.Return(jen.Op("&").Id("v"))))
+	g := &gen{p: p, f: jen.NewFile(p.Package)}
+	g.header()
+	g.selectors()
+	g.options()
+	g.stack()
+	g.constructors()
+	for i := range p.Services {
+		g.service(i)
+	}
+	g.helpers()
+	if err := g.plan(); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := g.f.Render(&buf); err != nil {
 		return nil, fmt.Errorf("emit: rendering the generated file: %w", err)
 	}
 	return groupImports(buf.Bytes()), nil
+}
+
+// checkIdentifiers refuses a model whose names are not exported Go
+// identifiers: the model makes them, this keeps a bug in it from writing
+// code that does not compile.
+func checkIdentifiers(s model.Service) error {
+	ids := []string{s.TypeName, s.StartName, s.EnvTypeName, s.ConstName}
+	for _, m := range s.Methods {
+		ids = append(ids, m.Name)
+	}
+	for _, e := range s.Env {
+		ids = append(ids, e.Field)
+	}
+	for _, id := range ids {
+		if !token.IsIdentifier(id) || !token.IsExported(id) {
+			return fmt.Errorf("emit: service %q: %q is not an exported Go identifier", s.Name, id)
+		}
+	}
+	return nil
+}
+
+type gen struct {
+	p   *model.Project
+	f   *jen.File
+	lit literal
+}
+
+func (g *gen) header() {
+	for _, line := range g.p.Header.Lines() {
+		g.f.HeaderComment(line)
+	}
+	g.f.ImportName(runtimePkg, "runtime")
+	g.f.ImportName(templatesPkg, "templates")
+	g.f.ImportName("context", "context")
+	g.f.ImportName("testing", "testing")
+	g.f.ImportName("time", "time")
+}
+
+// decl adds a documented top-level declaration followed by a blank line.
+func (g *gen) decl(doc *jen.Statement, code jen.Code) {
+	g.f.Add(doc.Add(code))
+	g.f.Line()
+}
+
+// helpers declares the unexported functions the API uses.
+func (g *gen) helpers() {
+	body := []jen.Code{jen.Id("s").Op(":=").Op("&").Id(model.StackType).Values(jen.Dict{jen.Id("rt"): jen.Id("rt")})}
+	for _, s := range g.p.Services {
+		body = append(body, jen.If(
+			jen.Id("svc").Op(":=").Id("rt").Dot("Service").Call(jen.Lit(s.Name)),
+			jen.Id("svc").Op("!=").Nil(),
+		).Block(jen.Id("s").Dot(s.TypeName).Op("=").Op("&").Id(s.TypeName).Values(jen.Dict{jen.Id("svc"): jen.Id("svc")})))
+	}
+	body = append(body, jen.Return(jen.Id("s")))
+	g.decl(doc("newComposeStack wraps a started runtime stack in the typed Stack."),
+		jen.Func().Id("newComposeStack").Params(jen.Id("rt").Op("*").Qual(runtimePkg, "Stack")).Op("*").Id(model.StackType).Block(body...))
+}
+
+// plan declares the plan literal, and the pointer helper it may use.
+func (g *gen) plan() error {
+	code, err := g.lit.value(reflect.ValueOf(g.p.Plan), false, "")
+	if err != nil {
+		return err
+	}
+	if g.lit.usedPtr {
+		g.decl(doc("composePtr returns a pointer to v, for the optional fields of the plan."),
+			jen.Func().Id("composePtr").Types(jen.Id("T").Any()).Params(jen.Id("v").Id("T")).Op("*").Id("T").Block(jen.Return(jen.Op("&").Id("v"))))
+	}
+	g.decl(doc(fmt.Sprintf("composePlan is the static plan of the compose project %s, generated from %s. Its strings are templates, interpolated when the stack starts.",
+		quote(g.p.Plan.Name), g.sources())),
+		jen.Var().Id("composePlan").Op("=").Add(code))
+	return nil
 }
 
 // groupImports splits jennifer's single, sorted import block into the
@@ -111,380 +175,4 @@ func groupImports(src []byte) []byte {
 	b.WriteString("\n")
 	b.Write(src[end:])
 	return b.Bytes()
-}
-
-type gen struct {
-	p   *model.Project
-	f   *jen.File
-	lit literal
-	svc []svcNames
-}
-
-// svcNames are the resolved Go names of one service.
-type svcNames struct {
-	Type  string // the service's type and its Stack field
-	Start string // its StartX constructor
-	Env   string // its Env struct type
-}
-
-// names resolves the package-level names: service types first (their
-// preferred names win), then StartX, then XEnv.
-func (g *gen) names() error {
-	top := nameSet{}
-	for _, n := range reservedTop {
-		top[n] = true
-	}
-	g.svc = make([]svcNames, len(g.p.Services))
-	for i, s := range g.p.Services {
-		if s.Name != g.p.Plan.Services[i].Name {
-			return fmt.Errorf("emit: service %d is %q in the model but %q in its plan", i, s.Name, g.p.Plan.Services[i].Name)
-		}
-		name := exported(s.GoName, "Service")
-		g.svc[i].Type = top.claim(name, name+"Service")
-	}
-	for i := range g.svc {
-		t := g.svc[i].Type
-		g.svc[i].Start = top.claim("Start"+t, "Start"+t+"Service")
-	}
-	for i := range g.svc {
-		t := g.svc[i].Type
-		g.svc[i].Env = top.claim(t+"Env", t+"Environment")
-	}
-	return nil
-}
-
-func (g *gen) header() {
-	from := "composegen"
-	if len(g.p.Sources) > 0 {
-		srcs := make([]string, len(g.p.Sources))
-		for i, s := range g.p.Sources {
-			srcs[i] = oneLine(s)
-		}
-		from += " from " + strings.Join(srcs, ", ")
-	}
-	g.f.HeaderComment("Code generated by " + from + ". DO NOT EDIT.")
-	g.f.HeaderComment("composegen:inputs sha256:" + oneLine(g.p.InputHash))
-	g.f.ImportName(runtimePkg, "runtime")
-	g.f.ImportName(templatesPkg, "templates")
-	g.f.ImportName("context", "context")
-	g.f.ImportName("testing", "testing")
-	g.f.ImportName("time", "time")
-}
-
-// decl adds a documented top-level declaration followed by a blank line.
-func (g *gen) decl(doc *jen.Statement, code jen.Code) {
-	g.f.Add(doc.Add(code))
-	g.f.Line()
-}
-
-func (g *gen) plan() error {
-	code, err := g.lit.value(reflect.ValueOf(g.p.Plan), false, "")
-	if err != nil {
-		return err
-	}
-	g.decl(doc(fmt.Sprintf("composePlan is the static plan of the compose project %s, generated from %s. Its strings are templates, interpolated when the stack starts.",
-		strconv.Quote(g.p.Plan.Name), g.sources())),
-		jen.Var().Id("composePlan").Op("=").Add(code))
-	return nil
-}
-
-func (g *gen) sources() string {
-	if len(g.p.Plan.Files) == 0 {
-		return "its compose files"
-	}
-	fs := make([]string, len(g.p.Plan.Files))
-	for i, f := range g.p.Plan.Files {
-		fs[i] = oneLine(f)
-	}
-	return strings.Join(fs, ", ")
-}
-
-// origin returns " (image X)", " (built from DIR)" or "" for doc comments.
-func (g *gen) origin(i int) string {
-	spec := &g.p.Plan.Services[i]
-	switch {
-	case spec.Image != "" && spec.Build != nil:
-		return " (image " + oneLine(spec.Image) + ", built from " + oneLine(buildContext(spec.Build)) + ")"
-	case spec.Image != "":
-		return " (image " + oneLine(spec.Image) + ")"
-	case spec.Build != nil:
-		return " (built from " + oneLine(buildContext(spec.Build)) + ")"
-	}
-	return ""
-}
-
-func buildContext(b *composeplan.BuildSpec) string {
-	if b.Context == "" {
-		return "."
-	}
-	return b.Context
-}
-
-func (g *gen) stack() {
-	fields := make([]jen.Code, 0, len(g.svc)+1)
-	for i, n := range g.svc {
-		fields = append(fields, doc(fmt.Sprintf("%s is the running %s service%s. It is nil when the service is not part of this stack instance (not in the active profiles, or not started by a StartX function).", n.Type, strconv.Quote(g.p.Services[i].Name), g.origin(i))).
-			Id(n.Type).Op("*").Id(n.Type))
-	}
-	fields = append(fields, jen.Line().Id("rt").Op("*").Qual(runtimePkg, "Stack"))
-	g.decl(doc(fmt.Sprintf("Stack is a running instance of the compose project %s (%s), with one field per service.", strconv.Quote(g.p.Plan.Name), g.sources())),
-		jen.Type().Id("Stack").Struct(fields...))
-
-	body := []jen.Code{jen.Id("s").Op(":=").Op("&").Id("Stack").Values(jen.Dict{jen.Id("rt"): jen.Id("rt")})}
-	for i, n := range g.svc {
-		body = append(body, jen.If(
-			jen.Id("svc").Op(":=").Id("rt").Dot("Service").Call(jen.Lit(g.p.Services[i].Name)),
-			jen.Id("svc").Op("!=").Nil(),
-		).Block(jen.Id("s").Dot(n.Type).Op("=").Op("&").Id(n.Type).Values(jen.Dict{jen.Id("svc"): jen.Id("svc")})))
-	}
-	body = append(body, jen.Return(jen.Id("s")))
-	g.decl(doc("newComposeStack wraps a started runtime stack in the typed Stack."),
-		jen.Func().Id("newComposeStack").Params(jen.Id("rt").Op("*").Qual(runtimePkg, "Stack")).Op("*").Id("Stack").Block(body...))
-
-	g.decl(doc("Down stops and removes the stack's containers, networks and volumes. Start registers it with t.Cleanup; after Up, call it yourself."),
-		jen.Func().Params(jen.Id("s").Op("*").Id("Stack")).Id("Down").Params(jen.Id("ctx").Qual("context", "Context")).Error().
-			Block(jen.Return(jen.Id("s").Dot("rt").Dot("Down").Call(jen.Id("ctx")))))
-	g.decl(doc("Runtime returns the runtime stack, for what the typed API does not cover (its project name, services by name)."),
-		jen.Func().Params(jen.Id("s").Op("*").Id("Stack")).Id("Runtime").Params().Op("*").Qual(runtimePkg, "Stack").
-			Block(jen.Return(jen.Id("s").Dot("rt"))))
-}
-
-func optsParam() jen.Code { return jen.Id("opts").Op("...").Qual(runtimePkg, "Option") }
-
-func (g *gen) constructors() {
-	g.decl(doc(fmt.Sprintf("Start starts every service of the compose project %s in the active profiles (those given at generation, or runtime.WithProfiles) and waits until each is ready. The stack is torn down at t.Cleanup. When it cannot start, Start fails the test with diagnostics: each service's last log lines, healthcheck outputs, exit code and ports.", strconv.Quote(g.p.Plan.Name))),
-		jen.Func().Id("Start").Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id("Stack").Block(
-			jen.Id("t").Dot("Helper").Call(),
-			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("composePlan"), jen.Id("opts").Op("...")),
-			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt"))),
-		))
-	g.decl(doc("Up starts the stack like Start, for TestMain and code outside tests; when it fails, nothing is left behind. The caller must call Down. In TestMain, call Up and defer Down in a function whose result goes to os.Exit (os.Exit skips deferred calls): func TestMain(m *testing.M) { os.Exit(run(m)) }, where run returns m.Run(). SIGINT and SIGTERM tear the stack down; what a crashed or killed process left behind is removed by the next start on the host. With runtime.WithProjectName, a stack can be shared by a whole test binary."),
-		jen.Func().Id("Up").Params(jen.Id("ctx").Qual("context", "Context"), optsParam()).Params(jen.Op("*").Id("Stack"), jen.Error()).Block(
-			jen.List(jen.Id("rt"), jen.Err()).Op(":=").Qual(runtimePkg, "Up").Call(jen.Id("ctx"), jen.Op("&").Id("composePlan"), jen.Id("opts").Op("...")),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt")), jen.Nil()),
-		))
-}
-
-// method is one method of a service type.
-type method struct {
-	name   string
-	doc    string // without the leading name
-	result jen.Code
-	params []jen.Code
-	body   jen.Code // the returned expression
-}
-
-func (g *gen) service(i int) error {
-	s := &g.p.Services[i]
-	spec := &g.p.Plan.Services[i]
-	n := g.svc[i]
-	recv := jen.Id("s").Op("*").Id(n.Type)
-
-	methods := nameSet{"svc": true}
-	for _, m := range fixedMethods {
-		methods[m] = true
-	}
-	var ms []method
-	var notes []string
-
-	// Ports, in model order: a port keeps its name unless a fixed method has it.
-	declared := map[int]bool{}
-	for _, p := range s.Ports {
-		proto := p.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		if proto == "tcp" {
-			declared[p.Target] = true
-		}
-		def := "Port" + strconv.Itoa(p.Target)
-		if proto != "tcp" {
-			def += strings.ToUpper(proto)
-		}
-		name := methods.claim(exported(p.Method, def), exported(p.Method, def)+"Port")
-		d := fmt.Sprintf("is container port %d/%s", p.Target, proto)
-		if p.Source != "" {
-			d += " (" + oneLine(p.Source) + ")"
-		}
-		d += " published on an ephemeral host port (the compose file's host port with runtime.WithFixedPorts)."
-		ms = append(ms, method{name: name, doc: d, result: jen.Qual(runtimePkg, "Port"),
-			body: jen.Id("s").Dot("svc").Dot("Port").Call(jen.Lit(p.Target), jen.Lit(proto))})
-	}
-
-	// User accessors replace the kind's accessors of the same name.
-	user := map[string]bool{}
-	var userMs []method
-	for _, a := range s.Accessors {
-		want := exported(a.Name, "Accessor")
-		name := methods.claim(want, want+"Accessor")
-		user[name] = true
-		userMs = append(userMs, method{name: name,
-			doc:    fmt.Sprintf("renders the accessor %s of the x-composegen extension of service %s, the template %s, with the running service.", strconv.Quote(a.Name), strconv.Quote(s.Name), strconv.Quote(a.Template)),
-			result: jen.String(),
-			body:   jen.Id("s").Dot("svc").Dot("Render").Call(jen.Lit(a.Name), jen.Lit(a.Template)),
-		})
-	}
-
-	// Kind accessors.
-	if s.Kind != "" {
-		k := templates.ByName(s.Kind)
-		if k == nil {
-			return fmt.Errorf("emit: service %q: kind %q is not in the templates catalog", s.Name, s.Kind)
-		}
-		for _, a := range k.Accessors {
-			if user[a.Name] {
-				notes = append(notes, fmt.Sprintf("Its %s method is the x-composegen accessor, which replaces the %s accessor of kind %s.", a.Name, a.Name, k.Name))
-				continue
-			}
-			if missing := missingPort(a.Ports, declared); missing != 0 {
-				notes = append(notes, fmt.Sprintf("The %s accessor of kind %s is not generated: container port %d is not published.", a.Name, k.Name, missing))
-				continue
-			}
-			var result jen.Code
-			switch a.Result {
-			case "string":
-				result = jen.String()
-			case "[]string":
-				result = jen.Index().String()
-			default:
-				return fmt.Errorf("emit: kind %q: accessor %s: unsupported result type %q", k.Name, a.Name, a.Result)
-			}
-			name := methods.claim(a.Name)
-			d := a.Doc
-			if name != a.Name {
-				d += fmt.Sprintf(" It is the %s accessor of kind %s, renamed because the service already has a method %s.", a.Name, k.Name, a.Name)
-			}
-			ms = append(ms, method{name: name, doc: d, result: result,
-				body: jen.Qual(templatesPkg, a.Func).Call(jen.Id("s").Dot("svc"))})
-		}
-	}
-
-	// A URL for services whose healthcheck fetches one of their HTTP ports.
-	if spec.Healthcheck != nil && !methods["URL"] {
-		if port, path, ok := templates.IsHTTPHealthcheck(spec.Healthcheck.Test); ok && declared[port] {
-			methods.claim("URL")
-			ms = append(ms, method{name: "URL",
-				doc:    fmt.Sprintf("returns http://host:port of container port %d, the HTTP port that the service's healthcheck fetches (path %s).", port, oneLine(path)),
-				result: jen.String(),
-				body:   jen.Qual(templatesPkg, "HTTPURL").Call(jen.Id("s").Dot("svc"), jen.Lit(port)),
-			})
-		}
-	}
-	ms = append(ms, userMs...)
-
-	// The type, its constructor, its methods and its Env type.
-	typeDoc := []string{fmt.Sprintf("%s is the compose service %s%s.", n.Type, strconv.Quote(s.Name), g.origin(i))}
-	if s.Kind != "" {
-		typeDoc[0] += fmt.Sprintf(" Its kind in the templates catalog is %s.", s.Kind)
-	}
-	typeDoc = append(typeDoc, notes...)
-	g.decl(doc(typeDoc...), jen.Type().Id(n.Type).Struct(jen.Id("svc").Op("*").Qual(runtimePkg, "Service")))
-
-	g.decl(doc(fmt.Sprintf("%s starts service %s and its depends_on closure only, waits until they are ready and returns the service. Teardown and failures are as with Start.", n.Start, strconv.Quote(s.Name))),
-		jen.Func().Id(n.Start).Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id(n.Type).Block(
-			jen.Id("t").Dot("Helper").Call(),
-			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("composePlan"),
-				jen.Append(jen.Index().Qual(runtimePkg, "Option").Values(jen.Qual(runtimePkg, "WithServices").Call(jen.Lit(s.Name))), jen.Id("opts").Op("...")).Op("...")),
-			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt")).Dot(n.Type)),
-		))
-
-	for _, m := range ms {
-		g.decl(doc(m.name+" "+m.doc), jen.Func().Params(recv.Clone()).Id(m.name).Params(m.params...).Add(m.result).
-			Block(jen.Return(m.body)))
-	}
-
-	// Env.
-	fields := nameSet{}
-	envFields := make([]jen.Code, 0, len(s.Env))
-	envValues := make([]jen.Code, 0, len(s.Env))
-	fromEnv := map[string]bool{}
-	for _, e := range spec.Environment {
-		if e.FromEnv {
-			fromEnv[e.Name] = true
-		}
-	}
-	for j, e := range s.Env {
-		f := fields.claim(exported(e.Field, "Var"+strconv.Itoa(j)))
-		var d string
-		switch {
-		case e.EnvFile != "":
-			d = fmt.Sprintf("%s is the variable %s, from env_file %s (read when the stack starts).", f, oneLine(e.Name), strconv.Quote(e.EnvFile))
-		case fromEnv[e.Name]:
-			d = fmt.Sprintf("%s is the variable %s, passed from the test process's environment (or .env) when the stack starts (a bare %s in the compose file).", f, oneLine(e.Name), strconv.Quote(e.Name))
-		default:
-			d = fmt.Sprintf("%s is the variable %s, %s in the compose file.", f, oneLine(e.Name), strconv.Quote(e.Value))
-		}
-		if j > 0 {
-			envFields = append(envFields, jen.Line())
-		}
-		envFields = append(envFields, doc(d).Id(f).String())
-		envValues = append(envValues, jen.Id(f).Op(":").Id("s").Dot("svc").Dot("Env").Call(jen.Lit(e.Name)))
-	}
-	g.decl(doc("Env returns the environment of service "+strconv.Quote(s.Name)+" as its container got it: the compose file's values interpolated when the stack started, with the test process's environment, the options and .env."),
-		jen.Func().Params(recv.Clone()).Id("Env").Params().Id(n.Env).Block(jen.Return(
-			jen.Id(n.Env).Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: len(envValues) > 0}, envValues...))))
-	g.decl(doc("Healthcheck returns a copy of the healthcheck of service "+strconv.Quote(s.Name)+" as declared in the compose file, nil when it declares none."),
-		jen.Func().Params(recv.Clone()).Id("Healthcheck").Params().Op("*").Qual(runtimePkg, "Healthcheck").
-			Block(jen.Return(jen.Id("s").Dot("svc").Dot("Healthcheck").Call())))
-	g.decl(doc(fmt.Sprintf("InternalAddr returns %s, the address other containers of the stack use to reach container port port of service %s.", strconv.Quote(s.Name+":port"), strconv.Quote(s.Name))),
-		jen.Func().Params(recv.Clone()).Id("InternalAddr").Params(jen.Id("port").Int()).String().
-			Block(jen.Return(jen.Id("s").Dot("svc").Dot("InternalAddr").Call(jen.Id("port")))))
-	g.decl(doc("Service returns the runtime service "+strconv.Quote(s.Name)+", for what the typed methods do not cover: Exec, logs, the container id, any port."),
-		jen.Func().Params(recv.Clone()).Id("Service").Params().Op("*").Qual(runtimePkg, "Service").
-			Block(jen.Return(jen.Id("s").Dot("svc"))))
-
-	envDoc := fmt.Sprintf("%s is the environment of service %s, one field per variable of the compose file (environment and env_file). See %s.Env.", n.Env, strconv.Quote(s.Name), n.Type)
-	if len(s.Env) == 0 {
-		envDoc = fmt.Sprintf("%s is the environment of service %s, which sets no variables in the compose file. See %s.Env.", n.Env, strconv.Quote(s.Name), n.Type)
-	}
-	g.decl(doc(envDoc), jen.Type().Id(n.Env).Struct(envFields...))
-	return nil
-}
-
-// missingPort returns the first of ports that is not published, 0 if none.
-func missingPort(ports []int, published map[int]bool) int {
-	for _, p := range ports {
-		if !published[p] {
-			return p
-		}
-	}
-	return 0
-}
-
-// doc renders paragraphs as a // comment, wrapped, ready to precede a
-// declaration.
-func doc(paragraphs ...string) *jen.Statement {
-	s := jen.Null()
-	for i, p := range paragraphs {
-		if i > 0 {
-			s.Comment("//").Line()
-		}
-		for _, line := range wrap(p, 76) {
-			// "// " is given explicitly: jennifer then writes the line as is,
-			// which also keeps a line that starts with "/*" a line comment.
-			s.Comment("// " + line).Line()
-		}
-	}
-	return s
-}
-
-// wrap splits text at spaces into lines of at most width bytes where
-// possible.
-func wrap(text string, width int) []string {
-	words := strings.Split(oneLine(text), " ")
-	var lines []string
-	line := ""
-	for _, w := range words {
-		switch {
-		case line == "":
-			line = w
-		case len(line)+1+len(w) > width:
-			lines = append(lines, line)
-			line = w
-		default:
-			line += " " + w
-		}
-	}
-	return append(lines, line)
 }

@@ -36,6 +36,13 @@ var fuzzSeeds = []string{
 	"services:\n  a:\n    image: busybox\n    unknown_field: 1\n",
 	"services:\n  \"\\u00e9t\\u00e9\":\n    image: busybox\n  \"_\":\n    image: busybox\n  \"a.b\":\n    image: busybox\n",
 	"name: ${P:-proj}\nservices:\n  a:\n    image: ${IMG:-busybox}:${TAG:-latest}\n    environment:\n      '': x\n",
+	// A "billion laughs" alias bomb: refused at once (issue 13).
+	"x-bomb:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\nservices:\n  web:\n    image: nginx\n",
+	// Port ranges at and over the limit, variables in constrained fields.
+	"services:\n  a:\n    image: busybox\n    ports: [\"8000-8099:8000-8099\", \"1-65535\"]\n",
+	"services:\n  a:\n    image: busybox\n    container_name: ${NAME:-app}\n    pull_policy: ${PP}\n    restart: ${R:-always}\n    cgroup: ${CG}\n    deploy:\n      replicas: 3\n",
+	// Kinds by command.
+	"services:\n  db:\n    image: postgres:16\n    entrypoint: [sh, -c, 'sleep 1; exec \"$$@\"', --, postgres]\n  t:\n    image: redis:7\n    command: sh -c \"redis-cli -h db ping || (echo no; exit 1)\"\n",
 }
 
 // FuzzGenerate runs load → model → emit on arbitrary compose files: every
@@ -82,11 +89,11 @@ func FuzzGenerate(f *testing.F) {
 func generate(dir string) ([]byte, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r, err := load.Load(ctx, load.Options{WorkDir: dir, Environ: []string{}})
+	r, err := load.Load(ctx, load.Options{WorkDir: dir, OutDir: dir, Environ: []string{}})
 	if err != nil {
 		return nil, err
 	}
-	p, err := model.Build(r, model.BuildOptions{OutDir: dir, Package: "fixtures"})
+	p, err := model.Build(r, model.BuildOptions{Package: "fixtures"})
 	if err != nil {
 		return nil, err
 	}

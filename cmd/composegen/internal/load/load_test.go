@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/composegen/composegen/cmd/composegen/internal/diag"
 )
 
 // writeFiles creates files (name → content) under a new temp dir.
@@ -134,13 +136,13 @@ func TestNoEnvironmentLeak(t *testing.T) {
 		t.Errorf("ports = %+v", s.Ports)
 	}
 	found := false
-	for _, w := range r.Warnings {
-		if w.Service == "db" && strings.HasPrefix(w.Field, "ports") && w.Pos.Line == 11 {
+	for _, w := range r.Diagnostics {
+		if w.Service == "db" && strings.HasPrefix(w.Field, "ports") && w.Line == 11 {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no generation-time warning for ports: %+v", r.Warnings)
+		t.Errorf("no generation-time warning for ports: %+v", r.Diagnostics)
 	}
 }
 
@@ -149,9 +151,9 @@ func TestRequiredVariableInStructuralField(t *testing.T) {
 		"compose.yaml": "services:\n  web:\n    image: nginx\n    ports:\n      - \"${PORT:?PORT must be set}:80\"\n",
 	})
 	_, err := Load(context.Background(), Options{WorkDir: dir, Environ: []string{}})
-	var le *Error
+	var le diag.Errors
 	if !errors.As(err, &le) {
-		t.Fatalf("err = %v, want *Error", err)
+		t.Fatalf("err = %v, want diag.Errors", err)
 	}
 	msg := err.Error()
 	for _, want := range []string{"compose.yaml:", `service "web"`, "ports", "PORT must be set"} {
@@ -173,8 +175,8 @@ func TestEnvFiles(t *testing.T) {
 	if s.Ports[0].Published != "8081" {
 		t.Errorf("published = %q, want 8081 from .env", s.Ports[0].Published)
 	}
-	if len(r.EnvFiles) != 1 || filepath.Base(r.EnvFiles[0]) != ".env" || !r.DefaultEnvFile {
-		t.Errorf("EnvFiles = %v", r.EnvFiles)
+	if len(r.EnvFiles) != 0 {
+		t.Errorf("EnvFiles = %v, want none (the project's .env is implicit)", r.EnvFiles)
 	}
 	if len(s.EnvFiles) != 2 || !strings.HasSuffix(s.EnvFiles[0].Path, "web.env") || bool(s.EnvFiles[1].Required) {
 		t.Errorf("env_file = %+v", s.EnvFiles)

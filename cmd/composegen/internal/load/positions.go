@@ -24,7 +24,16 @@ type Positions struct {
 	files []string                  // in merge order: later files override
 	index map[string]map[string]Pos // file → path → position
 	docs  map[string]*yaml.Node     // file → document root mapping
+	// aliasBombs are the files whose aliases expand to more than
+	// maxNodeVisits nodes; they are not indexed.
+	aliasBombs []string
 }
+
+// maxNodeVisits bounds the nodes visited while indexing one file, aliases
+// expanded: compose-go refuses files above the same bound (its
+// MaxNodeVisits), and a few hundred bytes of nested aliases (a "billion
+// laughs" file) would otherwise expand to billions of nodes.
+const maxNodeVisits = 100_000
 
 // Path syntax: "services.api", "services.api.ports", "services.api.ports[1]",
 // "services.api.healthcheck.interval".
@@ -51,7 +60,11 @@ func (p *Positions) add(file string) []string {
 	}
 	root := doc.Content[0]
 	idx := map[string]Pos{}
-	p.walk(file, idx, "", root, 0)
+	budget := maxNodeVisits
+	if !p.walk(file, idx, "", root, 0, &budget) {
+		p.aliasBombs = append(p.aliasBombs, file)
+		idx = map[string]Pos{}
+	}
 	p.index[file] = idx
 	p.docs[file] = root
 	p.files = append(p.files, file)
@@ -99,9 +112,14 @@ func (p *Positions) add(file string) []string {
 	return more
 }
 
-func (p *Positions) walk(file string, idx map[string]Pos, path string, n *yaml.Node, depth int) {
+// walk indexes n and its descendants under path. It returns false when
+// *budget, the number of nodes it may still visit, runs out.
+func (p *Positions) walk(file string, idx map[string]Pos, path string, n *yaml.Node, depth int, budget *int) bool {
+	if *budget--; *budget < 0 {
+		return false
+	}
 	if depth > 64 {
-		return
+		return true
 	}
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
@@ -118,15 +136,20 @@ func (p *Positions) walk(file string, idx map[string]Pos, path string, n *yaml.N
 				sub = path + "." + k.Value
 			}
 			idx[sub] = Pos{File: file, Line: k.Line, Column: k.Column}
-			p.walk(file, idx, sub, v, depth+1)
+			if !p.walk(file, idx, sub, v, depth+1, budget) {
+				return false
+			}
 		}
 	case yaml.SequenceNode:
 		for i, e := range n.Content {
 			sub := path + "[" + strconv.Itoa(i) + "]"
 			idx[sub] = Pos{File: file, Line: e.Line, Column: e.Column}
-			p.walk(file, idx, sub, e, depth+1)
+			if !p.walk(file, idx, sub, e, depth+1, budget) {
+				return false
+			}
 		}
 	}
+	return true
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {
@@ -271,9 +294,9 @@ func (p *Positions) BareBuildArgs(service string) []string {
 	return out
 }
 
-// findValue returns the path and position of the first scalar (in file
-// order, then path order) whose value contains v.
-func (p *Positions) findValue(v string) (string, Pos, bool) {
+// findValue returns the path and position of the first scalar under prefix
+// (in file order, then path order) whose value contains v.
+func (p *Positions) findValue(prefix, v string) (string, Pos, bool) {
 	if len(v) < 2 {
 		return "", Pos{}, false
 	}
@@ -285,7 +308,7 @@ func (p *Positions) findValue(v string) (string, Pos, bool) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if strings.HasPrefix(k, "services.") && strings.Contains(p.scalar(f, k), v) {
+			if strings.HasPrefix(k, prefix) && strings.Contains(p.scalar(f, k), v) {
 				return k, idx[k], true
 			}
 		}

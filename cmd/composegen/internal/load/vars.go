@@ -10,10 +10,13 @@ import (
 
 // Variable expressions are replaced, while compose-go loads the project, by
 // tokens made of private-use runes that no compose file contains: tokOpen,
-// the decimal index of the expression in the table, tokClose. They survive
-// every transformation compose-go applies to plain strings (they contain no
-// '$', ':', '=', '/', space or quote) and are turned back into the original
-// expression text by Vars.Template.
+// "v" and the decimal index of the expression in the table, tokClose. They
+// survive every transformation compose-go applies to plain strings (they
+// contain no '$', ':', '=', '/', space or quote) and are turned back into the
+// original expression text by Vars.Template. The "v" and the digits make
+// every token match the patterns of the compose schema that are not
+// anchored, such as container_name's "[a-zA-Z0-9][a-zA-Z0-9_.-]+"; fields
+// constrained to a fixed set of values are handled by casts (see casts.go).
 const (
 	tokOpen  = '\uE000'
 	tokClose = '\uE001'
@@ -34,6 +37,41 @@ type Vars struct {
 	// the project's env files; used only for fields that compose-go parses
 	// structurally (ports, durations, sizes...).
 	real template.Mapping
+	// encoded are the tokenized values of constrained fields loaded as
+	// placeholders (see encodedCast).
+	encoded []string
+	// unset records the values of fields resolved at generation that use
+	// unset variables (blank, as in docker compose).
+	unset []UnsetUse
+}
+
+// UnsetUse is a value of a field resolved at generation that uses variables
+// that are not set.
+type UnsetUse struct {
+	Template string
+	Vars     []string
+}
+
+func (v *Vars) encode(s string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.encoded = append(v.encoded, s)
+	return len(v.encoded) - 1
+}
+
+func (v *Vars) decode(i int) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if i < 0 || i >= len(v.encoded) {
+		return ""
+	}
+	return v.encoded[i]
+}
+
+func (v *Vars) noteUnset(tmpl string, vars []string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.unset = append(v.unset, UnsetUse{Template: tmpl, Vars: vars})
 }
 
 func newVars(real template.Mapping) *Vars { return &Vars{real: real} }
@@ -42,7 +80,7 @@ func (v *Vars) add(expr string, lookup template.Mapping) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.entries = append(v.entries, varEntry{expr: expr, lookup: lookup})
-	return string(tokOpen) + strconv.Itoa(len(v.entries)-1) + string(tokClose)
+	return string(tokOpen) + "v" + strconv.Itoa(len(v.entries)-1) + string(tokClose)
 }
 
 func (v *Vars) entry(i int) (varEntry, bool) {
@@ -150,7 +188,7 @@ func (v *Vars) replace(s string, f func(varEntry) (string, error)) (string, erro
 			b.WriteString(s[i:])
 			return b.String(), nil
 		}
-		n, err := strconv.Atoi(rest[:j])
+		n, err := strconv.Atoi(strings.TrimPrefix(rest[:j], "v"))
 		e, ok := v.entry(n)
 		if err != nil || !ok {
 			b.WriteString(s[i : i+len(string(tokOpen))+j+len(string(tokClose))])
@@ -176,25 +214,66 @@ func (v *Vars) Template(s string) string {
 // environment (process environment, .env and --env-file) and "$$" unescaped,
 // as docker compose would at load time. It reports whether s had variables.
 func (v *Vars) Resolve(s string) (string, bool, error) {
+	r, had, _, err := v.resolve(s)
+	return r, had, err
+}
+
+// resolve is Resolve that also returns the variables that s uses without a
+// default ("${PORT}", "$PORT") and that are unset: they resolve to "".
+func (v *Vars) resolve(s string) (string, bool, []string, error) {
+	var unset []string
 	if !HasTokens(s) {
-		return strings.ReplaceAll(s, "$$", "$"), false, nil
+		return strings.ReplaceAll(s, "$$", "$"), false, nil, nil
 	}
+	out, err := v.resolveTokens(s, func(e varEntry) {
+		if name, plain := plainVariable(e.expr); plain {
+			if _, ok := v.lookup(e.lookup)(name); !ok {
+				unset = append(unset, name)
+			}
+		}
+	})
+	return out, true, unset, err
+}
+
+// plainVariable returns the name of a "$NAME" or "${NAME}" expression, and
+// whether expr is one (an expression with a default, an alternative or an
+// error message is not).
+func plainVariable(expr string) (string, bool) {
+	if name, ok := strings.CutPrefix(expr, "${"); ok {
+		name, ok = strings.CutSuffix(name, "}")
+		return name, ok && isName(name)
+	}
+	name, ok := strings.CutPrefix(expr, "$")
+	return name, ok && isName(name)
+}
+
+func isName(s string) bool {
+	for i, c := range s {
+		if c != '_' && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (v *Vars) resolveTokens(s string, seen func(varEntry)) (string, error) {
 	var b strings.Builder
 	for {
 		i := strings.IndexRune(s, tokOpen)
 		if i < 0 {
 			b.WriteString(strings.ReplaceAll(s, "$$", "$"))
-			return b.String(), true, nil
+			return b.String(), nil
 		}
 		b.WriteString(strings.ReplaceAll(s[:i], "$$", "$"))
 		rest := s[i:]
 		j := strings.IndexRune(rest, tokClose)
 		if j < 0 {
 			b.WriteString(rest)
-			return b.String(), true, nil
+			return b.String(), nil
 		}
 		tok := rest[:j+len(string(tokClose))]
 		val, err := v.replace(tok, func(e varEntry) (string, error) {
+			seen(e)
 			if e.expr == "~" {
 				if home, ok := v.lookup(nil)("HOME"); ok {
 					return home, nil
@@ -204,7 +283,7 @@ func (v *Vars) Resolve(s string) (string, bool, error) {
 			return template.SubstituteWithOptions(e.expr, v.lookup(e.lookup), template.WithoutLogging)
 		})
 		if err != nil {
-			return "", true, err
+			return "", err
 		}
 		b.WriteString(val)
 		s = rest[len(tok):]

@@ -2,10 +2,8 @@ package model
 
 import (
 	"regexp"
+	"slices"
 	"strings"
-
-	"github.com/composegen/composegen/runtime/composeplan"
-	"github.com/composegen/composegen/templates"
 )
 
 var localListener = regexp.MustCompile(`(?:localhost|127\.0\.0\.1):([0-9]+)`)
@@ -16,7 +14,9 @@ var localListener = regexp.MustCompile(`(?:localhost|127\.0\.0\.1):([0-9]+)`)
 // for them and rewrite the advertised address; and warns when no advertised
 // listener can work from the host, because then Brokers() hands out
 // addresses a client on the host cannot follow.
-func (b *builder) advertised(service string, kind *templates.Kind, spec *composeplan.ServiceSpec) {
+func (sb *serviceBuilder) advertised() {
+	service, kind, spec := sb.s.Name, sb.kind, &sb.spec
+	b := sb.builder
 	if kind == nil || len(kind.Advertises) == 0 {
 		return
 	}
@@ -54,11 +54,4 @@ func (b *builder) advertised(service string, kind *templates.Kind, spec *compose
 	}
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func containsString(list []string, s string) bool { return slices.Contains(list, s) }

@@ -39,7 +39,7 @@ func TestKafkaAdvertisedListeners(t *testing.T) {
 	if !slices.Equal(adv, []string{"command"}) {
 		t.Errorf("redpanda port 19092 Advertised = %v, want [command]", adv)
 	}
-	for _, w := range p.Warnings {
+	for _, w := range p.Diagnostics {
 		if strings.Contains(w.Message, "Brokers()") {
 			t.Errorf("unexpected warning: %v", w)
 		}
@@ -65,7 +65,7 @@ func TestKafkaUnreachableFromHostIsWarned(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := mustBuild(t, compose)
 			var msgs []string
-			for _, w := range p.Warnings {
+			for _, w := range p.Diagnostics {
 				msgs = append(msgs, w.String())
 			}
 			all := strings.Join(msgs, "\n")

@@ -25,7 +25,7 @@ func build(t *testing.T, compose string, environ ...string) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(r, BuildOptions{OutDir: dir, Package: "fixtures"})
+	return Build(r, BuildOptions{Package: "fixtures"})
 }
 
 func mustBuild(t *testing.T, compose string, environ ...string) *Project {
@@ -95,7 +95,7 @@ func TestPorts(t *testing.T) {
 	ms, spec := svc(t, p, "app")
 	var got []string
 	for i, port := range spec.Ports {
-		got = append(got, fmt.Sprintf("%s=%d/%s pub=%q ip=%q expose=%v", ms.Ports[i].Method, port.Target, port.Protocol, port.Published, port.HostIP, port.Expose))
+		got = append(got, fmt.Sprintf("%s=%d/%s pub=%q ip=%q expose=%v", ms.Methods[i].Name, port.Target, port.Protocol, port.Published, port.HostIP, port.Expose))
 	}
 	want := []string{
 		`Port80=80/tcp pub="8080" ip="" expose=false`,
@@ -175,8 +175,8 @@ func TestIdentifiers(t *testing.T) {
 `)
 	want := map[string]string{"stack": "StackService", "order-db": "OrderDB", "order_db": "OrderDB2", "2fa": "S2fa", "api": "API"}
 	for _, s := range p.Services {
-		if want[s.Name] != s.GoName {
-			t.Errorf("%s → %s, want %s", s.Name, s.GoName, want[s.Name])
+		if want[s.Name] != s.TypeName {
+			t.Errorf("%s → %s, want %s", s.Name, s.TypeName, want[s.Name])
 		}
 	}
 	api, _ := svc(t, p, "api")
@@ -201,23 +201,29 @@ func TestUnsupported(t *testing.T) {
         limits: {cpus: "0.5"}
 `)
 	var got []string
-	for _, w := range p.Warnings {
+	for _, w := range p.Diagnostics {
 		got = append(got, w.String())
 	}
 	all := strings.Join(got, "\n")
 	for _, want := range []string{
-		`compose.yaml:4: service "app": uts: not supported`,
-		`compose.yaml:5: service "app": cgroup: not supported`,
-		`compose.yaml:6: service "app": mac_address: not supported`,
+		`compose.yaml:4:5: service "app": uts: not supported`,
+		`compose.yaml:5:5: service "app": cgroup: not supported`,
+		`compose.yaml:6:5: service "app": mac_address: not supported`,
 		`service "app": deploy.resources: not supported`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
 		}
 	}
-	_, err := build(t, "services:\n  app:\n    image: busybox\n    deploy:\n      replicas: 3\n")
-	if err == nil || !strings.Contains(err.Error(), `compose.yaml:5:7: service "app": deploy.replicas: replicas 3 is not supported`) {
-		t.Errorf("replicas: err = %v", err)
+	for _, field := range []string{"deploy:\n      replicas: 3", "scale: 3"} {
+		p := mustBuild(t, "services:\n  app:\n    image: busybox\n    "+field+"\n")
+		if ms, spec := svc(t, p, "app"); spec.Replicas != 3 || ms.Replicas != 3 {
+			t.Errorf("%s: replicas = %d, %d", field, spec.Replicas, ms.Replicas)
+		}
+	}
+	p = mustBuild(t, "services:\n  app:\n    image: busybox\n    deploy:\n      replicas: 1\n")
+	if ms, spec := svc(t, p, "app"); spec.Replicas != 0 || ms.Replicas != 1 {
+		t.Errorf("replicas 1: %d, %d", spec.Replicas, ms.Replicas)
 	}
 }
 
@@ -235,8 +241,14 @@ func TestExtension(t *testing.T) {
 	if spec.Kind != "postgres" || ms.Kind != "postgres" {
 		t.Errorf("kind = %q", spec.Kind)
 	}
-	if len(ms.Accessors) != 2 || ms.Accessors[0].Name != "Admin" || ms.Accessors[1].Name != "JDBC" {
-		t.Errorf("accessors = %+v", ms.Accessors)
+	var user []string
+	for _, m := range ms.Methods {
+		if m.Kind == UserAccessor {
+			user = append(user, m.Name)
+		}
+	}
+	if strings.Join(user, ",") != "Admin,JDBC" {
+		t.Errorf("accessors = %+v", ms.Methods)
 	}
 	for _, tc := range []struct{ ext, want string }{
 		{"kind: nosuchkind", `x-composegen.kind: unknown kind "nosuchkind"`},
@@ -284,11 +296,11 @@ secrets:
   token:
     file: ./token.txt
 `), 0o644)
-	r, err := load.Load(context.Background(), load.Options{WorkDir: proj, Environ: []string{"VERSION=hunter2"}})
+	r, err := load.Load(context.Background(), load.Options{WorkDir: proj, OutDir: out, Environ: []string{"VERSION=hunter2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Build(r, BuildOptions{OutDir: out, Package: "itest"})
+	p, err := Build(r, BuildOptions{Package: "itest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,12 +335,8 @@ secrets:
 	if len(plan.Volumes) != 1 || plan.Volumes[0].Name != "cache" {
 		t.Errorf("volumes = %+v", plan.Volumes)
 	}
-	if p.InputHash == "" || len(p.InputHash) != 64 {
-		t.Errorf("hash = %q", p.InputHash)
-	}
-	p2, _ := Build(r, BuildOptions{OutDir: out, Package: "other"})
-	if p2.InputHash == p.InputHash {
-		t.Error("hash ignores the package")
+	if got := strings.Join(p.Header.Sources, ","); got != "../../deploy/compose.yaml" {
+		t.Errorf("sources = %s (the project's .env is no source: it is not committed)", got)
 	}
 	if strings.Contains(fmt.Sprintf("%#v", *p), "hunter2") {
 		t.Error("build arg leaked")

@@ -27,10 +27,10 @@ func TestCorpus(t *testing.T) {
 			r, err := load.Load(context.Background(), load.Options{Files: []string{f}, WorkDir: filepath.Dir(f), Environ: []string{}})
 			if err == nil {
 				var p *Project
-				p, err = Build(r, BuildOptions{OutDir: filepath.Dir(f), Package: "fixtures"})
+				p, err = Build(r, BuildOptions{Package: "fixtures"})
 				if err == nil {
 					checkProject(t, p)
-					for _, w := range p.Warnings {
+					for _, w := range p.Diagnostics {
 						t.Logf("warning: %s", w)
 					}
 				}
@@ -65,10 +65,12 @@ func checkProject(t *testing.T, p *Project) {
 		if i > 0 && p.Services[i-1].Name >= s.Name {
 			t.Errorf("services not sorted: %s, %s", p.Services[i-1].Name, s.Name)
 		}
-		if seen[s.GoName] || s.GoName == "" {
-			t.Errorf("GoName %q repeated or empty", s.GoName)
+		for _, id := range []string{s.TypeName, s.StartName, s.EnvTypeName, s.ConstName} {
+			if seen[id] || id == "" {
+				t.Errorf("package-level name %q repeated or empty", id)
+			}
+			seen[id] = true
 		}
-		seen[s.GoName] = true
 		for _, m := range p.Plan.Services[i].Mounts {
 			if m.Type == "bind" && strings.HasPrefix(m.Source, "/work") {
 				t.Errorf("service %s: absolute bind source %s", s.Name, m.Source)
@@ -78,11 +80,14 @@ func checkProject(t *testing.T, p *Project) {
 			t.Errorf("service %s: absolute build context %s", s.Name, b.Context)
 		}
 		methods := map[string]bool{}
-		for _, port := range s.Ports {
-			if methods[port.Method] {
-				t.Errorf("service %s: method %s repeated", s.Name, port.Method)
+		for _, m := range FixedMethods {
+			methods[m] = true
+		}
+		for _, m := range s.Methods {
+			if methods[m.Name] {
+				t.Errorf("service %s: method %s repeated", s.Name, m.Name)
 			}
-			methods[port.Method] = true
+			methods[m.Name] = true
 		}
 	}
 }

@@ -35,22 +35,22 @@ func TestEnvFileNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Build(r, BuildOptions{OutDir: dir, Package: "fixtures"})
+	p, err := Build(r, BuildOptions{Package: "fixtures"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ms, spec := svc(t, p, "api")
-	got := map[string]Env{}
+	got := map[string]EnvField{}
 	for _, e := range ms.Env {
 		got[e.Name] = e
 	}
-	if e := got["DB_PASSWORD"]; e.Field != "DBPassword" || e.EnvFile != "db.env" || e.Value != "" {
+	if e := got["DB_PASSWORD"]; e.Field != "DBPassword" || !strings.Contains(e.Doc, `from env_file "db.env"`) {
 		t.Errorf("DB_PASSWORD = %+v, want field DBPassword from db.env without a value", e)
 	}
-	if e := got["DB_USER"]; e.EnvFile != "db.env" {
+	if e := got["DB_USER"]; !strings.Contains(e.Doc, `"db.env"`) {
 		t.Errorf("DB_USER = %+v", e)
 	}
-	if e := got["DB_HOST"]; e.EnvFile != "" || e.Value != "override" {
+	if e := got["DB_HOST"]; strings.Contains(e.Doc, "env_file") || !strings.Contains(e.Doc, `"override"`) {
 		t.Errorf("DB_HOST = %+v, want the environment entry", e)
 	}
 	if len(spec.Environment) != 2 {

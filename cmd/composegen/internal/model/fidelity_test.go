@@ -154,11 +154,11 @@ func TestFidelityPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Build(r, BuildOptions{OutDir: dir, Package: "fx"})
+	p, err := Build(r, BuildOptions{Package: "fx"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range p.Warnings {
+	for _, w := range p.Diagnostics {
 		t.Errorf("unexpected warning: %s", w)
 	}
 	yes := true
@@ -270,11 +270,11 @@ networks:
       config: [{subnet: 172.28.0.0/16}]
 `)
 	var got []string
-	for _, w := range p.Warnings {
+	for _, w := range p.Diagnostics {
 		got = append(got, w.String())
 	}
 	all := strings.Join(got, "\n")
-	for _, want := range []string{"compose.yaml: networks.n.ipam: fixed subnets are not supported", "compose.yaml: networks.n.enable_ipv6: not supported"} {
+	for _, want := range []string{"compose.yaml:6:5: networks.n.ipam: fixed subnets are not supported", "compose.yaml:5:5: networks.n.enable_ipv6: not supported"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
 		}

@@ -48,8 +48,14 @@ func TestMalformedComposeFiles(t *testing.T) {
 			[]string{"compose.yaml:", `service "web"`, "networks", "nope"}},
 		{"bad volume reference", "services:\n  web:\n    image: busybox\n    volumes: [\"data:/data\"]\n",
 			[]string{"compose.yaml:", `service "web"`, "volumes", "data"}},
+		// compose-go reports a cycle from any of its services (map order):
+		// the message starts at the smallest name, always.
 		{"extends cycle", "services:\n  web:\n    extends: api\n  api:\n    extends: web\n",
-			[]string{"compose.yaml:", `service "web"`, "extends", "Circular reference", "break the cycle"}},
+			[]string{"compose.yaml:5:5", `service "api"`, "extends", "circular reference: api extends web extends api", "break the cycle"}},
+		{"extends cycle of three", "services:\n  c:\n    extends: a\n  b:\n    extends: c\n  a:\n    extends: b\n",
+			[]string{"compose.yaml:", `service "a"`, "extends", "circular reference: a extends b extends c extends a", "break the cycle"}},
+		{"dependency cycle from the other end", "services:\n  z:\n    image: busybox\n    depends_on: [y]\n  y:\n    image: busybox\n    depends_on: [z]\n",
+			[]string{"compose.yaml:", `service "y"`, "depends_on", "y -> z -> y"}},
 		{"extends unknown service", "services:\n  web:\n    image: busybox\n  api:\n    extends: nope\n",
 			[]string{"compose.yaml:", `service "api"`, "nope", "not found"}},
 		// Found by FuzzGenerateOverride: compose-go's decoder crashed.

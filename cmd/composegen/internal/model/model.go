@@ -1,12 +1,17 @@
 // Package model holds composegen's own description of a compose project:
-// the static runtime plan plus everything the emitter needs to name things
-// (Go identifiers, kinds, doc comments). It is built from the loaded compose
-// project by Build and consumed by the emit stage.
+// the static runtime plan, and every name and every method of the generated
+// file with its documentation. Build makes it from a loaded project, without
+// any file-system access; the emit stage only prints it.
+//
+// The model owns every naming decision: the service types, their StartX
+// functions, Env types and selector constants, the port and accessor
+// methods, the reserved names and how collisions are resolved, which kind
+// accessors exist (and why others do not), and which URL a service gets.
 package model
 
 import (
-	"strconv"
-
+	"github.com/composegen/composegen/cmd/composegen/internal/diag"
+	"github.com/composegen/composegen/cmd/composegen/internal/header"
 	"github.com/composegen/composegen/runtime/composeplan"
 )
 
@@ -14,94 +19,101 @@ import (
 type Project struct {
 	// Package is the Go package name of the generated file.
 	Package string
-	// Sources lists the compose files (and env files) the output was
-	// generated from, relative to the output's directory, slash-separated,
-	// for the header comment.
-	Sources []string
-	// InputHash is a hex SHA-256 over the inputs (compose files, env files
-	// and flags), written into the header so -check can detect staleness.
-	InputHash string
+	// Header is what the generated file's header records: the committed
+	// inputs, and the generator's version and arguments.
+	Header header.Header
 	// Plan is emitted verbatim as a Go literal.
 	Plan composeplan.Plan
 	// Services parallels Plan.Services (same order, name order).
 	Services []Service
-	// Warnings are reported by the CLI on stderr.
-	Warnings []Warning
+	// Profiles are the profiles the services declare, in name order, each
+	// with its selector constant.
+	Profiles []Profile
+	// Diagnostics are the warnings found while loading and building; the
+	// CLI reports them.
+	Diagnostics diag.List
 }
 
-// Service is one compose service with its Go names.
+// Service is one compose service with its Go names and methods.
 type Service struct {
 	// Name is the compose service name.
 	Name string
-	// GoName is the exported identifier of the service's type and Stack
+	// TypeName is the exported identifier of the service's type and Stack
 	// field ("order-db" → "OrderDB").
-	GoName string
+	TypeName string
+	// StartName is its fixture constructor ("StartOrderDB").
+	StartName string
+	// EnvTypeName is the type of its Env method's result ("OrderDBEnv").
+	EnvTypeName string
+	// ConstName is its selector constant of type ServiceName
+	// ("ServiceOrderDB").
+	ConstName string
 	// Kind is the templates catalog kind name ("postgres"), "" if none.
 	Kind string
-	// Image is the image template, for doc comments.
-	Image string
-	Ports []Port
-	Env   []Env
-	// Accessors are user-defined accessors from x-composegen, in name order.
-	Accessors []Accessor
+	// Origin describes the image or build for doc comments: "image
+	// postgres:16", "built from ./api".
+	Origin string
+	// Replicas is the number of containers (1 unless deploy.replicas or
+	// scale say more).
+	Replicas int
+	// Methods are the service type's methods besides the fixed ones
+	// (FixedMethods): ports, kind accessors, URL, then user accessors.
+	Methods []Method
+	// Notes are paragraphs for the type's doc comment: why the service has
+	// no kind, which kind accessors are not generated and why.
+	Notes []string
+	// Env are the fields of the Env type, in name order.
+	Env []EnvField
 }
 
-// Port is one port method of a service type.
-type Port struct {
-	// Method is the method name: the long-syntax name ("HTTP") or
-	// "Port5432" / "Port53UDP".
-	Method   string
-	Target   int
+// MethodKind says what a method returns and how.
+type MethodKind int
+
+const (
+	// PortMethod returns the published port Port/Protocol (runtime.Port).
+	PortMethod MethodKind = iota
+	// KindAccessor calls the templates function Func with the service.
+	KindAccessor
+	// HTTPURL returns templates.HTTPURL of Port.
+	HTTPURL
+	// UserAccessor renders Template, an x-composegen accessor.
+	UserAccessor
+)
+
+// Method is one method of a service type.
+type Method struct {
+	Kind MethodKind
+	Name string
+	// Doc is the doc comment after the method's name ("returns ...").
+	Doc string
+	// Port and Protocol: PortMethod and HTTPURL (tcp).
+	Port     int
 	Protocol string
-	// Source describes where it came from for the doc comment, e.g.
-	// `ports: "5432:5432"` or `expose: 9000` or `default port of kind postgres`.
-	Source string
+	// Func and Result ("string" or "[]string"): KindAccessor.
+	Func   string
+	Result string
+	// Key (as written in x-composegen) and Template: UserAccessor.
+	Key      string
+	Template string
 }
 
-// Env is one field of the service's Env struct.
-type Env struct {
+// EnvField is one field of a service's Env type.
+type EnvField struct {
 	// Field is the Go field name ("POSTGRES_USER" → "PostgresUser").
 	Field string
 	// Name is the environment variable name.
 	Name string
-	// Value is the template as written in the compose file, for the doc
-	// comment; secrets are never resolved at generation time.
-	Value string
-	// EnvFile is the env_file (relative to the project directory) the
-	// variable was found in when it is not in environment. Only its name is
-	// read at generation; its value is read when the stack starts.
-	EnvFile string
+	// Doc is the field's doc comment after its name.
+	Doc string
 }
 
-// Accessor is a user-defined accessor from the x-composegen extension: a
-// method returning Template rendered with text/template at run time.
-type Accessor struct {
-	Name     string
-	Template string
+// Profile is a compose profile with its selector constant.
+type Profile struct {
+	Name      string
+	ConstName string
+	// Services are the services that declare it, in name order.
+	Services []string
 }
 
-// Warning is a non-fatal problem found while building the model.
-type Warning struct {
-	File    string
-	Line    int
-	Service string
-	Field   string
-	Message string
-}
-
-func (w Warning) String() string {
-	s := w.File
-	if w.Line > 0 {
-		s += ":" + strconv.Itoa(w.Line)
-	}
-	if s != "" {
-		s += ": "
-	}
-	if w.Service != "" {
-		s += "service \"" + w.Service + "\": "
-	}
-	if w.Field != "" {
-		s += w.Field + ": "
-	}
-	return s + w.Message
-}
+// ExtensionKey is the compose service extension read by composegen.
+const ExtensionKey = "x-composegen"

@@ -1,6 +1,17 @@
 // Package naming turns compose names (services, ports, environment
-// variables) into exported Go identifiers, with Go's initialisms and a
-// deterministic collision policy.
+// variables, profiles) into exported Go identifiers, with Go's initialisms,
+// product names as their makers write them, and a deterministic collision
+// policy.
+//
+// The rule: a name is split into words at every character that is not a
+// letter or a digit ("order-db", "POSTGRES_USER", "web.api") and where the
+// case changes from lower to upper ("orderDb"), or from an upper-case run to
+// a capitalised word ("APIKey"). Each word is written capitalised
+// ("Postgres"), except a Go initialism, written in capitals ("DB", "URL",
+// "ID"), and a product name, written as its makers write it ("RabbitMQ",
+// "MySQL", "PostgreSQL"). A word is never split further: names written as
+// one word keep one capital ("PGDATABASE" → "Pgdatabase", while
+// "PG_DATABASE" → "PGDatabase").
 package naming
 
 import (
@@ -24,6 +35,26 @@ var Initialisms = map[string]bool{
 	"SQL": true, "SSH": true, "SSL": true, "TCP": true, "TLS": true, "TTL": true,
 	"UDP": true, "UI": true, "UID": true, "URI": true, "URL": true, "UTF8": true,
 	"UUID": true, "VM": true, "XML": true, "XMPP": true, "XSRF": true, "XSS": true,
+	"PG": true, "JVM": true, "MSSQL": true, "OIDC": true, "SSO": true, "TOTP": true,
+}
+
+// Products are the product names written otherwise than capitalised,
+// by their lower-case form: the catalog's kinds and the services compose
+// files often name after them.
+var Products = map[string]string{
+	"arangodb": "ArangoDB", "clickhouse": "ClickHouse", "cockroachdb": "CockroachDB",
+	"couchdb": "CouchDB", "dynamodb": "DynamoDB", "github": "GitHub", "gitlab": "GitLab",
+	"graphql": "GraphQL", "influxdb": "InfluxDB", "javascript": "JavaScript",
+	"keydb": "KeyDB", "ksqldb": "KsqlDB", "localstack": "LocalStack", "mailhog": "MailHog",
+	"mariadb": "MariaDB", "minio": "MinIO", "mongodb": "MongoDB", "mysql": "MySQL",
+	"nodejs": "NodeJS", "oauth": "OAuth", "openapi": "OpenAPI", "openbao": "OpenBao",
+	"openldap": "OpenLDAP", "opensearch": "OpenSearch", "pgadmin": "PgAdmin",
+	"pgbouncer": "PgBouncer", "phpmyadmin": "PhpMyAdmin", "postgresql": "PostgreSQL",
+	"questdb": "QuestDB", "rabbitmq": "RabbitMQ", "redisinsight": "RedisInsight",
+	"rethinkdb": "RethinkDB", "scylladb": "ScyllaDB", "sqlite": "SQLite",
+	"sqlserver": "SQLServer", "surrealdb": "SurrealDB", "timescaledb": "TimescaleDB",
+	"typescript": "TypeScript", "websocket": "WebSocket", "wordpress": "WordPress",
+	"zookeeper": "ZooKeeper",
 }
 
 // Words splits s into words at any character that is not a letter or a
@@ -68,6 +99,10 @@ func Exported(s, prefix string) string {
 		up := strings.ToUpper(w)
 		if Initialisms[up] {
 			b.WriteString(up)
+			continue
+		}
+		if p, ok := Products[strings.ToLower(w)]; ok {
+			b.WriteString(p)
 			continue
 		}
 		rs := []rune(strings.ToLower(w))

@@ -1,8 +1,14 @@
 package naming
 
 import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestExported(t *testing.T) {
@@ -76,5 +82,48 @@ func TestAssign(t *testing.T) {
 	}
 	if _, err := Assign([]string{"a", "a"}, ident, nil, ""); err == nil || !strings.Contains(err.Error(), `"a"`) {
 		t.Errorf("duplicate: err = %v", err)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/names.golden")
+
+// TestNamesGolden pins the naming rule (see the package doc) on the names
+// compose files use: services, ports, environment variables, profiles.
+func TestNamesGolden(t *testing.T) {
+	inputs := []string{
+		// Services.
+		"postgres", "order-db", "redis_cache", "2fa", "api", "web-api", "rabbitmq", "rabbit-mq",
+		"my-rabbitmq", "mysql", "mariadb", "mongodb", "mongo", "postgresql", "minio", "clickhouse",
+		"opensearch", "localstack", "keydb", "pgadmin", "phpmyadmin", "mailhog", "kafka-ui",
+		"graphql-engine", "zookeeper", "user-service", "orderDb", "APIKey", "s3", "http2", "é",
+		// Environment variables.
+		"POSTGRES_USER", "POSTGRES_DB", "PGDATABASE", "PG_DATABASE", "PGPASSWORD", "DATABASE_URL",
+		"RABBITMQ_DEFAULT_USER", "MYSQL_ROOT_PASSWORD", "MARIADB_USER", "MONGO_INITDB_ROOT_USERNAME",
+		"MINIO_ROOT_USER", "JWT_SECRET", "OAUTH_CLIENT_ID", "KAFKA_CFG_NODE_ID", "REDIS_URL",
+		"spring.datasource.url", "dbHost", "X_API_KEY",
+		// Ports and profiles.
+		"http", "https", "grpc", "metrics", "web-ui", "amqp", "debug", "with-mail",
+	}
+	var b strings.Builder
+	for _, in := range inputs {
+		fmt.Fprintf(&b, "%-28s %s\n", in, Exported(in, "S"))
+	}
+	got := b.String()
+	path := filepath.Join("testdata", "names.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("names differ from %s (-want +got):\n%s", path, diff)
 	}
 }

@@ -1,6 +1,7 @@
 // Package testcorpus locates, for composegen's tests, the repository root
-// and the shared corpus of real compose files (docker/awesome-compose,
-// ../shared/corpus/awesome-compose beside the repository).
+// and the shared corpus of real compose files (docker/awesome-compose, in
+// shared/corpus/awesome-compose beside the repository or beside one of its
+// parent directories, so that a git worktree finds it too).
 package testcorpus
 
 import (
@@ -35,18 +36,28 @@ func isMainModule(gomod []byte) bool {
 	return len(gomod) >= len(want) && string(gomod[:len(want)]) == want
 }
 
-// Dir returns the corpus directory. When it is missing the test fails under
-// CI=true and is skipped otherwise.
+// Dir returns the corpus directory: shared/corpus/awesome-compose in the
+// parent of the repository or in one of its ancestors. When it is missing the
+// test fails under CI=true and is skipped otherwise.
 func Dir(tb testing.TB) string {
 	tb.Helper()
-	dir := filepath.Join(RepoRoot(tb), "..", "shared", "corpus", "awesome-compose")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("CI=true and the compose corpus is missing: %v", err)
+	root := RepoRoot(tb)
+	for d := filepath.Dir(root); ; {
+		dir := filepath.Join(d, "shared", "corpus", "awesome-compose")
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			return dir
 		}
-		tb.Skipf("compose corpus not found: %v", err)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
 	}
-	return dir
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("CI=true and the compose corpus (shared/corpus/awesome-compose beside %s or a parent) is missing", root)
+	}
+	tb.Skipf("compose corpus not found beside %s or a parent", root)
+	return ""
 }
 
 // Files returns the corpus's compose files (one per project, under any of

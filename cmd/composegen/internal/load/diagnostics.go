@@ -1,0 +1,170 @@
+package load
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/tree"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/composegen/composegen/cmd/composegen/internal/diag"
+)
+
+// GroupPublishedPort groups the notes about published host ports written
+// with variables: they are resolved at generation, but bound only with
+// runtime.WithFixedPorts, so the value rarely matters.
+const GroupPublishedPort = "published-port"
+
+const publishedSummary = "published host ports written with variables are resolved at generation time; they are bound only with runtime.WithFixedPorts"
+
+// structuralDiagnostics reports every structural field written with a
+// variable: its value is fixed in the generated code.
+func (res *Result) structuralDiagnostics() diag.List {
+	def := loader.ToOptions(&types.ConfigDetails{}, nil).Interpolate.TypeCastMapping
+	patterns := slices.Clone(structuralPaths)
+	for p := range def {
+		patterns = append(patterns, p)
+	}
+	var out diag.List
+	for _, f := range res.Positions.files {
+		idx := res.Positions.index[f]
+		keys := make([]string, 0, len(idx))
+		for k := range idx {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			val := res.Positions.scalar(f, k)
+			if !strings.Contains(strings.ReplaceAll(val, "$$", ""), "$") {
+				continue
+			}
+			tp := treePath(k)
+			if !slices.ContainsFunc(patterns, tp.Matches) {
+				continue
+			}
+			svc, field := splitServicePath(k)
+			d := diag.Diagnostic{
+				Severity: diag.Warning, File: res.display(f), Line: idx[k].Line, Column: idx[k].Column,
+				Service: svc, Field: field,
+				Message: fmt.Sprintf("%s is resolved at generation time (compose parses this field when loading), so its value is fixed in the generated code; regenerate when the variable changes", Shown(val)),
+			}
+			if publishedOnly(tp, val) {
+				d.Severity = diag.Note
+				d.Group = GroupPublishedPort
+				d.Message = fmt.Sprintf("the host port of %s is resolved at generation time; it is bound only with runtime.WithFixedPorts (by default every port gets an ephemeral host port)", Shown(val))
+				d.Summary = publishedSummary
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// publishedOnly reports whether the variables of a ports entry are only in
+// its published (host) part: "${PORT:-8080}:80", or the published field of
+// the long syntax.
+func publishedOnly(p tree.Path, val string) bool {
+	if p.Matches("services.*.ports.[].published") {
+		return true
+	}
+	if !p.Matches("services.*.ports.[]") {
+		return false
+	}
+	// host_ip:published:target[/proto]: the target is after the last colon
+	// outside ${...}.
+	depth, last := 0, -1
+	for i := 0; i < len(val); i++ {
+		switch {
+		case val[i] == '$' && i+1 < len(val) && val[i+1] == '{':
+			depth++
+			i++
+		case val[i] == '}' && depth > 0:
+			depth--
+		case val[i] == ':' && depth == 0:
+			last = i
+		}
+	}
+	return last >= 0 && !strings.Contains(val[last:], "$")
+}
+
+// unsetDiagnostics warns about fields resolved at generation that use
+// unset variables and are still valid (blank, as docker compose does).
+func (res *Result) unsetDiagnostics() diag.List {
+	var out diag.List
+	for _, u := range res.Vars.unset {
+		d := diag.Diagnostic{
+			Severity: diag.Warning,
+			Message:  fmt.Sprintf("%s %s not set: %s is resolved when generating, with a blank string in its place", strings.Join(quoteVars(u.Vars), " and "), plural(len(u.Vars), "is", "are"), Shown(u.Template)),
+			Hint:     fmt.Sprintf("set %s in .env or in go generate's environment, or give a default: ${%s:-value}", strings.Join(u.Vars, " and "), u.Vars[0]),
+		}
+		if path, pos, ok := res.Positions.findValue("", u.Template); ok {
+			d.Service, d.Field = splitServicePath(path)
+			res.setPos(&d, pos)
+			if publishedOnly(treePath(path), u.Template) {
+				d.Severity = diag.Note
+				d.Group = GroupPublishedPort
+				d.Summary = publishedSummary
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// Shown quotes compose text for a message as the container sees it: "$$"
+// (compose's escaped "$") is shown as "$", and nothing else is escaped
+// unless it is not printable.
+func Shown(s string) string {
+	s = strings.ReplaceAll(s, "$$", "$")
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return strconv.Quote(s)
+		}
+	}
+	return `"` + s + `"`
+}
+
+// treePath converts "services.api.ports[1]" into compose-go's
+// "services.api.ports.[]".
+func treePath(k string) tree.Path {
+	var parts []string
+	for _, seg := range strings.Split(k, ".") {
+		for {
+			i := strings.IndexByte(seg, '[')
+			if i < 0 {
+				parts = append(parts, seg)
+				break
+			}
+			if i > 0 {
+				parts = append(parts, seg[:i])
+			}
+			parts = append(parts, tree.PathMatchList)
+			j := strings.IndexByte(seg, ']')
+			if j < 0 {
+				break
+			}
+			seg = seg[j+1:]
+			if seg == "" {
+				break
+			}
+		}
+	}
+	return tree.NewPath(parts...)
+}
+
+func splitServicePath(k string) (service, field string) {
+	rest, ok := strings.CutPrefix(k, "services.")
+	if !ok {
+		return "", k
+	}
+	i := strings.IndexAny(rest, ".[")
+	if i < 0 {
+		return rest, ""
+	}
+	return rest[:i], strings.TrimPrefix(rest[i:], ".")
+}

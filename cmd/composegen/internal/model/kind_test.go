@@ -1,0 +1,151 @@
+package model
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/composegen/composegen/cmd/composegen/internal/diag"
+)
+
+// TestKindByCommand: a service gets its image's kind only when its
+// entrypoint and command run the kind's server; idioms from real compose
+// files.
+func TestKindByCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name, service string
+		kind          string // "" for kind-less
+	}{
+		// PostgreSQL.
+		{"default command", "image: postgres:16", "postgres"},
+		{"server flags", `image: postgres:16
+    command: ["-c", "fsync=off", "-c", "shared_buffers=256MB"]`, "postgres"},
+		{"server with flags", "image: postgres:16\n    command: postgres -c max_connections=200", "postgres"},
+		{"client toolbox", "image: postgres:16\n    entrypoint: sleep infinity", ""},
+		{"client toolbox as command", "image: postgres:16\n    command: [sleep, infinity]", ""},
+		{"psql one-shot", `image: postgres:16
+    command: psql -h db -U app -f /migrations/001.sql`, ""},
+		{"psql in a shell", `image: postgres:16
+    entrypoint: ["sh", "-c"]
+    command: ["until pg_isready -h db; do sleep 1; done; psql -h db -U app -c 'select 1'"]`, ""},
+		{"wrapper script execs the server", `image: postgres:16
+    entrypoint: ["/bin/bash", "-ec", "chmod 600 /certs/key && exec docker-entrypoint.sh postgres -c ssl=on"]`, "postgres"},
+		{"custom entrypoint script file", "image: postgres:16\n    entrypoint: /scripts/start.sh", ""},
+		{"shell running a script file", "image: postgres:16\n    entrypoint: [bash, /scripts/start.sh]", ""},
+		{"command from a variable with a default", "image: postgres:16\n    command: ${PG_COMMAND:-postgres}", "postgres"},
+		{"command from a variable with a client default", "image: postgres:16\n    command: ${PG_COMMAND:-psql}", ""},
+		{"command from a variable without default", "image: postgres:16\n    command: ${PG_COMMAND}", "postgres"},
+		{"entrypoint cleared, server", "image: postgres:16\n    entrypoint: []\n    command: [postgres]", "postgres"},
+		// Redis.
+		{"redis flags", "image: redis:7\n    command: --appendonly yes", "redis"},
+		{"redis-server with a password", "image: redis:7-alpine\n    command: redis-server --requirepass $${REDIS_PASSWORD}", "redis"},
+		{"sh -c exec redis-server", `image: redis:7
+    command: sh -c "echo starting && exec redis-server --save '' --appendonly no"`, "redis"},
+		{"redis-cli health poller", `image: redis:7
+    command: sh -c "while ! redis-cli -h cache ping; do sleep 1; done"`, ""},
+		{"redis-cli one-shot", "image: redis:7\n    command: redis-cli -h cache set warm 1", ""},
+		// MySQL and MariaDB.
+		{"mysqld flags", "image: mysql:8\n    command: --default-authentication-plugin=mysql_native_password", "mysql"},
+		{"mysqld", "image: mysql:8\n    command: mysqld --character-set-server=utf8mb4", "mysql"},
+		{"mariadbd", "image: mariadb:11\n    command: [mariadbd, --transaction-isolation=READ-COMMITTED]", "mariadb"},
+		{"mysql client one-shot", `image: mariadb:11
+    command: sh -c "mysql -h db -uroot -p$$MARIADB_ROOT_PASSWORD < /init.sql"`, ""},
+		// Others.
+		{"mongod replica set", "image: mongo:7\n    command: [--replSet, rs0, --bind_ip_all]", "mongo"},
+		{"mongosh init one-shot", "image: mongo:7\n    command: mongosh --host mongo --eval 'rs.initiate()'", ""},
+		{"kafka topics one-shot", `image: confluentinc/cp-kafka:7.6.0
+    entrypoint: ["/bin/sh", "-c"]
+    command: |
+      kafka-topics --bootstrap-server kafka:29092 --create --topic orders`, ""},
+		{"kafka run after a wait", `image: confluentinc/cp-kafka:7.6.0
+    command: sh -c "sleep 2 && /etc/confluent/docker/run"`, "kafka"},
+		{"redpanda start", "image: redpandadata/redpanda:v24.1.1\n    command: [redpanda, start, --smp, '1']", "redpanda"},
+		{"redpanda start as one item", "image: docker.redpanda.com/vectorized/redpanda:v22.2.2\n    command: [redpanda start, --smp 1, --overprovisioned]", "redpanda"},
+		{"rpk topic one-shot", "image: redpandadata/redpanda:v24.1.1\n    entrypoint: rpk\n    command: topic create orders -X brokers=redpanda:9092", ""},
+		{"minio server", "image: minio/minio\n    command: server /data --console-address :9001", "minio"},
+		{"nats flags", "image: nats:2\n    command: [-js, --user, app]", "nats"},
+		{"vault server", "image: hashicorp/vault:1.17\n    command: server -dev", "vault"},
+		{"vault init one-shot", "image: hashicorp/vault:1.17\n    command: vault operator init", ""},
+		{"nginx templated config", `image: nginx:alpine
+    command: /bin/sh -c "envsubst < /tmpl/default.conf > /etc/nginx/conf.d/default.conf && exec nginx -g 'daemon off;'"`, "nginx"},
+		{"nginx config test", "image: nginx:alpine\n    command: nginx -t", "nginx"},
+		{"traefik flags", "image: traefik:v3.0\n    command: [--api.insecure=true, --providers.docker]", "traefik"},
+		{"clickhouse client", "image: clickhouse/clickhouse-server:24.8\n    entrypoint: clickhouse\n    command: client --host ch --query 'select 1'", ""},
+		{"gosu wrapper", "image: redis:7\n    command: [gosu, redis, redis-server]", "redis"},
+		{"forced kind", "image: postgres:16\n    entrypoint: sleep infinity\n    x-composegen: {kind: postgres}", "postgres"},
+		{"forced none", "image: postgres:16\n    x-composegen: {kind: none}", ""},
+		{"custom image forced", "image: acme/pg:1\n    x-composegen: {kind: postgres}", "postgres"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustBuild(t, "services:\n  svc:\n    "+tc.service+"\n")
+			ms, spec := svc(t, p, "svc")
+			if spec.Kind != tc.kind || ms.Kind != tc.kind {
+				t.Fatalf("kind = %q, want %q", spec.Kind, tc.kind)
+			}
+			warned := false
+			for _, d := range p.Diagnostics {
+				warned = warned || d.Severity == diag.Warning && strings.Contains(d.Message, "does not run the server")
+			}
+			if tc.kind == "" {
+				if spec.Probe != nil && spec.Probe.Protocol != "tcp" || len(spec.FileEnv) > 0 {
+					t.Errorf("kind-less service has probe %+v, file env %v", spec.Probe, spec.FileEnv)
+				}
+				for _, port := range spec.Ports {
+					if port.Implicit {
+						t.Errorf("kind-less service has the implicit port %d", port.Target)
+					}
+				}
+				for _, m := range ms.Methods {
+					if m.Kind == KindAccessor {
+						t.Errorf("kind-less service has the accessor %s", m.Name)
+					}
+				}
+				if !warned && !strings.Contains(tc.service, "kind: none") {
+					t.Errorf("no warning; diagnostics: %v", p.Diagnostics)
+				}
+			} else if warned {
+				t.Errorf("warned although the service runs the server: %v", p.Diagnostics)
+			}
+		})
+	}
+}
+
+func TestKindlessWarning(t *testing.T) {
+	p := mustBuild(t, "services:\n  toolbox:\n    image: postgres:16\n    entrypoint: sleep infinity\n")
+	var msgs []string
+	for _, d := range p.Diagnostics {
+		msgs = append(msgs, d.String())
+	}
+	got := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		`compose.yaml:4:5: service "toolbox": entrypoint: the image postgres:16 is of kind postgres, but its entrypoint (sleep infinity) does not run the server`,
+		"no readiness probe of kind postgres, no DSN(), User(), Password(), Database(), no default port 5432",
+		"set x-composegen: {kind: postgres}",
+		"x-composegen: {kind: none}",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warning lacks %q:\n%s", want, got)
+		}
+	}
+	ms, _ := svc(t, p, "toolbox")
+	if len(ms.Notes) != 1 || !strings.Contains(ms.Notes[0], "does not run the server") {
+		t.Errorf("notes = %q", ms.Notes)
+	}
+}
+
+func TestRestartValidated(t *testing.T) {
+	for _, ok := range []string{"no", "always", "on-failure", "on-failure:3", "unless-stopped", "${RESTART:-always}", `"no"`} {
+		if _, err := build(t, "services:\n  app:\n    image: busybox\n    restart: "+ok+"\n"); err != nil {
+			t.Errorf("restart %s: %v", ok, err)
+		}
+	}
+	for bad, want := range map[string]string{
+		"unles-stopped": `compose.yaml:4:5: service "app": restart: invalid restart policy "unles-stopped" (did you mean "unless-stopped"?`,
+		"on-failure:x":  `invalid restart policy "on-failure:x" (did you mean "on-failure"?`,
+		"sometimes":     `invalid restart policy "sometimes" (use no, always, on-failure[:max-retries] or unless-stopped)`,
+	} {
+		_, err := build(t, "services:\n  app:\n    image: busybox\n    restart: "+bad+"\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("restart %s: err = %v, want %q", bad, err, want)
+		}
+	}
+}
