@@ -185,11 +185,13 @@ func removeKinds(ctx context.Context, t *testing.T, eng engine.Engine, rs []engi
 	for _, r := range rs {
 		for _, k := range kinds {
 			if r.Kind == k {
-				wg.Go(func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
 					if err := eng.Remove(ctx, r); err != nil {
 						t.Errorf("cleanup: Remove %s %s: %v", r.Kind, r.Name, err)
 					}
-				})
+				}()
 			}
 		}
 	}

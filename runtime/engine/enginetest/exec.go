@@ -72,14 +72,16 @@ func testExecConcurrent(ctx context.Context, t *testing.T, s *suite) {
 	id := s.sleeper(ctx, t)
 	var wg sync.WaitGroup
 	for i := range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			var out strings.Builder
 			want := fmt.Sprintf("exec-%d\n", i)
 			code, err := s.eng.Exec(ctx, id, []string{"sh", "-c", fmt.Sprintf("echo exec-%d; exit %d", i, i)}, &out, nil)
 			if err != nil || code != i || out.String() != want {
 				t.Errorf("exec %d = %d, %v, %q; want %d, nil, %q", i, code, err, out.String(), i, want)
 			}
-		})
+		}()
 	}
 	wg.Wait()
 }

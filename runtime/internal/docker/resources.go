@@ -70,7 +70,8 @@ func (e *Engine) List(ctx context.Context, labels map[string]string) ([]resource
 	errs := make([]error, len(lists))
 	var wg sync.WaitGroup
 	for i, list := range lists {
-		wg.Go(func() { parts[i], errs[i] = list(ctx, filter) })
+		wg.Add(1)
+		go func() { defer wg.Done(); parts[i], errs[i] = list(ctx, filter) }()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
