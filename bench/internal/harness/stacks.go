@@ -102,7 +102,7 @@ func StackByName(name string) *Stack {
 				if err != nil {
 					return nil, err
 				}
-				return oursRun(s.Down, s.Runtime(), map[string]string{"postgres": s.Postgres.DSN(), "rabbitmq": s.Rabbitmq.URL()}), nil
+				return oursRun(s.Down, s.Runtime(), map[string]string{"postgres": s.Postgres.DSN(), "rabbitmq": s.RabbitMQ.URL()}), nil
 			},
 			Limit: []LimitService{
 				{Name: "postgres", Image: "postgres:16", Port: 5432, Probe: &pg, Env: []string{"POSTGRES_PASSWORD=example"}},
