@@ -7,6 +7,11 @@ func str(name, fn, doc string, ports ...int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "string", Ports: ports}
 }
 
+// fresh is a per-test isolation accessor.
+func fresh(name, fn, doc string, port int) Accessor {
+	return Accessor{Name: name, Doc: doc, Func: fn, Result: "string", Ports: []int{port}, PerTest: true}
+}
+
 func strs(name, fn, doc string, ports ...int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "[]string", Ports: ports}
 }
@@ -37,26 +42,29 @@ func probe(protocol string, port int, path string) *composeplan.ProbeSpec {
 
 // Accessor docs shared by variants of a family.
 const (
-	docPostgresDSN = "returns the libpq connection URL postgres://user:password@host:port/db?sslmode=disable, for pgx, lib/pq and database/sql; user, password and database are escaped."
-	docMySQLDSN    = "returns the go-sql-driver/mysql DSN user:password@tcp(host:port)/db; append ?parseTime=true or other parameters as needed."
-	docMySQLURL    = "returns the URL mysql://user:password@host:port/db with user and password escaped, for tools that take URLs (migrate, atlas)."
-	docUser        = "returns the user the accessors connect as, derived from the service's environment as the image does."
-	docPassword    = "returns the password of User, derived from the service's environment as the image does (\"\" when none)."
-	docDatabase    = "returns the database created by the image, derived from the service's environment."
-	docRedisAddr   = "returns host:port of the server, for go-redis's Options.Addr."
-	docRedisURL    = "returns redis://[:password@]host:port/0, for redis.ParseURL."
-	docRedisPass   = "returns the server's password (\"\" when none)."
-	docAMQPURL     = "returns the AMQP URL amqp://user:password@host:port/vhost with the image's credentials (vhost \"/\" is %2F)."
-	docMgmtURL     = "returns http://host:port of the management UI and HTTP API (container port 15672)."
-	docBrokers     = "returns the bootstrap addresses (host:port) for a client on the host: the broker's listener advertised as localhost:<published port> (its host port is picked at start and the advertised address rewritten to it), else the published port 9092."
-	docMinioEP     = "returns host:port of the S3 API, for minio-go's New."
-	docMinioURL    = "returns http://host:port of the S3 API, for AWS SDK endpoints."
-	docMinioAK     = "returns the access key (root user) derived from the service's environment as the image does."
-	docMinioSK     = "returns the secret key (root password) derived from the service's environment as the image does."
-	docFileEnv     = " Each variable may instead be given as a file by its _FILE variable (X_FILE=/run/secrets/x): the runtime reads the file from the container when the stack starts (a file it cannot read fails the start), and trailing newlines are trimmed as the entrypoint does."
-	docSearchURL   = "returns the base URL of the REST API on container port 9200, with credentials when the service's environment enables security."
-	docHTTPURL     = "returns http://host:port of container port 80."
-	docHostAddrs   = "returns the host addresses (host:port) of the published CQL port 9042, for gocql.NewCluster."
+	docPostgresDSN   = "returns the libpq connection URL postgres://user:password@host:port/db?sslmode=disable, for pgx, lib/pq and database/sql; user, password and database are escaped."
+	docMySQLDSN      = "returns the go-sql-driver/mysql DSN user:password@tcp(host:port)/db; append ?parseTime=true or other parameters as needed."
+	docMySQLURL      = "returns the URL mysql://user:password@host:port/db with user and password escaped, for tools that take URLs (migrate, atlas)."
+	docUser          = "returns the user the accessors connect as, derived from the service's environment as the image does."
+	docPassword      = "returns the password of User, derived from the service's environment as the image does (\"\" when none)."
+	docDatabase      = "returns the database created by the image, derived from the service's environment."
+	docRedisAddr     = "returns host:port of the server, for go-redis's Options.Addr."
+	docPostgresFresh = "returns a DSN like DSN's to a new database for test t: a copy (CREATE DATABASE … TEMPLATE) of the service's database as its init scripts and the stack's one-shot services (migrations, seeds) left it, dropped when t ends. Use it on a stack from Shared (or Start) instead of a stack per test: each test sees only its own rows. Safe for parallel tests of many packages."
+	docMySQLFresh    = "returns a DSN like DSN's to a new database for test t, with the tables and rows of the service's database as its init scripts and the stack's one-shot services (migrations, seeds) left it, dropped when t ends. Use it on a stack from Shared (or Start) instead of a stack per test. Safe for parallel tests of many packages."
+	docRedisFresh    = "returns redis://[:password@]host:port/N, a logical database leased to test t across every test binary sharing the stack, flushed when leased and when t ends; when all are leased it waits (up to t's deadline) rather than share one."
+	docRedisURL      = "returns redis://[:password@]host:port/0, for redis.ParseURL."
+	docRedisPass     = "returns the server's password (\"\" when none)."
+	docAMQPURL       = "returns the AMQP URL amqp://user:password@host:port/vhost with the image's credentials (vhost \"/\" is %2F)."
+	docMgmtURL       = "returns http://host:port of the management UI and HTTP API (container port 15672)."
+	docBrokers       = "returns the bootstrap addresses (host:port) for a client on the host: the broker's listener advertised as localhost:<published port> (its host port is picked at start and the advertised address rewritten to it), else the published port 9092."
+	docMinioEP       = "returns host:port of the S3 API, for minio-go's New."
+	docMinioURL      = "returns http://host:port of the S3 API, for AWS SDK endpoints."
+	docMinioAK       = "returns the access key (root user) derived from the service's environment as the image does."
+	docMinioSK       = "returns the secret key (root password) derived from the service's environment as the image does."
+	docFileEnv       = " Each variable may instead be given as a file by its _FILE variable (X_FILE=/run/secrets/x): the runtime reads the file from the container when the stack starts (a file it cannot read fails the start), and trailing newlines are trimmed as the entrypoint does."
+	docSearchURL     = "returns the base URL of the REST API on container port 9200, with credentials when the service's environment enables security."
+	docHTTPURL       = "returns http://host:port of container port 80."
+	docHostAddrs     = "returns the host addresses (host:port) of the published CQL port 9042, for gocql.NewCluster."
 )
 
 var catalog = []Kind{
@@ -69,6 +77,7 @@ var catalog = []Kind{
 		FileEnv: []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
 		Accessors: []Accessor{
 			str("DSN", "PostgresDSN", docPostgresDSN, 5432),
+			fresh("FreshDSN", "PostgresFreshDSN", docPostgresFresh, 5432),
 			str("User", "PostgresUser", "returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default \"postgres\"."),
 			str("Password", "PostgresPassword", "returns POSTGRES_PASSWORD, else the content of the file named by POSTGRES_PASSWORD_FILE, read from the running container with trailing newlines trimmed as the entrypoint does (\"\" when it cannot be read)."),
 			str("Database", "PostgresDatabase", "returns POSTGRES_DB (or the content of POSTGRES_DB_FILE), default the user's name."),
@@ -82,6 +91,7 @@ var catalog = []Kind{
 		Probe:  probe("postgres", 5432, ""),
 		Accessors: []Accessor{
 			str("DSN", "BitnamiPostgresDSN", docPostgresDSN, 5432),
+			fresh("FreshDSN", "BitnamiPostgresFreshDSN", docPostgresFresh, 5432),
 			str("User", "BitnamiPostgresUser", "returns POSTGRESQL_USERNAME (or POSTGRES_USER), default \"postgres\"."),
 			str("Password", "BitnamiPostgresPassword", "returns POSTGRESQL_PASSWORD (or POSTGRES_PASSWORD)."),
 			str("Database", "BitnamiPostgresDatabase", "returns POSTGRESQL_DATABASE (or POSTGRES_DB), default \"postgres\"."),
@@ -96,6 +106,7 @@ var catalog = []Kind{
 		FileEnv: []string{"MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
 		Accessors: []Accessor{
 			str("DSN", "MySQLDSN", docMySQLDSN, 3306),
+			fresh("FreshDSN", "MySQLFreshDSN", docMySQLFresh, 3306),
 			str("URL", "MySQLURL", docMySQLURL, 3306),
 			str("User", "MySQLUser", "returns MYSQL_USER when MYSQL_USER and MYSQL_PASSWORD are set (the image creates that user), else \"root\"."),
 			str("Password", "MySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD (\"\" with MYSQL_ALLOW_EMPTY_PASSWORD; unknown with MYSQL_RANDOM_ROOT_PASSWORD)."+docFileEnv),
@@ -111,6 +122,7 @@ var catalog = []Kind{
 		FileEnv: []string{"MARIADB_ROOT_PASSWORD", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_DATABASE", "MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
 		Accessors: []Accessor{
 			str("DSN", "MariaDBDSN", docMySQLDSN, 3306),
+			fresh("FreshDSN", "MariaDBFreshDSN", docMySQLFresh, 3306),
 			str("URL", "MariaDBURL", docMySQLURL, 3306),
 			str("User", "MariaDBUser", "returns MARIADB_USER (or MYSQL_USER) when a password is set for it, else \"root\"."),
 			str("Password", "MariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD (each falling back to its MYSQL_ name; \"\" with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD)."+docFileEnv),
@@ -125,6 +137,7 @@ var catalog = []Kind{
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
 			str("DSN", "BitnamiMySQLDSN", docMySQLDSN, 3306),
+			fresh("FreshDSN", "BitnamiMySQLFreshDSN", docMySQLFresh, 3306),
 			str("URL", "BitnamiMySQLURL", docMySQLURL, 3306),
 			str("User", "BitnamiMySQLUser", "returns MYSQL_USER, else MYSQL_ROOT_USER (default \"root\")."),
 			str("Password", "BitnamiMySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD."),
@@ -139,6 +152,7 @@ var catalog = []Kind{
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
 			str("DSN", "BitnamiMariaDBDSN", docMySQLDSN, 3306),
+			fresh("FreshDSN", "BitnamiMariaDBFreshDSN", docMySQLFresh, 3306),
 			str("URL", "BitnamiMariaDBURL", docMySQLURL, 3306),
 			str("User", "BitnamiMariaDBUser", "returns MARIADB_USER, else MARIADB_ROOT_USER (default \"root\")."),
 			str("Password", "BitnamiMariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD."),
@@ -154,6 +168,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "RedisURL", docRedisURL, 6379),
+			fresh("FreshURL", "RedisFreshURL", docRedisFresh, 6379),
 			str("Password", "RedisPassword", "returns the password set with --requirepass in the service's command (or REDIS_ARGS for redis-stack), \"\" when none."),
 		},
 	},
@@ -166,6 +181,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "BitnamiRedisURL", docRedisURL, 6379),
+			fresh("FreshURL", "BitnamiRedisFreshURL", docRedisFresh, 6379),
 			str("Password", "BitnamiRedisPassword", "returns REDIS_PASSWORD (VALKEY_PASSWORD for valkey), \"\" when none."),
 		},
 	},
@@ -178,6 +194,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "DragonflyURL", docRedisURL, 6379),
+			fresh("FreshURL", "DragonflyFreshURL", docRedisFresh, 6379),
 			str("Password", "DragonflyPassword", "returns the password set with --requirepass in the service's command or DFLY_requirepass, \"\" when none."),
 		},
 	},

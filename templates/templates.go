@@ -132,6 +132,9 @@ type Accessor struct {
 	// emits the accessor only when all of them are published by the service
 	// (declared, or default ports of the kind).
 	Ports []int
+	// PerTest marks a per-test isolation accessor (FreshDSN, FreshURL): the
+	// method takes the test, and Func is func(TB, StackService) Result.
+	PerTest bool
 }
 
 // Match returns the kind of an image reference (any registry prefix, tag or

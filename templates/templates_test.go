@@ -178,7 +178,8 @@ func TestByName(t *testing.T) {
 
 // TestCatalog checks the catalog's consistency: unique names and images,
 // probes on default ports, and every accessor's Func declared in this
-// package as func(Service) Result.
+// package as func(Service) Result, or func(TB, StackService) Result for a
+// per-test accessor.
 func TestCatalog(t *testing.T) {
 	funcs := accessorFuncs(t)
 	kinds := map[string]bool{}
@@ -222,10 +223,14 @@ func TestCatalog(t *testing.T) {
 			if !token.IsExported(a.Name) || a.Doc == "" || !strings.HasSuffix(a.Doc, ".") {
 				t.Errorf("kind %s: accessor %q: bad name or doc %q", k.Name, a.Name, a.Doc)
 			}
+			want, sig := a.Result, "(Service)"
+			if a.PerTest {
+				want, sig = "per-test "+a.Result, "(TB, StackService)"
+			}
 			if got, ok := funcs[a.Func]; !ok {
-				t.Errorf("kind %s: accessor %s: no func %s(Service)", k.Name, a.Name, a.Func)
-			} else if got != a.Result {
-				t.Errorf("kind %s: accessor %s: %s returns %s, want %s", k.Name, a.Name, a.Func, got, a.Result)
+				t.Errorf("kind %s: accessor %s: no func %s%s", k.Name, a.Name, a.Func, sig)
+			} else if got != want {
+				t.Errorf("kind %s: accessor %s: %s returns %s, want %s", k.Name, a.Name, a.Func, got, want)
 			}
 		}
 	}
@@ -268,14 +273,19 @@ func accessorFuncs(t *testing.T) map[string]string {
 				continue
 			}
 			ps, rs := fd.Type.Params.List, fd.Type.Results
-			if len(ps) != 1 || len(ps[0].Names) > 1 || rs == nil || len(rs.List) != 1 {
+			if rs == nil || len(rs.List) != 1 {
 				continue
 			}
-			if string(src[fset.Position(ps[0].Type.Pos()).Offset:fset.Position(ps[0].Type.End()).Offset]) != "Service" {
-				continue
+			text := func(n ast.Node) string {
+				return string(src[fset.Position(n.Pos()).Offset:fset.Position(n.End()).Offset])
 			}
-			r := rs.List[0].Type
-			out[fd.Name.Name] = string(src[fset.Position(r.Pos()).Offset:fset.Position(r.End()).Offset])
+			r := text(rs.List[0].Type)
+			switch {
+			case len(ps) == 1 && len(ps[0].Names) <= 1 && text(ps[0].Type) == "Service":
+				out[fd.Name.Name] = r
+			case len(ps) == 2 && len(ps[0].Names) <= 1 && text(ps[0].Type) == "TB" && text(ps[1].Type) == "StackService":
+				out[fd.Name.Name] = "per-test " + r
+			}
 		}
 	}
 	return out

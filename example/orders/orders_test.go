@@ -16,29 +16,37 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// newService starts the stack of ../compose.yaml (a fresh, isolated
-// instance torn down when the test ends) and returns the service on it.
-func newService(t *testing.T) (*orders.Service, *itest.Stack, *pgxpool.Pool, *redis.Client) {
+// newService returns the service on a database and a Redis database of its
+// own, on the stack of ../compose.yaml that every test of every package of
+// this go test run shares: the stack starts once (the first test that asks
+// starts it, the others wait for it or attach), and FreshDSN and FreshURL
+// give each test an isolated database in milliseconds. The stack is removed
+// when go test ends.
+func newService(t *testing.T) (*orders.Service, *pgxpool.Pool, *redis.Client) {
 	t.Helper()
-	stack := itest.Start(t)
+	stack := itest.Shared(t)
 	ctx := context.Background()
-	db, err := pgxpool.New(ctx, stack.Postgres.DSN())
+	db, err := pgxpool.New(ctx, stack.Postgres.FreshDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	cache := redis.NewClient(&redis.Options{Addr: stack.Redis.Addr()})
+	opts, err := redis.ParseURL(stack.Redis.FreshURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := redis.NewClient(opts)
 	t.Cleanup(func() { cache.Close() })
 	svc := orders.New(db, cache, time.Minute)
 	if err := svc.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return svc, stack, db, cache
+	return svc, db, cache
 }
 
 func TestCreateAndGetOverHTTP(t *testing.T) {
 	t.Parallel()
-	svc, _, _, _ := newService(t)
+	svc, _, _ := newService(t)
 	srv := httptest.NewServer(svc.Handler())
 	defer srv.Close()
 
@@ -93,7 +101,7 @@ func TestCreateAndGetOverHTTP(t *testing.T) {
 
 func TestGetIsServedFromRedis(t *testing.T) {
 	t.Parallel()
-	svc, _, db, cache := newService(t)
+	svc, db, cache := newService(t)
 	ctx := context.Background()
 	o, err := svc.Create(ctx, "grace", "compiler", 1)
 	if err != nil {
@@ -117,7 +125,7 @@ func TestGetIsServedFromRedis(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	t.Parallel()
-	svc, _, _, _ := newService(t)
+	svc, _, _ := newService(t)
 	if _, err := svc.Create(context.Background(), "", "x", 1); err == nil {
 		t.Error("order without customer accepted")
 	}
@@ -126,29 +134,44 @@ func TestValidation(t *testing.T) {
 	}
 }
 
-// TestStacksAreIsolated checks what t.Parallel relies on: each test gets its
-// own PostgreSQL on its own port.
-func TestStacksAreIsolated(t *testing.T) {
+// TestTestsAreIsolated checks what t.Parallel relies on: two tests on the
+// shared stack see neither each other's rows nor each other's keys.
+func TestTestsAreIsolated(t *testing.T) {
 	t.Parallel()
-	svc, stack, _, _ := newService(t)
 	ctx := context.Background()
+	svc, _, cache := newService(t)
 	if _, err := svc.Create(ctx, "isolated", "x", 1); err != nil {
 		t.Fatal(err)
 	}
-	other := itest.StartPostgres(t)
-	if other.Port5432().HostPort == stack.Postgres.Port5432().HostPort {
-		t.Fatal("two stacks share a host port")
+	if err := cache.Set(ctx, "mine", "1", 0).Err(); err != nil {
+		t.Fatal(err)
 	}
-	db2, err := pgxpool.New(ctx, other.DSN())
+	t.Run("other", func(t *testing.T) {
+		_, db2, cache2 := newService(t)
+		var n int
+		if err := db2.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("another test's database holds %d orders, want 0", n)
+		}
+		if k, err := cache2.Exists(ctx, "mine").Result(); err != nil || k != 0 {
+			t.Errorf("another test's Redis database has the key: n=%d err=%v", k, err)
+		}
+	})
+}
+
+// TestOwnStack shows the other way: a stack of its own for one test (here
+// PostgreSQL alone), for tests that change the server itself.
+func TestOwnStack(t *testing.T) {
+	t.Parallel()
+	pg := itest.StartPostgres(t)
+	db, err := pgxpool.New(context.Background(), pg.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db2.Close()
-	var exists bool
-	if err := db2.QueryRow(ctx, "SELECT to_regclass('orders') IS NOT NULL").Scan(&exists); err != nil {
+	defer db.Close()
+	if err := db.Ping(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-	if exists {
-		t.Error("the second stack's database has the first one's table")
 	}
 }

@@ -89,6 +89,22 @@ func Start(t testing.TB, opts ...runtime.Option) *Stack {
 	return newComposeStack(rt)
 }
 
+// Shared returns the stack that every test of every package of this go test
+// run shares, for these options: the first caller starts it as [Start] does,
+// concurrent callers in this and other test binaries wait for that start,
+// later ones attach in milliseconds. A test never tears it down; it is removed
+// when the go test run ends (kept for the next run with [runtime.WithReuse] or
+// COMPOSEGEN_REUSE=1). Isolate tests on it with the per-test accessors
+// (FreshDSN, FreshURL).
+//
+// The options are those of package runtime ([runtime.Option]); a different
+// compose file, environment value or option set gets a different stack.
+func Shared(t testing.TB, opts ...runtime.Option) *Stack {
+	t.Helper()
+	rt := runtime.Shared(t, &composePlan, opts...)
+	return newComposeStack(rt)
+}
+
 // Up starts the stack like [Start], for TestMain and code outside tests: the
 // caller must call [Stack.Down] (in TestMain, from a function whose result
 // goes to os.Exit, which skips deferred calls). When it fails, nothing is left
@@ -260,6 +276,17 @@ func (s *Postgres) DSN() string {
 	return templates.PostgresDSN(s.svc)
 }
 
+// FreshDSN returns a DSN like DSN's to a new database for test t: a copy
+// (CREATE DATABASE … TEMPLATE) of the service's database as its init scripts
+// and the stack's one-shot services (migrations, seeds) left it, dropped when
+// t ends. Use it on a stack from Shared (or Start) instead of a stack per
+// test: each test sees only its own rows. Safe for parallel tests of many
+// packages.
+func (s *Postgres) FreshDSN(t testing.TB) string {
+	t.Helper()
+	return templates.PostgresFreshDSN(t, s.svc)
+}
+
 // User returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default
 // "postgres".
 func (s *Postgres) User() string {
@@ -365,6 +392,15 @@ func (s *Redis) Addr() string {
 // URL returns redis://[:password@]host:port/0, for redis.ParseURL.
 func (s *Redis) URL() string {
 	return templates.RedisURL(s.svc)
+}
+
+// FreshURL returns redis://[:password@]host:port/N, a logical database leased
+// to test t across every test binary sharing the stack, flushed when leased
+// and when t ends; when all are leased it waits (up to t's deadline) rather
+// than share one.
+func (s *Redis) FreshURL(t testing.TB) string {
+	t.Helper()
+	return templates.RedisFreshURL(t, s.svc)
 }
 
 // Password returns the password set with --requirepass in the service's

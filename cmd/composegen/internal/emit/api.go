@@ -142,6 +142,15 @@ func (g *gen) constructors() {
 			jen.Id("rt").Op(":=").Qual(runtimePkg, "Start").Call(jen.Id("t"), jen.Op("&").Id("composePlan"), jen.Id("opts").Op("...")),
 			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt"))),
 		))
+	g.decl(doc(
+		fmt.Sprintf("%s returns the stack that every test of every package of this go test run shares, for these options: the first caller starts it as [%s] does, concurrent callers in this and other test binaries wait for that start, later ones attach in milliseconds. A test never tears it down; it is removed when the go test run ends (kept for the next run with [runtime.WithReuse] or COMPOSEGEN_REUSE=1). Isolate tests on it with the per-test accessors (FreshDSN, FreshURL).",
+			model.SharedFunc, model.StartFunc),
+		"The options are those of package runtime ([runtime.Option]); a different compose file, environment value or option set gets a different stack."),
+		jen.Func().Id(model.SharedFunc).Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id(model.StackType).Block(
+			jen.Id("t").Dot("Helper").Call(),
+			jen.Id("rt").Op(":=").Qual(runtimePkg, "Shared").Call(jen.Id("t"), jen.Op("&").Id("composePlan"), jen.Id("opts").Op("...")),
+			jen.Return(jen.Id("newComposeStack").Call(jen.Id("rt"))),
+		))
 	g.decl(doc(fmt.Sprintf("%s starts the stack like [%s], for TestMain and code outside tests: the caller must call [%s.Down] (in TestMain, from a function whose result goes to os.Exit, which skips deferred calls). When it fails, nothing is left behind.", model.UpFunc, model.StartFunc, model.StackType)),
 		jen.Func().Id(model.UpFunc).Params(jen.Id("ctx").Qual("context", "Context"), optsParam()).Params(jen.Op("*").Id(model.StackType), jen.Error()).Block(
 			jen.List(jen.Id("rt"), jen.Err()).Op(":=").Qual(runtimePkg, "Up").Call(jen.Id("ctx"), jen.Op("&").Id("composePlan"), jen.Id("opts").Op("...")),

@@ -16,6 +16,11 @@ func (g *gen) service(i int) {
 	g.startFunc(s)
 	recv := jen.Id("s").Op("*").Id(s.TypeName)
 	for _, m := range s.Methods {
+		if m.PerTest {
+			g.decl(doc(m.Name+" "+m.Doc), jen.Func().Params(recv.Clone()).Id(m.Name).Params(jen.Id("t").Qual("testing", "TB")).Add(methodResult(m)).
+				Block(jen.Id("t").Dot("Helper").Call(), jen.Return(jen.Qual(templatesPkg, m.Func).Call(jen.Id("t"), jen.Id("s").Dot("svc")))))
+			continue
+		}
 		g.decl(doc(m.Name+" "+m.Doc), jen.Func().Params(recv.Clone()).Id(m.Name).Params().Add(methodResult(m)).
 			Block(jen.Return(methodBody(m))))
 	}

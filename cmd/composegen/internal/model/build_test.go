@@ -163,6 +163,7 @@ func TestKindsAndProbes(t *testing.T) {
 func TestIdentifiers(t *testing.T) {
 	p := mustBuild(t, `services:
   stack: {image: busybox}
+  shared: {image: busybox}
   order-db: {image: busybox}
   order_db: {image: busybox}
   2fa: {image: busybox}
@@ -173,7 +174,7 @@ func TestIdentifiers(t *testing.T) {
       DATABASE_URL: x
       db-url: y
 `)
-	want := map[string]string{"stack": "StackService", "order-db": "OrderDB", "order_db": "OrderDB2", "2fa": "S2fa", "api": "API"}
+	want := map[string]string{"stack": "StackService", "shared": "SharedService", "order-db": "OrderDB", "order_db": "OrderDB2", "2fa": "S2fa", "api": "API"}
 	for _, s := range p.Services {
 		if want[s.Name] != s.TypeName {
 			t.Errorf("%s → %s, want %s", s.Name, s.TypeName, want[s.Name])

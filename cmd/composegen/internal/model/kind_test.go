@@ -118,7 +118,7 @@ func TestKindlessWarning(t *testing.T) {
 	got := strings.Join(msgs, "\n")
 	for _, want := range []string{
 		`compose.yaml:4:5: service "toolbox": entrypoint: the image postgres:16 is of kind postgres, but its entrypoint (sleep infinity) does not run the server`,
-		"no readiness probe of kind postgres, no DSN(), User(), Password(), Database(), no default port 5432",
+		"no readiness probe of kind postgres, no DSN(), FreshDSN(), User(), Password(), Database(), no default port 5432",
 		"set x-composegen: {kind: postgres}",
 		"x-composegen: {kind: none}",
 	} {

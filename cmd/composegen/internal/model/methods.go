@@ -137,7 +137,7 @@ func (sb *serviceBuilder) kindAccessors(taken nameSet, replaced map[string]bool)
 		if name != a.Name {
 			d += fmt.Sprintf(" It is the %s accessor of kind %s, renamed because the service already has a method %s.", a.Name, k.Name, a.Name)
 		}
-		out = append(out, Method{Kind: KindAccessor, Name: name, Doc: d, Func: a.Func, Result: a.Result})
+		out = append(out, Method{Kind: KindAccessor, Name: name, Doc: d, Func: a.Func, Result: a.Result, PerTest: a.PerTest})
 	}
 	return out
 }

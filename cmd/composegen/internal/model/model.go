@@ -92,6 +92,8 @@ type Method struct {
 	// Func and Result ("string" or "[]string"): KindAccessor.
 	Func   string
 	Result string
+	// PerTest: a KindAccessor that takes the test (FreshDSN, FreshURL).
+	PerTest bool
 	// Key (as written in x-composegen) and Template: UserAccessor.
 	Key      string
 	Template string

@@ -14,6 +14,8 @@ const (
 	// StartFunc starts the stack for a test; UpFunc for TestMain.
 	StartFunc = "Start"
 	UpFunc    = "Up"
+	// SharedFunc returns the stack shared by every test of a go test run.
+	SharedFunc = "Shared"
 	// ServiceNameType names a service; ProfileType a profile.
 	ServiceNameType = "ServiceName"
 	ProfileType     = "Profile"
@@ -32,7 +34,7 @@ var FixedMethods = []string{"Env", "Healthcheck", "InternalAddr", "Replicas", "S
 // file, or a method of Stack (a service's field may not shadow it).
 func reservedTop(id string) bool {
 	switch id {
-	case StackType, StartFunc, UpFunc, ServiceNameType, ProfileType, WithServicesFunc, WithProfilesFunc:
+	case StackType, StartFunc, UpFunc, SharedFunc, ServiceNameType, ProfileType, WithServicesFunc, WithProfilesFunc:
 		return true
 	}
 	for _, m := range StackMethods {
@@ -95,7 +97,7 @@ func assignTopNames(services []Service, profiles []Profile) error {
 		return err
 	}
 	top := nameSet{}
-	for _, n := range []string{StackType, StartFunc, UpFunc, ServiceNameType, ProfileType, WithServicesFunc, WithProfilesFunc} {
+	for _, n := range []string{StackType, StartFunc, UpFunc, SharedFunc, ServiceNameType, ProfileType, WithServicesFunc, WithProfilesFunc} {
 		top[n] = true
 	}
 	for i := range services {
