@@ -29,6 +29,8 @@
 //
 //	composegen [flags]                 generate the fixtures (what go generate runs)
 //	composegen check [-v] [packages]   report stale generated files
+//	composegen prune [-engine name] [-project name] [-v]
+//	                                   remove kept stacks and leftovers
 //	composegen help [command]
 //
 // # Generating
@@ -133,6 +135,19 @@
 // Exit status: 0 when every file is up to date, 1 when one is stale or
 // cannot be regenerated (its error is printed), 2 on a usage error. With -v
 // it also names the files that are up to date.
+//
+// # Pruning
+//
+// "composegen prune" removes from the engine every stack that no running
+// process owns: the stacks kept for the next run (COMPOSEGEN_REUSE=1,
+// COMPOSEGEN_KEEP=1, runtime.WithKeepOnFailure) and the leftovers of test
+// processes that died before their watcher could remove them (a watcher
+// itself killed, a machine that rebooted). It prints one line per stack
+// removed, with the reason; -v names each container, network and volume;
+// -project limits it to one stack instance; -engine selects the engine as
+// COMPOSEGEN_ENGINE does. The stack of a process that runs is never
+// removed. Exit status: 0 (also when there was nothing to remove), 1 when
+// the engine cannot be reached or a removal failed, 2 on a usage error.
 //
 // # Diagnostics
 //

@@ -9,6 +9,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(orphanEnv) == "1" {
+		orphanStack() // the helper process of TestPruneCommand
+	}
 	testscript.Main(m, map[string]func(){
 		"composegen": func() { os.Exit(run(context.Background(), os.Args[1:], newProc(os.Stdout, os.Stderr))) },
 	})
