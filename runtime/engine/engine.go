@@ -145,7 +145,10 @@ type Resource struct {
 
 // NetworkSpec is a network to create.
 type NetworkSpec struct {
-	Name     string
+	Name string
+	// Project names the stack instance the network belongs to (Kubernetes
+	// creates it in the project's namespace; other engines may ignore it).
+	Project  string
 	Driver   string // "" for the engine's default (bridge)
 	Internal bool
 	Options  map[string]string
@@ -154,7 +157,10 @@ type NetworkSpec struct {
 
 // VolumeSpec is a named volume to create.
 type VolumeSpec struct {
-	Name    string
+	Name string
+	// Project names the stack instance the volume belongs to (Kubernetes
+	// creates it in the project's namespace; other engines may ignore it).
+	Project string
 	Driver  string // "" for the engine's default (local)
 	Options map[string]string
 	Labels  map[string]string
@@ -198,6 +204,11 @@ type ContainerSpec struct {
 	Number int
 
 	Image string
+	// PullPolicy is the compose pull_policy ("", "always", "never",
+	// "missing", "build"). The runtime has already made the image
+	// available accordingly; engines whose nodes pull at run time
+	// (Kubernetes: imagePullPolicy) apply it, others ignore it.
+	PullPolicy string
 	// Cmd and Entrypoint replace the image's when non-nil; an empty non-nil
 	// Entrypoint clears the image's.
 	Cmd        []string
