@@ -183,3 +183,9 @@ func eventually(d time.Duration, cond func() bool) bool {
 	}
 	return cond()
 }
+
+func listPod(pod string) metav1.ListOptions {
+	return metav1.ListOptions{LabelSelector: labelPod + "=" + pod + "," + labelKind + "=" + kindMount}
+}
+
+var errorsIs = errors.Is

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/composegen/composegen/runtime/engine"
 )
-
-const annotationExtraHosts = "kube.composegen.io/extra-hosts"
 
 // Create creates the container's pod, held back by a scheduling gate until
 // Start, with the Services of its names and the ConfigMaps and Secrets of
@@ -40,8 +37,11 @@ func (e *Engine) Create(ctx context.Context, spec engine.ContainerSpec) (string,
 		return "", fmt.Errorf("service %q: %w", serviceName(&spec), err)
 	}
 	pod := pp.pod
-	pod.Annotations[annotationExtraHosts] = strconv.Itoa(len(pod.Spec.HostAliases))
-	if pod.Spec.HostAliases, err = e.hostAliases(ctx, ns, pod.Spec.HostAliases); err != nil {
+	h := hostsConfig{Extra: pod.Spec.HostAliases}
+	if h.Entries, err = e.aliasHosts(ctx, ns); err != nil {
+		return "", err
+	}
+	if err := e.applyHosts(ctx, pod, h); err != nil {
 		return "", err
 	}
 	if _, err := e.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -61,12 +61,8 @@ func (e *Engine) createObjects(ctx context.Context, ns string, pp *podPlan, port
 		return err
 	}
 	for _, cm := range pp.configMaps {
-		_, err := e.cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			_, err = e.cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
-		}
-		if err != nil {
-			return fmt.Errorf("create the ConfigMap of a bind mount: %w", notFound(err))
+		if err := e.putConfigMap(ctx, ns, cm); err != nil {
+			return fmt.Errorf("create the ConfigMap of a bind mount: %w", err)
 		}
 	}
 	for _, s := range pp.secrets {
@@ -152,13 +148,13 @@ func (e *Engine) podForward(id string, p *corev1.Pod) (*forward, error) {
 }
 
 // ungate lets the scheduler place a gated pod, recreating it when the
-// names it must resolve through hostAliases changed since it was made.
+// names it must resolve through its hosts file changed since it was made.
 func (e *Engine) ungate(ctx context.Context, id string, p *corev1.Pod) error {
-	want, err := e.hostAliases(ctx, p.Namespace, extraHosts(p))
+	want, err := e.hostsOf(ctx, p)
 	if err != nil {
 		return err
 	}
-	if !equalJSON(want, p.Spec.HostAliases) {
+	if b, _ := json.Marshal(want); string(b) != p.Annotations[annotationHosts] {
 		return e.recreate(ctx, id, p)
 	}
 	patch := []map[string]any{{"op": "test", "path": "/metadata/uid", "value": p.UID}, {"op": "remove", "path": "/spec/schedulingGates"}}
@@ -173,17 +169,6 @@ func (e *Engine) ungate(ctx context.Context, id string, p *corev1.Pod) error {
 	return nil
 }
 
-func extraHosts(p *corev1.Pod) []corev1.HostAlias {
-	n, _ := strconv.Atoi(p.Annotations[annotationExtraHosts])
-	return p.Spec.HostAliases[:min(n, len(p.Spec.HostAliases))]
-}
-
-func equalJSON(a, b any) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
-}
-
 // recreate deletes the pod at once and makes it anew from its spec,
 // started.
 func (e *Engine) recreate(ctx context.Context, id string, old *corev1.Pod) error {
@@ -191,11 +176,13 @@ func (e *Engine) recreate(ctx context.Context, id string, old *corev1.Pod) error
 		return err
 	}
 	p := freshPod(old)
-	hosts, err := e.hostAliases(ctx, p.Namespace, extraHosts(old))
+	h, err := e.hostsOf(ctx, old)
 	if err != nil {
 		return err
 	}
-	p.Spec.HostAliases = hosts
+	if err := e.applyHosts(ctx, p, h); err != nil {
+		return err
+	}
 	if _, err := e.cs.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("recreate the pod of container %s: %w", id, err)
 	}

@@ -10,9 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/composegen/composegen/runtime/engine"
 )
@@ -23,6 +25,10 @@ const Name = "kubernetes"
 
 func init() {
 	engine.Register(Name, func(ctx context.Context) (engine.Engine, error) { return Open(ctx) })
+	// client-go logs what it cannot return (a stream closed under a
+	// cancelled exec) through klog to stderr; the engine reports its errors
+	// itself, so that a test's output holds only the runtime's messages.
+	klog.SetLogger(logr.Discard())
 }
 
 // Engine is a connected Kubernetes cluster. It implements engine.Engine;

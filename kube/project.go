@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/composegen/composegen/runtime/engine"
 )
@@ -216,6 +217,9 @@ func (e *Engine) removeMarker(ctx context.Context, kind, id string) error {
 
 // removeNamespace deletes a namespace of ours and waits until it is gone.
 func (e *Engine) removeNamespace(ctx context.Context, ns string) error {
+	if len(validation.IsDNS1123Label(ns)) > 0 {
+		return nil // not a namespace's name: there is no such project
+	}
 	got, err := e.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil

@@ -109,19 +109,24 @@ func aliasService(a alias, ports []engine.PortBinding) *corev1.Service {
 	return &corev1.Service{ObjectMeta: meta, Spec: spec}
 }
 
-// hostAliases returns the pod's extra_hosts plus an entry for every
-// Service of the namespace whose name is not a valid DNS name.
-func (e *Engine) hostAliases(ctx context.Context, ns string, extra []corev1.HostAlias) ([]corev1.HostAlias, error) {
+// hostEntry is a name that pods resolve through their hosts file.
+type hostEntry struct {
+	IP, Name string
+}
+
+// aliasHosts returns the addresses of the Services whose name is not a
+// valid DNS name, by name.
+func (e *Engine) aliasHosts(ctx context.Context, ns string) ([]hostEntry, error) {
 	list, err := e.cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{LabelSelector: labelHostAlias + "=true"})
 	if err != nil {
 		return nil, fmt.Errorf("list the Services of namespace %s: %w", ns, err)
 	}
-	var out []corev1.HostAlias
+	var out []hostEntry
 	for _, s := range list.Items {
 		if ip := s.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone {
-			out = append(out, corev1.HostAlias{IP: ip, Hostnames: []string{s.Annotations[annotationName]}})
+			out = append(out, hostEntry{ip, s.Annotations[annotationName]})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Hostnames[0] < out[j].Hostnames[0] })
-	return append(append([]corev1.HostAlias(nil), extra...), out...), nil
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
 }
