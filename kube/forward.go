@@ -27,19 +27,30 @@ const dialTimeout = 15 * time.Second
 // held for the container's life, so that its host ports stay the same
 // across restarts. Each accepted connection is forwarded through the
 // pod's port-forward connection, dialled on demand (ahead of time once the
-// pod runs) and again after the pod was recreated or the connection lost.
-// A connection accepted while nothing listens in the pod is closed at once.
+// pod runs) and again after the pod was recreated or the connection
+// failed. A connection accepted while nothing listens in the pod is closed
+// at once.
 type forward struct {
 	e       *Engine
 	ns, pod string
 
 	mu      sync.Mutex
-	conn    httpstream.Connection
-	dialing chan struct{} // closed when the dial in progress ends
+	conn    *fconn          // the connection new streams use
+	all     map[*fconn]bool // every open connection
+	dialing chan struct{}   // closed when the dial in progress ends
 	lns     []net.Listener
 	bound   map[engine.PortKey]engine.HostPort
 	closed  bool
 	reqID   atomic.Int64
+}
+
+// fconn is a port-forward connection and the forwarded connections that
+// use it. A retired one takes no new streams and is closed once its last
+// stream ends, so that retiring it never cuts a client's connection.
+type fconn struct {
+	c       httpstream.Connection
+	active  int
+	retired bool
 }
 
 // forwardFor returns the container's forward, creating its listeners.
@@ -114,52 +125,89 @@ func (f *forward) accept(ln net.Listener, port int) {
 	}
 }
 
-// close stops the listeners and the connection.
+// close stops the listeners and the connections.
 func (f *forward) close() {
 	f.mu.Lock()
 	f.closed = true
-	conn := f.conn
-	f.conn = nil
+	all := f.all
+	f.all, f.conn = nil, nil
 	lns := f.lns
 	f.mu.Unlock()
 	for _, ln := range lns {
 		ln.Close()
 	}
-	if conn != nil {
-		conn.Close()
+	for fc := range all {
+		fc.c.Close()
 	}
 }
 
-// reconnect drops the connection (its pod was deleted or restarted) and
-// dials the new one in the background.
+// reconnect retires the connection (its pod was deleted or restarted)
+// and dials the next one in the background.
 func (f *forward) reconnect() {
 	f.mu.Lock()
-	conn := f.conn
-	f.conn = nil
-	f.mu.Unlock()
-	if conn != nil {
-		conn.Close()
+	if f.conn != nil {
+		f.retireLocked(f.conn)
 	}
+	f.mu.Unlock()
+	f.redial()
+}
+
+// redial dials the connection in the background, so that the next client
+// does not wait for it.
+func (f *forward) redial() {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 		defer cancel()
-		_, _ = f.connection(ctx)
+		if fc, err := f.acquire(ctx); err == nil {
+			f.release(fc)
+		}
 	}()
 }
 
-// connection returns the pod's port-forward connection, dialling it when
-// there is none (one dial at a time).
-func (f *forward) connection(ctx context.Context) (httpstream.Connection, error) {
+// retire stops new streams on fc.
+func (f *forward) retire(fc *fconn) {
+	f.mu.Lock()
+	f.retireLocked(fc)
+	f.mu.Unlock()
+}
+
+func (f *forward) retireLocked(fc *fconn) {
+	if f.conn == fc {
+		f.conn = nil
+	}
+	fc.retired = true
+	if fc.active == 0 && f.all[fc] {
+		delete(f.all, fc)
+		go fc.c.Close()
+	}
+}
+
+// release ends one forwarded connection's use of fc.
+func (f *forward) release(fc *fconn) {
+	f.mu.Lock()
+	fc.active--
+	if fc.retired {
+		f.retireLocked(fc)
+	}
+	f.mu.Unlock()
+}
+
+// acquire returns the current connection for one more forwarded
+// connection, dialling it when there is none (one dial at a time).
+func (f *forward) acquire(ctx context.Context) (*fconn, error) {
 	for {
 		f.mu.Lock()
 		if f.closed {
 			f.mu.Unlock()
 			return nil, errors.New("port-forward closed")
 		}
-		if f.conn != nil && !isClosed(f.conn) {
-			c := f.conn
+		if fc := f.conn; fc != nil && !isClosed(fc.c) {
+			fc.active++
 			f.mu.Unlock()
-			return c, nil
+			return fc, nil
+		}
+		if f.conn != nil {
+			f.retireLocked(f.conn)
 		}
 		if wait := f.dialing; wait != nil {
 			f.mu.Unlock()
@@ -176,16 +224,20 @@ func (f *forward) connection(ctx context.Context) (httpstream.Connection, error)
 		f.mu.Lock()
 		close(f.dialing)
 		f.dialing = nil
-		if err == nil {
-			if f.closed {
-				c.Close()
-				err = errors.New("port-forward closed")
-			} else {
-				f.conn = c
-			}
+		if err == nil && f.closed {
+			c.Close()
+			err = errors.New("port-forward closed")
 		}
+		if err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+		f.conn = &fconn{c: c}
+		if f.all == nil {
+			f.all = map[*fconn]bool{}
+		}
+		f.all[f.conn] = true
 		f.mu.Unlock()
-		return c, err
 	}
 }
 
@@ -241,42 +293,50 @@ func (f *forward) handle(local net.Conn, port int) {
 	defer local.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
-	conn, errStream, data, err := f.streams(ctx, port)
+	fc, errStream, data, err := f.streams(ctx, port)
 	if err != nil {
 		return
 	}
-	defer conn.RemoveStreams(errStream, data)
+	defer f.release(fc)
+	defer fc.c.RemoveStreams(errStream, data)
 	remoteErr := make(chan struct{})
 	go func() {
 		// The error stream carries a message when the pod's port cannot
 		// be reached: the local connection is closed at once, as when
-		// nothing listens.
+		// nothing listens. A connection that carried such an error stops
+		// taking new streams (on it the API server stops answering, which
+		// is why client-go closes it): the next client gets a new one.
 		if msg, _ := io.ReadAll(errStream); len(msg) > 0 {
 			close(remoteErr)
 			local.Close()
+			f.retire(fc)
+			f.redial()
 		}
 	}()
-	remoteDone := make(chan struct{})
+	remoteDone, localFailed := make(chan struct{}), make(chan struct{})
 	go func() {
 		_, _ = io.Copy(local, data)
 		close(remoteDone)
 	}()
 	go func() {
-		_, _ = io.Copy(data, local)
+		if _, err := io.Copy(data, local); err != nil {
+			close(localFailed)
+		}
 		data.Close() // no more data from this side
 	}()
 	select {
 	case <-remoteDone:
 	case <-remoteErr:
+	case <-localFailed:
 	}
 	_ = data.Reset()
 }
 
 // streams opens the error and data streams of one forwarded connection,
-// dialling again once if the connection turns out to be dead.
-func (f *forward) streams(ctx context.Context, port int) (httpstream.Connection, httpstream.Stream, httpstream.Stream, error) {
+// on a new connection once if the current one turns out to be dead.
+func (f *forward) streams(ctx context.Context, port int) (*fconn, httpstream.Stream, httpstream.Stream, error) {
 	for attempt := 0; ; attempt++ {
-		conn, err := f.connection(ctx)
+		fc, err := f.acquire(ctx)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -284,29 +344,20 @@ func (f *forward) streams(ctx context.Context, port int) (httpstream.Connection,
 		h.Set(corev1.StreamType, corev1.StreamTypeError)
 		h.Set(corev1.PortHeader, strconv.Itoa(port))
 		h.Set(corev1.PortForwardRequestIDHeader, strconv.FormatInt(f.reqID.Add(1), 10))
-		errStream, err := conn.CreateStream(h)
+		errStream, err := fc.c.CreateStream(h)
 		if err == nil {
 			errStream.Close() // nothing is written to it
 			h.Set(corev1.StreamType, corev1.StreamTypeData)
 			var data httpstream.Stream
-			if data, err = conn.CreateStream(h); err == nil {
-				return conn, errStream, data, nil
+			if data, err = fc.c.CreateStream(h); err == nil {
+				return fc, errStream, data, nil
 			}
-			conn.RemoveStreams(errStream)
+			fc.c.RemoveStreams(errStream)
 		}
-		f.drop(conn)
+		f.retire(fc)
+		f.release(fc)
 		if attempt > 0 {
 			return nil, nil, nil, err
 		}
 	}
-}
-
-// drop forgets a dead connection.
-func (f *forward) drop(c httpstream.Connection) {
-	f.mu.Lock()
-	if f.conn == c {
-		f.conn = nil
-	}
-	f.mu.Unlock()
-	c.Close()
 }

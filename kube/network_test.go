@@ -93,8 +93,9 @@ func TestPortForwardSurvivesRestarts(t *testing.T) {
 	// Container restarted by its policy in the same pod.
 	p.exec(id, "touch", "/tmp/crash") // it exits 1: the kubelet restarts it
 	get(t, addr, second)
-	if st := p.inspect(id); st.RestartCount < 1 {
-		t.Errorf("state %+v; want a restart", st)
+	var st2 engine.State
+	if !eventually(30*time.Second, func() bool { st2 = p.inspect(id); return st2.RestartCount >= 1 && st2.Running }) {
+		t.Errorf("state %+v; want running after a restart", st2)
 	}
 }
 

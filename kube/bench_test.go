@@ -1,0 +1,276 @@
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+
+	"github.com/composegen/composegen/runtime/engine"
+)
+
+// The start-to-ready benchmarks bring up postgres and redis (the
+// example's stack) and wait until both answer their protocol through a
+// port-forward from this process.
+//
+// BenchmarkStartToReady/limit is the limit: a namespace and two pods
+// created directly through client-go, each port-forwarded (client-go's
+// portforward package, as kubectl does) as soon as its pod runs and
+// probed every 5-20ms. BenchmarkStartToReady/engine is the same through the
+// engine: CreateProject, Create and Start of both containers, the same
+// probes through the published ports. Teardown is not timed.
+//
+//	go test -run '^$' -bench StartToReady -benchtime 10x -count 3
+
+type benchService struct {
+	name, image string
+	env         []string
+	port        int
+	probe       func(net.Conn) error
+}
+
+var benchStack = []benchService{
+	{"postgres", "postgres:16", []string{"POSTGRES_PASSWORD=bench"}, 5432, probePostgres},
+	{"redis", "redis:7-alpine", nil, 6379, probeRedis},
+}
+
+func BenchmarkStartToReady(b *testing.B) {
+	eng := testEngine(b)
+	b.Run("limit", func(b *testing.B) {
+		for range b.N {
+			benchOnce(b, eng, startDirect)
+		}
+	})
+	b.Run("engine", func(b *testing.B) {
+		for range b.N {
+			benchOnce(b, eng, startEngine)
+		}
+	})
+}
+
+// benchOnce times one start of the stack (until every service answers)
+// and removes it untimed.
+func benchOnce(b *testing.B, eng *Engine, start func(context.Context, *Engine, string) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	project := "kb-" + randomHex(4)
+	b.StartTimer()
+	err := start(ctx, eng, project)
+	b.StopTimer()
+	if rerr := eng.Remove(ctx, engine.Resource{Kind: engine.KindProject, ID: namespaceOf(project)}); rerr != nil {
+		b.Errorf("remove %s: %v", project, rerr)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// startEngine starts the stack through the engine.
+func startEngine(ctx context.Context, eng *Engine, project string) error {
+	labels := map[string]string{testLabel: project}
+	if err := eng.CreateProject(ctx, project, labels); err != nil {
+		return err
+	}
+	return eachService(func(s benchService) error {
+		spec := engine.ContainerSpec{
+			Name: project + "-" + s.name + "-1", Project: project, Service: s.name, Number: 1,
+			Image: s.image, Env: s.env, Labels: labels,
+			Ports:    []engine.PortBinding{{Port: s.port, Protocol: "tcp", HostIP: "127.0.0.1"}},
+			Networks: []engine.Attachment{{Aliases: []string{s.name}}},
+		}
+		t0 := time.Now()
+		id, err := eng.Create(ctx, spec)
+		if err != nil {
+			return err
+		}
+		t1 := time.Now()
+		if err := eng.Start(ctx, id); err != nil {
+			return err
+		}
+		t2 := time.Now()
+		st, err := eng.Inspect(ctx, id)
+		if err != nil {
+			return err
+		}
+		hp := st.Ports[engine.PortKey{Port: s.port, Protocol: "tcp"}]
+		err = probeUntil(ctx, net.JoinHostPort(hp.IP, strconv.Itoa(hp.Port)), s.probe)
+		benchLog("engine %s: create %v start %v ready %v", s.name, t1.Sub(t0), t2.Sub(t1), time.Since(t2))
+		return err
+	})
+}
+
+// startDirect starts the same pods with client-go alone.
+func startDirect(ctx context.Context, eng *Engine, project string) error {
+	ns := namespaceOf(project)
+	meta := metav1.ObjectMeta{Name: ns, Labels: map[string]string{labelManagedBy: managedBy, labelKind: kindProject}}
+	if _, err := eng.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: meta}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	if _, err := eng.cs.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return eachService(func(s benchService) error {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: s.name}, Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, AutomountServiceAccountToken: new(false), EnableServiceLinks: new(false),
+			Containers: []corev1.Container{{Name: s.name, Image: s.image, ImagePullPolicy: corev1.PullIfNotPresent, Env: envVars(s.env)}},
+		}}
+		t0 := time.Now()
+		if _, err := eng.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		defer func() { benchLog("direct %s: ready %v", s.name, time.Since(t0)) }()
+		err := eng.observePod(ctx, ns, s.name, func(p *corev1.Pod, _ bool) (bool, error) { return p != nil && p.Status.Phase == corev1.PodRunning, nil })
+		if err != nil {
+			return err
+		}
+		return probeForwarded(ctx, eng, ns, s)
+	})
+}
+
+// probeForwarded probes through a kubectl-style port-forward, forwarding
+// again whenever it dies: client-go's forwarder drops its connection
+// when a forwarded connection fails (nothing listens in the pod yet).
+func probeForwarded(ctx context.Context, eng *Engine, ns string, s benchService) error {
+	for {
+		addr, stop, err := kubectlForward(eng, ns, s.name, s.port)
+		if err != nil {
+			return err
+		}
+		err = probeUntil(ctx, addr, s.probe)
+		stop()
+		var op *net.OpError
+		if err == nil || !errors.As(err, &op) || op.Op != "dial" {
+			return err
+		}
+	}
+}
+
+// kubectlForward forwards a local port to the pod as kubectl
+// port-forward does.
+func kubectlForward(eng *Engine, ns, pod string, port int) (string, func(), error) {
+	u := eng.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	transport, upgrader, err := spdy.RoundTripperFor(eng.cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		return "", nil, err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- pf.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		return "", nil, err
+	}
+	ports, err := pf.GetPorts()
+	if err != nil {
+		close(stop)
+		return "", nil, err
+	}
+	return "127.0.0.1:" + strconv.Itoa(int(ports[0].Local)), func() { close(stop) }, nil
+}
+
+func eachService(fn func(benchService) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(benchStack))
+	for i, s := range benchStack {
+		wg.Go(func() { errs[i] = fn(s) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// probeUntil probes addr on the runtime's cadence (5ms, doubling to
+// 20ms) until the probe passes.
+func probeUntil(ctx context.Context, addr string, probe func(net.Conn) error) error {
+	delay := 5 * time.Millisecond
+	for {
+		err := probeOnce(ctx, addr, probe)
+		var op *net.OpError
+		if err == nil || errors.As(err, &op) && op.Op == "dial" {
+			return err // ready, or the forward is gone
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last: %v)", addr, ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 20*time.Millisecond)
+	}
+}
+
+func probeOnce(ctx context.Context, addr string, probe func(net.Conn) error) error {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	return probe(c)
+}
+
+// probePostgres accepts any answer to a StartupMessage but "starting up"
+// or "shutting down" (the runtime's postgres probe).
+func probePostgres(conn net.Conn) error {
+	var msg bytes.Buffer
+	msg.Write([]byte{0, 0, 0, 0, 0, 3, 0, 0})
+	msg.WriteString("user\x00composegen_probe\x00database\x00postgres\x00\x00")
+	b := msg.Bytes()
+	binary.BigEndian.PutUint32(b, uint32(len(b)))
+	if _, err := conn.Write(b); err != nil {
+		return err
+	}
+	r := bufio.NewReader(conn)
+	typ, err := r.ReadByte()
+	if err != nil {
+		return err
+	}
+	if typ != 'E' {
+		return nil
+	}
+	rest, _ := io.ReadAll(io.LimitReader(r, 1<<12))
+	for _, code := range []string{"57P03", "57P01", "57P02"} {
+		if bytes.Contains(rest, []byte("C"+code)) {
+			return errors.New(code)
+		}
+	}
+	return nil
+}
+
+func probeRedis(conn net.Conn) error {
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	l, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(l, "+PONG") {
+		return errors.New(strings.TrimSpace(l))
+	}
+	return nil
+}
+
+var benchLog = func(format string, args ...any) {}
