@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,14 +30,16 @@ import (
 // example's stack) and wait until both answer their protocol through a
 // port-forward from this process.
 //
-// BenchmarkStartToReady/limit is the limit: a namespace and two pods
-// created directly through client-go, each port-forwarded (client-go's
-// portforward package, as kubectl does) as soon as its pod runs and
-// probed every 5-20ms. BenchmarkStartToReady/engine is the same through the
-// engine: CreateProject, Create and Start of both containers, the same
-// probes through the published ports. Teardown is not timed.
+// The limit is a namespace and two pods created directly through
+// client-go, each port-forwarded (client-go's portforward package, as
+// kubectl does) as soon as its pod runs and probed every 5-20ms. The engine
+// does the same through the engine: CreateProject, Create and Start of
+// both containers, the same probes through the published ports. Each
+// iteration runs both, in alternating order (the machine's load drifts);
+// the benchmark reports the medians and their ratio. Teardown is not
+// timed.
 //
-//	go test -run '^$' -bench StartToReady -benchtime 10x -count 3
+//	go test -run '^$' -bench StartToReady -benchtime 10x
 
 type benchService struct {
 	name, image string
@@ -52,33 +55,48 @@ var benchStack = []benchService{
 
 func BenchmarkStartToReady(b *testing.B) {
 	eng := testEngine(b)
-	b.Run("limit", func(b *testing.B) {
-		for range b.N {
-			benchOnce(b, eng, startDirect)
+	var limit, eng2 []time.Duration
+	b.StopTimer()
+	for i := range b.N {
+		runs := []func(){
+			func() { limit = append(limit, timeStart(b, eng, startDirect)) },
+			func() { eng2 = append(eng2, timeStart(b, eng, startEngine)) },
 		}
-	})
-	b.Run("engine", func(b *testing.B) {
-		for range b.N {
-			benchOnce(b, eng, startEngine)
+		if i%2 == 1 {
+			runs[0], runs[1] = runs[1], runs[0]
 		}
-	})
+		runs[0]()
+		runs[1]()
+	}
+	l, e := median(limit), median(eng2)
+	b.ReportMetric(float64(l.Milliseconds()), "limit-ms")
+	b.ReportMetric(float64(e.Milliseconds()), "engine-ms")
+	b.ReportMetric(float64(e)/float64(l), "ratio")
+	b.Logf("limit %v, engine %v (medians of %d): ratio %.2f", l, e, b.N, float64(e)/float64(l))
 }
 
-// benchOnce times one start of the stack (until every service answers)
-// and removes it untimed.
-func benchOnce(b *testing.B, eng *Engine, start func(context.Context, *Engine, string) error) {
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// timeStart times one start of the stack (until every service answers)
+// and removes it.
+func timeStart(b *testing.B, eng *Engine, start func(context.Context, *Engine, string) error) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	project := "kb-" + randomHex(4)
-	b.StartTimer()
+	t0 := time.Now()
 	err := start(ctx, eng, project)
-	b.StopTimer()
+	d := time.Since(t0)
 	if rerr := eng.Remove(ctx, engine.Resource{Kind: engine.KindProject, ID: namespaceOf(project)}); rerr != nil {
 		b.Errorf("remove %s: %v", project, rerr)
 	}
 	if err != nil {
 		b.Fatal(err)
 	}
+	return d
 }
 
 // startEngine starts the stack through the engine.
@@ -94,23 +112,19 @@ func startEngine(ctx context.Context, eng *Engine, project string) error {
 			Ports:    []engine.PortBinding{{Port: s.port, Protocol: "tcp", HostIP: "127.0.0.1"}},
 			Networks: []engine.Attachment{{Aliases: []string{s.name}}},
 		}
-		t0 := time.Now()
 		id, err := eng.Create(ctx, spec)
 		if err != nil {
 			return err
 		}
-		t1 := time.Now()
 		if err := eng.Start(ctx, id); err != nil {
 			return err
 		}
-		t2 := time.Now()
 		st, err := eng.Inspect(ctx, id)
 		if err != nil {
 			return err
 		}
 		hp := st.Ports[engine.PortKey{Port: s.port, Protocol: "tcp"}]
 		err = probeUntil(ctx, net.JoinHostPort(hp.IP, strconv.Itoa(hp.Port)), s.probe)
-		benchLog("engine %s: create %v start %v ready %v", s.name, t1.Sub(t0), t2.Sub(t1), time.Since(t2))
 		return err
 	})
 }
@@ -131,11 +145,9 @@ func startDirect(ctx context.Context, eng *Engine, project string) error {
 			RestartPolicy: corev1.RestartPolicyNever, AutomountServiceAccountToken: new(false), EnableServiceLinks: new(false),
 			Containers: []corev1.Container{{Name: s.name, Image: s.image, ImagePullPolicy: corev1.PullIfNotPresent, Env: envVars(s.env)}},
 		}}
-		t0 := time.Now()
 		if _, err := eng.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			return err
 		}
-		defer func() { benchLog("direct %s: ready %v", s.name, time.Since(t0)) }()
 		err := eng.observePod(ctx, ns, s.name, func(p *corev1.Pod, _ bool) (bool, error) { return p != nil && p.Status.Phase == corev1.PodRunning, nil })
 		if err != nil {
 			return err
@@ -272,5 +284,3 @@ func probeRedis(conn net.Conn) error {
 	}
 	return nil
 }
-
-var benchLog = func(format string, args ...any) {}
