@@ -24,11 +24,11 @@ import (
 const Name = "kubernetes"
 
 func init() {
-	engine.Register(Name, func(ctx context.Context) (engine.Engine, error) { return Open(ctx) })
 	// client-go logs what it cannot return (a stream closed under a
 	// cancelled exec) through klog to stderr; the engine reports its errors
 	// itself, so that a test's output holds only the runtime's messages.
 	klog.SetLogger(logr.Discard())
+	engine.Register(Name, func(ctx context.Context) (engine.Engine, error) { return Open(ctx) })
 }
 
 // Engine is a connected Kubernetes cluster. It implements engine.Engine;

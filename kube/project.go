@@ -75,7 +75,7 @@ func markerName(kind, name string) string { return kind + "-" + dnsLabel(name) }
 
 // CreateNetwork records the network. A namespace is one flat network:
 // every pod of the stack reaches every other, so networks only exist for
-// List and Remove. It returns "<namespace>/<object>".
+// List and Remove. Its engine name is its name.
 func (e *Engine) CreateNetwork(ctx context.Context, spec engine.NetworkSpec) (string, error) {
 	ns, err := projectNamespace(spec.Project, spec.Labels, "network", spec.Name)
 	if err != nil {
@@ -84,7 +84,10 @@ func (e *Engine) CreateNetwork(ctx context.Context, spec engine.NetworkSpec) (st
 	if spec.Driver != "" && spec.Driver != "bridge" {
 		return "", fmt.Errorf("network %s: driver %q: a namespace is one flat network; Kubernetes has no network drivers", spec.Name, spec.Driver)
 	}
-	return e.createMarker(ctx, ns, kindNetwork, spec.Name, spec.Labels)
+	if err := e.createMarker(ctx, ns, kindNetwork, spec.Name, spec.Labels); err != nil {
+		return "", err
+	}
+	return spec.Name, nil
 }
 
 // CreateVolume records a named volume. Its data lives in an emptyDir of
@@ -97,18 +100,17 @@ func (e *Engine) CreateVolume(ctx context.Context, spec engine.VolumeSpec) error
 	if spec.Driver != "" && spec.Driver != "local" {
 		return fmt.Errorf("volume %s: driver %q is not supported on Kubernetes (named volumes are emptyDirs)", spec.Name, spec.Driver)
 	}
-	_, err = e.createMarker(ctx, ns, kindVolume, spec.Name, spec.Labels)
-	return err
+	return e.createMarker(ctx, ns, kindVolume, spec.Name, spec.Labels)
 }
 
-func (e *Engine) createMarker(ctx context.Context, ns, kind, name string, labels map[string]string) (string, error) {
+func (e *Engine) createMarker(ctx context.Context, ns, kind, name string, labels map[string]string) error {
 	meta := objectMeta(markerName(kind, name), kind, name, labels)
 	meta.Labels[labelName] = shortHash(name)
 	_, err := e.cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: meta}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("create %s %s: %w", kind, name, notFound(err))
+		return fmt.Errorf("create %s %s: %w", kind, name, notFound(err))
 	}
-	return ns + "/" + meta.Name, nil
+	return nil
 }
 
 // List returns the containers (pods), networks, volumes and projects

@@ -21,6 +21,9 @@ func TestListAndNamespaceRemoval(t *testing.T) {
 	ctx := p.ctx()
 	netName, err := p.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: p.name + "_default", Project: p.name, Labels: p.labels})
 	must(t, err)
+	if netName != p.name+"_default" {
+		t.Errorf("CreateNetwork = %q; want its name", netName)
+	}
 	must(t, p.eng.CreateVolume(ctx, engine.VolumeSpec{Name: p.name + "_data", Labels: p.labels})) // project from the compose label
 	conf := filepath.Join(t.TempDir(), "c.conf")
 	must(t, os.WriteFile(conf, []byte("x"), 0o644))
@@ -46,6 +49,11 @@ func TestListAndNamespaceRemoval(t *testing.T) {
 	if other, _ := p.eng.List(ctx, map[string]string{testLabel: p.name + "-other"}); len(other) != 0 {
 		t.Errorf("List with another label value = %v", other)
 	}
+	// A network goes by the engine name CreateNetwork returned.
+	must(t, p.eng.Remove(ctx, engine.Resource{Kind: engine.KindNetwork, ID: netName}))
+	if rs, _ := p.eng.List(ctx, map[string]string{testLabel: p.name, labelComposeProject: p.name}); len(rs) != len(want)-1 {
+		t.Errorf("after removing the network, List = %v", rs)
+	}
 	// The reaper removes a whole project at once: the namespace and
 	// everything in it, running pods included.
 	ns := namespaceOf(p.name)
@@ -59,7 +67,6 @@ func TestListAndNamespaceRemoval(t *testing.T) {
 		t.Errorf("List after Remove = %v, %v", left, err)
 	}
 	must(t, p.eng.Remove(ctx, engine.Resource{Kind: engine.KindProject, ID: ns}))
-	_ = netName
 }
 
 func TestRemoveNamespaceHonoursContext(t *testing.T) {
