@@ -228,11 +228,12 @@ func (e *Engine) deleteAndWatch(ctx context.Context, p *corev1.Pod, grace int64)
 func (e *Engine) waitStarted(ctx context.Context, id string) error {
 	ns, name, _ := splitID(id)
 	var st engine.State
+	var last *corev1.Pod
 	err := e.observePod(ctx, ns, name, func(p *corev1.Pod, exists bool) (bool, error) {
 		if !exists {
 			return false, fmt.Errorf("container %s: its pod was deleted while starting: %w", id, engine.ErrNotFound)
 		}
-		st = stateOf(p)
+		last, st = p, stateOf(p)
 		switch {
 		case st.Status == "dead":
 			return false, fmt.Errorf("container %s: %s", id, st.Error)
@@ -241,8 +242,13 @@ func (e *Engine) waitStarted(ctx context.Context, id string) error {
 		}
 		return st.Status != "created", nil
 	})
-	if err != nil && ctx.Err() != nil && st.Error != "" {
-		return fmt.Errorf("%w (%s)", err, st.Error)
+	if err != nil && ctx.Err() != nil && last != nil {
+		// Not running in time: say why, from the pod's events.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if why := e.withWarnings(wctx, last, st.Error); why != "" {
+			return fmt.Errorf("container %s did not start: %w (%s)", id, err, why)
+		}
 	}
 	return err
 }
@@ -381,10 +387,16 @@ func (e *Engine) Inspect(ctx context.Context, id string) (engine.State, error) {
 		return engine.State{}, err
 	}
 	st := stateOf(p)
-	if !gated(p) {
-		if f := e.existingForward(id); f != nil {
-			st.Ports = f.ports()
-		}
+	if gated(p) {
+		return st, nil
+	}
+	if f := e.existingForward(id); f != nil {
+		st.Ports = f.ports()
+	}
+	if st.Status == "created" || st.Status == "dead" {
+		// Started, but not running: the events say why (a volume that
+		// cannot be mounted, no node to run on).
+		st.Error = e.withWarnings(ctx, p, st.Error)
 	}
 	return st, nil
 }

@@ -143,3 +143,20 @@ func TestMissingImageFailsStart(t *testing.T) {
 		t.Errorf("Wait = %d, %v; want %d at once", code, err, exitCannotStart)
 	}
 }
+
+func TestUnschedulablePodSaysWhy(t *testing.T) {
+	t.Parallel()
+	p := newProject(t)
+	spec := p.spec("elsewhere", "sleep", "300")
+	spec.Platform = "linux/s390x" // a node selector no node matches
+	id := p.create(spec)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	err := p.eng.Start(ctx, id)
+	if err == nil || !strings.Contains(err.Error(), "FailedScheduling") {
+		t.Errorf("Start of a pod no node can run = %v; want the scheduler's reason", err)
+	}
+	if st := p.inspect(id); st.Status != "created" || !strings.Contains(st.Error, "FailedScheduling") {
+		t.Errorf("state %+v; want created, with the scheduler's reason", st)
+	}
+}

@@ -68,7 +68,8 @@ func podSpec(spec *engine.ContainerSpec) corev1.PodSpec {
 		EnableServiceLinks:           new(false),
 		AutomountServiceAccountToken: new(false),
 		SchedulingGates:              []corev1.PodSchedulingGate{{Name: startGate}},
-		Hostname:                     spec.Hostname,
+		// Host names are case-insensitive; a pod's must be lower case.
+		Hostname: strings.ToLower(spec.Hostname),
 	}
 	if spec.Init != nil && *spec.Init {
 		// The pause container becomes PID 1 and reaps zombies, as
@@ -305,7 +306,7 @@ func resources(spec *engine.ContainerSpec) corev1.ResourceRequirements {
 // sysctls and group_add onto the pod.
 func hostSettings(spec *engine.ContainerSpec, ps *corev1.PodSpec) []refusal {
 	var out []refusal
-	if spec.Hostname != "" && len(validation.IsDNS1123Label(spec.Hostname)) > 0 {
+	if h := strings.ToLower(spec.Hostname); h != "" && len(validation.IsDNS1123Label(h)) > 0 {
 		out = append(out, refusal{"hostname", fmt.Sprintf("%q is not a valid pod hostname (lowercase letters, digits and '-', at most 63)", spec.Hostname)})
 	}
 	for _, h := range spec.ExtraHosts {
