@@ -304,6 +304,15 @@ func exitOf(p *corev1.Pod) lastState {
 	return ls
 }
 
+// stoppedState returns the state of a container between the deletion of
+// its stopped pod and the creation of the pod that records it.
+func (e *Engine) stoppedState(id string) (lastState, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ls, ok := e.stopped[id]
+	return ls, ok
+}
+
 func (e *Engine) setStopped(id string, ls *lastState) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -376,10 +385,7 @@ func (e *Engine) Unpause(ctx context.Context, id string) error {
 func (e *Engine) Inspect(ctx context.Context, id string) (engine.State, error) {
 	p, err := e.getPod(ctx, id)
 	if errors.Is(err, engine.ErrNotFound) {
-		e.mu.Lock()
-		ls, ok := e.stopped[id]
-		e.mu.Unlock()
-		if ok {
+		if ls, ok := e.stoppedState(id); ok {
 			return ls.state(), nil
 		}
 	}
@@ -415,6 +421,10 @@ func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 	code := -1
 	err = e.observePod(ctx, ns, name, func(p *corev1.Pod, exists bool) (bool, error) {
 		if p == nil {
+			if ls, ok := e.stoppedState(id); ok {
+				code = ls.ExitCode // between a stopped pod and its record
+				return true, nil
+			}
 			return false, fmt.Errorf("container %s: %w", id, engine.ErrNotFound)
 		}
 		if uid == "" {
