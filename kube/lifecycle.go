@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -337,12 +338,12 @@ func (e *Engine) Kill(ctx context.Context, id, signal string) error {
 	if st := stateOf(p); !st.Running {
 		return fmt.Errorf("container %s is not running", id)
 	}
-	sig := stopSignal(signal)
-	if signal == "" || sig == "KILL" || sig == "9" {
+	sig := strings.TrimPrefix(strings.ToUpper(signal), "SIG")
+	switch {
+	case sig == "" || sig == "KILL" || sig == "9":
 		return e.terminate(ctx, id, p, 1)
-	}
-	if sig == "" {
-		return nil // SIGTERM is sent below
+	case !signalName.MatchString(sig):
+		return fmt.Errorf("kill container %s: %q is not a signal", id, signal)
 	}
 	return e.signal(ctx, id, p, sig)
 }

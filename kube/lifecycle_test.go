@@ -160,3 +160,27 @@ func TestUnschedulablePodSaysWhy(t *testing.T) {
 		t.Errorf("state %+v; want created, with the scheduler's reason", st)
 	}
 }
+
+func TestKillSignals(t *testing.T) {
+	t.Parallel()
+	p := newProject(t)
+	id := p.run(p.spec("trapper", "sh", "-c", `trap 'echo got-hup' HUP; trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.1; done`))
+	if !eventually(30*time.Second, func() bool { return strings.Contains(p.logs(id, engine.LogOptions{}), "ready") }) {
+		t.Fatal("not ready")
+	}
+	if err := p.eng.Kill(p.ctx(), id, "SIGHUP"); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(10*time.Second, func() bool { return strings.Contains(p.logs(id, engine.LogOptions{}), "got-hup") }) || !p.inspect(id).Running {
+		t.Errorf("after SIGHUP: %q, %+v; want it handled, still running", p.logs(id, engine.LogOptions{}), p.inspect(id))
+	}
+	if err := p.eng.Kill(p.ctx(), id, "SIGNOPE;rm"); err == nil || !strings.Contains(err.Error(), "not a signal") {
+		t.Errorf("Kill with a bogus signal: %v", err)
+	}
+	if err := p.eng.Kill(p.ctx(), id, "TERM"); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.eng.Wait(p.ctx(), id); err != nil || code != 0 {
+		t.Errorf("Wait after SIGTERM = %d, %v; want 0 (its handler)", code, err)
+	}
+}
