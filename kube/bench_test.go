@@ -188,7 +188,7 @@ func probeForwarded(ctx context.Context, eng *Engine, ns string, s benchService)
 		if err != nil {
 			return err
 		}
-		err = probeUntil(ctx, addr, s.probe)
+		err = probeLoop(ctx, addr, s.probe, true)
 		stop()
 		var op *net.OpError
 		if err == nil || !errors.As(err, &op) || op.Op != "dial" {
@@ -239,12 +239,18 @@ func eachService(fn func(benchService) error) error {
 // probeUntil probes addr on the runtime's cadence (5ms, doubling to
 // 20ms) until the probe passes.
 func probeUntil(ctx context.Context, addr string, probe func(net.Conn) error) error {
+	return probeLoop(ctx, addr, probe, false)
+}
+
+// probeLoop probes until the probe passes, or, with refusedEnds, until
+// the address refuses connections (a kubectl port-forward that died).
+func probeLoop(ctx context.Context, addr string, probe func(net.Conn) error, refusedEnds bool) error {
 	delay := 5 * time.Millisecond
 	for {
 		err := probeOnce(ctx, addr, probe)
 		var op *net.OpError
-		if err == nil || errors.As(err, &op) && op.Op == "dial" {
-			return err // ready, or the forward is gone
+		if err == nil || refusedEnds && errors.As(err, &op) && op.Op == "dial" {
+			return err
 		}
 		select {
 		case <-ctx.Done():

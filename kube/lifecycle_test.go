@@ -121,6 +121,11 @@ func TestCrashLoopIsRestarting(t *testing.T) {
 	if st.Status != "restarting" || st.ExitCode != 3 || st.Running {
 		t.Errorf("crash-looping state %+v; want restarting with exit code 3", st)
 	}
+	// In the back-off the current container has no output: the last
+	// run's is shown.
+	if out := p.logs(id, engine.LogOptions{Tail: 20}); !strings.Contains(out, "crashing") {
+		t.Errorf("logs of a crash-looping container = %q; want its last run's", out)
+	}
 }
 
 func TestMissingImageFailsStart(t *testing.T) {

@@ -47,52 +47,61 @@ func (r *ringBuf) String() string { return string(r.Bytes()) }
 type limitBuf = ringBuf
 
 // Logs copies the container's output to stdout: that of the runs before
-// Stop (which deletes the pod; the engine keeps the last MiB of each) and
-// of the current pod. The Kubernetes API merges stdout and stderr, so
-// everything goes to stdout. With Follow it streams until the container
-// stops or ctx ends.
+// Stop (which deletes the pod; the engine keeps the last MiB of each), of
+// the run before the last restart in the pod, and of the current run. The
+// Kubernetes API merges stdout and stderr, so everything goes to stdout.
+// With Follow it streams until the container stops or ctx ends.
 func (e *Engine) Logs(ctx context.Context, id string, opts engine.LogOptions, stdout, stderr io.Writer) error {
 	p, err := e.getPod(ctx, id)
 	if err != nil {
 		return err
 	}
-	earlier := e.savedLogs(id)
-	started := !gated(p) && containerStatus(p) != nil && stateOf(p).Status != "created"
-	if opts.Follow && !gated(p) && !started {
+	if opts.Follow && !gated(p) && stateOf(p).Status == "created" {
 		if err := e.waitStarted(ctx, id); err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		started = true
+		if p, err = e.getPod(ctx, id); err != nil {
+			return err
+		}
 	}
-	if !started {
-		_, err := stdout.Write(tailLines(earlier, opts.Tail))
+	var past bytes.Buffer
+	past.Write(e.savedLogs(id))
+	if cs := containerStatus(p); cs != nil && cs.RestartCount > 0 {
+		// The run before the pod's last restart (a crash loop's).
+		_ = e.streamLogs(ctx, p, podLogs{previous: true, tail: opts.Tail}, &past)
+	}
+	current := hasCurrentLogs(p)
+	if opts.Follow || !current {
+		if _, err := stdout.Write(tailLines(past.Bytes(), opts.Tail)); err != nil || !current {
+			return err
+		}
+		return e.streamLogs(ctx, p, podLogs{follow: true, tail: opts.Tail}, stdout)
+	}
+	if err := e.streamLogs(ctx, p, podLogs{tail: opts.Tail}, &past); err != nil {
 		return err
 	}
-	if opts.Tail > 0 && !opts.Follow {
-		return e.tailLogs(ctx, p, earlier, opts.Tail, stdout)
-	}
-	if _, err := stdout.Write(earlier); err != nil {
-		return err
-	}
-	return e.streamLogs(ctx, p, opts, stdout)
-}
-
-// tailLogs writes the last n lines of the earlier and current output.
-func (e *Engine) tailLogs(ctx context.Context, p *corev1.Pod, earlier []byte, n int, w io.Writer) error {
-	var cur bytes.Buffer
-	if err := e.streamLogs(ctx, p, engine.LogOptions{Tail: n}, &cur); err != nil {
-		return err
-	}
-	all := append(earlier, cur.Bytes()...)
-	_, err := w.Write(tailLines(all, n))
+	_, err = stdout.Write(tailLines(past.Bytes(), opts.Tail))
 	return err
 }
 
+// hasCurrentLogs reports whether the pod's container has run or runs (a
+// waiting one, created or in a crash loop's back-off, has none).
+func hasCurrentLogs(p *corev1.Pod) bool {
+	cs := containerStatus(p)
+	return !gated(p) && cs != nil && (cs.State.Running != nil || cs.State.Terminated != nil)
+}
+
+// podLogs selects the output of the current pod.
+type podLogs struct {
+	follow, previous bool
+	tail             int
+}
+
 // streamLogs copies the current pod's output.
-func (e *Engine) streamLogs(ctx context.Context, p *corev1.Pod, opts engine.LogOptions, w io.Writer) error {
-	lo := &corev1.PodLogOptions{Container: p.Spec.Containers[0].Name, Follow: opts.Follow}
-	if opts.Tail > 0 {
-		lo.TailLines = new(int64(opts.Tail))
+func (e *Engine) streamLogs(ctx context.Context, p *corev1.Pod, opts podLogs, w io.Writer) error {
+	lo := &corev1.PodLogOptions{Container: p.Spec.Containers[0].Name, Follow: opts.follow, Previous: opts.previous}
+	if opts.tail > 0 {
+		lo.TailLines = new(int64(opts.tail))
 	}
 	rc, err := e.cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, lo).Stream(ctx)
 	if err != nil {
@@ -156,7 +165,7 @@ func (e *Engine) keepLogs(id string, b []byte) {
 // the pod goes.
 func (e *Engine) saveLogs(ctx context.Context, id string, p *corev1.Pod) {
 	buf := &ringBuf{max: keptLogs}
-	if e.streamLogs(ctx, p, engine.LogOptions{}, buf) == nil {
+	if e.streamLogs(ctx, p, podLogs{}, buf) == nil {
 		e.keepLogs(id, buf.Bytes())
 	}
 }
