@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -381,7 +382,8 @@ type Opener func(ctx context.Context) (Engine, error)
 
 var registry struct {
 	sync.Mutex
-	m map[string]Opener
+	m     map[string]Opener
+	hooks []func(name string)
 }
 
 // Register makes an engine available under name (COMPOSEGEN_ENGINE=name,
@@ -389,14 +391,30 @@ var registry struct {
 // engine's package; registering a name twice panics.
 func Register(name string, open Opener) {
 	registry.Lock()
-	defer registry.Unlock()
 	if registry.m == nil {
 		registry.m = map[string]Opener{}
 	}
 	if _, dup := registry.m[name]; dup {
+		registry.Unlock()
 		panic(fmt.Sprintf("engine: %q registered twice", name))
 	}
 	registry.m[name] = open
+	hooks := slices.Clone(registry.hooks)
+	registry.Unlock()
+	for _, f := range hooks {
+		f(name)
+	}
+}
+
+// OnRegister makes Register call f with the name of each engine it
+// registers from now on, right after registering it, on the registering
+// goroutine (during package initialisation). The runtime's watcher process
+// uses it to start once the engine it needs is linked: an engine of its own
+// module (Kubernetes) is initialised after the runtime.
+func OnRegister(f func(name string)) {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.hooks = append(registry.hooks, f)
 }
 
 // Lookup returns the opener registered under name.
