@@ -32,6 +32,7 @@ func (l *listFlag) Set(s string) error {
 type genFlags struct {
 	files       listFlag
 	envFiles    listFlag
+	engines     listFlag
 	profiles    listFlag
 	projectName string
 	output      string
@@ -51,6 +52,7 @@ func (f *genFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.Var(&f.files, "f", "compose `file` (repeatable, merged in order); default: discover compose.yaml and its override")
 	fs.Var(&f.envFiles, "env-file", "env `file` used for interpolation instead of the project's .env (repeatable)")
 	fs.Var(&f.profiles, "profile", "`profile` active by default (repeatable)")
+	fs.Var(&f.engines, "engine", "link the engine `name` into the fixtures besides Docker and Podman: kubernetes (repeatable; its module github.com/composegen/composegen/kube must be required)")
 	fs.StringVar(&f.projectName, "p", "", "project `name` (default: the compose file's name: or its directory)")
 	fs.StringVar(&f.projectName, "project-name", "", "same as -p")
 	fs.StringVar(&f.output, "o", defaultOutput, "output `file`")
@@ -149,6 +151,9 @@ func newJob(f *genFlags, wd string, getenv func(string) string) (*job, error) {
 	if !token.IsIdentifier(pkg) {
 		return nil, fmt.Errorf("invalid package name %q (set -pkg)", pkg)
 	}
+	if _, err := model.EngineImports(f.engines); err != nil {
+		return nil, err
+	}
 	return &job{flags: f, wd: wd, out: filepath.Clean(out), pkg: pkg}, nil
 }
 
@@ -172,6 +177,7 @@ func (j *job) generate(ctx context.Context, environ []string) ([]byte, diag.List
 		Version: version(),
 		Args:    j.args(),
 		Dir:     filepath.ToSlash(rel(filepath.Dir(j.out), j.wd)),
+		Engines: f.engines,
 	})
 	if err != nil {
 		return nil, res.Diagnostics.Warnings(), err
@@ -211,6 +217,9 @@ func (j *job) args() []string {
 	}
 	if f.projectName != "" {
 		args = append(args, "-p", f.projectName)
+	}
+	for _, e := range f.engines {
+		args = append(args, "-engine", e)
 	}
 	if o := path(rel(j.wd, j.out)); o != defaultOutput {
 		args = append(args, "-o", o)

@@ -46,6 +46,9 @@ func File(p *model.Project) ([]byte, error) {
 		}
 	}
 	g := &gen{p: p, f: jen.NewFile(p.Package)}
+	for _, path := range p.EngineImports {
+		g.f.Anon(path)
+	}
 	g.header()
 	g.selectors()
 	g.options()

@@ -190,3 +190,24 @@ func TestGroupImports(t *testing.T) {
 		t.Errorf("a single group changed:\n%s", got)
 	}
 }
+
+// TestEngineImports: an engine of another module is linked by a blank
+// import, in the standard layout of imports.
+func TestEngineImports(t *testing.T) {
+	p := basicProject()
+	p.EngineImports = []string{"github.com/composegen/composegen/kube"}
+	out, err := File(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "\n\t_ \"github.com/composegen/composegen/kube\"\n") {
+		t.Errorf("no blank import of the kube package:\n%s", out[:min(len(out), 600)])
+	}
+	plain, err := File(basicProject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), "composegen/kube") {
+		t.Error("the kube package is imported without -engine kubernetes")
+	}
+}

@@ -20,6 +20,9 @@ type BuildOptions struct {
 	Version string
 	Args    []string
 	Dir     string
+	// Engines are the engines the generated file links besides Docker and
+	// Podman (which the runtime always has): "kubernetes".
+	Engines []string
 }
 
 type builder struct {
@@ -40,6 +43,11 @@ func Build(r *load.Result, opts BuildOptions) (*Project, error) {
 		return nil, errors.New("model: nothing loaded")
 	}
 	b := &builder{r: r, opts: opts, p: &Project{Package: opts.Package}}
+	engines, err := EngineImports(opts.Engines)
+	if err != nil {
+		return nil, err
+	}
+	b.p.EngineImports = engines
 	b.diags = append(b.diags, r.Diagnostics...)
 	b.header()
 	b.planHeader()
@@ -239,4 +247,30 @@ func findTokens(p *Project) string {
 		return strings.ToValidUTF8(s[start:i], "")
 	}
 	return ""
+}
+
+// EngineModules maps the engines that live in modules of their own to the
+// package the generated file imports (blank) to link them: their
+// dependencies (client-go) enter only the builds of those who ask.
+var EngineModules = map[string]string{
+	"kubernetes": "github.com/composegen/composegen/kube",
+}
+
+// EngineImports returns the packages that link the named engines, sorted
+// and without duplicates. Docker and Podman need none.
+func EngineImports(names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		switch n {
+		case "docker", "podman":
+			continue
+		}
+		path, ok := EngineModules[n]
+		if !ok {
+			return nil, fmt.Errorf("-engine %s: unknown engine; the engines are docker, podman (always linked) and kubernetes", n)
+		}
+		out = append(out, path)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }

@@ -343,3 +343,16 @@ secrets:
 		t.Error("build arg leaked")
 	}
 }
+
+func TestEngineImports(t *testing.T) {
+	got, err := EngineImports([]string{"kubernetes", "docker", "podman", "kubernetes"})
+	if err != nil || len(got) != 1 || got[0] != "github.com/composegen/composegen/kube" {
+		t.Errorf("EngineImports = %v, %v; want the kube package once", got, err)
+	}
+	if got, err := EngineImports(nil); err != nil || len(got) != 0 {
+		t.Errorf("EngineImports(nil) = %v, %v", got, err)
+	}
+	if _, err := EngineImports([]string{"k8s"}); err == nil || !strings.Contains(err.Error(), "kubernetes") {
+		t.Errorf("EngineImports(k8s) error = %v, want one naming the engines", err)
+	}
+}

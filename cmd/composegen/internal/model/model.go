@@ -32,6 +32,9 @@ type Project struct {
 	// Diagnostics are the warnings found while loading and building; the
 	// CLI reports them.
 	Diagnostics diag.List
+	// EngineImports are the packages imported for their side effect of
+	// registering an engine (-engine kubernetes), sorted.
+	EngineImports []string
 }
 
 // Service is one compose service with its Go names and methods.
