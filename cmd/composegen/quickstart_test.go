@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,7 +162,7 @@ func TestQuickstartGoRunVersion(t *testing.T) {
 // fileProxy writes a GOPROXY directory serving the repository at root as
 // module github.com/composegen/composegen, and returns it with the version:
 // a pseudo-version made of the time and a hash of the content. The module
-// zip holds the files git tracks, without the nested bench module.
+// zip holds the files git tracks, without the nested modules (bench, kube).
 func fileProxy(t *testing.T, root string) (string, string) {
 	t.Helper()
 	out, err := exec.Command("git", "-C", root, "ls-files").Output()
@@ -175,8 +176,15 @@ func fileProxy(t *testing.T, root string) (string, string) {
 	files := map[string][]byte{}
 	var names []string
 	h := sha256.New()
-	for _, name := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if strings.HasPrefix(name, "bench/") || strings.HasPrefix(name, ".") {
+	all := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var nested []string // the directories of nested modules (bench/, kube/)
+	for _, name := range all {
+		if dir, ok := strings.CutSuffix(name, "/go.mod"); ok {
+			nested = append(nested, dir+"/")
+		}
+	}
+	for _, name := range all {
+		if strings.HasPrefix(name, ".") || slices.ContainsFunc(nested, func(d string) bool { return strings.HasPrefix(name, d) }) {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(name)))
