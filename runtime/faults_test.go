@@ -206,7 +206,9 @@ func TestFaultDeadline(t *testing.T) {
 		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
 			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
 	}}
-	_, err := upErr(t, plan, WithTimeout(5*time.Second))
+	// 12 s: on a loaded machine the container may take seconds to start
+	// before the first healthcheck runs.
+	_, err := upErr(t, plan, WithTimeout(12*time.Second))
 	wantAll(t, err, "deadline exceeded", "not ready", `service "slow"`, "still-warming-up", "slow-booting",
 		`service "after": `, "waiting for its dependencies")
 	if strings.Contains(err.Error(), `service "fast"`) {

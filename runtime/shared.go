@@ -88,6 +88,7 @@ const sharedWaitExtra = 30 * time.Second
 // reported by each test that asks for it. Without an engine the test is
 // skipped, as with Start (failed under CI=true).
 func Shared(tb TB, plan *composeplan.Plan, opts ...Option) *Stack {
+	exitIfWatcher()
 	tb.Helper()
 	cfg := newConfig(opts)
 	ctx := context.Background()

@@ -68,6 +68,7 @@ type Stack struct {
 //
 // Up registers no cleanup: call Down when done. Start is the form for tests.
 func Up(ctx context.Context, plan *composeplan.Plan, opts ...Option) (*Stack, error) {
+	exitIfWatcher()
 	cfg := newConfig(opts)
 	s, err := up(ctx, plan, cfg, callerDir(cfg))
 	if err != nil {
@@ -89,6 +90,7 @@ func Up(ctx context.Context, plan *composeplan.Plan, opts ...Option) (*Stack, er
 // so that `go test ./...` on a machine without Docker runs the other tests;
 // under CI=true it fails it instead.
 func Start(tb TB, plan *composeplan.Plan, opts ...Option) *Stack {
+	exitIfWatcher()
 	tb.Helper()
 	cfg := newConfig(opts)
 	if cfg.logf == nil {

@@ -48,9 +48,37 @@ type watchSpec struct {
 	Paths []string `json:"paths,omitempty"`
 }
 
+// init turns the process into a watcher when it was spawned as one, as
+// soon as the engine it needs is linked: the engines of this module
+// (Docker, Podman) are registered before this package is initialised, one
+// of another module (Kubernetes) may be registered after it, from its own
+// package's init.
 func init() {
-	if v := os.Getenv(watcherEnv); v != "" {
+	v := os.Getenv(watcherEnv)
+	if v == "" {
+		return
+	}
+	var spec watchSpec
+	if err := json.Unmarshal([]byte(v), &spec); err != nil {
+		os.Exit(2)
+	}
+	name := engines.Name(spec.Engine)
+	if _, ok := engine.Lookup(name); ok {
 		os.Exit(runWatcher(v))
+	}
+	engine.OnRegister(func(registered string) {
+		if registered == name {
+			os.Exit(runWatcher(v))
+		}
+	})
+}
+
+// exitIfWatcher ends a watcher process whose engine was never registered
+// (it cannot happen: the watched process opened that engine in the same
+// binary) before it would run the tests.
+func exitIfWatcher() {
+	if os.Getenv(watcherEnv) != "" {
+		os.Exit(2)
 	}
 }
 
