@@ -31,6 +31,8 @@
 //	composegen check [-v] [packages]   report stale generated files
 //	composegen prune [-engine name] [-project name] [-v]
 //	                                   remove kept stacks and leftovers
+//	composegen doctor [-engine name] [-f compose.yaml]...
+//	                                   say why tests could not start a stack
 //	composegen help [command]
 //
 // # Generating
@@ -148,6 +150,18 @@
 // COMPOSEGEN_ENGINE does. The stack of a process that runs is never
 // removed. Exit status: 0 (also when there was nothing to remove), 1 when
 // the engine cannot be reached or a removal failed, 2 on a usage error.
+//
+// # Doctor
+//
+// "composegen doctor" says, in a few lines, why tests could not start a
+// stack: which engine they would use and why (DOCKER_HOST, a docker
+// context, a socket found), its version and API, rootless or remote; then
+// a real round trip: a stack of one small container (busybox, pulled if
+// absent) that serves HTTP, reached from this process through its
+// published port, and removed. With -f, each image of the compose file is
+// present, or would be pulled at the first start (a warning), and the
+// services built or whose image has variables are noted. Exit status: 1
+// when anything is a problem, 2 on a usage error, else 0.
 //
 // # Diagnostics
 //

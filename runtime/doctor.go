@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/engines"
+)
+
+// DoctorOptions select what Doctor checks.
+type DoctorOptions struct {
+	// Engine names the engine ("" for COMPOSEGEN_ENGINE, else Docker).
+	Engine string
+	// Images are the images a compose file needs: Doctor says which are
+	// present on the engine and which a start would have to pull.
+	Images []string
+	// RoundTripImage is the small image of the round trip (default
+	// "busybox"); it is pulled when absent, as a start would.
+	RoundTripImage string
+}
+
+// Finding is one line of Doctor's report.
+type Finding struct {
+	// Check names what was checked: "engine", "round trip", "image
+	// postgres:16".
+	Check string
+	// Level is "ok", "warning" (works, but may not where pulls are
+	// blocked) or "problem" (a stack cannot start).
+	Level string
+	// Detail says what was found and, for a problem, what to do.
+	Detail string
+}
+
+// Doctor says why tests could not start a stack: which engine they would
+// use and why (DOCKER_HOST, a context, a socket), its version and API, and
+// whether it can create a container, publish a port and answer on it from
+// this process (a real round trip with a small container, removed
+// afterwards); then, for each of opts.Images, whether it is present or
+// would be pulled. It reports problems as findings, not errors.
+func Doctor(ctx context.Context, opts DoctorOptions) []Finding {
+	var out []Finding
+	add := func(check, level, format string, args ...any) {
+		out = append(out, Finding{Check: check, Level: level, Detail: fmt.Sprintf(format, args...)})
+	}
+	eng, err := engines.Open(ctx, opts.Engine)
+	if err != nil {
+		hint := "start the engine, or point DOCKER_HOST (or a docker context, or COMPOSEGEN_ENGINE) at one that runs"
+		if !errors.Is(err, engines.ErrUnavailable) {
+			hint = "select an engine this binary links (COMPOSEGEN_ENGINE, -engine)"
+		}
+		add("engine", "problem", "%v; %s", err, hint)
+		return out
+	}
+	info := eng.Info()
+	where := info.Endpoint
+	if info.From != "" {
+		where += ", chosen by " + info.From
+	}
+	var traits []string
+	if info.Rootless {
+		traits = append(traits, "rootless")
+	}
+	if info.Local {
+		traits = append(traits, "local")
+	} else {
+		traits = append(traits, "remote: ports are dialled on "+info.DialHost)
+	}
+	add("engine", "ok", "%s %s (API %s) at %s; %s", info.Name, info.Version, info.API, where, strings.Join(traits, ", "))
+
+	if d, err := roundTrip(ctx, opts); err != nil {
+		add("round trip", "problem", "%v", err)
+	} else {
+		add("round trip", "ok", "created a container, published a port and got its answer from this process in %s", d.Round(time.Millisecond))
+	}
+
+	for _, ref := range opts.Images {
+		switch _, err := eng.Image(ctx, ref); {
+		case err == nil:
+			add("image "+ref, "ok", "present")
+		case errors.Is(err, engine.ErrNotFound):
+			add("image "+ref, "warning", "not present: the first start pulls it (where pulls are blocked, load it into the engine first)")
+		default:
+			add("image "+ref, "problem", "cannot inspect it: %v", err)
+		}
+	}
+	return out
+}
+
+// roundTrip starts a one-service stack that serves HTTP and fetches a page
+// from it through the published port.
+func roundTrip(ctx context.Context, opts DoctorOptions) (time.Duration, error) {
+	image := opts.RoundTripImage
+	if image == "" {
+		image = "busybox"
+	}
+	plan := &composeplan.Plan{Name: "composegen-doctor", Services: []composeplan.ServiceSpec{{
+		Name:    "web",
+		Image:   image,
+		Command: []string{"sh", "-c", "mkdir -p /tmp/www && echo composegen-doctor > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"},
+		Ports:   []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}},
+		Probe:   &composeplan.ProbeSpec{Protocol: "http", Port: 8080, Path: "/"},
+	}}}
+	t0 := time.Now()
+	s, err := Up(ctx, plan, WithEngine(opts.Engine), WithTimeout(90*time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("a stack of one %s container did not start: %w", image, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = s.Down(dctx)
+	}()
+	url := s.Service("web").Port(8080, "tcp").URL() + "/"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("the container runs, but its published port does not answer from this process (%s): %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	if !strings.Contains(string(body), "composegen-doctor") {
+		return 0, fmt.Errorf("%s answered %s with something else than the container's page: another process holds the port?", url, resp.Status)
+	}
+	return time.Since(t0), nil
+}
