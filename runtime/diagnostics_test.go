@@ -107,7 +107,9 @@ func TestDiagnosticsOnTestFailure(t *testing.T) {
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ok"}, Interval: 100 * time.Millisecond, Retries: 100}
 	plan := &composeplan.Plan{Name: "rt-diag", Services: []composeplan.ServiceSpec{
 		{Name: "web", Image: "busybox", Healthcheck: hc,
-			Command: []string{"sh", "-c", "echo web-says-hello; sleep 1; touch /tmp/ok; exec sleep 300"},
+			// 4 s: the healthcheck must fail at least once, also on a
+			// loaded machine where an exec takes a second.
+			Command: []string{"sh", "-c", "echo web-says-hello; sleep 4; touch /tmp/ok; exec sleep 300"},
 			Ports:   []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}}},
 		{Name: "job", Image: "busybox", Command: []string{"sh", "-c", "echo job-done"}},
 		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
