@@ -134,7 +134,25 @@ func (e *Engine) Pause(ctx context.Context, id string) error {
 	if err := e.call(ctx, "POST", "/containers/"+url.PathEscape(id)+"/pause", nil, nil, nil); err != nil {
 		return fmt.Errorf("pause container %s: %w", id, err)
 	}
-	return nil
+	return e.settlePaused(ctx, id, true)
+}
+
+// settlePaused waits (up to 5 s) until the engine's record of the container
+// says paused, or not: Docker answers pause and unpause before its state
+// does, and an Inspect right after must not see the old state.
+func (e *Engine) settlePaused(ctx context.Context, id string, paused bool) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := e.Inspect(ctx, id)
+		if err != nil || st.Paused == paused || time.Now().After(deadline) {
+			return nil // the operation succeeded; Inspect's own errors surface to its callers
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Unpause resumes a paused container.
@@ -142,5 +160,5 @@ func (e *Engine) Unpause(ctx context.Context, id string) error {
 	if err := e.call(ctx, "POST", "/containers/"+url.PathEscape(id)+"/unpause", nil, nil, nil); err != nil {
 		return fmt.Errorf("unpause container %s: %w", id, err)
 	}
-	return nil
+	return e.settlePaused(ctx, id, false)
 }
