@@ -12,84 +12,36 @@ import (
 // the active profiles, or, with WithServices, the named ones; each with the
 // closure of its required dependencies.
 func selectServices(plan *composeplan.Plan, cfg config) ([]*composeplan.ServiceSpec, error) {
-	byName := map[string]*composeplan.ServiceSpec{}
+	sel := &selection{byName: map[string]*composeplan.ServiceSpec{}, want: map[string]bool{}, profiles: plan.Profiles}
 	for i := range plan.Services {
-		byName[plan.Services[i].Name] = &plan.Services[i]
+		sel.byName[plan.Services[i].Name] = &plan.Services[i]
 	}
-	profiles := plan.Profiles
 	if cfg.profilesSet {
-		profiles = cfg.profiles
+		sel.profiles = cfg.profiles
 	}
-	active := func(sp *composeplan.ServiceSpec) bool {
-		if len(sp.Profiles) == 0 {
-			return true
-		}
-		for _, p := range sp.Profiles {
-			if p == "*" {
-				return true
-			}
-			for _, a := range profiles {
-				if a == p || a == "*" {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	want := map[string]bool{}
 	var roots []string
 	if len(cfg.services) > 0 {
 		for _, n := range cfg.services {
-			if byName[n] == nil {
+			if sel.byName[n] == nil {
 				return nil, fmt.Errorf("no service %q in the plan", n)
 			}
 			roots = append(roots, n)
 		}
 	} else {
 		for i := range plan.Services {
-			if active(&plan.Services[i]) {
+			if sel.active(&plan.Services[i]) {
 				roots = append(roots, plan.Services[i].Name)
 			}
 		}
 	}
-	var visit func(name, from string) error
-	visit = func(name, from string) error {
-		if want[name] {
-			return nil
-		}
-		sp := byName[name]
-		if sp == nil {
-			return fmt.Errorf("service %q depends on %q, which is not in the plan", from, name)
-		}
-		want[name] = true
-		for _, d := range sp.DependsOn {
-			// An optional dependency that is not in the plan or not in
-			// an active profile is skipped.
-			if !d.Required && (byName[d.Service] == nil || !active(byName[d.Service])) {
-				continue
-			}
-			if err := visit(d.Service, name); err != nil {
-				return err
-			}
-		}
-		for _, ref := range containerRefs(sp) {
-			if ref.optional {
-				continue
-			}
-			if err := visit(ref.service, name); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, r := range roots {
-		if err := visit(r, ""); err != nil {
+		if err := sel.visit(r, ""); err != nil {
 			return nil, err
 		}
 	}
 	var out []*composeplan.ServiceSpec
 	for i := range plan.Services {
-		if want[plan.Services[i].Name] {
+		if sel.want[plan.Services[i].Name] {
 			out = append(out, &plan.Services[i])
 		}
 	}
@@ -97,6 +49,66 @@ func selectServices(plan *composeplan.Plan, cfg config) ([]*composeplan.ServiceS
 		return nil, err
 	}
 	return out, nil
+}
+
+// selection is the state of selectServices: the plan's services by name,
+// the active profiles, and the services selected so far.
+type selection struct {
+	byName   map[string]*composeplan.ServiceSpec
+	profiles []string
+	want     map[string]bool
+}
+
+// active reports whether sp is enabled by the active profiles (a service
+// without profiles always is).
+func (sel *selection) active(sp *composeplan.ServiceSpec) bool {
+	if len(sp.Profiles) == 0 {
+		return true
+	}
+	for _, p := range sp.Profiles {
+		if p == "*" {
+			return true
+		}
+		for _, a := range sel.profiles {
+			if a == p || a == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// visit selects name and, transitively, what it needs: its required
+// dependencies and the services whose containers it refers to (from is
+// the dependent, for the error).
+func (sel *selection) visit(name, from string) error {
+	if sel.want[name] {
+		return nil
+	}
+	sp := sel.byName[name]
+	if sp == nil {
+		return fmt.Errorf("service %q depends on %q, which is not in the plan", from, name)
+	}
+	sel.want[name] = true
+	for _, d := range sp.DependsOn {
+		// An optional dependency that is not in the plan or not in an
+		// active profile is skipped.
+		if !d.Required && (sel.byName[d.Service] == nil || !sel.active(sel.byName[d.Service])) {
+			continue
+		}
+		if err := sel.visit(d.Service, name); err != nil {
+			return err
+		}
+	}
+	for _, ref := range containerRefs(sp) {
+		if ref.optional {
+			continue
+		}
+		if err := sel.visit(ref.service, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkCycles(specs []*composeplan.ServiceSpec) error {
