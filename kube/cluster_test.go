@@ -18,8 +18,8 @@ import (
 
 // Tests that need a cluster take it from KUBECONFIG (or ~/.kube/config);
 // without one they skip, except under CI=true, where they fail. The
-// cluster needs the images busybox:latest, postgres:16 and redis:7-alpine
-// (../shared/k8senv/ensure --images "...").
+// cluster needs the images busybox:latest, postgres:16, redis:7-alpine and
+// redis:7 (../shared/k8senv/ensure --images "...").
 
 // testLabel marks every resource of this package's tests; its value is
 // unique to each test.

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/load"
 	"github.com/composegen/composegen/cmd/composegen/internal/model"
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/internal/cli"
 )
 
 func init() {
@@ -22,55 +20,9 @@ func init() {
 	})
 }
 
-// doctorCommand is composegen doctor: which engine the tests would use and
-// why, its version, a real round trip (a small container, a published port,
-// an HTTP answer from it), and with -f the images of the compose file that
-// are missing. Exit status: 0 when nothing is a problem (missing images are
-// warnings: a start pulls them), 1 otherwise, 2 on a usage error.
+// doctorCommand is composegen doctor (see cli.Doctor).
 func doctorCommand(ctx context.Context, c *proc, args []string) int {
-	fs := flag.NewFlagSet("composegen doctor", flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	engine := fs.String("engine", "", "the engine: docker or podman (default $COMPOSEGEN_ENGINE, else docker; DOCKER_HOST and the Docker context select the daemon)")
-	var files listFlag
-	fs.Var(&files, "f", "compose `file` whose images to check (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: composegen doctor [-engine name] [-f compose.yaml]...\n\nSays which engine the tests would use and why, checks that it can run a\ncontainer whose published port answers from here, and with -f which images\nof the compose file are missing.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		c.errorf("doctor takes no arguments (got %s); compose files are given with -f", strings.Join(fs.Args(), " "))
-		return 2
-	}
-	var images, notes []string
-	if len(files) > 0 {
-		wd, err := c.getwd()
-		if err != nil {
-			c.errorf("%v", err)
-			return 1
-		}
-		images, notes, err = composeImages(ctx, wd, files, c.environ)
-		if err != nil {
-			c.errorf("%v", err)
-			return 1
-		}
-	}
-	code := 0
-	for _, f := range runtime.Doctor(ctx, runtime.DoctorOptions{Engine: *engine, Images: images}) {
-		fmt.Fprintf(c.stdout, "%-8s %s: %s\n", f.Level, f.Check, f.Detail)
-		if f.Level == "problem" {
-			code = 1
-		}
-	}
-	for _, n := range notes {
-		fmt.Fprintf(c.stdout, "%-8s %s\n", "note", n)
-	}
-	return code
+	return cli.Doctor(ctx, c.cliEnv(), args)
 }
 
 // composeImages returns the images of every service of the compose files,

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -186,24 +189,65 @@ func TestExitedDependency(t *testing.T) {
 }
 `
 
+// kubeE2EEnv names the directory of the kube module: TestReadinessEndToEnd
+// then generates the fixtures with -engine kubernetes and runs them on the
+// cluster that COMPOSEGEN_ENGINE=kubernetes and KUBECONFIG select (the kube
+// module's TestReadinessEndToEndOnKubernetes sets them).
+const kubeE2EEnv = "COMPOSEGEN_E2E_KUBE"
+
+// kubeE2ESkipEnv lists (A|B) the tests of readinessTest not to run on
+// Kubernetes; it has no effect on Docker.
+const kubeE2ESkipEnv = "COMPOSEGEN_E2E_KUBE_SKIP"
+
 // TestReadinessEndToEnd generates fixtures for readinessCompose in a fresh
-// module and runs readinessTest on Docker: each way a fixture could report
-// ready too early, or wait for ever, or print a secret.
+// module and runs readinessTest on Docker (or Kubernetes, see kubeE2EEnv):
+// each way a fixture could report ready too early, or wait for ever, or
+// print a secret.
 func TestReadinessEndToEnd(t *testing.T) {
-	requireDocker(t)
+	kube := os.Getenv(kubeE2EEnv)
+	if kube == "" {
+		requireDocker(t)
+	}
 	if testing.Short() {
 		t.Skip("builds a module and starts 11 stacks (-short)")
 	}
-	_, gocmd := newE2EModule(t, map[string]string{
+	files := map[string]string{
 		"compose.yaml":        readinessCompose,
 		"fixtures/gen.go":     "package fixtures\n\n//go:generate go run github.com/composegen/composegen/cmd/composegen -f ../compose.yaml\n",
 		"fixtures/fx_test.go": readinessTest,
-	})
+	}
+	if kube != "" {
+		root, err := filepath.Abs(filepath.Join("..", ".."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sums []byte
+		for _, dir := range []string{root, kube} {
+			b, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums = append(sums, b...)
+		}
+		files["go.mod"] = "module x\n\ngo 1.26.0\n\nrequire (\n\tgithub.com/composegen/composegen v0.0.0\n\tgithub.com/composegen/composegen/kube v0.0.0\n)\n\n" +
+			"replace github.com/composegen/composegen => " + root + "\n\nreplace github.com/composegen/composegen/kube => " + kube + "\n"
+		files["go.sum"] = string(sums)
+		files["fixtures/gen.go"] = strings.Replace(files["fixtures/gen.go"], " -f ", " -engine kubernetes -f ", 1)
+	}
+	_, gocmd := newE2EModule(t, files)
 	gocmd("get", "github.com/jackc/pgx/v5", "github.com/redis/go-redis/v9")
 	gocmd("generate", "./...")
 	gocmd("vet", "./...")
-	out := gocmd("test", "-count=1", "-v", "./...")
+	args := []string{"test", "-count=1", "-v", "-timeout=20m"}
+	skip := os.Getenv(kubeE2ESkipEnv)
+	if kube != "" && skip != "" {
+		args = append(args, "-skip=^("+skip+")$")
+	}
+	out := gocmd(append(args, "./...")...)
 	for _, name := range []string{"TestFirstConnection", "TestRabbitMQ", "TestToolbox", "TestPasswordHealthcheck", "TestCrashLoop", "TestExitedDependency"} {
+		if kube != "" && skip != "" && slices.Contains(strings.Split(skip, "|"), name) {
+			continue
+		}
 		if !strings.Contains(out, "--- PASS: "+name) {
 			t.Errorf("%s did not pass:\n%s", name, out)
 		}
