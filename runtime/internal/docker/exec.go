@@ -91,10 +91,10 @@ func (e *Engine) exec(ctx context.Context, id string, cmd []string, timeout time
 		}
 		return -1, fmt.Errorf("%s in container %s: %w", name, id, err)
 	}
-	code, err := e.execResult(cctx, id, created.ID)
-	if err != nil && timedOut() {
-		return -1, errCmdTimeout(timeout)
-	}
+	// The command has closed its output: its exit code is the engine's
+	// answer, which the timeout does not bound (over ssh:// the question
+	// may need a new session).
+	code, err := e.execResult(ctx, id, created.ID)
 	if err != nil && ctx.Err() == nil {
 		return -1, fmt.Errorf("%s in container %s: %w", name, id, err)
 	}
