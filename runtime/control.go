@@ -26,15 +26,37 @@ const maxLogs = 1 << 20
 // stream). The error is for failures to run it at all; a non-zero exit is
 // in ExitCode.
 func (s *Service) Exec(ctx context.Context, cmd ...string) (ExecResult, error) {
+	return s.exec(ctx, 0, cmd)
+}
+
+// exec is Exec; a timeout above 0 bounds the command from the moment it
+// starts when the engine can tell (engine.ExecTimeouter), else the whole
+// call. When the command outlives it, the error wraps
+// context.DeadlineExceeded.
+func (s *Service) exec(ctx context.Context, timeout time.Duration, cmd []string) (ExecResult, error) {
 	if err := s.hasContainer(); err != nil {
 		return ExecResult{}, err
 	}
 	stdout := &limitedBuffer{max: maxExecOutput}
 	stderr := &limitedBuffer{max: maxExecOutput}
-	code, err := s.stack.eng.Exec(ctx, s.ContainerID(), cmd, stdout, stderr)
+	var code int
+	var err error
+	if et, ok := s.stack.eng.(engine.ExecTimeouter); ok && timeout > 0 {
+		code, err = et.ExecTimeout(ctx, s.ContainerID(), cmd, timeout, stdout, stderr)
+	} else {
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		code, err = s.stack.eng.Exec(ctx, s.ContainerID(), cmd, stdout, stderr)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ExecResult{}, ctx.Err()
+		}
+		if timeout > 0 && errors.Is(err, context.DeadlineExceeded) {
+			return ExecResult{}, err
 		}
 		return ExecResult{}, fmt.Errorf("exec %s in %s: %s", strings.Join(mask.Args(cmd), " "), s.label(), s.stack.mask.String(err.Error()))
 	}

@@ -315,12 +315,10 @@ func (r *Service) runHealthcheck(ctx context.Context, hc *composeplan.Healthchec
 	if timeout <= 0 {
 		timeout = defaultHCTime
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	res, err := r.Exec(ctx, cmd...)
+	res, err := r.exec(ctx, timeout, cmd)
 	name := shortCmd(hc.Test)
 	switch {
-	case err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: the healthcheck did not finish within its timeout (%s)", name, timeout)
 	case err != nil:
 		return fmt.Errorf("%s: %v", name, err)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/probe"
 )
 
@@ -344,5 +347,58 @@ func TestTimeoutExplains(t *testing.T) {
 	wantErr(t, err, "deadline exceeded", `service "stuck": running`, "redis probe of port 6379", "last logs")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("errors.Is(err, DeadlineExceeded) = false for %v", err)
+	}
+}
+
+// wait sleeps d, or less when ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// slowSetupEngine is a fake engine whose every exec first waits setup for
+// its connection, as an exec over ssh:// waits for a session to log in.
+type slowSetupEngine struct {
+	*fakeEngine
+	setup time.Duration
+}
+
+func (e slowSetupEngine) Exec(ctx context.Context, id string, cmd []string, stdout, stderr io.Writer) (int, error) {
+	if err := wait(ctx, e.setup); err != nil {
+		return -1, err
+	}
+	return e.fakeEngine.Exec(ctx, id, cmd, stdout, stderr)
+}
+
+// ExecTimeout starts the command's clock after the set-up.
+func (e slowSetupEngine) ExecTimeout(ctx context.Context, id string, cmd []string, timeout time.Duration, stdout, stderr io.Writer) (int, error) {
+	if err := wait(ctx, e.setup); err != nil {
+		return -1, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return e.fakeEngine.Exec(cctx, id, cmd, stdout, stderr)
+}
+
+// A healthcheck's timeout bounds its command, not the engine's set-up of
+// the exec: over ssh:// an exec waits seconds for a session, which used
+// to make every healthcheck "not finish within its timeout (3s)".
+func TestHealthcheckTimeoutExcludesExecSetup(t *testing.T) {
+	fe := newFakeEngine(t, map[string]behaviour{"app": {exec: func([]string, time.Duration) int { return 0 }}})
+	eng := slowSetupEngine{fakeEngine: fe, setup: 300 * time.Millisecond}
+	t.Setenv("COMPOSEGEN_NO_WATCHER", "1")
+	name := "fake-slow-setup-" + strconv.Itoa(int(fakeSeq.Add(1)))
+	engine.Register(name, func(context.Context) (engine.Engine, error) { return eng, nil })
+	app := withHC(composeplan.ServiceSpec{Name: "app", Image: "app"}, composeplan.HealthcheckSpec{Interval: time.Second, Timeout: 100 * time.Millisecond, Retries: 3})
+	s, err := Up(context.Background(), fakePlan(app), WithEngine(name), WithDir(t.TempDir()), WithLogf(t.Logf))
+	if s != nil {
+		t.Cleanup(func() { _ = s.Down(context.Background()) })
+	}
+	if err != nil {
+		t.Fatalf("Up with execs that take 300ms to set up and a 100ms healthcheck timeout: %v", err)
 	}
 }

@@ -98,6 +98,17 @@ type Engine interface {
 	CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, error)
 }
 
+// ExecTimeouter is implemented by an engine whose Exec may spend long
+// setting up before the command runs (over ssh://, an exec waits for a
+// new session, whose remote login can take seconds). ExecTimeout is Exec
+// with timeout bounding the command alone, from the moment it starts,
+// the way the engine's own healthchecks measure their timeout; when the
+// command outlives it, ExecTimeout returns an error that wraps
+// context.DeadlineExceeded. ctx bounds the whole call.
+type ExecTimeouter interface {
+	ExecTimeout(ctx context.Context, id string, cmd []string, timeout time.Duration, stdout, stderr io.Writer) (int, error)
+}
+
 // Info describes a connected engine.
 type Info struct {
 	// Name is the engine's kind: "docker", "podman" or "kubernetes".

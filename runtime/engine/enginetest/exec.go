@@ -18,6 +18,7 @@ func init() {
 	register("ExecLargeOutput", "", testExecLarge)
 	register("ExecConcurrent", "", testExecConcurrent)
 	register("ExecContextCancel", "", testExecCancel)
+	register("ExecTimeout", "", testExecTimeout)
 	register("ExecNotRunning", "", testExecNotRunning)
 	register("ExecContainerKilled", "", testExecContainerKilled)
 	register("ExecContainerRestarted", RestartPolicy, testExecContainerRestarted)
@@ -108,6 +109,30 @@ func testExecCancel(ctx context.Context, t *testing.T, s *suite) {
 	}
 }
 
+// testExecTimeout: an engine.ExecTimeouter bounds the command, and a
+// command that outlives its timeout is an error that wraps
+// context.DeadlineExceeded, although ctx goes on.
+func testExecTimeout(ctx context.Context, t *testing.T, s *suite) {
+	et, ok := s.eng.(engine.ExecTimeouter)
+	if !ok {
+		t.Skip("the engine does not implement engine.ExecTimeouter")
+	}
+	id := s.sleeper(ctx, t)
+	var out syncBuilder
+	code, err := et.ExecTimeout(ctx, id, []string{"sh", "-c", "echo quick"}, 10*time.Second, &out, nil)
+	if err != nil || code != 0 || strings.TrimSpace(out.String()) != "quick" {
+		t.Errorf("ExecTimeout of a quick command = %d, %v, output %q; want 0, nil, \"quick\"", code, err, out.String())
+	}
+	start := time.Now()
+	code, err = et.ExecTimeout(ctx, id, []string{"sleep", "60"}, 2*time.Second, nil, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Errorf("ExecTimeout of a command that outlives its timeout = %d, %v; want an error wrapping context.DeadlineExceeded", code, err)
+	}
+	if d := time.Since(start); d > 50*time.Second {
+		t.Errorf("ExecTimeout with a 2s timeout returned after %v (the command sleeps 60s)", d)
+	}
+}
+
 func testExecNotRunning(ctx context.Context, t *testing.T, s *suite) {
 	id := s.create(ctx, t, s.spec(t, "", "sleep", "300"))
 	if code, err := s.eng.Exec(ctx, id, []string{"true"}, nil, nil); err == nil {
@@ -124,11 +149,20 @@ func (s *suite) execDuring(ctx context.Context, t *testing.T, id string, act fun
 		err  error
 	}
 	done := make(chan result, 1)
+	out := &signalWriter{want: "started", seen: make(chan struct{})}
 	go func() {
-		code, err := s.eng.Exec(ctx, id, []string{"sh", "-c", "echo started; sleep 30; exit 0"}, nil, nil)
+		code, err := s.eng.Exec(ctx, id, []string{"sh", "-c", "echo started; sleep 30; exit 0"}, out, nil)
 		done <- result{code, err}
 	}()
-	time.Sleep(time.Second)
+	// Act once the command runs: over ssh:// an exec may wait seconds for
+	// its session before it starts.
+	select {
+	case <-out.seen:
+	case r := <-done:
+		t.Fatalf("Exec ended before its command had started: %d, %v", r.code, r.err)
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("the exec's command did not start within 3 minutes")
+	}
 	act()
 	select {
 	case r := <-done:
@@ -179,4 +213,23 @@ func testExecStopStart(ctx context.Context, t *testing.T, s *suite) {
 			t.Errorf("Start: %v", err)
 		}
 	})
+}
+
+// signalWriter closes seen once want has been written to it.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if strings.Contains(string(w.buf), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
 }

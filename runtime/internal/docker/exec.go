@@ -31,23 +31,69 @@ const execSettle = 5 * time.Second
 // An exec whose exit code the engine does not know (its container died or
 // restarted under it) is an error, never exit code 0.
 func (e *Engine) Exec(ctx context.Context, id string, cmd []string, stdout, stderr io.Writer) (int, error) {
+	return e.exec(ctx, id, cmd, 0, stdout, stderr)
+}
+
+var _ engine.ExecTimeouter = (*Engine)(nil)
+
+// ExecTimeout is Exec with timeout bounding the command from its start:
+// the connection that carries the exec's stream is set up first (over
+// ssh://, a new session that may take seconds to log in), and the clock
+// starts when the engine starts the command.
+func (e *Engine) ExecTimeout(ctx context.Context, id string, cmd []string, timeout time.Duration, stdout, stderr io.Writer) (int, error) {
+	return e.exec(ctx, id, cmd, timeout, stdout, stderr)
+}
+
+// errCmdTimeout is the error of a command that outlived ExecTimeout's
+// timeout.
+type errCmdTimeout time.Duration
+
+func (e errCmdTimeout) Error() string {
+	return fmt.Sprintf("the command did not finish within %v", time.Duration(e))
+}
+func (e errCmdTimeout) Unwrap() error { return context.DeadlineExceeded }
+
+func (e *Engine) exec(ctx context.Context, id string, cmd []string, timeout time.Duration, stdout, stderr io.Writer) (int, error) {
 	name := "exec"
 	if len(cmd) > 0 {
 		name = "exec " + cmd[0] // never the arguments: they may hold secrets
+	}
+	// The stream's connection first: it is the slow part over ssh://,
+	// and the command's timeout must not count it.
+	conn, err := e.dial.DialContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return -1, ctx.Err()
+		}
+		return -1, fmt.Errorf("%s in container %s: %w", name, id, err)
 	}
 	var created struct {
 		ID string `json:"Id"`
 	}
 	body := map[string]any{"AttachStdout": true, "AttachStderr": true, "Cmd": cmd}
 	if err := e.call(ctx, "POST", "/containers/"+url.PathEscape(id)+"/exec", nil, body, &created); err != nil {
+		conn.Close()
 		return -1, fmt.Errorf("%s in container %s: %w", name, id, err)
 	}
-	if err := e.execStream(ctx, created.ID, stdout, stderr); err != nil {
+	cctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	timedOut := func() bool { return timeout > 0 && ctx.Err() == nil && cctx.Err() != nil }
+	if err := e.execStream(cctx, conn, created.ID, stdout, stderr); err != nil {
+		if timedOut() {
+			return -1, errCmdTimeout(timeout)
+		}
 		if ctx.Err() != nil {
 			return -1, ctx.Err()
 		}
 		return -1, fmt.Errorf("%s in container %s: %w", name, id, err)
 	}
+	// The command has closed its output: its exit code is the engine's
+	// answer, which the timeout does not bound (over ssh:// the question
+	// may need a new session).
 	code, err := e.execResult(ctx, id, created.ID)
 	if err != nil && ctx.Err() == nil {
 		return -1, fmt.Errorf("%s in container %s: %w", name, id, err)
@@ -57,8 +103,8 @@ func (e *Engine) Exec(ctx context.Context, id string, cmd []string, stdout, stde
 
 // execStream starts the exec and copies its output until it ends or ctx
 // ends; it returns only when nothing writes to stdout or stderr any more.
-func (e *Engine) execStream(ctx context.Context, execID string, stdout, stderr io.Writer) error {
-	conn, r, err := e.hijack(ctx, "/exec/"+url.PathEscape(execID)+"/start", map[string]bool{"Detach": false, "Tty": false})
+func (e *Engine) execStream(ctx context.Context, conn net.Conn, execID string, stdout, stderr io.Writer) error {
+	r, err := hijackOn(ctx, conn, "/exec/"+url.PathEscape(execID)+"/start", map[string]bool{"Detach": false, "Tty": false})
 	if err != nil {
 		return err
 	}
@@ -142,25 +188,21 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// hijack sends a POST that upgrades the connection to a raw stream (exec
-// start) and returns the connection and the stream. ctx ending during the
-// set-up closes the connection; afterwards the caller closes it.
-func (e *Engine) hijack(ctx context.Context, path string, body any) (net.Conn, io.Reader, error) {
-	conn, err := e.dial.DialContext(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
+// hijackOn sends a POST that upgrades conn to a raw stream (exec start)
+// and returns the stream; on failure it closes conn. ctx ending during
+// the set-up closes the connection; afterwards the caller closes it.
+func hijackOn(ctx context.Context, conn net.Conn, path string, body any) (io.Reader, error) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	r, err := upgrade(conn, path, body)
 	if !stop() {
 		conn.Close()
-		return nil, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
 	if err != nil {
 		conn.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return conn, r, nil
+	return r, nil
 }
 
 // upgrade writes the request and reads the answer's head.

@@ -34,7 +34,7 @@ var _ engine.Engine = (*Engine)(nil)
 // engine; infoTimeout the questions that follow a ping that answered.
 const (
 	pingTimeout    = 5 * time.Second
-	sshPingTimeout = 20 * time.Second // an ssh login can take seconds
+	sshPingTimeout = 150 * time.Second // the master's authentication and a first login (see loginTimeout)
 	infoTimeout    = 30 * time.Second
 )
 

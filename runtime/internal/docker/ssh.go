@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/composegen/composegen/runtime/internal/discover"
@@ -46,13 +47,15 @@ type sshDialer struct {
 	mdone   chan struct{} // closed when the master exited
 
 	mu      sync.Mutex
-	pool    []*cmdConn    // warm spares, oldest first
-	warming int           // spares being started
-	changed chan struct{} // closed (and replaced) when a warming spare is done
+	pool    []*cmdConn        // warm spares, oldest first
+	warming int               // spares being started
+	logging map[*cmdConn]bool // the spares being started that have a process
+	changed chan struct{}     // closed (and replaced) when a warming spare is done
 	// warmFails counts the spares that failed to warm; warmErr is the last
 	// failure.
 	warmFails int
 	warmErr   error
+	lastReady time.Time // when a spare last became ready
 	closed    bool
 }
 
@@ -64,6 +67,21 @@ const maxSpareAge = 30 * time.Second
 // maxSpares bounds the spare sessions (each holds a remote docker CLI
 // process of ~30 MB).
 const maxSpares = 6
+
+// maxLogins bounds the sessions that log in at the same time. Remote
+// logins contend with each other: each runs the remote user's shell
+// start-up files, which may take a lock (pyenv's rehash in ~/.bashrc
+// serialises every login on one lock file, and waits up to 60 s for it)
+// or just compete for a small host's CPU. Six spares started at once, by
+// each engine of a test binary, made logins take 19 s (median; 30 s and
+// more for one in ten) on a loaded 2-core machine; logins started two at
+// a time finish sooner, in the order they are needed.
+const maxLogins = 2
+
+// logins holds a token for each session of this process that is logging
+// in: maxLogins bounds them across every engine the process opened (a
+// test binary opens several, all on the same remote host).
+var logins = make(chan struct{}, maxLogins)
 
 // sshConnectTimeout bounds ssh's own connection set-up.
 const sshConnectTimeout = "10"
@@ -124,7 +142,11 @@ func (d *sshDialer) startMaster(ctx context.Context) error {
 		return fmt.Errorf("start ssh: %w", err)
 	}
 	d.master, d.mdone = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(d.mdone) }()
+	go func() {
+		_ = cmd.Wait()
+		close(d.mdone)
+		traceSSH("master pid %d exited: %v; stderr %q", cmd.Process.Pid, cmd.ProcessState, strings.TrimSpace(stderr.String()))
+	}()
 	for {
 		if _, err := os.Stat(d.ctlPath); err == nil {
 			return nil
@@ -153,32 +175,85 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// DialContext returns a warm spare session. When none is warm but some
-// are warming, it waits for the first of them (it started before a new
-// session would); only when none is under way does it start a new one.
-// Each dial tops the spares up.
+// DialContext returns a warm spare session, waiting for one when none is
+// warm (refill has started some). A spare that is slow to log in is a
+// miss, not an error: the dial waits for the first spare that is ready,
+// within ctx and loginTimeout. Only a session that failed (ssh exited: no
+// route, authentication, no docker there) makes the dial fail, with
+// ssh's reason.
 func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
-	c, changed := d.takeSpare()
-	if c == nil {
-		d.grow()
-	}
-	d.refill()
-	fails := d.failures()
-	for c == nil && changed != nil {
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	if d.spares == 0 {
+		c, err := d.spawn()
+		if err != nil {
+			return nil, err
 		}
-		c, changed = d.takeSpare()
-	}
-	if c != nil {
 		return c, nil
 	}
-	if err := d.failedSince(fails); err != nil {
-		return nil, err // the spares it waited for failed: so would a new session
+	start := time.Now()
+	fails := d.failures()
+	grown := false
+	d.trace("dial")
+	for {
+		c, changed := d.takeSpare()
+		if c == nil && !grown {
+			d.grow()
+			grown = true
+		}
+		d.refill()
+		if c != nil {
+			return c, nil
+		}
+		if err := d.failedSince(fails); err != nil {
+			return nil, err // the spares it waited for failed: so would a new session
+		}
+		if changed == nil {
+			return nil, fmt.Errorf("ssh to %s: the connection to the engine is closed", d.spec)
+		}
+		left := loginTimeout - time.Since(d.since(start))
+		if left <= 0 {
+			return nil, d.slowError()
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		t.Stop()
 	}
-	return d.spawn()
+}
+
+// since returns the later of t and the last time a spare became ready:
+// a dial gives up only when no session at all became ready for
+// loginTimeout (while spares come, the remote works, and the dial waits
+// for its turn within its ctx).
+func (d *sshDialer) since(t time.Time) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lastReady.After(t) {
+		return d.lastReady
+	}
+	return t
+}
+
+func (d *sshDialer) trace(format string, args ...any) {
+	if sshTrace {
+		d.mu.Lock()
+		pool, warming := len(d.pool), d.warming
+		d.mu.Unlock()
+		traceSSH(format+" (pool %d, warming %d)", append(args, pool, warming)...)
+	}
+}
+
+// slowError says that no session became ready within loginTimeout.
+func (d *sshDialer) slowError() error {
+	d.mu.Lock()
+	n := d.warming
+	d.mu.Unlock()
+	return fmt.Errorf("no ssh session to %s was ready within %v (%d still logging in): the remote login (its shell start-up files, such as ~/.bashrc) or `docker system dial-stdio` there is that slow; log in with `ssh %s docker version` to see where it waits",
+		d.spec, loginTimeout, n, d.spec)
 }
 
 // failures returns how many spares failed to warm so far.
@@ -209,11 +284,13 @@ func (d *sshDialer) takeSpare() (*cmdConn, chan struct{}) {
 		c := d.pool[0]
 		d.pool = d.pool[1:]
 		if c.usable() {
+			c.trace("taken (pool %d, warming %d)", len(d.pool), d.warming)
 			return c, nil
 		}
+		c.trace("stale, dropped")
 		go c.Close()
 	}
-	if d.warming == 0 || d.closed {
+	if d.closed {
 		return nil, nil
 	}
 	return nil, d.changed
@@ -228,11 +305,16 @@ func (d *sshDialer) grow() {
 	}
 }
 
-// refill starts warming sessions until spares are warm or warming.
+// refill starts warming sessions until spares are warm or warming, at
+// most maxLogins at a time.
 func (d *sshDialer) refill() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for !d.closed && len(d.pool)+d.warming < d.spares {
+	d.refillLocked()
+}
+
+func (d *sshDialer) refillLocked() {
+	for !d.closed && len(d.pool)+d.warming < d.spares && d.warming < maxLogins {
 		d.warming++
 		go d.warm()
 	}
@@ -243,14 +325,34 @@ func (d *sshDialer) refill() {
 // A session that fails is dropped (the next dial tries again, so a broken
 // remote is not retried in a loop).
 func (d *sshDialer) warm() {
+	logins <- struct{}{}
 	c, err := d.spawn()
 	if err == nil {
-		if err = c.ping(); err != nil {
+		d.mu.Lock()
+		if d.logging == nil {
+			d.logging = map[*cmdConn]bool{}
+		}
+		d.logging[c] = true
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
 			c.Close()
 		}
+		if err = c.ping(); err != nil {
+			c.trace("warm failed after %v: %v", time.Since(c.born).Round(time.Millisecond), err)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				err = fmt.Errorf("the ssh session to %s did not answer within %v: the remote login (its shell start-up files, such as ~/.bashrc) or `docker system dial-stdio` there is that slow; log in with `ssh %s docker version` to see where it waits: %w",
+					d.spec, loginTimeout, d.spec, err)
+			}
+			c.Close()
+		} else {
+			c.trace("warm after %v", time.Since(c.born).Round(time.Millisecond))
+		}
 	}
+	<-logins
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	delete(d.logging, c)
 	d.warming--
 	close(d.changed) // wake the dials that wait for a spare
 	d.changed = make(chan struct{})
@@ -262,13 +364,20 @@ func (d *sshDialer) warm() {
 		go c.Close()
 	default:
 		d.pool = append(d.pool, c)
+		d.lastReady = time.Now()
+		d.refillLocked() // the spares that maxLogins held back
 	}
 }
 
 // spawn starts one dial-stdio session.
 func (d *sshDialer) spawn() (*cmdConn, error) {
 	cmd := exec.Command(d.bin, d.args([]string{"-o", "ControlMaster=no", "-T"}, d.remoteCommand()...)...)
-	return startCmdConn(cmd, d.spec)
+	c, err := startCmdConn(cmd, d.spec)
+	if err == nil {
+		c.trace("spawned (live %d)", liveSessions.Add(1))
+		go func() { <-c.done; liveSessions.Add(-1) }()
+	}
+	return c, err
 }
 
 // Close stops the spares and the master, and removes the private
@@ -278,6 +387,9 @@ func (d *sshDialer) Close() error {
 	d.closed = true
 	pool := d.pool
 	d.pool = nil
+	for c := range d.logging {
+		pool = append(pool, c)
+	}
 	d.mu.Unlock()
 	for _, c := range pool {
 		c.Close()
@@ -362,6 +474,26 @@ func (b *tailBuffer) String() string {
 	return string(b.buf)
 }
 
+// sshTrace, when COMPOSEGEN_SSH_TRACE is set, logs every session's
+// lifecycle to stderr (for diagnosing stalls).
+var sshTrace = os.Getenv("COMPOSEGEN_SSH_TRACE") != ""
+
+var traceStart = time.Now()
+
+var liveSessions atomic.Int64
+
+func traceSSH(format string, args ...any) {
+	if sshTrace {
+		fmt.Fprintf(os.Stderr, "ssh-trace %8.3f "+format+"\n", append([]any{time.Since(traceStart).Seconds()}, args...)...)
+	}
+}
+
+func (c *cmdConn) trace(format string, args ...any) {
+	if sshTrace {
+		traceSSH("pid %d: "+format, append([]any{c.cmd.Process.Pid}, args...)...)
+	}
+}
+
 // cmdConn is a net.Conn over a command's stdin and stdout.
 type cmdConn struct {
 	cmd    *exec.Cmd
@@ -378,13 +510,16 @@ type cmdConn struct {
 	buffered *bufio.Reader
 }
 
-// warmTimeout bounds a spare's login and first ping.
-const warmTimeout = 30 * time.Second
+// loginTimeout bounds a spare's login and first ping, and a dial's wait
+// for a spare. A login is slow when the remote host is loaded, or when
+// its shell start-up files wait (pyenv's rehash lock: up to 60 s); only a
+// session that does not answer for this long is given up.
+var loginTimeout = 2 * time.Minute
 
 // ping sends GET /_ping and reads the answer, leaving the connection
 // ready for the next request.
 func (c *cmdConn) ping() error {
-	if err := c.SetDeadline(time.Now().Add(warmTimeout)); err != nil {
+	if err := c.SetDeadline(time.Now().Add(loginTimeout)); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(c, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"); err != nil {
@@ -427,7 +562,11 @@ func startCmdConn(cmd *exec.Cmd, spec *discover.SSH) (*cmdConn, error) {
 		outR.Close()
 		return nil, fmt.Errorf("start ssh: %w", err)
 	}
-	go func() { _ = cmd.Wait(); close(c.done) }()
+	go func() {
+		_ = cmd.Wait()
+		close(c.done)
+		c.trace("exited: %v after %v; stderr %q", cmd.ProcessState, time.Since(c.born).Round(time.Millisecond), strings.TrimSpace(c.stderr.String()))
+	}()
 	return c, nil
 }
 
@@ -486,6 +625,7 @@ func (c *cmdConn) CloseWrite() error { return c.stdin.Close() }
 // Close ends the session.
 func (c *cmdConn) Close() error {
 	c.once.Do(func() {
+		c.trace("closed after %v", time.Since(c.born).Round(time.Millisecond))
 		close(c.closed)
 		c.stdin.Close()
 		c.stdout.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,100 @@ func TestSSHCloseCleansUp(t *testing.T) {
 	}
 	for _, c := range d.pool {
 		t.Errorf("Close left a spare session: %v", c)
+	}
+}
+
+// slowLoginSSH is an ssh whose sessions log in the way a remote login
+// with pyenv in ~/.bashrc does: every login takes one lock (pyenv's
+// rehash) for FAKE_SSH_LOGIN seconds, so concurrent logins queue. It
+// records how many sessions were logging in when each one started, then
+// answers every HTTP request with a ping's answer.
+const slowLoginSSH = `#!/bin/sh
+for a; do case $a in ControlPath=*) ctl=${a#ControlPath=};; esac; done
+case " $* " in *" -G "*) echo "hostname fake.example"; exit 0;; esac
+case " $* " in *" -M "*) : > "$ctl"; exec sleep 300;; esac
+dir=$FAKE_SSH_DIR
+mkdir "$dir/login.$$"
+ls -d "$dir"/login.* | wc -l >> "$dir/concurrent"
+until mkdir "$dir/lock" 2>/dev/null; do sleep 0.02; done
+sleep "$FAKE_SSH_LOGIN"
+rmdir "$dir/lock" "$dir/login.$$"
+cr=$(printf '\r')
+while IFS= read -r line; do
+	case ${line%$cr} in
+	"") printf 'HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK';;
+	esac
+done
+`
+
+// TestSSHSlowLoginsAreNotErrors: logins that queue on the remote (a lock
+// in its ~/.bashrc, a loaded host) make dials wait, not fail, and the
+// dialer does not make the queue longer. Before the fix, a burst of dials
+// started up to six logins at once; the last of them queued for longer
+// than the warm timeout, and its dial failed with "read |0: i/o timeout"
+// (the stall seen over ssh:// in the conformance suite, about 1 run in
+// 3).
+func TestSSHSlowLoginsAreNotErrors(t *testing.T) {
+	bin := t.TempDir()
+	// Not t.TempDir: the fake's last commands (children of a killed
+	// session) may still write there when the test ends.
+	dir, err := os.MkdirTemp("", "composegen-fakessh-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 20 && os.RemoveAll(dir) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(slowLoginSSH), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("FAKE_SSH_DIR", dir)
+	t.Setenv("FAKE_SSH_LOGIN", "0.4")
+	t.Setenv("TMPDIR", t.TempDir())
+	defer func(old time.Duration) { loginTimeout = old }(loginTimeout)
+	// Enough for maxLogins queued logins on a loaded machine (a fake login
+	// takes up to 1.5 s at a load of 25 on 2 cores); the six logins that
+	// the dialer used to start at once queued for more than that.
+	loginTimeout = 6 * time.Second
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := newSSHDialer(ctx, &discover.SSH{User: "root", Host: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const dials = 8 // execs started together, as a stack's readiness probes do
+	errs := make(chan error, dials)
+	for range dials {
+		go func() {
+			c, err := d.DialContext(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			errs <- c.(*cmdConn).ping()
+		}()
+	}
+	for range dials {
+		if err := <-errs; err != nil {
+			t.Errorf("dial: %v", err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "concurrent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		most = max(most, n)
+	}
+	if most > maxLogins {
+		t.Errorf("%d sessions logged in at the same time; want at most %d", most, maxLogins)
 	}
 }
