@@ -605,7 +605,7 @@ func networkPlan() *composeplan.Plan {
 	h.NetworkMode = "host"
 	n := sleeper("n")
 	n.NetworkMode = "none"
-	return &composeplan.Plan{
+	plan := &composeplan.Plan{
 		Name:     "rt-net",
 		Networks: []composeplan.NetworkSpec{{Name: "net1"}, {Name: "net2", Internal: true}},
 		Services: []composeplan.ServiceSpec{
@@ -618,6 +618,12 @@ func networkPlan() *composeplan.Plan {
 			h, n,
 		},
 	}
+	// The reachability checks ping, which needs NET_RAW: Docker grants it
+	// by default, Podman 4.3 does not ("ping: permission denied").
+	for i := range plan.Services {
+		plan.Services[i].CapAdd = []string{"NET_RAW"}
+	}
+	return plan
 }
 
 func TestFidelityNetworks(t *testing.T) {
@@ -822,6 +828,7 @@ func TestFidelityPorts(t *testing.T) {
 
 func TestFidelityDriverOpts(t *testing.T) {
 	requireDocker(t)
+	skipOnPodman(t, "its local volume driver reads size= in driver_opts o as a disk quota (XFS project quota), not as a tmpfs mount option, and refuses to create the volume")
 	t.Setenv("RT_TMPFS_SIZE", "2m")
 	s := Start(t, &composeplan.Plan{
 		Name:     "rt-driveropts",
@@ -880,8 +887,12 @@ func TestFidelityHostOptions(t *testing.T) {
 			t.Errorf("resolv.conf lacks %q:\n%s", want, resolv)
 		}
 	}
-	if got := sh(t, s.Service("nonet"), "grep nameserver /etc/resolv.conf"); got != "nameserver 10.9.8.7\nnameserver 10.9.8.6" {
-		t.Errorf("dns (network_mode none): %q", got)
+	// Podman 4.3 writes no /etc/resolv.conf at all for network_mode none
+	// (Docker writes the dns servers there): nothing to compare.
+	if !onPodman(t) {
+		if got := sh(t, s.Service("nonet"), "grep nameserver /etc/resolv.conf"); got != "nameserver 10.9.8.7\nnameserver 10.9.8.6" {
+			t.Errorf("dns (network_mode none): %q", got)
+		}
 	}
 	// security_opt no-new-privileges.
 	if got := sh(t, svc, "grep NoNewPrivs /proc/self/status"); !strings.HasSuffix(got, "1") {
