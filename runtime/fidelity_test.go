@@ -672,7 +672,11 @@ func TestFidelityNetworks(t *testing.T) {
 	unreachable("b", "c") // different networks
 	unreachable("b", "sea")
 	// links: an alias of the linked service for the linking container.
-	reach("e", "linkalias")
+	// Podman 4.3 has no links: the EndpointConfig's Links are dropped and
+	// aardvark-dns resolves names and aliases only.
+	if !onPodman(t) {
+		reach("e", "linkalias")
+	}
 	reach("e", "c")
 	// network_mode service:a shares a's network namespace.
 	ips := func(svc string) string { return sh(t, s.Service(svc), "ip -o -4 addr show | awk '{print $4}' | sort") }
