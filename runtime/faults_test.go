@@ -193,7 +193,10 @@ func TestFaultPortNotListening(t *testing.T) {
 			Ports: []composeplan.PortSpec{{Target: 9999, Protocol: "tcp"}},
 			Probe: &composeplan.ProbeSpec{Protocol: "tcp", Port: 9999}},
 	}}
-	_, err := upErr(t, plan, WithTimeout(5*time.Second))
+	// 12 s, as in TestFaultDeadline: on a loaded machine Podman's start
+	// call alone took 5-8 s, and the deadline then ended the start before
+	// the first probe.
+	_, err := upErr(t, plan, WithTimeout(12*time.Second))
 	wantAll(t, err, `service "silent"`, "not ready", "port 9999", "nothing listens")
 }
 
@@ -230,7 +233,9 @@ func TestFaultContextCancelled(t *testing.T) {
 			list, err := e.c.ListContainers(docker.ListContainersOptions{Filters: map[string][]string{
 				"label": {labelProject + "=" + project}, "status": {"running"}}})
 			if err == nil && len(list) > 0 {
-				time.Sleep(time.Second) // a few failed probes
+				// A few failed probes: the first healthcheck exec runs
+				// at once, but took over a second on a loaded Podman.
+				time.Sleep(3 * time.Second)
 				cancel()
 				return
 			}

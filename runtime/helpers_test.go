@@ -102,3 +102,23 @@ func removeProject(t testing.TB, project string) {
 		t.Errorf("removing %s: %v", project, err)
 	}
 }
+
+// skipOnPodman skips a test that cannot pass on Podman 4.3 for the reason
+// given (a behaviour of the engine, not of composegen); the README's
+// Engines section lists these tests.
+func skipOnPodman(t *testing.T, reason string) {
+	t.Helper()
+	if onPodman(t) {
+		t.Skip("Podman 4.3: " + reason)
+	}
+}
+
+// onPodman reports whether the tests run on Podman.
+func onPodman(t testing.TB) bool {
+	t.Helper()
+	e, err := getEngine(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.eng.Info().Name == "podman"
+}

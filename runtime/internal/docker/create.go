@@ -78,6 +78,12 @@ func config(s engine.ContainerSpec) *dt.Config {
 		Hostname: s.Hostname, User: s.User, WorkingDir: s.WorkingDir, Tty: s.Tty, OpenStdin: s.OpenStdin,
 		StopSignal: s.StopSignal, StopTimeout: seconds(s.StopTimeout),
 	}
+	if s.Entrypoint != nil && len(s.Entrypoint) == 0 {
+		// entrypoint: [] clears the image's. Podman 4.3 reads an empty
+		// list as "unset" and keeps it; [""], what the docker CLI sends
+		// for --entrypoint "", clears it on Docker and Podman.
+		c.Entrypoint = []string{""}
+	}
 	if h := s.Healthcheck; h != nil {
 		c.Healthcheck = &dt.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 	}

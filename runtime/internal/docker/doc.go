@@ -52,5 +52,8 @@
 // events instead), it reports a failed pull in a 200 answer (Pull reads
 // the stream itself), it names some states differently (Inspect maps them
 // to Docker's), and it forgets an exec whose container restarted (Exec
-// reports that as an unknown exit code, never as 0).
+// reports that as an unknown exit code, never as 0). Its /info runs the
+// package manager (seconds, more on a busy machine): on a local socket,
+// the socket's peer (a podman process, its uid) says local and rootless
+// instead.
 package docker

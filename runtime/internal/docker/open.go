@@ -185,6 +185,19 @@ func (e *Engine) describe(ctx context.Context, ep discover.Endpoint) error {
 			}
 		}
 	}
+	if e.podman && ep.Scheme == "unix" {
+		// Podman's /info runs the package manager for the versions of
+		// conmon, runc... (seconds; over 30 s on a loaded machine, where it
+		// failed whole starts). The socket's peer answers the two questions
+		// at once when it is a podman process of this machine: local, and
+		// rootless when it does not run as root.
+		if pid, uid, ok := socketPeer(ep.Addr); ok && isPodmanProcess(pid) {
+			e.info.Rootless = uid != 0
+			e.setHosts(ctx, ep, "")
+			e.info.Local = true
+			return nil
+		}
+	}
 	var info struct {
 		Name            string
 		SecurityOptions []string

@@ -375,3 +375,54 @@ func TestTLSEngineErrors(t *testing.T) {
 		}
 	}
 }
+
+// Podman's /info runs the package manager and took over 30 s on a loaded
+// machine, failing whole starts ("the engine answered, but: context
+// deadline exceeded"). On a local socket served by a podman process,
+// Connect does without it.
+func TestConnectPodmanWithoutInfo(t *testing.T) {
+	path := unixSocket(t)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
+	h := fakeEngineHeaders(true, false, "elsewhere", true)
+	serve(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/info" {
+			<-stuck
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	// This test process serves the socket: it plays the podman process.
+	old := isPodmanProcess
+	isPodmanProcess = func(pid int) bool { return pid == os.Getpid() }
+	t.Cleanup(func() { isPodmanProcess = old })
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := Connect(ctx, unixEndpoint(path, "test socket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Connect took %v", d)
+	}
+	i := e.Info()
+	if i.Name != "podman" || !i.Local || i.Rootless != (os.Getuid() != 0) || i.DialHost != "127.0.0.1" || i.PublishIP != "127.0.0.1" {
+		t.Errorf("Info = %+v", i)
+	}
+
+	// Served by another process (a forwarded socket, say): /info decides.
+	isPodmanProcess = func(int) bool { return false }
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	if e, err := Connect(ctx2, unixEndpoint(path, "test socket")); err == nil {
+		e.Close()
+		t.Error("Connect did not ask /info of a socket another process serves")
+	}
+}

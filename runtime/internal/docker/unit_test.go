@@ -130,7 +130,7 @@ func TestCreateBody(t *testing.T) {
 		got  any
 		want string
 	}{
-		{"Entrypoint (empty clears the image's)", m["Entrypoint"], "[]"},
+		{"Entrypoint (empty clears the image's, as [\"\"] for Podman)", m["Entrypoint"], `[""]`},
 		{"Cmd (nil keeps the image's)", m["Cmd"], "null"},
 		{"Init false is sent", hc["Init"], "false"},
 		{"StopTimeout rounded up", m["StopTimeout"], "2"},
