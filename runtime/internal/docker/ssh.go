@@ -182,7 +182,10 @@ func shellQuote(s string) string {
 // route, authentication, no docker there) makes the dial fail, with
 // ssh's reason.
 func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
-	if d.spares == 0 {
+	d.mu.Lock()
+	spares := d.spares
+	d.mu.Unlock()
+	if spares == 0 {
 		c, err := d.spawn()
 		if err != nil {
 			return nil, err
@@ -209,7 +212,7 @@ func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
 		if changed == nil {
 			return nil, fmt.Errorf("ssh to %s: the connection to the engine is closed", d.spec)
 		}
-		left := loginTimeout - time.Since(d.since(start))
+		left := loginTimeout() - time.Since(d.since(start))
 		if left <= 0 {
 			return nil, d.slowError()
 		}
@@ -253,7 +256,7 @@ func (d *sshDialer) slowError() error {
 	n := d.warming
 	d.mu.Unlock()
 	return fmt.Errorf("no ssh session to %s was ready within %v (%d still logging in): the remote login (its shell start-up files, such as ~/.bashrc) or `docker system dial-stdio` there is that slow; log in with `ssh %s docker version` to see where it waits",
-		d.spec, loginTimeout, n, d.spec)
+		d.spec, loginTimeout(), n, d.spec)
 }
 
 // failures returns how many spares failed to warm so far.
@@ -342,7 +345,7 @@ func (d *sshDialer) warm() {
 			c.trace("warm failed after %v: %v", time.Since(c.born).Round(time.Millisecond), err)
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				err = fmt.Errorf("the ssh session to %s did not answer within %v: the remote login (its shell start-up files, such as ~/.bashrc) or `docker system dial-stdio` there is that slow; log in with `ssh %s docker version` to see where it waits: %w",
-					d.spec, loginTimeout, d.spec, err)
+					d.spec, loginTimeout(), d.spec, err)
 			}
 			c.Close()
 		} else {
@@ -514,12 +517,20 @@ type cmdConn struct {
 // for a spare. A login is slow when the remote host is loaded, or when
 // its shell start-up files wait (pyenv's rehash lock: up to 60 s); only a
 // session that does not answer for this long is given up.
-var loginTimeout = 2 * time.Minute
+var loginTimeoutNanos atomic.Int64
+
+func init() { setLoginTimeout(2 * time.Minute) }
+
+// loginTimeout is the bound described above (atomic: a test changes it
+// while the goroutines of an earlier test's dialer may still read it).
+func loginTimeout() time.Duration { return time.Duration(loginTimeoutNanos.Load()) }
+
+func setLoginTimeout(d time.Duration) { loginTimeoutNanos.Store(int64(d)) }
 
 // ping sends GET /_ping and reads the answer, leaving the connection
 // ready for the next request.
 func (c *cmdConn) ping() error {
-	if err := c.SetDeadline(time.Now().Add(loginTimeout)); err != nil {
+	if err := c.SetDeadline(time.Now().Add(loginTimeout())); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(c, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"); err != nil {

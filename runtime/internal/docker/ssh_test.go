@@ -185,11 +185,11 @@ func TestSSHSlowLoginsAreNotErrors(t *testing.T) {
 	t.Setenv("FAKE_SSH_DIR", dir)
 	t.Setenv("FAKE_SSH_LOGIN", "0.4")
 	t.Setenv("TMPDIR", t.TempDir())
-	defer func(old time.Duration) { loginTimeout = old }(loginTimeout)
+	defer setLoginTimeout(loginTimeout())
 	// Enough for maxLogins queued logins on a loaded machine (a fake login
 	// takes up to 1.5 s at a load of 25 on 2 cores); the six logins that
 	// the dialer used to start at once queued for more than that.
-	loginTimeout = 6 * time.Second
+	setLoginTimeout(6 * time.Second)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
