@@ -87,15 +87,26 @@ type listenWatch struct {
 	port      int
 	checked   time.Time
 	elsewhere time.Time // since when the container listens only elsewhere
+	note      string    // the last check's note, repeated between checks
 }
 
 // check returns a note for the probe output and, once the container has
-// listened only on other ports for elsewhereSettle, a fatal reason.
+// listened only on other ports for elsewhereSettle, a fatal reason. The
+// container is looked at every 250ms at most; between looks the last note
+// is returned again, so that every probe failure carries it (the probes
+// that diagnostics quote are the last few, 20ms apart).
 func (w *listenWatch) check() (note string, fatal bool) {
 	if time.Since(w.checked) < 250*time.Millisecond {
-		return "", false
+		return w.note, false
 	}
 	w.checked = time.Now()
+	note, fatal = w.look()
+	w.note = note
+	return note, fatal
+}
+
+// look reads what the container listens on and judges it (see check).
+func (w *listenWatch) look() (note string, fatal bool) {
 	ports, ok := w.s.listening()
 	if !ok {
 		return "", false

@@ -2,11 +2,14 @@ package runtime
 
 import (
 	"context"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/engine"
 )
 
 func TestParseListening(t *testing.T) {
@@ -47,5 +50,29 @@ func TestPortElsewhereFailsWithTheListeningPorts(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "deadline") {
 		t.Errorf("failed by the timeout, not by the listening check: %v", err)
+	}
+}
+
+// TestListenWatchRepeatsItsNote: between two looks at the container (every
+// 250ms) each probe failure still gets the last note; diagnostics quote the
+// last few probes, 20ms apart, which a note on one probe in twelve missed.
+func TestListenWatchRepeatsItsNote(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// This process stands for the container: it listens on ln's port, and
+	// not on port 1.
+	s := &Service{stack: &Stack{info: engine.Info{Local: true}}, pid: os.Getpid()}
+	w := &listenWatch{s: s, port: 1}
+	note, fatal := w.check()
+	if !strings.Contains(note, "nothing listens on container port 1; the container listens on ") || fatal {
+		t.Fatalf("first check = %q, %v", note, fatal)
+	}
+	for i := range 5 {
+		if again, fatal := w.check(); again != note || fatal {
+			t.Fatalf("check %d right after = %q, %v; want the same note, not fatal", i+2, again, fatal)
+		}
 	}
 }
