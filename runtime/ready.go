@@ -39,9 +39,14 @@ var (
 	execFirst     = 250 * time.Millisecond
 	execAfterGate = 100 * time.Millisecond
 	execMax       = time.Second
-	// stateEvery is how often the container's state is read while waiting
-	// (an exit is seen at once anyway, through the exit watcher).
-	stateEvery = 250 * time.Millisecond
+	// stateEvery is how often the container's state is read while waiting.
+	// It is a safety net only: every exit, a crash that the restart policy
+	// follows with a restart included, is seen at once through the exit
+	// watcher (engine.Engine.Wait), and the state is read again before a
+	// replica is declared ready. Reading it more often costs the engine
+	// CPU that the starting servers need: at 12 parallel stacks on 2 cores,
+	// a read every 250ms per replica was 28 inspects a second.
+	stateEvery = 2 * time.Second
 )
 
 // Defaults of a compose healthcheck, as Docker applies them.

@@ -33,6 +33,7 @@ type Stack struct {
 	res     *resolver
 	mask    *mask.Masker
 	t0      time.Time
+	tNets   time.Time // its networks and volumes exist (set once, by up)
 	owner   owner.ID
 	created time.Time
 
@@ -207,6 +208,8 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	if err := s.createNetworksAndVolumes(ctx); err != nil {
 		return fail(s, err)
 	}
+	s.tNets = time.Now()
+	s.tNets = time.Now()
 	if err := s.startAll(ctx); err != nil {
 		return fail(s, err)
 	}
@@ -329,13 +332,13 @@ func (s *Stack) Engine() (name, endpoint string) { return s.info.Name, s.info.En
 // relative to the start of Up.
 func (s *Stack) Timeline() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "composegen: stack %s timeline:", s.project)
 	ms := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
 		}
 		return fmt.Sprintf("%dms", t.Sub(s.t0).Milliseconds())
 	}
+	fmt.Fprintf(&b, "composegen: stack %s timeline (networks and volumes %s):", s.project, ms(s.tNets))
 	for _, u := range s.order {
 		for _, r := range u.replicas {
 			r.mu.Lock()

@@ -278,9 +278,10 @@ type ContainerSpec struct {
 	Networks    []Attachment
 }
 
-// Healthcheck is the compose healthcheck, recorded on the container as the
-// engine knows it. The runtime runs it itself; engines that cannot record
-// it ignore it.
+// Healthcheck is a healthcheck for the engine to run, recorded on the
+// container as the engine knows it; Test ["NONE"] disables the image's.
+// The runtime runs compose healthchecks itself and passes NONE; engines
+// that cannot record one ignore it.
 type Healthcheck struct {
 	Test          []string
 	Interval      time.Duration

@@ -39,7 +39,13 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &counting{Engine: e}, nil
+		c := &counting{Engine: e}
+		if et, ok := e.(engine.ExecTimeouter); ok {
+			// Keep what the runtime asks of the engine: without it, a
+			// healthcheck's timeout would count the exec's set-up.
+			return &countingTimeouter{c, et}, nil
+		}
+		return c, nil
 	})
 }
 
@@ -185,6 +191,21 @@ func (c *counting) Wait(ctx context.Context, id string) (int, error) {
 }
 
 func (c *counting) Exec(ctx context.Context, id string, cmd []string, stdout, stderr io.Writer) (int, error) {
+	return countExec(func() (int, error) { return c.Engine.Exec(ctx, id, cmd, stdout, stderr) })
+}
+
+// countingTimeouter counts an engine that implements
+// engine.ExecTimeouter, and implements it too.
+type countingTimeouter struct {
+	*counting
+	et engine.ExecTimeouter
+}
+
+func (c *countingTimeouter) ExecTimeout(ctx context.Context, id string, cmd []string, timeout time.Duration, stdout, stderr io.Writer) (int, error) {
+	return countExec(func() (int, error) { return c.et.ExecTimeout(ctx, id, cmd, timeout, stdout, stderr) })
+}
+
+func countExec(exec func() (int, error)) (int, error) {
 	n := inFlight.Add(1)
 	for {
 		m := maxIn.Load()
@@ -193,7 +214,7 @@ func (c *counting) Exec(ctx context.Context, id string, cmd []string, stdout, st
 		}
 	}
 	t0 := time.Now()
-	code, err := c.Engine.Exec(ctx, id, cmd, stdout, stderr)
+	code, err := exec()
 	inFlight.Add(-1)
 	record("exec", t0, err != nil || code != 0)
 	return code, err
