@@ -71,6 +71,42 @@ func (e *Env) notLinked(cmd, engineFlag string, args []string) error {
 		cmd, KubeCommand, v, strings.Join(append([]string{cmd}, args...), " "))
 }
 
+// flagSet returns the flag set of command cmd, whose usage line shows
+// synopsis and then about.
+func (e *Env) flagSet(cmd, synopsis, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(e.Prog+" "+cmd, flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s %s %s\n\n%s\n", e.Prog, cmd, synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses a command's arguments, which are flags only, and checks
+// that this binary links the selected engine. When the command must end
+// there, ok is false and code its exit status: 0 after -h, 2 on a usage
+// error (hint says what to do with stray arguments), 1 for an engine this
+// binary does not link.
+func (e *Env) parse(fs *flag.FlagSet, args []string, hint string, engineFlag *string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	cmd := strings.TrimPrefix(fs.Name(), e.Prog+" ")
+	if fs.NArg() > 0 {
+		e.errorf("%s takes no arguments (got %s); %s", cmd, strings.Join(fs.Args(), " "), hint)
+		return 2, false
+	}
+	if err := e.notLinked(cmd, *engineFlag, args); err != nil {
+		e.errorf("%v", err)
+		return 1, false
+	}
+	return 0, true
+}
+
 // listFlag is a repeatable string flag.
 type listFlag []string
 
@@ -89,28 +125,13 @@ func (l *listFlag) Set(s string) error {
 // 1 when the engine cannot be reached or a removal failed, 2 on a usage
 // error.
 func Prune(ctx context.Context, e *Env, args []string) int {
-	fs := flag.NewFlagSet(e.Prog+" prune", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
+	fs := e.flagSet("prune", "[-engine name] [-project name] [-v]",
+		"Removes the stacks that no running process owns: kept stacks (COMPOSEGEN_REUSE=1,\nCOMPOSEGEN_KEEP, WithKeepOnFailure) and the leftovers of test processes that died.\nThe stack of a running process is never removed.")
 	engineFlag := fs.String("engine", "", "the engine: docker, podman, or another registered one (default $COMPOSEGEN_ENGINE, else docker; DOCKER_HOST and the Docker context select the daemon)")
 	project := fs.String("project", "", "remove only this stack instance (its compose project name, as diagnostics print it)")
 	verbose := fs.Bool("v", false, "name every container, network and volume removed")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: "+e.Prog+" prune [-engine name] [-project name] [-v]\n\nRemoves the stacks that no running process owns: kept stacks (COMPOSEGEN_REUSE=1,\nCOMPOSEGEN_KEEP, WithKeepOnFailure) and the leftovers of test processes that died.\nThe stack of a running process is never removed.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		e.errorf("prune takes no arguments (got %s); use -project to name one stack", strings.Join(fs.Args(), " "))
-		return 2
-	}
-	if err := e.notLinked("prune", *engineFlag, args); err != nil {
-		e.errorf("%v", err)
-		return 1
+	if code, ok := e.parse(fs, args, "use -project to name one stack", engineFlag); !ok {
+		return code
 	}
 	pruned, err := runtime.Prune(ctx, runtime.PruneOptions{Engine: *engineFlag, Project: *project})
 	for _, p := range pruned {
@@ -141,28 +162,13 @@ func Prune(ctx context.Context, e *Env, args []string) int {
 // Exit status: 0 when nothing is a problem (missing images are warnings: a
 // start pulls them), 1 otherwise, 2 on a usage error.
 func Doctor(ctx context.Context, e *Env, args []string) int {
-	fs := flag.NewFlagSet(e.Prog+" doctor", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
+	fs := e.flagSet("doctor", "[-engine name] [-f compose.yaml]...",
+		"Says which engine the tests would use and why, checks that it can run a\ncontainer whose published port answers from here, and with -f which images\nof the compose file are missing.")
 	engineFlag := fs.String("engine", "", "the engine: docker or podman (default $COMPOSEGEN_ENGINE, else docker; DOCKER_HOST and the Docker context select the daemon)")
 	var files listFlag
 	fs.Var(&files, "f", "compose `file` whose images to check (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: "+e.Prog+" doctor [-engine name] [-f compose.yaml]...\n\nSays which engine the tests would use and why, checks that it can run a\ncontainer whose published port answers from here, and with -f which images\nof the compose file are missing.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		e.errorf("doctor takes no arguments (got %s); compose files are given with -f", strings.Join(fs.Args(), " "))
-		return 2
-	}
-	if err := e.notLinked("doctor", *engineFlag, args); err != nil {
-		e.errorf("%v", err)
-		return 1
+	if code, ok := e.parse(fs, args, "compose files are given with -f", engineFlag); !ok {
+		return code
 	}
 	var images, notes []string
 	if len(files) > 0 {
