@@ -196,58 +196,8 @@ func (c *PG) login(cfg PGConfig) error {
 		case 'E':
 			return parsePGError(body)
 		case 'R':
-			if len(body) < 4 {
-				return errors.New("postgres: short authentication message")
-			}
-			switch code := binary.BigEndian.Uint32(body); code {
-			case 0: // AuthenticationOk
-			case 3: // cleartext
-				c.startMsg('p')
-				c.cstr(cfg.Password)
-				if err := c.send(); err != nil {
-					return err
-				}
-			case 5: // MD5
-				if len(body) < 8 {
-					return errors.New("postgres: short MD5 salt")
-				}
-				c.startMsg('p')
-				c.cstr(md5Password(cfg.User, cfg.Password, body[4:8]))
-				if err := c.send(); err != nil {
-					return err
-				}
-			case 10: // SASL
-				if !strings.Contains(string(body[4:]), "SCRAM-SHA-256\x00") {
-					return fmt.Errorf("postgres: no supported SASL mechanism in %q", body[4:])
-				}
-				scram = newScram(cfg.Password)
-				first := scram.first()
-				c.startMsg('p')
-				c.cstr("SCRAM-SHA-256")
-				c.w = binary.BigEndian.AppendUint32(c.w, uint32(len(first)))
-				c.w = append(c.w, first...)
-				if err := c.send(); err != nil {
-					return err
-				}
-			case 11: // SASLContinue
-				if scram == nil {
-					return errors.New("postgres: SASL continue without SASL")
-				}
-				final, err := scram.final(body[4:])
-				if err != nil {
-					return err
-				}
-				c.startMsg('p')
-				c.w = append(c.w, final...)
-				if err := c.send(); err != nil {
-					return err
-				}
-			case 12: // SASLFinal
-				if scram == nil || !scram.verify(body[4:]) {
-					return errors.New("postgres: the server's SCRAM signature does not verify")
-				}
-			default:
-				return fmt.Errorf("postgres: unsupported authentication method %d", code)
+			if err := c.authenticate(cfg, body, &scram); err != nil {
+				return err
 			}
 		case 'S':
 			k, v, _ := strings.Cut(string(body), "\x00")
@@ -256,6 +206,55 @@ func (c *PG) login(cfg PGConfig) error {
 			return nil
 		}
 	}
+}
+
+// authenticate answers one authentication request (body of an 'R'
+// message). A SCRAM exchange spans three requests; *scram carries it.
+func (c *PG) authenticate(cfg PGConfig, body []byte, scram **scramClient) error {
+	if len(body) < 4 {
+		return errors.New("postgres: short authentication message")
+	}
+	switch code := binary.BigEndian.Uint32(body); code {
+	case 0: // AuthenticationOk
+		return nil
+	case 3: // cleartext
+		c.startMsg('p')
+		c.cstr(cfg.Password)
+	case 5: // MD5
+		if len(body) < 8 {
+			return errors.New("postgres: short MD5 salt")
+		}
+		c.startMsg('p')
+		c.cstr(md5Password(cfg.User, cfg.Password, body[4:8]))
+	case 10: // SASL
+		if !strings.Contains(string(body[4:]), "SCRAM-SHA-256\x00") {
+			return fmt.Errorf("postgres: no supported SASL mechanism in %q", body[4:])
+		}
+		*scram = newScram(cfg.Password)
+		first := (*scram).first()
+		c.startMsg('p')
+		c.cstr("SCRAM-SHA-256")
+		c.w = binary.BigEndian.AppendUint32(c.w, uint32(len(first)))
+		c.w = append(c.w, first...)
+	case 11: // SASLContinue
+		if *scram == nil {
+			return errors.New("postgres: SASL continue without SASL")
+		}
+		final, err := (*scram).final(body[4:])
+		if err != nil {
+			return err
+		}
+		c.startMsg('p')
+		c.w = append(c.w, final...)
+	case 12: // SASLFinal
+		if *scram == nil || !(*scram).verify(body[4:]) {
+			return errors.New("postgres: the server's SCRAM signature does not verify")
+		}
+		return nil
+	default:
+		return fmt.Errorf("postgres: unsupported authentication method %d", code)
+	}
+	return c.send()
 }
 
 func md5Password(user, password string, salt []byte) string {
