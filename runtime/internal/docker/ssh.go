@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,11 @@ import (
 // dial-stdio`, whose stdin and stdout carry the API connection.
 //
 // Two things make it fast. A ControlMaster, started once in a private
-// temporary directory and stopped by Close, carries every session over one
-// authenticated ssh connection. And spare sessions are started ahead of
+// temporary directory and stopped by Close, carries the sessions over one
+// authenticated ssh connection; sshd bounds the sessions of a connection
+// (MaxSessions, 10 by default), so when one master carries
+// sessionsPerMaster of them, another master is started for the next ones.
+// And spare sessions are started ahead of
 // need and warmed with a ping: each new API connection (and every exec,
 // whose hijacked connection the engine closes at its end) takes a session
 // whose remote login is done and whose engine has answered, instead of
@@ -38,15 +42,18 @@ import (
 // but it needs stream forwarding, which hardened sshd configurations
 // refuse, and it would bypass the remote docker CLI's choice of engine.)
 type sshDialer struct {
-	spec    *discover.SSH
-	bin     string
-	dir     string // private directory of the control socket
-	ctlPath string
-	spares  int // sessions kept ready (grows with misses); 0 disables them
-	master  *exec.Cmd
-	mdone   chan struct{} // closed when the master exited
+	spec   *discover.SSH
+	bin    string
+	dir    string // private directory of the control sockets; "" without multiplexing
+	spares int    // sessions kept ready (grows with misses); 0 disables them
+	// perMaster bounds the sessions of one master (sessionsPerMaster).
+	perMaster int
+
+	// starting serialises the start of masters (before mu).
+	starting sync.Mutex
 
 	mu      sync.Mutex
+	masters []*master         // oldest first
 	pool    []*cmdConn        // warm spares, oldest first
 	warming int               // spares being started
 	logging map[*cmdConn]bool // the spares being started that have a process
@@ -57,6 +64,43 @@ type sshDialer struct {
 	warmErr   error
 	lastReady time.Time // when a spare last became ready
 	closed    bool
+}
+
+// master is one ControlMaster: one authenticated ssh connection that
+// carries sessions.
+type master struct {
+	ctlPath  string
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when it exited
+	sessions int           // open sessions (sshDialer.mu)
+}
+
+func (m *master) alive() bool {
+	select {
+	case <-m.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// sessionsPerMaster is how many sessions one master carries at most:
+// below sshd's default MaxSessions of 10, with room for sessions that the
+// server has not closed yet when their client exits. A remote sshd with a
+// lower MaxSessions needs COMPOSEGEN_SSH_SESSIONS.
+const sessionsPerMaster = 8
+
+// perMasterFromEnv is sessionsPerMaster, or COMPOSEGEN_SSH_SESSIONS.
+func perMasterFromEnv() (int, error) {
+	v := os.Getenv("COMPOSEGEN_SSH_SESSIONS")
+	if v == "" {
+		return sessionsPerMaster, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("COMPOSEGEN_SSH_SESSIONS=%q: want the remote sshd's MaxSessions, a number of at least 1", v)
+	}
+	return n, nil
 }
 
 // maxSpareAge is how long a spare session is trusted: an engine may close
@@ -99,26 +143,31 @@ func startSSH(ctx context.Context, spec *discover.SSH, mux bool, spares int) (*s
 	if err != nil {
 		return nil, errors.New("the ssh command was not found in PATH: install the OpenSSH client, or reach the engine with tcp:// and TLS")
 	}
-	d := &sshDialer{spec: spec, bin: bin, spares: spares, changed: make(chan struct{})}
+	perMaster, err := perMasterFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	d := &sshDialer{spec: spec, bin: bin, spares: spares, perMaster: perMaster, changed: make(chan struct{})}
 	if !mux {
-		d.ctlPath = "none"
 		return d, nil
 	}
 	if d.dir, err = os.MkdirTemp("", "composegen-ssh-"); err != nil {
 		return nil, err
 	}
-	d.ctlPath = filepath.Join(d.dir, "ctl")
-	if err := d.startMaster(ctx); err != nil {
+	m, err := d.startMaster(ctx, filepath.Join(d.dir, "ctl"))
+	if err != nil {
 		os.RemoveAll(d.dir)
 		return nil, err
 	}
+	d.masters = []*master{m}
 	d.refill()
 	return d, nil
 }
 
-// args returns ssh's arguments, ending with "--", the host and cmd.
-func (d *sshDialer) args(extra []string, cmd ...string) []string {
-	a := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + sshConnectTimeout, "-o", "ControlPath=" + d.ctlPath}
+// args returns ssh's arguments for the control socket ctlPath ("none"
+// without multiplexing), ending with "--", the host and cmd.
+func (d *sshDialer) args(ctlPath string, extra []string, cmd ...string) []string {
+	a := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + sshConnectTimeout, "-o", "ControlPath=" + ctlPath}
 	a = append(a, extra...)
 	if d.spec.Port != "" {
 		a = append(a, "-p", d.spec.Port)
@@ -130,37 +179,94 @@ func (d *sshDialer) args(extra []string, cmd ...string) []string {
 	return append(a, cmd...)
 }
 
-// startMaster runs the ControlMaster in the foreground of a child process
-// (it dies with this process) and waits until its control socket exists,
-// which ssh creates once it has authenticated.
-func (d *sshDialer) startMaster(ctx context.Context) error {
-	cmd := exec.Command(d.bin, d.args([]string{"-M", "-N", "-o", "ControlPersist=no"})...)
+// startMaster runs a ControlMaster on ctlPath in the foreground of a
+// child process (it dies with this process) and waits until its control
+// socket exists, which ssh creates once it has authenticated.
+func (d *sshDialer) startMaster(ctx context.Context, ctlPath string) (*master, error) {
+	cmd := exec.Command(d.bin, d.args(ctlPath, []string{"-M", "-N", "-o", "ControlPersist=no"})...)
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ssh: %w", err)
+		return nil, fmt.Errorf("start ssh: %w", err)
 	}
-	d.master, d.mdone = cmd, make(chan struct{})
+	m := &master{ctlPath: ctlPath, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
-		close(d.mdone)
+		close(m.done)
 		traceSSH("master pid %d exited: %v; stderr %q", cmd.Process.Pid, cmd.ProcessState, strings.TrimSpace(stderr.String()))
 	}()
 	for {
-		if _, err := os.Stat(d.ctlPath); err == nil {
-			return nil
+		if _, err := os.Stat(ctlPath); err == nil {
+			traceSSH("master pid %d ready on %s", cmd.Process.Pid, filepath.Base(ctlPath))
+			return m, nil
 		}
 		select {
-		case <-d.mdone:
-			return sshError(d.spec, cmd.ProcessState, stderr.String())
+		case <-m.done:
+			return nil, sshError(d.spec, cmd.ProcessState, stderr.String())
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
-			<-d.mdone
-			return fmt.Errorf("ssh to %s did not authenticate in time: %w (%s)", d.spec.Host, ctx.Err(), strings.TrimSpace(stderr.String()))
+			<-m.done
+			return nil, fmt.Errorf("ssh to %s did not authenticate in time: %w (%s)", d.spec.Host, ctx.Err(), strings.TrimSpace(stderr.String()))
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// session reserves a session on a live master that has room, starting
+// another master when every one is full (nil without multiplexing).
+// release gives the session back.
+func (d *sshDialer) session() (*master, error) {
+	if d.dir == "" {
+		return nil, nil
+	}
+	if m := d.reserve(); m != nil {
+		return m, nil
+	}
+	d.starting.Lock()
+	defer d.starting.Unlock()
+	if m := d.reserve(); m != nil { // another dial started one meanwhile
+		return m, nil
+	}
+	d.mu.Lock()
+	n := len(d.masters)
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout())
+	defer cancel()
+	m, err := d.startMaster(ctx, filepath.Join(d.dir, "ctl"+strconv.Itoa(n)))
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		_ = m.cmd.Process.Kill()
+		return nil, fmt.Errorf("ssh to %s: the connection to the engine is closed", d.spec)
+	}
+	m.sessions++
+	d.masters = append(d.masters, m)
+	return m, nil
+}
+
+func (d *sshDialer) reserve() *master {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, m := range d.masters {
+		if m.sessions < d.perMaster && m.alive() {
+			m.sessions++
+			return m
+		}
+	}
+	return nil
+}
+
+func (d *sshDialer) release(m *master) {
+	if m == nil {
+		return
+	}
+	d.mu.Lock()
+	m.sessions--
+	d.mu.Unlock()
 }
 
 // remoteCommand is what ssh runs on the remote host.
@@ -374,13 +480,27 @@ func (d *sshDialer) warm() {
 
 // spawn starts one dial-stdio session.
 func (d *sshDialer) spawn() (*cmdConn, error) {
-	cmd := exec.Command(d.bin, d.args([]string{"-o", "ControlMaster=no", "-T"}, d.remoteCommand()...)...)
-	c, err := startCmdConn(cmd, d.spec)
-	if err == nil {
-		c.trace("spawned (live %d)", liveSessions.Add(1))
-		go func() { <-c.done; liveSessions.Add(-1) }()
+	m, err := d.session()
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	ctl := "none"
+	if m != nil {
+		ctl = m.ctlPath
+	}
+	cmd := exec.Command(d.bin, d.args(ctl, []string{"-o", "ControlMaster=no", "-T"}, d.remoteCommand()...)...)
+	c, err := startCmdConn(cmd, d.spec)
+	if err != nil {
+		d.release(m)
+		return nil, err
+	}
+	c.trace("spawned on %s (live %d)", filepath.Base(ctl), liveSessions.Add(1))
+	go func() {
+		<-c.done
+		liveSessions.Add(-1)
+		d.release(m)
+	}()
+	return c, nil
 }
 
 // Close stops the spares and the master, and removes the private
@@ -393,13 +513,14 @@ func (d *sshDialer) Close() error {
 	for c := range d.logging {
 		pool = append(pool, c)
 	}
+	masters := d.masters
 	d.mu.Unlock()
 	for _, c := range pool {
 		c.Close()
 	}
-	if d.master != nil {
-		_ = d.master.Process.Kill()
-		<-d.mdone
+	for _, m := range masters {
+		_ = m.cmd.Process.Kill()
+		<-m.done
 	}
 	if d.dir != "" {
 		return os.RemoveAll(d.dir)
@@ -441,6 +562,8 @@ func sshError(spec *discover.SSH, st *os.ProcessState, stderr string) error {
 		return fmt.Errorf("ssh does not trust the host key of %s (connect once with ssh to check and accept it): %s", target, msg)
 	case st != nil && st.ExitCode() == 127 || strings.Contains(msg, "command not found") || strings.Contains(msg, "docker: not found"):
 		return fmt.Errorf("no docker command on %s: the engine is reached through `docker system dial-stdio` there, so the docker CLI must be on the remote PATH: %s", target, msg)
+	case strings.Contains(msg, "Session open refused") || strings.Contains(msg, "administratively prohibited"):
+		return fmt.Errorf("the sshd of %s refused a session: its MaxSessions is lower than the sessions composegen opens per ssh connection (%d unless COMPOSEGEN_SSH_SESSIONS says otherwise); set COMPOSEGEN_SSH_SESSIONS to that MaxSessions: %s", target, sessionsPerMaster, msg)
 	case strings.Contains(msg, "Cannot connect to the Docker daemon") || strings.Contains(msg, "raw stream connection") || strings.Contains(msg, "unknown command"):
 		return fmt.Errorf("the docker CLI on %s cannot reach its engine (`docker system dial-stdio` needs Docker 18.09 or later and a running engine there): %s", target, msg)
 	}

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,8 +75,8 @@ func TestSSHNotInstalled(t *testing.T) {
 }
 
 func TestSSHArgs(t *testing.T) {
-	d := &sshDialer{spec: &discover.SSH{User: "ci", Host: "build-1", Port: "2200", Path: "/run/user/1000/docker.sock"}, ctlPath: "/tmp/x/ctl"}
-	got := strings.Join(d.args([]string{"-T"}, d.remoteCommand()...), " ")
+	d := &sshDialer{spec: &discover.SSH{User: "ci", Host: "build-1", Port: "2200", Path: "/run/user/1000/docker.sock"}}
+	got := strings.Join(d.args("/tmp/x/ctl", []string{"-T"}, d.remoteCommand()...), " ")
 	want := "-o BatchMode=yes -o ConnectTimeout=10 -o ControlPath=/tmp/x/ctl -T -p 2200 -l ci -- build-1 docker --host 'unix:///run/user/1000/docker.sock' system dial-stdio"
 	if got != want {
 		t.Errorf("ssh args:\n%s\nwant\n%s", got, want)
@@ -125,10 +126,10 @@ func TestSSHCloseCleansUp(t *testing.T) {
 	if _, err := os.Stat(d.dir); !os.IsNotExist(err) {
 		t.Errorf("Close left the private directory %s: %v", d.dir, err)
 	}
-	select {
-	case <-d.mdone:
-	default:
-		t.Errorf("Close left the ControlMaster running")
+	for _, m := range d.masters {
+		if m.alive() {
+			t.Errorf("Close left the ControlMaster %s running", m.ctlPath)
+		}
 	}
 	for _, c := range d.pool {
 		t.Errorf("Close left a spare session: %v", c)
@@ -228,4 +229,114 @@ func TestSSHSlowLoginsAreNotErrors(t *testing.T) {
 	if most > maxLogins {
 		t.Errorf("%d sessions logged in at the same time; want at most %d", most, maxLogins)
 	}
+}
+
+// maxSessionsSSH is an ssh whose server allows FAKE_SSH_MAX sessions per
+// connection, as sshd's MaxSessions does: a session over a master that
+// already carries that many is refused with OpenSSH's message. Each
+// session records how many others its master carried when it opened, then
+// answers every HTTP request with a ping's answer.
+const maxSessionsSSH = `#!/bin/sh
+for a; do case $a in ControlPath=*) ctl=${a#ControlPath=};; esac; done
+case " $* " in *" -G "*) echo "hostname fake.example"; exit 0;; esac
+case " $* " in *" -M "*) mkdir -p "$ctl.s"; : > "$ctl"; exec sleep 300;; esac
+until mkdir "$ctl.lock" 2>/dev/null; do sleep 0.01; done
+n=0
+for f in "$ctl.s"/*; do [ -e "$f" ] && kill -0 "${f##*/}" 2>/dev/null && n=$((n+1)); done
+if [ "$n" -ge "$FAKE_SSH_MAX" ]; then
+	rmdir "$ctl.lock"
+	echo "mux_client_request_session: session request failed: Session open refused by peer" >&2
+	exit 255
+fi
+: > "$ctl.s/$$"
+rmdir "$ctl.lock"
+echo "$n" >> "$FAKE_SSH_DIR/open"
+cr=$(printf '\r')
+while IFS= read -r line; do
+	case ${line%$cr} in
+	"") printf 'HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK';;
+	esac
+done
+rm -f "$ctl.s/$$"
+`
+
+// TestSSHMaxSessions: sshd refuses the sessions of a connection beyond its
+// MaxSessions (10 by default), so a test binary that holds more
+// connections at once (exit watchers, execs, log streams of a few stacks)
+// needs more than one master. Twenty connections held open at once all
+// work, and no master carries more sessions than the server allows; with
+// COMPOSEGEN_SSH_SESSIONS, a server that allows fewer works too.
+func TestSSHMaxSessions(t *testing.T) {
+	for _, tt := range []struct {
+		name, serverMax, env string
+	}{
+		{"sshd default", "10", ""},
+		{"MaxSessions 3", "3", "3"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := t.TempDir()
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(maxSessionsSSH), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+			t.Setenv("FAKE_SSH_DIR", dir)
+			t.Setenv("FAKE_SSH_MAX", tt.serverMax)
+			t.Setenv("COMPOSEGEN_SSH_SESSIONS", tt.env)
+			t.Setenv("TMPDIR", t.TempDir())
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			d, err := newSSHDialer(ctx, &discover.SSH{User: "root", Host: "fake"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			const held = 20
+			conns := make(chan net.Conn, held)
+			errs := make(chan error, held)
+			for range held {
+				go func() {
+					c, err := d.DialContext(ctx)
+					if err == nil {
+						err = c.(*cmdConn).ping()
+						conns <- c
+					}
+					errs <- err
+				}()
+			}
+			for range held {
+				if err := <-errs; err != nil {
+					t.Errorf("dial: %v", err)
+				}
+			}
+			close(conns)
+			for c := range conns {
+				defer c.Close()
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "open"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			most, _ := strconv.Atoi(tt.serverMax)
+			for _, f := range strings.Fields(string(b)) {
+				if n, _ := strconv.Atoi(f); n >= most {
+					t.Errorf("a session opened over a master that carried %d; the server allows %d", n, most)
+				}
+			}
+			d.mu.Lock()
+			masters := len(d.masters)
+			d.mu.Unlock()
+			if want := held / d.perMaster; masters < want {
+				t.Errorf("%d masters carry %d sessions; want at least %d", masters, held, want)
+			}
+		})
+	}
+	t.Run("invalid", func(t *testing.T) {
+		t.Setenv("COMPOSEGEN_SSH_SESSIONS", "many")
+		withFakeSSH(t, "auth")
+		_, err := newSSHDialer(context.Background(), &discover.SSH{Host: "fake"})
+		if err == nil || !strings.Contains(err.Error(), `COMPOSEGEN_SSH_SESSIONS="many": want the remote sshd's MaxSessions`) {
+			t.Errorf("error %v; want one naming COMPOSEGEN_SSH_SESSIONS", err)
+		}
+	})
 }
