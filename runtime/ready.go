@@ -259,7 +259,7 @@ func (w *readiness) step(ctx context.Context) (bool, error) {
 				}
 			}
 			r.recordProbe(w.lastErr.Error())
-			return false, w.failed(time.Since(t))
+			return false, w.failed(w.dockerRun(time.Since(t)))
 		}
 	}
 	if w.hc == nil {
@@ -288,8 +288,28 @@ func (w *readiness) failed(took time.Duration) error {
 	if w.budget == nil || !w.budget.fail(time.Now(), took) {
 		return nil
 	}
-	return fmt.Errorf("service %q: unhealthy after %s (Docker's budget: start_period %s, then %d consecutive failures every %s): %v%s",
+	return fmt.Errorf("service %q: unhealthy after %s (Docker's budget: start_period %s, then %d consecutive failures every %s, each run lasting up to its timeout): %v%s",
 		w.r.label(), time.Since(w.start).Round(time.Millisecond), w.budget.startPeriod, w.budget.retries, w.budget.interval, w.lastErr, w.r.logTail())
+}
+
+// dockerRun is how long Docker's healthcheck run is taken to last when our
+// check was a probe that failed after took: Docker would have exec'd the
+// healthcheck, and an exec lasts up to the healthcheck's timeout. Nothing
+// says how long it would have taken (on a loaded host, 3 s and more: 20
+// PostgreSQL initialisations at once on 2 cores made every exec time out),
+// so the longest is assumed: Docker's schedule, and with it the budget,
+// stretches by as much, and a service is never declared unhealthy before
+// Docker could have declared it. Slower to report a service that is
+// really broken, but a slow host never fails a start that compose passes.
+func (w *readiness) dockerRun(took time.Duration) time.Duration {
+	if w.hc == nil {
+		return took
+	}
+	timeout := w.hc.Timeout
+	if timeout <= 0 {
+		timeout = defaultHCTime
+	}
+	return max(took, timeout)
 }
 
 // execCap is the longest pause between two healthcheck execs.
@@ -425,9 +445,11 @@ func newBudget(hc *composeplan.HealthcheckSpec, start time.Time) *budget {
 }
 
 // fail records a failed check that ended at now after running for took; it
-// reports whether Docker would have declared the container unhealthy.
+// reports whether Docker would have declared the container unhealthy. Each
+// of Docker's runs is taken to last took too: the run that starts at next
+// fails at next+took, and the one after it starts interval later.
 func (b *budget) fail(now time.Time, took time.Duration) bool {
-	for !b.next.After(now) {
+	for !b.next.Add(took).After(now) {
 		if !b.next.Before(b.start.Add(b.startPeriod)) {
 			b.failures++
 		}

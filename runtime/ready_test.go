@@ -88,6 +88,32 @@ func TestNoExecBeforeTheProbe(t *testing.T) {
 	}
 }
 
+// While the probe fails, no exec runs, so nothing says how long Docker's
+// own run of the healthcheck would take; on a loaded host it takes up to
+// its timeout, and Docker's schedule stretches by as much. Each probe
+// failure is charged the timeout: a server that answers within
+// retries × (interval + timeout) is ready, not unhealthy (at 20 stacks on
+// 2 cores, PostgreSQL answered after Docker's fast-run budget, while every
+// exec took its whole 3 s timeout); one that never answers still fails,
+// after that budget.
+func TestProbeFailuresCountDockersLongestRuns(t *testing.T) {
+	hc := composeplan.HealthcheckSpec{Interval: 200 * time.Millisecond, Timeout: 300 * time.Millisecond, Retries: 3}
+	eng := newFakeEngine(t, map[string]behaviour{
+		"late":  {listenAfter: 1100 * time.Millisecond, protocol: "redis", exec: func([]string, time.Duration) int { return 0 }},
+		"never": {listenAfter: time.Hour, protocol: "redis", exec: func([]string, time.Duration) int { return 0 }},
+	})
+	// Docker with instant runs: unhealthy at 600ms; with 300ms runs: 1.5s.
+	if _, err := upFake(t, eng, fakePlan(withHC(server("db", "late"), hc))); err != nil {
+		t.Fatalf("a server that answered within Docker's longest budget: %v", err)
+	}
+	start := time.Now()
+	_, err := upFake(t, eng, fakePlan(withHC(server("db", "never"), hc)))
+	wantErr(t, err, `service "db": unhealthy after`, "each run lasting up to its timeout", "redis probe of port 6379")
+	if d := time.Since(start); d < 1500*time.Millisecond || d > 10*time.Second {
+		t.Errorf("unhealthy after %s; want Docker's longest budget, 1.5s", d)
+	}
+}
+
 // A healthcheck without a probe starts gently: the first exec after a
 // short delay, then backing off, never back to back.
 func TestExecsStartGently(t *testing.T) {
@@ -236,14 +262,14 @@ func TestBudget(t *testing.T) {
 	if !b.fail(at(25*time.Second), 0) {
 		t.Fatal("not unhealthy at 25s")
 	}
-	// Slow checks stretch the schedule: with 2s per check, runs at 5, 12,
-	// 19: unhealthy only at 19s.
+	// Slow checks stretch the schedule: with 2s per check, runs at 5-7,
+	// 12-14, 19-21: unhealthy only at 21s.
 	b = newBudget(&composeplan.HealthcheckSpec{Interval: 5 * time.Second, Retries: 3}, t0)
-	if b.fail(at(18*time.Second), 2*time.Second) {
-		t.Fatal("unhealthy at 18s")
+	if b.fail(at(20*time.Second), 2*time.Second) {
+		t.Fatal("unhealthy at 20s")
 	}
-	if !b.fail(at(19*time.Second), 2*time.Second) {
-		t.Fatal("not unhealthy at 19s")
+	if !b.fail(at(21*time.Second), 2*time.Second) {
+		t.Fatal("not unhealthy at 21s")
 	}
 	// Defaults: interval 30s, 3 retries.
 	b = newBudget(&composeplan.HealthcheckSpec{}, t0)
