@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,9 +30,16 @@ import (
 // Docker's (see budget).
 var (
 	// probeFirst and probeMax bound the cadence of host-side probes, which
-	// cost next to nothing.
-	probeFirst = 5 * time.Millisecond
-	probeMax   = 20 * time.Millisecond
+	// cost little: a connection to the published port. Once a service has
+	// taken a while, probes slow down to probeShare of the time it has
+	// taken so far (at most probeSlowest), which bounds what that adds to
+	// its start to about 1% while many slow starts at once (20 stacks
+	// whose PostgreSQL initialises for a minute) stop spending the host's
+	// CPU on thousands of connections a second through docker-proxy.
+	probeFirst   = 5 * time.Millisecond
+	probeMax     = 20 * time.Millisecond
+	probeShare   = time.Duration(50) // a probe every 1/50 of the elapsed time
+	probeSlowest = 250 * time.Millisecond
 	// execFirst is the delay before the first healthcheck exec of a
 	// service without a probe; execAfterGate the first retry after the
 	// probe passed; execMax caps the exec cadence (the healthcheck's
@@ -276,11 +284,15 @@ func (w *readiness) step(ctx context.Context) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	took := time.Since(t)
 	w.lastErr = err
 	r.recordProbe(err.Error())
-	w.nextRun = time.Now().Add(w.delay)
+	// A slow exec means a busy engine host: leave it at least as long
+	// before the next one (on an idle host, execs take far less than the
+	// delay).
+	w.nextRun = time.Now().Add(max(w.delay, took))
 	w.delay = min(w.delay*3/2, w.execCap())
-	return false, w.failed(time.Since(t))
+	return false, w.failed(took)
 }
 
 // failed counts a failed probe or healthcheck against Docker's budget.
@@ -325,7 +337,7 @@ func (w *readiness) execCap() time.Duration {
 func (w *readiness) wait() time.Duration {
 	if !w.probeOK {
 		d := w.delay
-		w.delay = min(w.delay*2, probeMax)
+		w.delay = min(w.delay*2, max(probeMax, min(time.Since(w.start)/probeShare, probeSlowest)))
 		return d
 	}
 	if d := time.Until(w.nextRun); d > 0 {
@@ -334,13 +346,28 @@ func (w *readiness) wait() time.Duration {
 	return probeFirst
 }
 
+// healthExecs bounds the healthcheck execs that run at once in this
+// process, across its stacks. An exec costs the engine a process start in
+// the container (runc), and many at once on a small host make each one
+// slow enough to reach its timeout, which fails it, and the retry adds
+// load: at 20 stacks on 2 cores, 18 ran at once and 86% timed out. A
+// queued exec has not started, so its timeout does not run, and nothing
+// counts against the budget while it waits. Service.Exec is not bounded.
+var healthExecs = make(chan struct{}, max(4, goruntime.NumCPU()))
+
 // runHealthcheck execs the healthcheck once, bounded by its timeout.
 func (r *Service) runHealthcheck(ctx context.Context, hc *composeplan.HealthcheckSpec, cmd []string) error {
 	timeout := hc.Timeout
 	if timeout <= 0 {
 		timeout = defaultHCTime
 	}
+	select {
+	case healthExecs <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	res, err := r.exec(ctx, timeout, cmd)
+	<-healthExecs
 	name := shortCmd(hc.Test)
 	switch {
 	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):

@@ -60,6 +60,8 @@ func upLimit(ctx context.Context, st *Stack, project string, every time.Duration
 		return nil, err
 	}
 	labels := map[string]string{BenchLabel: st.Name, BenchLabel + ".project": project}
+	// The timeline starts before the network, as composegen's does.
+	tl := &timeline{t0: time.Now()}
 	netw, err := c.CreateNetwork(docker.CreateNetworkOptions{Name: project + "_default", Driver: "bridge", Labels: labels, Context: ctx})
 	if err != nil {
 		return nil, fmt.Errorf("create network: %w", err)
@@ -74,7 +76,7 @@ func upLimit(ctx context.Context, st *Stack, project string, every time.Duration
 		states[s.Name] = &state{ready: make(chan struct{})}
 	}
 	var mu sync.Mutex
-	tl := &timeline{t0: time.Now()}
+	tl.nets = time.Since(tl.t0)
 	run := &Running{Timeline: func() string { return tl.String(project) }}
 	run.Down = func(ctx context.Context) error {
 		var wg sync.WaitGroup
@@ -222,6 +224,7 @@ func runLimit(ctx context.Context, c *docker.Client, project, network string, la
 
 type timeline struct {
 	t0     time.Time
+	nets   time.Duration // the network exists
 	mu     sync.Mutex
 	events []tlEvent
 }
@@ -252,7 +255,7 @@ func (t *timeline) String(project string) string {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	fmt.Fprintf(&b, "limit: stack %s timeline:", project)
+	fmt.Fprintf(&b, "limit: stack %s timeline (networks and volumes %dms):", project, t.nets.Milliseconds())
 	for _, n := range names {
 		f := func(w string) string {
 			if d, ok := at[n][w]; ok {
