@@ -310,9 +310,11 @@ func TestSSHMaxSessions(t *testing.T) {
 				}
 			}
 			close(conns)
-			for c := range conns {
-				defer c.Close()
-			}
+			defer func() {
+				for c := range conns {
+					c.Close()
+				}
+			}()
 			b, err := os.ReadFile(filepath.Join(dir, "open"))
 			if err != nil {
 				t.Fatal(err)
