@@ -32,7 +32,10 @@ type inspectJSON struct {
 		Error                                  string
 		StartedAt, FinishedAt                  time.Time
 	}
-	RestartCount    int
+	RestartCount int
+	HostConfig   struct {
+		RestartPolicy struct{ Name string }
+	}
 	NetworkSettings struct {
 		Ports map[string][]struct{ HostIP, HostPort string }
 	}

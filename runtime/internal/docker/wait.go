@@ -20,6 +20,17 @@ func (e *Engine) Wait(ctx context.Context, id string) (int, error) {
 	if e.podman {
 		return e.waitEvents(ctx, id)
 	}
+	// Docker's wait reads the exit code after it woke up, and by then the
+	// restart policy may have started the container again, which resets
+	// the code: a crash-looping container's wait answered 0 instead of its
+	// exit code 3 on a loaded host. The "die" event carries the code.
+	c, err := e.inspect(ctx, id)
+	if err != nil {
+		return -1, fmt.Errorf("wait for container %s: %w", id, err)
+	}
+	if p := c.HostConfig.RestartPolicy.Name; p != "" && p != "no" {
+		return e.waitEvents(ctx, id)
+	}
 	var r struct {
 		StatusCode int
 		Error      *struct{ Message string }
