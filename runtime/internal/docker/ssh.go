@@ -229,8 +229,11 @@ func (d *sshDialer) session() (*master, error) {
 		return m, nil
 	}
 	d.mu.Lock()
-	n := len(d.masters)
+	n, closed := len(d.masters), d.closed
 	d.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("ssh to %s: the connection to the engine is closed", d.spec)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout())
 	defer cancel()
 	m, err := d.startMaster(ctx, filepath.Join(d.dir, "ctl"+strconv.Itoa(n)))

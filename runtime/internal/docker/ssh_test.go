@@ -239,8 +239,12 @@ func TestSSHSlowLoginsAreNotErrors(t *testing.T) {
 const maxSessionsSSH = `#!/bin/sh
 for a; do case $a in ControlPath=*) ctl=${a#ControlPath=};; esac; done
 case " $* " in *" -G "*) echo "hostname fake.example"; exit 0;; esac
-case " $* " in *" -M "*) mkdir -p "$ctl.s"; : > "$ctl"; exec sleep 300;; esac
-until mkdir "$ctl.lock" 2>/dev/null; do sleep 0.01; done
+case " $* " in *" -M "*) mkdir "$ctl.s" && : > "$ctl" && exec sleep 300; exit 255;; esac
+i=0
+until mkdir "$ctl.lock" 2>/dev/null; do
+	i=$((i+1)); [ $i -gt 500 ] && exit 255 # the dialer is gone
+	sleep 0.01
+done
 n=0
 for f in "$ctl.s"/*; do [ -e "$f" ] && kill -0 "${f##*/}" 2>/dev/null && n=$((n+1)); done
 if [ "$n" -ge "$FAKE_SSH_MAX" ]; then
@@ -260,6 +264,21 @@ done
 rm -f "$ctl.s/$$"
 `
 
+// lingeringDir is a temporary directory removed at the end of the test,
+// retrying while processes that the test killed still write there.
+func lingeringDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "composegen-fakessh-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.RemoveAll(dir) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
+}
+
 // TestSSHMaxSessions: sshd refuses the sessions of a connection beyond its
 // MaxSessions (10 by default), so a test binary that holds more
 // connections at once (exit watchers, execs, log streams of a few stacks)
@@ -275,7 +294,9 @@ func TestSSHMaxSessions(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			bin := t.TempDir()
-			dir := t.TempDir()
+			// Not t.TempDir: a fake session that the dialer kills at Close
+			// may still write there for a moment.
+			dir := lingeringDir(t)
 			if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(maxSessionsSSH), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +304,7 @@ func TestSSHMaxSessions(t *testing.T) {
 			t.Setenv("FAKE_SSH_DIR", dir)
 			t.Setenv("FAKE_SSH_MAX", tt.serverMax)
 			t.Setenv("COMPOSEGEN_SSH_SESSIONS", tt.env)
-			t.Setenv("TMPDIR", t.TempDir())
+			t.Setenv("TMPDIR", lingeringDir(t))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			d, err := newSSHDialer(ctx, &discover.SSH{User: "root", Host: "fake"})
