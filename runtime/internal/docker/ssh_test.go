@@ -170,15 +170,7 @@ func TestSSHSlowLoginsAreNotErrors(t *testing.T) {
 	bin := t.TempDir()
 	// Not t.TempDir: the fake's last commands (children of a killed
 	// session) may still write there when the test ends.
-	dir, err := os.MkdirTemp("", "composegen-fakessh-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for i := 0; i < 20 && os.RemoveAll(dir) != nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
+	dir := lingeringDir(t)
 	if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(slowLoginSSH), 0o755); err != nil {
 		t.Fatal(err)
 	}
