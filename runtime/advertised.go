@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -93,13 +95,47 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// freePort asks the kernel for a free loopback port. Another process could
-// take it before the engine binds it; the window is a few milliseconds.
+// freePort picks a free host port for an advertised address, below the
+// kernel's ephemeral range: the engine publishes the other ports of every
+// stack on ephemeral ports it allocates itself, without looking at what is
+// bound, so a port picked in that range (as "127.0.0.1:0" would) can be
+// given to another container before this one starts, and its start fails
+// with "address already in use". A candidate is free when it can be bound
+// on every interface, which also fails when it is bound on loopback.
 func freePort() (int, error) {
+	lo := ephemeralLow()
+	for range 64 {
+		p := advertisedLow + mathrand.IntN(max(lo-advertisedLow, 1))
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// advertisedLow is the lowest port freePort picks: above the usual fixed
+// ports of development servers (3000, 5432, 8080, 9092...).
+const advertisedLow = 20000
+
+// ephemeralLow returns the start of the kernel's ephemeral port range
+// (Linux: net.ipv4.ip_local_port_range; 32768 elsewhere, below macOS's and
+// Windows' 49152).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if lo, err := strconv.Atoi(f[0]); err == nil && lo > advertisedLow+1000 {
+				return lo
+			}
+		}
+	}
+	return 32768
 }

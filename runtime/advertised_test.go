@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,5 +74,34 @@ func TestAdvertisedPortsRewritten(t *testing.T) {
 	wg.Wait()
 	if seen[0] != "" && seen[0] == seen[1] {
 		t.Errorf("parallel stacks advertise the same address %q", seen[0])
+	}
+}
+
+// Advertised ports are picked below the kernel's ephemeral range, where the
+// engine allocates the other stacks' host ports: a port picked there could
+// be given to another container before this one starts.
+func TestFreePortBelowTheEphemeralRange(t *testing.T) {
+	lo := ephemeralLow()
+	for range 200 {
+		p, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < advertisedLow || p >= lo {
+			t.Fatalf("picked %d, want a port in [%d, %d)", p, advertisedLow, lo)
+		}
+	}
+	// A port in use is never picked.
+	busy := map[int]bool{}
+	for p := advertisedLow; p < advertisedLow+2000; p++ {
+		if l, err := net.Listen("tcp", ":"+strconv.Itoa(p)); err == nil {
+			t.Cleanup(func() { l.Close() })
+			busy[p] = true
+		}
+	}
+	for range 200 {
+		if p, _ := freePort(); busy[p] {
+			t.Fatalf("picked %d, which is bound", p)
+		}
 	}
 }

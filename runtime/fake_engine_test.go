@@ -31,6 +31,8 @@ type fakeEngine struct {
 	scripts map[string]behaviour       // by image
 	// removeDelay makes Remove hang (teardown bounds).
 	removeDelay time.Duration
+	// cpus is the Info's CPUs (0: unknown, no bound on starts).
+	cpus int
 }
 
 // behaviour scripts a fake container. Durations count from each start.
@@ -75,7 +77,7 @@ func (f *fakeEngine) close() {
 }
 
 func (f *fakeEngine) Info() engine.Info {
-	return engine.Info{Name: "fake", Endpoint: "fake://" + f.t.Name(), DialHost: "127.0.0.1", PublishIP: "127.0.0.1"}
+	return engine.Info{Name: "fake", Endpoint: "fake://" + f.t.Name(), DialHost: "127.0.0.1", PublishIP: "127.0.0.1", CPUs: f.cpus}
 }
 func (f *fakeEngine) Close() error { return nil }
 
@@ -361,6 +363,19 @@ func (f *fakeEngine) Exec(ctx context.Context, id string, cmd []string, stdout, 
 
 // execTimes returns when (after its start) each exec of the container of
 // service ran.
+// startedOf lists the start times of the containers of image.
+func (f *fakeEngine) startedOf(image string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []time.Time
+	for _, c := range f.byID {
+		if c.spec.Image == image && !c.started.IsZero() {
+			out = append(out, c.started)
+		}
+	}
+	return out
+}
+
 func (f *fakeEngine) execTimes(service string) []time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -456,13 +471,18 @@ func fakePlan(services ...composeplan.ServiceSpec) *composeplan.Plan {
 // unique to the test.
 func upFake(t *testing.T, eng *fakeEngine, plan *composeplan.Plan, opts ...Option) (*Stack, error) {
 	t.Helper()
-	t.Setenv("COMPOSEGEN_NO_WATCHER", "1") // a watcher could not open a fake engine
-	name := "fake-" + strconv.Itoa(int(fakeSeq.Add(1)))
-	engine.Register(name, func(ctx context.Context) (engine.Engine, error) { return eng, nil })
-	opts = append([]Option{WithEngine(name), WithDir(t.TempDir()), WithLogf(t.Logf)}, opts...)
-	s, err := Up(context.Background(), plan, opts...)
+	s, err := Up(context.Background(), plan, append(fakeOpts(t, eng), opts...)...)
 	if s != nil {
 		t.Cleanup(func() { _ = s.Down(context.Background()) })
 	}
 	return s, err
+}
+
+// fakeOpts are the options that start a stack on eng, registered under a
+// name unique to the call.
+func fakeOpts(t *testing.T, eng *fakeEngine) []Option {
+	t.Setenv("COMPOSEGEN_NO_WATCHER", "1") // a watcher could not open a fake engine
+	name := "fake-" + strconv.Itoa(int(fakeSeq.Add(1)))
+	engine.Register(name, func(ctx context.Context) (engine.Engine, error) { return eng, nil })
+	return []Option{WithEngine(name), WithDir(t.TempDir()), WithLogf(t.Logf)}
 }

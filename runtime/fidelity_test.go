@@ -826,11 +826,36 @@ func TestFidelityPorts(t *testing.T) {
 			t.Errorf("port %d bound on its fixed host port without WithFixedPorts", p)
 		}
 	}
-	// WithFixedPorts binds the compose file's host ports (unusual ones here).
-	const base = 41700
+	// WithFixedPorts binds the compose file's host ports (unusual ones
+	// here, below the ephemeral range from which the engine gave the
+	// first stack its ports).
+	base := freeBlock(t, 14)
 	fixed := map[int]int{8080: base, 9999: base + 1, 8000: base + 10, 8001: base + 11, 8002: base + 12, 8003: base + 13}
 	s2 := Start(t, portsPlan(func(p int) string { return strconv.Itoa(fixed[p]) }), WithFixedPorts())
 	check(s2, fixed)
+}
+
+// freeBlock returns the first port of n consecutive ports that are free now,
+// below the kernel's ephemeral range (where engines allocate ephemeral host
+// ports, so that no other stack is given one of them meanwhile).
+func freeBlock(t *testing.T, n int) int {
+	t.Helper()
+	for base := 24700; base+n < ephemeralLow(); base += 100 {
+		free := true
+		for p := base; p < base+n && free; p++ {
+			l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no block of free ports below the ephemeral range")
+	return 0
 }
 
 func TestFidelityDriverOpts(t *testing.T) {

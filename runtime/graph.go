@@ -33,9 +33,13 @@ func (s *Stack) startAll(ctx context.Context) error {
 		}
 		cancel()
 	}
+	n := 0
 	for _, u := range s.order {
 		u.watch(ctx)
+		n += len(u.replicas)
 	}
+	s.adm = admit(ctx, s.gate, n)
+	defer s.adm.releaseAll()
 	// A container that stops while the stack comes up fails the start at
 	// once, whatever state it had reached, unless it is a one-shot that
 	// exited 0.
@@ -160,6 +164,9 @@ func (r *Service) run(ctx context.Context) error {
 			return fmt.Errorf("service %q: %w", r.label(), err)
 		}
 	}
+	if err := st.adm.wait(ctx); err != nil {
+		return err
+	}
 	if err := r.start(ctx); err != nil {
 		return fmt.Errorf("service %q: %w", r.label(), err)
 	}
@@ -176,6 +183,7 @@ func (r *Service) run(ctx context.Context) error {
 	r.tReady = time.Now()
 	r.mu.Unlock()
 	close(r.readyCh)
+	st.adm.readyOne()
 	return nil
 }
 
@@ -229,6 +237,12 @@ func (r *Service) isCompleted() bool {
 // timeoutError explains a deadline or a cancellation: which services were
 // not ready yet, with their last probe outputs and logs.
 func (s *Stack) timeoutError(cause error) error {
+	if s.adm != nil {
+		if w, ok := s.adm.waited(); !ok {
+			return fmt.Errorf("%w after %s; no container started: the stack waited %s for its turn, behind other stacks of this process (%s): give the start more time (WithTimeout), run fewer tests in parallel (go test -parallel), or raise %s",
+				cause, time.Since(s.t0).Round(time.Millisecond), w.Round(time.Millisecond), s.gate.describe(), maxStartingEnv)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
 	var b strings.Builder

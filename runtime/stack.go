@@ -33,7 +33,9 @@ type Stack struct {
 	res     *resolver
 	mask    *mask.Masker
 	t0      time.Time
-	tNets   time.Time // its networks and volumes exist (set once, by up)
+	tNets   time.Time  // its networks and volumes exist (set once, by up)
+	gate    *startGate // bounds the process's starts on this engine (nil: none)
+	adm     *admission // the stack's place at gate (set once, by startAll)
 	owner   owner.ID
 	created time.Time
 
@@ -195,7 +197,12 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	if err != nil {
 		return fail(nil, err)
 	}
+	gate, err := gateFor(eng.Info())
+	if err != nil {
+		return fail(nil, err)
+	}
 	s := newStack(plan, cfg, eng, dir, res, m, t0)
+	s.gate = gate
 	if err := s.buildUnits(selected); err != nil {
 		return fail(nil, err)
 	}
@@ -208,7 +215,6 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	if err := s.createNetworksAndVolumes(ctx); err != nil {
 		return fail(s, err)
 	}
-	s.tNets = time.Now()
 	s.tNets = time.Now()
 	if err := s.startAll(ctx); err != nil {
 		return fail(s, err)
@@ -338,7 +344,13 @@ func (s *Stack) Timeline() string {
 		}
 		return fmt.Sprintf("%dms", t.Sub(s.t0).Milliseconds())
 	}
-	fmt.Fprintf(&b, "composegen: stack %s timeline (networks and volumes %s):", s.project, ms(s.tNets))
+	fmt.Fprintf(&b, "composegen: stack %s timeline (networks and volumes %s", s.project, ms(s.tNets))
+	if s.adm != nil {
+		if w, ok := s.adm.waited(); ok && w >= time.Millisecond {
+			fmt.Fprintf(&b, "; waited %dms for its turn to start, %s", w.Milliseconds(), s.gate.describe())
+		}
+	}
+	b.WriteString("):")
 	for _, u := range s.order {
 		for _, r := range u.replicas {
 			r.mu.Lock()

@@ -135,6 +135,10 @@ type Info struct {
 	Local bool
 	// Rootless is true for a rootless Docker or Podman.
 	Rootless bool
+	// CPUs is the number of CPUs of the host that runs the containers, 0
+	// when the engine does not say (a cluster). The runtime bounds the
+	// containers it starts at once by it.
+	CPUs int
 }
 
 // Resource kinds of List and Remove.

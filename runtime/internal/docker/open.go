@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -195,12 +196,14 @@ func (e *Engine) describe(ctx context.Context, ep discover.Endpoint) error {
 			e.info.Rootless = uid != 0
 			e.setHosts(ctx, ep, "")
 			e.info.Local = true
+			e.info.CPUs = goruntime.NumCPU()
 			return nil
 		}
 	}
 	var info struct {
 		Name            string
 		SecurityOptions []string
+		NCPU            int
 	}
 	if err := e.call(ctx, "GET", "/info", nil, nil, &info); err != nil {
 		return err
@@ -211,6 +214,7 @@ func (e *Engine) describe(ctx context.Context, ep discover.Endpoint) error {
 		}
 	}
 	e.setHosts(ctx, ep, info.Name)
+	e.info.CPUs = info.NCPU
 	return nil
 }
 
