@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func fakeEngineHeaders(podman, rootless bool, hostname string, headers bool) htt
 		if rootless {
 			opts += `,"name=rootless"`
 		}
-		fmt.Fprintf(w, `{"Name":%q,"SecurityOptions":[%s]}`, hostname, opts)
+		fmt.Fprintf(w, `{"Name":%q,"SecurityOptions":[%s],"NCPU":6}`, hostname, opts)
 	})
 	return mux
 }
@@ -115,7 +116,7 @@ func TestConnectInfo(t *testing.T) {
 			defer e.Close()
 			i := e.Info()
 			if i.Name != tt.wantName || i.Local != tt.wantLocal || i.Rootless != tt.wantRootless || i.Version != "9.9.9" || i.API != "1.41" ||
-				i.Endpoint != "unix://"+path || i.From != "test socket" || i.DialHost != "127.0.0.1" || i.PublishIP != "127.0.0.1" {
+				i.Endpoint != "unix://"+path || i.From != "test socket" || i.DialHost != "127.0.0.1" || i.PublishIP != "127.0.0.1" || i.CPUs != 6 {
 				t.Errorf("Info = %+v", i)
 			}
 			if e.podman != tt.podman {
@@ -413,7 +414,7 @@ func TestConnectPodmanWithoutInfo(t *testing.T) {
 		t.Errorf("Connect took %v", d)
 	}
 	i := e.Info()
-	if i.Name != "podman" || !i.Local || i.Rootless != (os.Getuid() != 0) || i.DialHost != "127.0.0.1" || i.PublishIP != "127.0.0.1" {
+	if i.Name != "podman" || !i.Local || i.Rootless != (os.Getuid() != 0) || i.DialHost != "127.0.0.1" || i.PublishIP != "127.0.0.1" || i.CPUs != goruntime.NumCPU() {
 		t.Errorf("Info = %+v", i)
 	}
 
