@@ -9,7 +9,10 @@
 // pgx query, a go-redis PING); a stack that fails to start or does not
 // answer makes the run a failed run. Runs are interleaved: each round runs
 // every N with every tool, the tools in a rotating order; ratios are per
-// round. Round 0 (the smallest N only) is a warm-up.
+// round. Round 0 (the smallest N only) is a warm-up. Before each run the
+// machine is left to settle (-settle) until it is quiet, so that no run
+// inherits the load of the one before it (the engine's clean-up of twenty
+// removed stacks goes on after their Down returned).
 package main
 
 import (
@@ -67,6 +70,7 @@ func main() {
 	verbose := flag.Bool("v", false, "print every stack's per-service timeline")
 	timeout := flag.Duration("timeout", 10*time.Minute, "bound of the N starts, for every tool (composegen: runtime.WithTimeout)")
 	every := flag.Duration("probe-every", 20*time.Millisecond, "the limit's probe cadence (composegen's probes back off to 20ms)")
+	settle := flag.Duration("settle", 3*time.Minute, "before each run, wait (at most this long) until the machine is quiet, so that no run inherits the previous one's load (0: do not wait)")
 	flag.Parse()
 
 	root, err := harness.Root()
@@ -132,6 +136,11 @@ func main() {
 			}
 			for i := range ts {
 				t := ts[(i+r+n)%len(ts)]
+				if *settle > 0 {
+					if w, ok := harness.Settle(*settle); !ok {
+						fmt.Printf("         (the machine did not become quiet within %s; running anyway)\n", harness.Secs(w))
+					}
+				}
 				res := runN(t, st, n, r, *timeout, *verbose)
 				label := fmt.Sprintf("run %d", r)
 				if r == 0 {

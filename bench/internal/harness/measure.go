@@ -255,3 +255,22 @@ func findPIDs(names ...string) []int {
 	}
 	return out
 }
+
+// Settle waits until the machine is quiet: busy under 10% of its CPUs over
+// a 2 s window (the previous run's teardown and the engine's clean-up
+// done), at most max. It returns how long it waited and whether the
+// machine became quiet, so that every run starts from the same state
+// whatever ran before it.
+func Settle(max time.Duration) (time.Duration, bool) {
+	const window = 2 * time.Second
+	start := time.Now()
+	for time.Since(start) < max {
+		a := ReadCPU()
+		time.Sleep(window)
+		d := ReadCPU().Sub(a)
+		if d.Wall > 0 && d.Busy.Seconds()/d.Wall.Seconds() < 0.1*float64(numCPU) {
+			return time.Since(start), true
+		}
+	}
+	return time.Since(start), false
+}
