@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +40,21 @@ var (
 	clientErr  error
 )
 
+// LimitHostEnv names the engine address the limit (and the bench's own
+// look-ups) use instead of DOCKER_HOST: dockertest's client cannot dial
+// ssh://, so over ssh the limit reaches the same daemon through a socket
+// that one ssh connection forwards (ssh -L), the transport with the least
+// per-connection cost.
+const LimitHostEnv = "BENCH_LIMIT_DOCKER_HOST"
+
 func dockerClient() (*docker.Client, error) {
-	clientOnce.Do(func() { client, clientErr = docker.NewClientFromEnv() })
+	clientOnce.Do(func() {
+		if h := os.Getenv(LimitHostEnv); h != "" {
+			client, clientErr = docker.NewClient(h)
+			return
+		}
+		client, clientErr = docker.NewClientFromEnv()
+	})
 	return client, clientErr
 }
 
