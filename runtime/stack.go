@@ -346,8 +346,8 @@ func (s *Stack) Timeline() string {
 	}
 	fmt.Fprintf(&b, "composegen: stack %s timeline (networks and volumes %s", s.project, ms(s.tNets))
 	if s.adm != nil {
-		if w, ok := s.adm.waited(); ok && w >= time.Millisecond {
-			fmt.Fprintf(&b, "; waited %dms for its turn to start, %s", w.Milliseconds(), s.gate.describe())
+		if w, ok := s.adm.waited(); ok && w > 0 {
+			fmt.Fprintf(&b, "; waited %dms for its turn to start: %s, %s", w.Milliseconds(), s.gate.describe(), maxStartingEnv)
 		}
 	}
 	b.WriteString("):")

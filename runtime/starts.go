@@ -77,6 +77,7 @@ type admission struct {
 	left     int64 // the stack's containers not yet ready
 	held     int64 // slots held: min(left, the gate's size) once admitted
 	over     bool  // releaseAll ran: slots granted later go back at once
+	queued   bool  // there was no room when it asked: it waited its turn
 	asked    time.Time
 	admitted time.Time
 }
@@ -92,6 +93,12 @@ func admit(ctx context.Context, g *startGate, n int) *admission {
 		return a
 	}
 	w := min(int64(n), g.size)
+	if g.sem.TryAcquire(w) { // nobody queues ahead, and there is room
+		a.held, a.admitted = w, a.asked
+		close(a.done)
+		return a
+	}
+	a.queued = true
 	go func() {
 		if err := g.sem.Acquire(ctx, w); err != nil {
 			return // the start ends; the waiters see ctx
@@ -143,12 +150,16 @@ func (a *admission) releaseLocked(n int64) {
 }
 
 // waited is how long the stack waited for its slots (so far, while it
-// still waits) and whether it was admitted.
+// still waits; 0 when it was admitted at once) and whether it was
+// admitted.
 func (a *admission) waited() (time.Duration, bool) {
 	select {
 	case <-a.done:
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		if !a.queued {
+			return 0, true
+		}
 		return a.admitted.Sub(a.asked), true
 	default:
 		return time.Since(a.asked), false
@@ -157,5 +168,5 @@ func (a *admission) waited() (time.Duration, bool) {
 
 // describe says what the gate bounds, for the timeline and errors.
 func (g *startGate) describe() string {
-	return fmt.Sprintf("at most %d containers of this process starting at once on this engine (%s)", g.size, maxStartingEnv)
+	return fmt.Sprintf("at most %d containers of this process starting at once on this engine", g.size)
 }

@@ -126,6 +126,16 @@ func TestStartsBoundAdmitsABigStackWhole(t *testing.T) {
 	if got := starting(stacks); got != 3 {
 		t.Errorf("%d containers starting at once across both stacks, want 3 (one stack at a time)", got)
 	}
+	// The stack that waited says so in its timeline.
+	waited := 0
+	for _, s := range stacks {
+		if tl := s.Timeline(); strings.Contains(tl, "for its turn to start: at most 1 containers of this process starting at once on this engine, "+maxStartingEnv) {
+			waited++
+		}
+	}
+	if waited != 1 {
+		t.Errorf("%d timelines tell a wait for a turn, want 1:\n%s\n%s", waited, stacks[0].Timeline(), stacks[1].Timeline())
+	}
 }
 
 // A stack that cannot get its turn before its timeout says why, and what
