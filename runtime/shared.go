@@ -472,12 +472,23 @@ func (r *Service) attach(ctx context.Context, c engine.Resource) error {
 }
 
 // sharedHealth reports a container of the shared stack that stopped since
-// this process attached to it or started it.
+// this process attached to it or started it. A one-shot that nothing waits
+// for may still run when the stack is ready (readiness does not wait for
+// it, Settle does): its exit with code 0 is its completion, and an exit
+// with another code is reported as its failure.
 func (s *Stack) sharedHealth() error {
 	for _, u := range s.order {
 		for _, r := range u.replicas {
 			if r.isCompleted() || !closed(r.exitedCh) {
 				continue
+			}
+			if u.oneShot {
+				code := r.exit()
+				if code == 0 {
+					continue
+				}
+				return &startError{msg: s.mask.String(fmt.Sprintf("shared stack %s: one-shot service %q exited with code %d after the stack was ready; the tests of this run cannot rely on what it should have done%s",
+					s.project, r.label(), code, r.logTail()))}
 			}
 			return &startError{msg: s.mask.String(fmt.Sprintf("shared stack %s: service %q stopped (exit code %d) after the stack was ready: a test stopped or killed it, or it crashed; the tests of this run cannot use it any more%s",
 				s.project, r.label(), r.exit(), r.logTail()))}

@@ -453,3 +453,62 @@ func TestSharedRebuild(t *testing.T) {
 		t.Errorf("rebuild with a dead container: %v", err)
 	}
 }
+
+// A one-shot that nothing waits for may still run when the shared stack is
+// ready, and when another test binary attaches to it: its exit with code 0
+// later is its completion, not a stop, in the process that started the
+// stack and in one that attached while it ran. An exit with another code
+// is reported as the one-shot's failure.
+func TestSharedOneShotCompletesAfterReady(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code int
+	}{{"exit 0", 0}, {"exit 3", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng := newFakeEngine(t, map[string]behaviour{
+				"redis": {listenAfter: 10 * time.Millisecond, protocol: "redis"},
+				"seed":  {exitAfter: 500 * time.Millisecond, exitCode: tc.code},
+			})
+			plan := fakePlan(
+				composeplan.ServiceSpec{Name: "cache", Image: "redis", Kind: "redis",
+					Ports: []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+					Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379}},
+				composeplan.ServiceSpec{Name: "seed", Image: "seed"},
+			)
+			key := strings.Repeat("1", 64)
+			started, err := upFake(t, eng, plan, func(c *config) { c.labels = map[string]string{labelShared: key} })
+			if err != nil {
+				t.Fatal(err)
+			}
+			started.shared = true
+			list, err := eng.List(context.Background(), map[string]string{labelShared: key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sh := &sharedStart{plan: plan, cfg: started.cfg, eng: eng, dir: started.dir, res: started.res, mask: started.mask, keys: sharedKeys{key: key}, project: started.project}
+			attached, err := sh.rebuild(context.Background(), list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if closed(attached.Service("seed").exitedCh) {
+				t.Fatal("the seed had already exited when the test attached: the test checks nothing")
+			}
+			for name, s := range map[string]*Stack{"started": started, "attached": attached} {
+				err := s.Settle(context.Background())
+				herr := s.sharedHealth()
+				if tc.code == 0 {
+					if err != nil || herr != nil {
+						t.Errorf("%s stack: Settle: %v; health: %v; want both nil", name, err, herr)
+					}
+					continue
+				}
+				if err == nil || !strings.Contains(err.Error(), "exited with code 3") {
+					t.Errorf("%s stack: Settle: %v, want the seed's exit code 3", name, err)
+				}
+				if herr == nil || !strings.Contains(herr.Error(), `one-shot service "seed" exited with code 3`) {
+					t.Errorf("%s stack: health: %v, want the seed's exit code 3", name, herr)
+				}
+			}
+		})
+	}
+}
