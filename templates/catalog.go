@@ -32,6 +32,22 @@ func bitnami(commands ...string) *Server {
 	return &Server{Commands: append([]string{"run.sh"}, commands...), Entrypoints: []string{"entrypoint.sh"}}
 }
 
+// withClients sets the kind's client programs, which its images ship and
+// compose files run as one-shots (a psql migration, a redis-cli seed).
+func withClients(s *Server, clients ...string) *Server {
+	s.Clients = clients
+	return s
+}
+
+// The client programs of kinds with official and Bitnami images.
+var (
+	pgClients     = []string{"psql", "pg_dump", "pg_dumpall", "pg_restore", "pg_isready", "pg_basebackup", "createdb", "dropdb", "createuser", "dropuser", "vacuumdb"}
+	mysqlClients  = []string{"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlcheck", "mysqlshow", "mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import", "mariadb-check", "mariadb-show"}
+	mongoClients  = []string{"mongosh", "mongo", "mongodump", "mongorestore", "mongoimport", "mongoexport"}
+	rabbitClients = []string{"rabbitmqctl", "rabbitmqadmin", "rabbitmq-plugins", "rabbitmq-diagnostics", "rabbitmq-queues"}
+	redisClients  = []string{"redis-cli", "valkey-cli", "keydb-cli", "redis-benchmark", "valkey-benchmark"}
+)
+
 // always is the Server of an image whose entrypoint runs the server
 // whatever the command.
 var always = &Server{Always: true}
@@ -71,7 +87,7 @@ var catalog = []Kind{
 	{
 		Name:    "postgres",
 		Images:  []string{"postgres", "postgis/postgis", "timescale/timescaledb", "timescale/timescaledb-ha", "pgvector/pgvector", "supabase/postgres"},
-		Server:  srv(flags, []string{"postgres"}),
+		Server:  withClients(srv(flags, []string{"postgres"}), pgClients...),
 		Ports:   []int{5432},
 		Probe:   probe("postgres", 5432, ""),
 		FileEnv: []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
@@ -86,7 +102,7 @@ var catalog = []Kind{
 	{
 		Name:   "postgres-bitnami",
 		Images: []string{"bitnami/postgresql"},
-		Server: bitnami("postgres", "postgresql"),
+		Server: withClients(bitnami("postgres", "postgresql"), pgClients...),
 		Ports:  []int{5432},
 		Probe:  probe("postgres", 5432, ""),
 		Accessors: []Accessor{
@@ -100,7 +116,7 @@ var catalog = []Kind{
 	{
 		Name:    "mysql",
 		Images:  []string{"mysql", "mysql/mysql-server", "percona", "percona/percona-server"},
-		Server:  srv(flags, []string{"mysqld", "mysqld_safe"}),
+		Server:  withClients(srv(flags, []string{"mysqld", "mysqld_safe"}), mysqlClients...),
 		Ports:   []int{3306},
 		Probe:   probe("mysql", 3306, ""),
 		FileEnv: []string{"MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
@@ -116,7 +132,7 @@ var catalog = []Kind{
 	{
 		Name:    "mariadb",
 		Images:  []string{"mariadb"},
-		Server:  srv(flags, []string{"mariadbd", "mysqld", "mariadbd-safe", "mysqld_safe"}),
+		Server:  withClients(srv(flags, []string{"mariadbd", "mysqld", "mariadbd-safe", "mysqld_safe"}), mysqlClients...),
 		Ports:   []int{3306},
 		Probe:   probe("mysql", 3306, ""),
 		FileEnv: []string{"MARIADB_ROOT_PASSWORD", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_DATABASE", "MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
@@ -132,7 +148,7 @@ var catalog = []Kind{
 	{
 		Name:   "mysql-bitnami",
 		Images: []string{"bitnami/mysql"},
-		Server: bitnami("mysqld", "mysqld_safe"),
+		Server: withClients(bitnami("mysqld", "mysqld_safe"), mysqlClients...),
 		Ports:  []int{3306},
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
@@ -147,7 +163,7 @@ var catalog = []Kind{
 	{
 		Name:   "mariadb-bitnami",
 		Images: []string{"bitnami/mariadb"},
-		Server: bitnami("mariadbd", "mysqld", "mysqld_safe"),
+		Server: withClients(bitnami("mariadbd", "mysqld", "mysqld_safe"), mysqlClients...),
 		Ports:  []int{3306},
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
@@ -162,7 +178,7 @@ var catalog = []Kind{
 	{
 		Name:   "redis",
 		Images: []string{"redis", "valkey/valkey", "eqalpha/keydb", "redislabs/redismod", "redis/redis-stack", "redis/redis-stack-server"},
-		Server: srv(flags, []string{"redis-server", "valkey-server", "keydb-server", "redis-stack-server"}),
+		Server: withClients(srv(flags, []string{"redis-server", "valkey-server", "keydb-server", "redis-stack-server"}), redisClients...),
 		Ports:  []int{6379},
 		Probe:  probe("redis", 6379, ""),
 		Accessors: []Accessor{
@@ -175,7 +191,7 @@ var catalog = []Kind{
 	{
 		Name:   "redis-bitnami",
 		Images: []string{"bitnami/redis", "bitnami/valkey"},
-		Server: bitnami("redis-server", "valkey-server"),
+		Server: withClients(bitnami("redis-server", "valkey-server"), redisClients...),
 		Ports:  []int{6379},
 		Probe:  probe("redis", 6379, ""),
 		Accessors: []Accessor{
@@ -211,7 +227,7 @@ var catalog = []Kind{
 	{
 		Name:    "mongo",
 		Images:  []string{"mongo", "mongodb/mongodb-community-server", "mongodb/mongodb-enterprise-server"},
-		Server:  srv(flags, []string{"mongod", "mongos"}),
+		Server:  withClients(srv(flags, []string{"mongod", "mongos"}), mongoClients...),
 		Ports:   []int{27017},
 		Probe:   probe("tcp", 27017, ""),
 		FileEnv: []string{"MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"},
@@ -222,7 +238,7 @@ var catalog = []Kind{
 	{
 		Name:   "mongo-bitnami",
 		Images: []string{"bitnami/mongodb"},
-		Server: bitnami("mongod"),
+		Server: withClients(bitnami("mongod"), mongoClients...),
 		Ports:  []int{27017},
 		Probe:  probe("tcp", 27017, ""),
 		Accessors: []Accessor{
@@ -232,7 +248,7 @@ var catalog = []Kind{
 	{
 		Name:   "rabbitmq",
 		Images: []string{"rabbitmq"},
-		Server: srv(flags, []string{"rabbitmq-server"}),
+		Server: withClients(srv(flags, []string{"rabbitmq-server"}), rabbitClients...),
 		Ports:  []int{5672},
 		Probe:  probe("amqp", 5672, ""),
 		Accessors: []Accessor{
@@ -243,7 +259,7 @@ var catalog = []Kind{
 	{
 		Name:   "rabbitmq-bitnami",
 		Images: []string{"bitnami/rabbitmq"},
-		Server: bitnami("rabbitmq-server"),
+		Server: withClients(bitnami("rabbitmq-server"), rabbitClients...),
 		Ports:  []int{5672},
 		Probe:  probe("amqp", 5672, ""),
 		Accessors: []Accessor{
@@ -264,7 +280,7 @@ var catalog = []Kind{
 	{
 		Name:       "kafka",
 		Images:     []string{"apache/kafka", "apache/kafka-native", "bitnami/kafka", "confluentinc/cp-kafka", "confluentinc/confluent-local"},
-		Server:     srv(0, []string{"run", "run.sh", "kafka-server-start.sh", "kafka-server-start", "kafka-server", "launch", "configure"}),
+		Server:     withClients(srv(0, []string{"run", "run.sh", "kafka-server-start.sh", "kafka-server-start", "kafka-server", "launch", "configure"}), "kafka-topics.sh", "kafka-topics", "kafka-console-producer.sh", "kafka-console-producer", "kafka-console-consumer.sh", "kafka-console-consumer", "kafka-configs.sh", "kafka-configs", "kafka-consumer-groups.sh", "kafka-consumer-groups", "kafka-acls.sh", "kafka-acls"),
 		Ports:      []int{9092},
 		Probe:      probe("tcp", 9092, ""),
 		Advertises: []string{"KAFKA_ADVERTISED_LISTENERS", "KAFKA_CFG_ADVERTISED_LISTENERS", "command"},
@@ -333,7 +349,7 @@ var catalog = []Kind{
 	{
 		Name:   "clickhouse",
 		Images: []string{"clickhouse/clickhouse-server", "clickhouse", "yandex/clickhouse-server"},
-		Server: &Server{Commands: []string{"clickhouse-server", "server"}, Entrypoints: []string{"entrypoint.sh"}, Wrappers: []string{"clickhouse"}, Flags: true},
+		Server: withClients(&Server{Commands: []string{"clickhouse-server", "server"}, Entrypoints: []string{"entrypoint.sh"}, Wrappers: []string{"clickhouse"}, Flags: true}, "clickhouse-client", "client", "local"),
 		Ports:  []int{9000, 8123},
 		Probe:  probe("http", 8123, "/ping"),
 		Accessors: []Accessor{
@@ -376,7 +392,7 @@ var catalog = []Kind{
 	{
 		Name:   "cassandra",
 		Images: []string{"cassandra", "scylladb/scylla", "bitnami/cassandra"},
-		Server: &Server{Commands: []string{"cassandra", "scylla", "run.sh"}, Entrypoints: []string{"docker-entrypoint.sh", "docker-entrypoint.py", "entrypoint.sh"}, Flags: true},
+		Server: withClients(&Server{Commands: []string{"cassandra", "scylla", "run.sh"}, Entrypoints: []string{"docker-entrypoint.sh", "docker-entrypoint.py", "entrypoint.sh"}, Flags: true}, "cqlsh", "nodetool"),
 		Ports:  []int{9042},
 		Probe:  probe("tcp", 9042, ""),
 		Accessors: []Accessor{
@@ -386,7 +402,7 @@ var catalog = []Kind{
 	{
 		Name:   "etcd",
 		Images: []string{"coreos/etcd", "bitnami/etcd", "etcd-development/etcd"},
-		Server: &Server{Commands: []string{"etcd", "run.sh"}, Entrypoints: []string{"entrypoint.sh"}},
+		Server: withClients(&Server{Commands: []string{"etcd", "run.sh"}, Entrypoints: []string{"entrypoint.sh"}}, "etcdctl", "etcdutl"),
 		Ports:  []int{2379},
 		Probe:  probe("http", 2379, "/health"),
 		Accessors: []Accessor{

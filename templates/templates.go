@@ -115,6 +115,11 @@ type Server struct {
 	// server in front of any command (MinIO). Only an entrypoint set in the
 	// compose file replaces it.
 	Always bool
+	// Clients are the client programs that the images ship ("psql",
+	// "redis-cli"): a service of the image that runs one of them, and not
+	// the server, is a one-shot of the kind's tools (a migration, a seed),
+	// which the generator notes without a warning.
+	Clients []string
 }
 
 // Accessor is one typed method of a kind.

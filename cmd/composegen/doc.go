@@ -103,8 +103,9 @@
 // A service's kind is decided by its image and by what runs in it: a service
 // of a server's image whose entrypoint or command runs something else (a
 // client toolbox, a migration one-shot, a shell script that never starts
-// the server) gets no kind, and a warning says so; x-composegen's kind
-// overrides the decision.
+// the server) gets no kind, and a warning says so (a note, shown with -v,
+// when it runs one of the kind's own clients, such as psql or redis-cli);
+// x-composegen's kind overrides the decision.
 //
 // # The generated file
 //

@@ -20,8 +20,8 @@ func (sb *serviceBuilder) detectKind() {
 	case "":
 		kind = templates.Match(sb.spec.Image)
 		if kind != nil {
-			if ok, field, cmd := sb.runsServer(kind); !ok {
-				sb.kindless(kind, field, cmd)
+			if ok, field, cmd, client := sb.runsServer(kind); !ok {
+				sb.kindless(kind, field, cmd, client)
 				kind = nil
 			}
 		}
@@ -41,8 +41,10 @@ func (sb *serviceBuilder) detectKind() {
 }
 
 // kindless warns that a service of a kind's image runs something else than
-// the server, and notes it in the type's doc.
-func (sb *serviceBuilder) kindless(kind *templates.Kind, field, cmd string) {
+// the server, and notes it in the type's doc. When it runs one of the
+// kind's clients (a psql migration), the service is plainly not the server:
+// the diagnostic is a note, printed with -v only.
+func (sb *serviceBuilder) kindless(kind *templates.Kind, field, cmd, client string) {
 	var accessors []string
 	for _, a := range kind.Accessors {
 		accessors = append(accessors, a.Name+"()")
@@ -54,11 +56,18 @@ func (sb *serviceBuilder) kindless(kind *templates.Kind, field, cmd string) {
 	if len(kind.Ports) > 0 {
 		what += fmt.Sprintf(", no default port %s", joinInts(kind.Ports))
 	}
-	d := sb.at(diag.Warning, sb.s.Name, field,
-		"the image %s is of kind %s, but its %s (%s) does not run the server, so the service gets no kind: %s",
-		sb.spec.Image, kind.Name, field, clip(cmd, 80), what)
-	d.Hint = fmt.Sprintf("if it does run the server, set x-composegen: {kind: %s}; x-composegen: {kind: none} says it does not and silences this warning", kind.Name)
-	sb.diags = append(sb.diags, d)
+	if client != "" {
+		d := sb.at(diag.Note, sb.s.Name, field,
+			"the image %s is of kind %s, but its %s (%s) runs %s, a client, not the server, so the service gets no kind: %s",
+			sb.spec.Image, kind.Name, field, clip(cmd, 80), client, what)
+		sb.diags = append(sb.diags, d)
+	} else {
+		d := sb.at(diag.Warning, sb.s.Name, field,
+			"the image %s is of kind %s, but its %s (%s) does not run the server, so the service gets no kind: %s",
+			sb.spec.Image, kind.Name, field, clip(cmd, 80), what)
+		d.Hint = fmt.Sprintf("if it does run the server, set x-composegen: {kind: %s}; x-composegen: {kind: none} says it does not and silences this warning", kind.Name)
+		sb.diags = append(sb.diags, d)
+	}
 	sb.ms.Notes = append(sb.ms.Notes, fmt.Sprintf("Its image is of kind %s, but its %s (%s) does not run the server, so it has no kind: set x-composegen: {kind: %s} in the compose file if it does.", kind.Name, field, oneLine(clip(cmd, 80)), kind.Name))
 }
 
@@ -79,40 +88,52 @@ func clip(s string, n int) string {
 
 // runsServer reports whether the service's entrypoint and command run the
 // kind's server. When they do not, it returns the field that decides
-// ("entrypoint" or "command") and the command as written.
+// ("entrypoint" or "command"), the command as written, and the first of the
+// kind's client programs that it runs ("" if none).
 //
 // A program it does not know, a script file included, does not run the
 // server: wrongly keeping a kind makes the start wait for a server that never
 // answers, while wrongly dropping it is a warning at generation that says
 // how to set the kind. A program written as a variable is decided by its
 // default (${PG_COMMAND:-postgres}), else counts as the server.
-func (sb *serviceBuilder) runsServer(kind *templates.Kind) (ok bool, field, cmd string) {
+func (sb *serviceBuilder) runsServer(kind *templates.Kind) (ok bool, field, cmd, client string) {
 	srv := kind.Server
 	ep, command := sb.spec.Entrypoint, sb.spec.Command
 	if srv == nil {
-		return true, "", ""
+		return true, "", "", ""
 	}
+	var argv []string
+	viaEntrypoint := false
 	switch {
 	case ep == nil: // the image's entrypoint
 		if srv.Always || len(command) == 0 {
-			return true, "", ""
+			return true, "", "", ""
 		}
-		return decide(srv, command, true), "command", shellJoin(command)
+		argv, viaEntrypoint, field = command, true, "command"
 	case len(ep) == 0: // entrypoint: [] clears it: the command runs as is
 		if command == nil {
-			return true, "", "" // the image's command, unknown
+			return true, "", "", "" // the image's command, unknown
 		}
-		return decide(srv, command, false), "command", shellJoin(command)
+		argv, field = command, "command"
 	default:
-		argv := append(slices.Clone(ep), command...)
-		return decide(srv, argv, false), "entrypoint", shellJoin(argv)
+		argv, field = append(slices.Clone(ep), command...), "entrypoint"
 	}
+	if runs(srv, argv, viaEntrypoint, 0, serverProgram) {
+		return true, "", "", ""
+	}
+	runs(srv, argv, viaEntrypoint, 0, func(srv *templates.Server, base string) bool {
+		if slices.Contains(srv.Clients, base) {
+			client = base
+			return true
+		}
+		return false
+	})
+	return false, field, shellJoin(argv), client
 }
 
-// decide reports whether argv runs the server. viaEntrypoint says that the
-// image's entrypoint script runs argv.
-func decide(srv *templates.Server, argv []string, viaEntrypoint bool) bool {
-	return runs(srv, argv, viaEntrypoint, 0)
+// serverProgram reports whether the program base is the server.
+func serverProgram(srv *templates.Server, base string) bool {
+	return slices.Contains(srv.Commands, base)
 }
 
 // genericWrappers run the command given as their arguments; the value is
@@ -124,7 +145,11 @@ var genericWrappers = map[string]int{
 
 var shells = []string{"sh", "bash", "ash", "dash", "zsh", "ksh"}
 
-func runs(srv *templates.Server, argv []string, viaEntrypoint bool, depth int) bool {
+// runs reports whether argv runs a program for which is reports true
+// (serverProgram: the server), or whether it cannot tell (a variable
+// without a default). viaEntrypoint says that the image's entrypoint script
+// runs argv.
+func runs(srv *templates.Server, argv []string, viaEntrypoint bool, depth int, is func(*templates.Server, string) bool) bool {
 	for len(argv) > 0 && isAssignment(argv[0]) {
 		argv = argv[1:]
 	}
@@ -135,14 +160,14 @@ func runs(srv *templates.Server, argv []string, viaEntrypoint bool, depth int) b
 	if words := strings.Fields(first); len(words) > 1 {
 		// "redpanda start" as one list item: the images' entrypoint
 		// scripts split it into words.
-		return runs(srv, append(words, argv[1:]...), viaEntrypoint, depth+1)
+		return runs(srv, append(words, argv[1:]...), viaEntrypoint, depth+1, is)
 	}
 	if strings.Contains(first, "$") {
 		def, ok := variableDefault(first)
 		if !ok {
 			return true // decided when the stack starts: cannot tell
 		}
-		return runs(srv, append(strings.Fields(def), argv[1:]...), viaEntrypoint, depth+1)
+		return runs(srv, append(strings.Fields(def), argv[1:]...), viaEntrypoint, depth+1, is)
 	}
 	if viaEntrypoint && srv.Flags && strings.HasPrefix(first, "-") {
 		return true
@@ -150,22 +175,22 @@ func runs(srv *templates.Server, argv []string, viaEntrypoint bool, depth int) b
 	base := path.Base(first)
 	rest := argv[1:]
 	switch {
-	case slices.Contains(srv.Commands, base):
+	case is(srv, base):
 		return true
 	case slices.Contains(srv.Entrypoints, base):
-		return len(rest) == 0 || runs(srv, rest, true, depth+1)
+		return len(rest) == 0 || runs(srv, rest, true, depth+1, is)
 	case slices.Contains(srv.Wrappers, base):
-		return runs(srv, skipOptions(rest, 0), false, depth+1)
+		return runs(srv, skipOptions(rest, 0), false, depth+1, is)
 	}
 	if n, ok := genericWrappers[base]; ok {
-		return runs(srv, skipOptions(rest, n), viaEntrypoint, depth+1)
+		return runs(srv, skipOptions(rest, n), viaEntrypoint, depth+1, is)
 	}
 	if slices.Contains(shells, base) {
 		script, ok := shellScript(rest)
 		if !ok {
 			return false // a script file: a program it does not know
 		}
-		return scriptRuns(srv, script, depth+1)
+		return scriptRuns(srv, script, depth+1, is)
 	}
 	return false
 }
@@ -228,13 +253,13 @@ func shellScript(args []string) (string, bool) {
 }
 
 // scriptRuns reports whether one of the simple commands of a shell script
-// runs the server.
-func scriptRuns(srv *templates.Server, script string, depth int) bool {
+// runs a program for which is reports true.
+func scriptRuns(srv *templates.Server, script string, depth int, is func(*templates.Server, string) bool) bool {
 	for _, cmd := range simpleCommands(unescape(script)) {
 		for len(cmd) > 0 && shellKeywords[cmd[0]] {
 			cmd = cmd[1:]
 		}
-		if len(cmd) > 0 && runs(srv, cmd, false, depth) {
+		if len(cmd) > 0 && runs(srv, cmd, false, depth, is) {
 			return true
 		}
 	}

@@ -81,9 +81,21 @@ func TestKindByCommand(t *testing.T) {
 			if spec.Kind != tc.kind || ms.Kind != tc.kind {
 				t.Fatalf("kind = %q, want %q", spec.Kind, tc.kind)
 			}
-			warned := false
+			warned, noted := false, ""
 			for _, d := range p.Diagnostics {
 				warned = warned || d.Severity == diag.Warning && strings.Contains(d.Message, "does not run the server")
+				if d.Severity == diag.Note && strings.Contains(d.Message, ", a client, not the server") {
+					noted = d.Message
+				}
+			}
+			// A kind's own client (a psql migration) is plainly not the
+			// server: a note (-v), not a warning.
+			client := clientCases[tc.name]
+			switch {
+			case client != "" && (warned || !strings.Contains(noted, "runs "+client+", a client")):
+				t.Errorf("want a note naming the client %s and no warning; diagnostics: %v", client, p.Diagnostics)
+			case client == "" && noted != "":
+				t.Errorf("noted a client although the service runs none: %v", p.Diagnostics)
 			}
 			if tc.kind == "" {
 				if spec.Probe != nil && spec.Probe.Protocol != "tcp" || len(spec.FileEnv) > 0 {
@@ -99,13 +111,49 @@ func TestKindByCommand(t *testing.T) {
 						t.Errorf("kind-less service has the accessor %s", m.Name)
 					}
 				}
-				if !warned && !strings.Contains(tc.service, "kind: none") {
+				if !warned && client == "" && !strings.Contains(tc.service, "kind: none") {
 					t.Errorf("no warning; diagnostics: %v", p.Diagnostics)
 				}
 			} else if warned {
 				t.Errorf("warned although the service runs the server: %v", p.Diagnostics)
 			}
 		})
+	}
+}
+
+// clientCases are the cases of TestKindByCommand that run one of the
+// kind's clients, with the first one they run.
+var clientCases = map[string]string{
+	"psql one-shot":   "psql",
+	"psql in a shell": "pg_isready",
+	"command from a variable with a client default": "psql",
+	"redis-cli health poller":                       "redis-cli",
+	"redis-cli one-shot":                            "redis-cli",
+	"mysql client one-shot":                         "mysql",
+	"mongosh init one-shot":                         "mongosh",
+	"kafka topics one-shot":                         "kafka-topics",
+	"clickhouse client":                             "client",
+}
+
+// A one-shot of the kind's client tools gets a note, not a warning, and
+// the same doc note on its type.
+func TestKindlessClientNote(t *testing.T) {
+	p := mustBuild(t, "services:\n  migrate:\n    image: postgres:16\n    command: psql -h db -U app -f /migrations/001.sql\n")
+	var notes []string
+	for _, d := range p.Diagnostics {
+		if d.Severity == diag.Warning {
+			t.Errorf("warning for a psql one-shot: %s", d)
+		}
+		notes = append(notes, d.String())
+	}
+	got := strings.Join(notes, "\n")
+	want := `compose.yaml:4:5: service "migrate": command: the image postgres:16 is of kind postgres, but its command (psql -h db -U app -f /migrations/001.sql) runs psql, a client, not the server, so the service gets no kind: no readiness probe of kind postgres`
+	if !strings.Contains(got, want) {
+		t.Errorf("diagnostics lack %q:\n%s", want, got)
+	}
+	ms, _ := svc(t, p, "migrate")
+	if len(ms.Notes) != 1 || !strings.Contains(ms.Notes[0], "does not run the server") {
+		t.Errorf("notes = %q", ms.Notes)
 	}
 }
 
