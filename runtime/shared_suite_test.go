@@ -52,7 +52,7 @@ type suiteResult struct {
 	out      string
 	lines    []string
 	projects map[string]bool // seen on the engine during the run
-	creates  int             // container create events of the plan
+	creates  int             // containers of the plan created (distinct IDs)
 	gone     time.Duration   // from go test's exit until nothing of the plan was left
 }
 
@@ -89,6 +89,10 @@ func (s *suite) run() *suiteResult {
 	t.Helper()
 	eng, raw := engineOf(t)
 	res := &suiteResult{projects: map[string]bool{}}
+	// Containers are counted by ID: the client's event stream, when it
+	// reconnects, asks again for the events since the last second it saw,
+	// so one create may arrive twice (seen on Podman).
+	created := map[string]bool{}
 	_ = os.Remove(s.report) // a suite may run several times
 
 	// Watch the engine: projects by polling, creations by events.
@@ -127,7 +131,14 @@ func (s *suite) run() *suiteResult {
 				case ev := <-events:
 					if ev != nil && ev.Type == "container" && ev.Action == "create" && ev.Actor.Attributes[planLabel] == s.name {
 						mu.Lock()
-						res.creates++
+						id := ev.Actor.ID
+						if id == "" {
+							id = ev.ID
+						}
+						if !created[id] {
+							created[id] = true
+							res.creates++
+						}
 						mu.Unlock()
 					}
 				}
