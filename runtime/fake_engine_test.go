@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,9 @@ type fakeEngine struct {
 	removeDelay time.Duration
 	// cpus is the Info's CPUs (0: unknown, no bound on starts).
 	cpus int
+	// waitBreaks makes that many Wait calls on a running container fail at
+	// once, as a Podman /events stream that ends early.
+	waitBreaks int
 }
 
 // behaviour scripts a fake container. Durations count from each start.
@@ -292,6 +296,11 @@ func (f *fakeEngine) Wait(ctx context.Context, id string) (int, error) {
 		code := c.state.ExitCode
 		f.mu.Unlock()
 		return code, nil
+	}
+	if f.waitBreaks > 0 {
+		f.waitBreaks--
+		f.mu.Unlock()
+		return -1, errors.New("events: unexpected EOF")
 	}
 	ch := c.stopped
 	f.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/composegen/composegen/runtime/engine"
 )
 
 // startAll starts every replica of every selected service concurrently,
@@ -208,11 +210,27 @@ func (r *Service) start(ctx context.Context) error {
 }
 
 // watchExit waits for the container to stop while the stack lives, records
-// its exit code and closes exited.
+// its exit code and closes exited. A wait that fails (Podman's /events
+// stream can end early) is retried, so that an exit is never lost: a
+// dependent waiting for service_completed_successfully would wait for it
+// until its timeout. It gives up when the stack ends or the container is
+// gone.
 func (r *Service) watchExit(ctx context.Context, exited chan struct{}, once *sync.Once) {
-	code, err := r.stack.eng.Wait(ctx, r.ContainerID())
-	if err != nil {
-		return
+	var code int
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		var err error
+		code, err = r.stack.eng.Wait(ctx, r.ContainerID())
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || errors.Is(err, engine.ErrNotFound) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
 	}
 	r.mu.Lock()
 	r.exitCode = code

@@ -428,3 +428,33 @@ func TestHealthcheckTimeoutExcludesExecSetup(t *testing.T) {
 		t.Fatalf("Up with execs that take 300ms to set up and a 100ms healthcheck timeout: %v", err)
 	}
 }
+
+// A wait for a container's exit that fails (Podman's /events stream ended
+// early) is retried: the one-shot's exit still reaches its dependent
+// (service_completed_successfully), which starts, instead of waiting until
+// the timeout.
+func TestExitSeenAfterTheWaitBreaks(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{
+		"migrate": {exitAfter: 200 * time.Millisecond},
+		"seed":    {exitAfter: 100 * time.Millisecond},
+	})
+	eng.waitBreaks = 3
+	plan := fakePlan(
+		composeplan.ServiceSpec{Name: "migrate", Image: "migrate"},
+		composeplan.ServiceSpec{Name: "seed", Image: "seed",
+			DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}}},
+	)
+	s, err := upFake(t, eng, plan, WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closed(s.Service("seed").startedCh) {
+		t.Error("seed did not start")
+	}
+	eng.mu.Lock()
+	left := eng.waitBreaks
+	eng.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d of the 3 broken waits left: the test did not break any wait", left)
+	}
+}
