@@ -435,7 +435,9 @@ func TestHealthcheckTimeoutExcludesExecSetup(t *testing.T) {
 // the timeout.
 func TestExitSeenAfterTheWaitBreaks(t *testing.T) {
 	eng := newFakeEngine(t, map[string]behaviour{
-		"migrate": {exitAfter: 200 * time.Millisecond},
+		// Long enough for all 3 broken waits (retried after 50, 100 and
+		// 200 ms) to hit the running migration, even on a loaded machine.
+		"migrate": {exitAfter: 1500 * time.Millisecond},
 		"seed":    {exitAfter: 100 * time.Millisecond},
 	})
 	eng.waitBreaks = 3
