@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -52,8 +53,22 @@ type event struct {
 	Actor    struct{ Attributes map[string]string }
 }
 
+// errNoExitCode is a "die" event without the exit code: no new stream
+// would give it.
+var errNoExitCode = errors.New("the engine's die event has no exit code")
+
+// waitReconnects is how many times waitEvents opens the event stream
+// again after it ended or failed before it gives up.
+const waitReconnects = 5
+
 // waitEvents waits for the first "die" event of the container after the
 // start that its inspection shows.
+//
+// Podman's event stream can end or fail while the container runs. Each
+// new stream asks again for the events since that start, so the engine
+// replays a "die" that came while no stream was open, even when the
+// restart policy has started the container again since: the exit is
+// reported, not skipped for the next one.
 func (e *Engine) waitEvents(ctx context.Context, id string) (int, error) {
 	c, err := e.inspect(ctx, id)
 	if err != nil {
@@ -64,12 +79,32 @@ func (e *Engine) waitEvents(ctx context.Context, id string) (int, error) {
 		return s.ExitCode, nil
 	}
 	start := s.StartedAt
+	var lastErr error
+	for i, delay := 0, 50*time.Millisecond; i <= waitReconnects; i, delay = i+1, backoff(delay, time.Second) {
+		if i > 0 {
+			if err := sleep(ctx, delay); err != nil {
+				return -1, err
+			}
+		}
+		code, err := e.dieSince(ctx, id, start)
+		if err == nil || ctx.Err() != nil || errors.Is(err, errNoExitCode) {
+			return code, err
+		}
+		lastErr = err
+	}
+	return -1, fmt.Errorf("wait for container %s: events: %w (the stream ended %d times)", id, lastErr, waitReconnects+1)
+}
+
+// dieSince reads the engine's events for the container from start's
+// second on, and returns the exit code of the first "die" at or after
+// start.
+func (e *Engine) dieSince(ctx context.Context, id string, start time.Time) (int, error) {
 	filters, _ := json.Marshal(map[string][]string{"container": {id}})
 	// since is in whole seconds: older events of that second are skipped below.
 	q := url.Values{"since": {strconv.FormatInt(start.Unix(), 10)}, "filters": {string(filters)}}
 	resp, err := e.request(ctx, "GET", "/events", q, nil)
 	if err != nil {
-		return -1, fmt.Errorf("wait for container %s: events: %w", id, err)
+		return -1, err
 	}
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
@@ -79,14 +114,14 @@ func (e *Engine) waitEvents(ctx context.Context, id string) (int, error) {
 			if ctx.Err() != nil {
 				return -1, ctx.Err()
 			}
-			return -1, fmt.Errorf("wait for container %s: events: %w", id, err)
+			return -1, err
 		}
 		if ev.Action != "die" || ev.TimeNano < start.UnixNano() {
 			continue
 		}
 		code, err := strconv.Atoi(ev.Actor.Attributes["exitCode"])
 		if err != nil {
-			return -1, fmt.Errorf("wait for container %s: the engine's die event has no exit code", id)
+			return -1, fmt.Errorf("wait for container %s: %w", id, errNoExitCode)
 		}
 		return code, nil
 	}
