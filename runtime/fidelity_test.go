@@ -649,7 +649,12 @@ func TestFidelityNetworks(t *testing.T) {
 	}
 	for _, s := range stacks {
 		if s != nil {
-			t.Cleanup(func() { _ = s.Down(context.Background()) })
+			// network_mode service:a: Podman removes a only after d.
+			t.Cleanup(func() {
+				if err := s.Down(context.Background()); err != nil {
+					t.Errorf("Down: %v", err)
+				}
+			})
 		}
 	}
 	if t.Failed() {
@@ -1082,6 +1087,12 @@ func TestFidelityNamespacesAndVolumesFrom(t *testing.T) {
 	}
 	if want := "container:" + d.ContainerID(); info.HostConfig.PidMode != want || info.HostConfig.IpcMode != want {
 		t.Errorf("reader pid %q ipc %q, want %q", info.HostConfig.PidMode, info.HostConfig.IpcMode, want)
+	}
+
+	// data, whose namespaces reader shares, goes down with the rest
+	// (Podman removes it only after reader).
+	if err := s.Down(context.Background()); err != nil {
+		t.Errorf("Down: %v", err)
 	}
 
 	// A reference to a service that is not in the plan is refused.

@@ -54,6 +54,9 @@ const (
 	Pull Feature = "pull"
 	// StopStart is Start of a container that Stop stopped.
 	StopStart Feature = "stop-start"
+	// SharedNamespaces is a container that joins another's network, pid
+	// and ipc namespaces ("container:<id>").
+	SharedNamespaces Feature = "shared-namespaces"
 )
 
 // Option configures Run.

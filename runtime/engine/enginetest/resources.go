@@ -18,6 +18,7 @@ func init() {
 	register("MultipleNetworks", MultipleNetworks, testMultipleNetworks)
 	register("NamedVolume", "", testNamedVolume)
 	register("ListAndRemove", "", testListRemove)
+	register("RemoveSharedNamespaces", SharedNamespaces, testRemoveSharedNamespaces)
 	register("ImageInspect", Images, testImage)
 	register("PullFailure", Pull, testPullFailure)
 	register("Build", Build, testBuild)
@@ -112,6 +113,48 @@ func testListRemove(ctx context.Context, t *testing.T, s *suite) {
 		t.Errorf("List with another label value = %v; want nothing", got)
 	}
 	s.removeListed(ctx, t, labels, rid)
+}
+
+// A container whose network, pid and ipc namespaces another one shares is
+// removed while that one is removed too, whichever removal comes first,
+// and then the network goes. (Podman refuses to remove it before the other
+// one; left behind, its network teardown fails once the network is gone.)
+func testRemoveSharedNamespaces(ctx context.Context, t *testing.T, s *suite) {
+	net := s.network(ctx, t, "net")
+	host := s.spec(t, "host", "sleep", "300")
+	host.Networks = []engine.Attachment{{Network: net}}
+	host.IpcMode = "shareable" // Docker's default ipc is private
+	hid := s.run(ctx, t, host)
+	guest := s.spec(t, "guest", "sleep", "300")
+	guest.NetworkMode, guest.PidMode, guest.IpcMode = "container:"+hid, "container:"+hid, "container:"+hid
+	gid := s.run(ctx, t, guest)
+	// The guest sees the host's processes: the namespaces are shared.
+	if code, out, _ := s.exec(ctx, t, gid, "sh", "-c", "ps | grep -c '[s]leep 300'"); code != 0 || strings.TrimSpace(out) != "2" {
+		t.Fatalf("the guest sees %q sleep processes (exit %d); want 2, its own and the host's", strings.TrimSpace(out), code)
+	}
+	errs := make(chan error, 2)
+	go func() {
+		errs <- s.eng.Remove(ctx, engine.Resource{Kind: engine.KindContainer, ID: hid, Name: host.Name})
+	}()
+	go func() {
+		// The host's removal comes first.
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+		errs <- s.eng.Remove(ctx, engine.Resource{Kind: engine.KindContainer, ID: gid, Name: guest.Name})
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Remove: %v", err)
+		}
+	}
+	if err := s.eng.Remove(ctx, engine.Resource{Kind: engine.KindNetwork, ID: net, Name: net}); err != nil {
+		t.Errorf("Remove of the network after its containers: %v", err)
+	}
+	if left := list(ctx, t, s.eng, s.labelsFor(t)); len(left) != 0 {
+		t.Errorf("after Remove, List = %v; want nothing", left)
+	}
 }
 
 // removeListed removes what List returns (a running container among it),

@@ -175,12 +175,68 @@ func resourceName(r resource) string {
 
 // removeContainer kills and removes a container with its anonymous
 // volumes. When another removal is under way, it waits for that one.
+//
+// Podman refuses to remove a container whose namespaces other containers
+// share (network_mode: service:a, pid or ipc: service:a), where Docker
+// removes it: it is removed once they are gone. A stack goes down in
+// parallel, so they are being removed too; were it left behind, the stack's
+// network would go first and Podman could no longer tear its network down:
+// its aardvark-dns entries and bridge would stay on the host for good, and
+// the DNS of every later stack would slow down and fail now and then.
 func (e *Engine) removeContainer(ctx context.Context, id string) error {
 	q := url.Values{"force": {"1"}, "v": {"1"}}
-	err := e.call(ctx, "DELETE", "/containers/"+url.PathEscape(id), q, nil, nil)
-	if status(err) != http.StatusConflict || !strings.Contains(err.Error(), "in progress") {
-		return err
+	var waited time.Duration
+	for {
+		err := e.call(ctx, "DELETE", "/containers/"+url.PathEscape(id), q, nil, nil)
+		if status(err) == http.StatusConflict && strings.Contains(err.Error(), "in progress") {
+			return e.awaitRemoval(ctx, id)
+		}
+		deps := dependents(err)
+		if deps == nil {
+			return err
+		}
+		if waited >= dependentsWait {
+			return fmt.Errorf("%w; they were not removed within %s: remove them first", err, dependentsWait)
+		}
+		t0 := time.Now()
+		err = e.awaitRemovals(ctx, deps, dependentsWait-waited)
+		waited += time.Since(t0)
+		if err != nil && ctx.Err() != nil {
+			return err
+		}
 	}
+}
+
+// dependentsWait bounds how long removeContainer waits for the containers
+// that share a container's namespaces to be removed.
+var dependentsWait = 30 * time.Second
+
+// dependents returns the containers that Podman names in its refusal to
+// remove a container whose namespaces they share ("container X has
+// dependent containers which must be removed before it: A, B: container
+// already exists"), or nil for any other error.
+func dependents(err error) []string {
+	const refusal = "has dependent containers which must be removed before it: "
+	if err == nil {
+		return nil
+	}
+	_, rest, ok := strings.Cut(err.Error(), refusal)
+	if !ok {
+		return nil
+	}
+	list, _, _ := strings.Cut(rest, ":")
+	var ids []string
+	for _, id := range strings.Split(list, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// awaitRemoval waits until the container is gone: it returns ErrNotFound
+// then, or the error that ended the wait.
+func (e *Engine) awaitRemoval(ctx context.Context, id string) error {
 	for delay := 10 * time.Millisecond; ; delay = backoff(delay, 200*time.Millisecond) {
 		if _, err := e.inspect(ctx, id); err != nil {
 			return err // ErrNotFound once it is gone
@@ -189,6 +245,18 @@ func (e *Engine) removeContainer(ctx context.Context, id string) error {
 			return err
 		}
 	}
+}
+
+// awaitRemovals waits, at most max, until the containers are gone.
+func (e *Engine) awaitRemovals(ctx context.Context, ids []string, max time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, max)
+	defer cancel()
+	for _, id := range ids {
+		if err := e.awaitRemoval(ctx, id); !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeNetwork removes a network; containers still attached to it are

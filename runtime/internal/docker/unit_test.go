@@ -172,3 +172,22 @@ func TestRedact(t *testing.T) {
 		t.Errorf("an error without secrets was changed: %v", got)
 	}
 }
+
+func TestDependents(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want []string
+	}{
+		{"container 51cf has dependent containers which must be removed before it: 5a01: container already exists", []string{"5a01"}},
+		{"container 51cf has dependent containers which must be removed before it: 5a01, 77bc: container already exists", []string{"5a01", "77bc"}},
+		{"container 51cf is running", nil},
+	} {
+		got := dependents(&apiError{Status: 500, Message: tc.msg})
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") || (got == nil) != (tc.want == nil) {
+			t.Errorf("dependents(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+	if dependents(nil) != nil {
+		t.Error("dependents(nil) is not nil")
+	}
+}
