@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -80,6 +83,12 @@ func Doctor(ctx context.Context, opts DoctorOptions) []Finding {
 		add("round trip", "ok", "created a container, published a port and got its answer from this process in %s", d.Round(time.Millisecond))
 	}
 
+	if info.Name == "podman" && info.Local {
+		if f, ok := podmanDNS(ctx, eng, aardvarkDir(info.Rootless)); ok {
+			out = append(out, f)
+		}
+	}
+
 	for _, ref := range opts.Images {
 		switch _, err := eng.Image(ctx, ref); {
 		case err == nil:
@@ -91,6 +100,77 @@ func Doctor(ctx context.Context, opts DoctorOptions) []Finding {
 		}
 	}
 	return out
+}
+
+// aardvarkDir is where Podman's netavark keeps one aardvark-dns
+// configuration per network that has running containers.
+func aardvarkDir(rootless bool) string {
+	if !rootless {
+		return "/run/containers/networks/aardvark-dns"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "containers", "networks", "aardvark-dns")
+	}
+	return ""
+}
+
+// podmanDNS reports the aardvark-dns configurations of networks that no
+// longer exist: Podman leaves them (and the network's bridge) when it
+// cannot tear a container's network down, and aardvark-dns 1.4 (Podman
+// 4.3) stops and binds again every network's listener at each container
+// start and stop, so name lookups in containers fail now and then.
+func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (Finding, bool) {
+	const check = "podman dns"
+	if dir == "" {
+		return Finding{}, false
+	}
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		return Finding{}, false // none yet, or not ours to read
+	}
+	rs, err := eng.List(ctx, nil)
+	if err != nil {
+		return Finding{Check: check, Level: "warning", Detail: fmt.Sprintf("cannot list the networks: %v", err)}, true
+	}
+	networks := map[string]bool{}
+	for _, r := range rs {
+		if r.Kind == engine.KindNetwork {
+			networks[r.Name] = true
+		}
+	}
+	stale := staleDNS(dir, files, networks)
+	if len(stale) == 0 {
+		return Finding{Check: check, Level: "ok", Detail: "aardvark-dns serves only networks that exist"}, true
+	}
+	names := stale
+	if len(names) > 3 {
+		names = append(names[:3:3], "…")
+	}
+	return Finding{Check: check, Level: "warning", Detail: fmt.Sprintf(
+		"%d networks that no longer exist are still served by aardvark-dns (%s in %s), and their bridges still hold addresses of Podman's subnets: "+
+			"Podman 4's aardvark-dns reloads every network at each container start and stop, so name lookups in containers fail now and then (\"Name or service not known\"). "+
+			"They are left when a container is removed before the containers that share its namespaces. "+
+			"Remove them as the Troubleshooting section of composegen's README shows",
+		len(stale), strings.Join(names, ", "), dir)}, true
+}
+
+// staleDNS returns, sorted, the aardvark-dns configurations among files
+// whose network is not in networks and that are still there.
+func staleDNS(dir string, files []os.DirEntry, networks map[string]bool) []string {
+	var stale []string
+	for _, f := range files {
+		name := f.Name()
+		if f.IsDir() || name == "aardvark.pid" || networks[name] {
+			continue
+		}
+		// A network removed since the directory was read took its file.
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			continue
+		}
+		stale = append(stale, name)
+	}
+	sort.Strings(stale)
+	return stale
 }
 
 // roundTrip starts a one-service stack that serves HTTP and fetches a page

@@ -159,7 +159,9 @@
 // context, a socket found), its version and API, rootless or remote; then
 // a real round trip: a stack of one small container (busybox, pulled if
 // absent) that serves HTTP, reached from this process through its
-// published port, and removed. With -f, each image of the compose file is
+// published port, and removed. On a local Podman, it warns when
+// aardvark-dns still serves networks that no longer exist (name lookups in
+// containers then fail now and then). With -f, each image of the compose file is
 // present, or would be pulled at the first start (a warning), and the
 // services built or whose image has variables are noted. Exit status: 1
 // when anything is a problem, 2 on a usage error, else 0.
