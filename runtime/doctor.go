@@ -147,11 +147,11 @@ func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (Finding, boo
 		names = append(names[:3:3], "…")
 	}
 	return Finding{Check: check, Level: "warning", Detail: fmt.Sprintf(
-		"%d networks that no longer exist are still served by aardvark-dns (%s in %s), and their bridges still hold addresses of Podman's subnets: "+
+		"aardvark-dns still serves networks that no longer exist (%d in %s: %s), and their bridges still hold addresses of Podman's subnets: "+
 			"Podman 4's aardvark-dns reloads every network at each container start and stop, so name lookups in containers fail now and then (\"Name or service not known\"). "+
 			"They are left when a container is removed before the containers that share its namespaces. "+
 			"Remove them as the Troubleshooting section of composegen's README shows",
-		len(stale), strings.Join(names, ", "), dir)}, true
+		len(stale), dir, strings.Join(names, ", "))}, true
 }
 
 // staleDNS returns, sorted, the aardvark-dns configurations among files
