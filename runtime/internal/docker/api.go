@@ -27,9 +27,11 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Message }
 
-// Unwrap makes a 404 match engine.ErrNotFound.
+// Unwrap makes a 404 match engine.ErrNotFound, and Podman's 500 for a
+// container removed while it was looked up ("… does not exist in
+// database: no such container").
 func (e *apiError) Unwrap() error {
-	if e.Status == http.StatusNotFound {
+	if e.Status == http.StatusNotFound || (e.Status == http.StatusInternalServerError && strings.HasSuffix(e.Message, "no such container")) {
 		return engine.ErrNotFound
 	}
 	return nil
