@@ -150,7 +150,7 @@ func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (Finding, boo
 		"aardvark-dns still serves networks that no longer exist (%d in %s: %s), and their bridges still hold addresses of Podman's subnets: "+
 			"Podman 4's aardvark-dns reloads every network at each container start and stop, so name lookups in containers fail now and then (\"Name or service not known\"). "+
 			"They are left when a container is removed before the containers that share its namespaces. "+
-			"Remove them as the Troubleshooting section of composegen's README shows",
+			"Remove them as composegen's docs/troubleshooting.md shows",
 		len(stale), dir, strings.Join(names, ", "))}, true
 }
 

@@ -104,8 +104,8 @@ func removeProject(t testing.TB, project string) {
 }
 
 // skipOnPodman skips a test that cannot pass on Podman 4.3 for the reason
-// given (a behaviour of the engine, not of composegen); the README's
-// Engines section lists these tests.
+// given (a behaviour of the engine, not of composegen); docs/engines.md
+// (Podman) lists these tests.
 func skipOnPodman(t *testing.T, reason string) {
 	t.Helper()
 	if onPodman(t) {

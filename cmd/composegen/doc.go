@@ -61,6 +61,11 @@
 //		The package name of the output. Default: $GOPACKAGE (set by go
 //		generate), else the output directory's name made into a valid
 //		package name.
+//	-engine name
+//		Link an engine of its own module into the fixtures, besides
+//		Docker and Podman (always there): kubernetes adds a blank import
+//		of github.com/composegen/composegen/kube, which go.mod must then
+//		require. Repeatable.
 //	-check
 //		Write nothing. Exit with status 1 and print the first changed
 //		lines if the output file is missing or differs from what would be
