@@ -231,3 +231,26 @@ func fileProxy(t *testing.T, root string) (string, string) {
 	}
 	return filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(dir)))), version
 }
+
+// TestQuickstartUnpublishedCopy is the README's third way, for a copy that
+// no module proxy serves (a fork, a checkout): a replace directive to the
+// copy and go mod edit -tool, then go mod tidy, which requires the copy
+// under the zero pseudo-version; go generate, vet, test and check as in
+// the first way.
+func TestQuickstartUnpublishedCopy(t *testing.T) {
+	root := testcorpus.RepoRoot(t)
+	dir, gocmd := quickstartModule(t, "//go:generate go tool composegen -f ../compose.yaml", "")
+	gocmd("mod", "edit", "-replace", "github.com/composegen/composegen="+root)
+	gocmd("mod", "edit", "-tool", "github.com/composegen/composegen/cmd/composegen")
+	gocmd("mod", "tidy")
+	gomod := readFile(t, filepath.Join(dir, "go.mod"))
+	if !strings.Contains(gomod, "tool github.com/composegen/composegen/cmd/composegen") ||
+		!strings.Contains(gomod, "github.com/composegen/composegen v0.0.0-00010101000000-000000000000") {
+		t.Fatalf("go.mod after go mod edit -tool and go mod tidy:\n%s", gomod)
+	}
+	gocmd("generate", "./...")
+	gocmd("mod", "tidy")
+	gocmd("vet", "./...")
+	gocmd("test", "./...")
+	gocmd("tool", "composegen", "check", "./...")
+}
