@@ -20,6 +20,17 @@ func internal(name, fn, example string, ports ...int) Accessor {
 		Doc: "returns what " + name + " returns, in the same format, with the address that the other containers of the stack use (the service name and the container port) in place of the published host address."}
 }
 
+// redisInternal is the InternalURL of the redis kinds: URL's string, but
+// with the user name "default" before a password (redis://default:pw@...),
+// which redis-cli -u needs (it sends the empty user name of
+// redis://:pw@... as one, which the server rejects); Redis 6 and later take
+// it as the requirepass user.
+func redisInternal(fn, example string) Accessor {
+	a := internal("URL", fn, example, 6379)
+	a.Doc = "returns what URL returns, with the address that the other containers of the stack use (the service name and the container port) in place of the published host address, and the user name \"default\" before a password (redis://default:password@host:port/0), which redis-cli -u needs (Redis 6 and later)."
+	return a
+}
+
 // Exec examples of the in-network accessors (Accessor.Example).
 const (
 	exPsql     = `"psql", %s, "-c", "select 1"`
@@ -213,7 +224,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "RedisURL", docRedisURL, 6379),
-			internal("URL", "RedisURL", exRedisCLI, 6379),
+			redisInternal("RedisInternalURL", exRedisCLI),
 			fresh("FreshURL", "RedisFreshURL", docRedisFresh, 6379),
 			str("Password", "RedisPassword", "returns the password set with --requirepass in the service's command (or REDIS_ARGS for redis-stack), \"\" when none."),
 		},
@@ -227,7 +238,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "BitnamiRedisURL", docRedisURL, 6379),
-			internal("URL", "BitnamiRedisURL", exRedisCLI, 6379),
+			redisInternal("BitnamiRedisInternalURL", exRedisCLI),
 			fresh("FreshURL", "BitnamiRedisFreshURL", docRedisFresh, 6379),
 			str("Password", "BitnamiRedisPassword", "returns REDIS_PASSWORD (VALKEY_PASSWORD for valkey), \"\" when none."),
 		},
@@ -241,7 +252,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "DragonflyURL", docRedisURL, 6379),
-			internal("URL", "DragonflyURL", "", 6379),
+			redisInternal("DragonflyInternalURL", ""),
 			fresh("FreshURL", "DragonflyFreshURL", docRedisFresh, 6379),
 			str("Password", "DragonflyPassword", "returns the password set with --requirepass in the service's command or DFLY_requirepass, \"\" when none."),
 		},

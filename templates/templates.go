@@ -63,7 +63,16 @@ type Service interface {
 // with it returns the same string in the same format, with the in-network
 // address: PostgresDSN(InNetwork(s)) is
 // postgres://app:secret@db:5432/app?sslmode=disable for a service "db".
-// The generated InternalDSN, InternalURL and InternalURI methods are that.
+// The generated InternalDSN, InternalURL and InternalURI methods are that
+// (the redis kinds' InternalURL also names the user "default", see
+// RedisInternalURL).
+//
+// The service name resolves on the stack's network for every container of
+// the stack (Docker and Podman: a network alias). On Kubernetes it is a
+// Service of the stack's namespace: a name that is a valid DNS label
+// (postgres, order-db) resolves at any time, but another (order_db, 2fa,
+// Web) is written into a pod's hosts when the pod starts, so the container
+// that uses it must start after the service (depends_on).
 func InNetwork(s Service) Service { return inNetwork{s} }
 
 type inNetwork struct{ Service }

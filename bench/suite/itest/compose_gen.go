@@ -414,14 +414,16 @@ func (s *Redis) URL() string {
 	return templates.RedisURL(s.svc)
 }
 
-// InternalURL returns what URL returns, in the same format, with the address
-// that the other containers of the stack use (the service name and the
-// container port) in place of the published host address. The address is
-// "redis:6379". For example, from a toolbox service of an image with the
-// client (command: sleep infinity): stack.Toolbox.Service().Exec(ctx,
-// "redis-cli", "-u", stack.Redis.InternalURL(), "ping").
+// InternalURL returns what URL returns, with the address that the other
+// containers of the stack use (the service name and the container port) in
+// place of the published host address, and the user name "default" before a
+// password (redis://default:password@host:port/0), which redis-cli -u needs
+// (Redis 6 and later). The address is "redis:6379". For example, from a
+// toolbox service of an image with the client (command: sleep infinity):
+// stack.Toolbox.Service().Exec(ctx, "redis-cli", "-u",
+// stack.Redis.InternalURL(), "ping").
 func (s *Redis) InternalURL() string {
-	return templates.RedisURL(templates.InNetwork(s.svc))
+	return templates.RedisInternalURL(templates.InNetwork(s.svc))
 }
 
 // FreshURL returns redis://[:password@]host:port/N, a logical database leased
