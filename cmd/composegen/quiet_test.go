@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/composegen/composegen/cmd/composegen/internal/diag"
 	"github.com/composegen/composegen/cmd/composegen/internal/testcorpus"
 )
 
@@ -164,6 +165,11 @@ networks:
 	if strings.Contains(stderr, "hunter2") {
 		t.Errorf("a secret was printed:\n%s", stderr)
 	}
+	// An unset variable in a field resolved at generation is one line,
+	// not two.
+	if n := strings.Count(stderr, "ports[0].name:"); n != 1 {
+		t.Errorf("%d lines about ports[0].name, want 1:\n%s", n, stderr)
+	}
 	// -v prints the same lines, each followed by its detail when it has
 	// one.
 	_, verbose := generate(t, dir, "-v")
@@ -207,4 +213,30 @@ func TestGenerateCorpusOneLine(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d corpus files printed something", printed, len(files))
+}
+
+// report prints each diagnostic on one line, even a message of several
+// lines (compose-go's), the Info ones and the details only with -v.
+func TestReportLines(t *testing.T) {
+	diags := diag.List{
+		{Severity: diag.Warning, File: "compose.yaml", Message: "first line\nsecond line", Detail: "why"},
+		{Severity: diag.Info, File: "compose.yaml", Service: "toolbox", Message: "idles"},
+		{Severity: diag.Note, File: "compose.yaml", Message: "one", Group: "g", Summary: "summary of g"},
+		{Severity: diag.Note, File: "compose.yaml", Message: "two", Group: "g", Summary: "summary of g"},
+	}
+	var out, errb bytes.Buffer
+	report(newProc(&out, &errb), diags, false)
+	want := "composegen: warning: compose.yaml: first line second line\n" +
+		"composegen: note: compose.yaml: summary of g (2 in the file; -v lists them)\n"
+	if errb.String() != want || out.Len() != 0 {
+		t.Errorf("default:\n%s\nwant:\n%s", errb.String(), want)
+	}
+	errb.Reset()
+	report(newProc(&out, &errb), diags, true)
+	want = "composegen: warning: compose.yaml: first line second line\n    why\n" +
+		"composegen: info: compose.yaml: service \"toolbox\": idles\n" +
+		"composegen: note: compose.yaml: one\ncomposegen: note: compose.yaml: two\n"
+	if errb.String() != want {
+		t.Errorf("-v:\n%s\nwant:\n%s", errb.String(), want)
+	}
 }

@@ -88,6 +88,29 @@ func publishedOnly(p tree.Path, val string) bool {
 	return last >= 0 && !strings.Contains(val[last:], "$")
 }
 
+// notAt returns the diagnostics of l that are not at the place of one of
+// others: a field resolved at generation with an unset variable gets the
+// diagnostic about the variable, which says more, not both.
+func notAt(l, others diag.List) diag.List {
+	type place struct {
+		file         string
+		line, column int
+	}
+	taken := map[place]bool{}
+	for _, d := range others {
+		if d.Line > 0 {
+			taken[place{d.File, d.Line, d.Column}] = true
+		}
+	}
+	var out diag.List
+	for _, d := range l {
+		if !taken[place{d.File, d.Line, d.Column}] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // unsetDiagnostics warns about fields resolved at generation that use
 // unset variables and are still valid (blank, as docker compose does).
 func (res *Result) unsetDiagnostics() diag.List {
