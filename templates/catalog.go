@@ -12,6 +12,36 @@ func fresh(name, fn, doc string, port int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "string", Ports: []int{port}, PerTest: true}
 }
 
+// internal is the in-network twin (see Accessor.InNetwork) of the accessor
+// name of func fn: "Internal"+name, with an Exec example (see
+// Accessor.Example).
+func internal(name, fn, example string, ports ...int) Accessor {
+	return Accessor{Name: "Internal" + name, Func: fn, Result: "string", Ports: ports, InNetwork: true, Example: example,
+		Doc: "returns what " + name + " returns, in the same format, with the address that the other containers of the stack use (the service name and the container port) in place of the published host address."}
+}
+
+// redisInternal is the InternalURL of the redis kinds: URL's string, but
+// with the user name "default" before a password (redis://default:pw@...),
+// which redis-cli -u needs (it sends the empty user name of
+// redis://:pw@... as one, which the server rejects); Redis 6 and later take
+// it as the requirepass user.
+func redisInternal(fn, example string) Accessor {
+	a := internal("URL", fn, example, 6379)
+	a.Doc = "returns what URL returns, with the address that the other containers of the stack use (the service name and the container port) in place of the published host address, and the user name \"default\" before a password (redis://default:password@host:port/0), which redis-cli -u needs (Redis 6 and later)."
+	return a
+}
+
+// Exec examples of the in-network accessors (Accessor.Example).
+const (
+	exPsql     = `"psql", %s, "-c", "select 1"`
+	exRedisCLI = `"redis-cli", "-u", %s, "ping"`
+	exMongosh  = `"mongosh", %s, "--eval", "db.runCommand({ping: 1})"`
+	exWget     = `"wget", "-qO-", %s`
+	exCurl     = `"curl", "-fsS", %s`
+	exConsul   = `"consul", "members", "-http-addr", %s`
+	exVault    = `"vault", "status", "-address", %s`
+)
+
 func strs(name, fn, doc string, ports ...int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "[]string", Ports: ports}
 }
@@ -93,6 +123,7 @@ var catalog = []Kind{
 		FileEnv: []string{"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"},
 		Accessors: []Accessor{
 			str("DSN", "PostgresDSN", docPostgresDSN, 5432),
+			internal("DSN", "PostgresDSN", exPsql, 5432),
 			fresh("FreshDSN", "PostgresFreshDSN", docPostgresFresh, 5432),
 			str("User", "PostgresUser", "returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default \"postgres\"."),
 			str("Password", "PostgresPassword", "returns POSTGRES_PASSWORD, else the content of the file named by POSTGRES_PASSWORD_FILE, read from the running container with trailing newlines trimmed as the entrypoint does (\"\" when it cannot be read)."),
@@ -107,6 +138,7 @@ var catalog = []Kind{
 		Probe:  probe("postgres", 5432, ""),
 		Accessors: []Accessor{
 			str("DSN", "BitnamiPostgresDSN", docPostgresDSN, 5432),
+			internal("DSN", "BitnamiPostgresDSN", exPsql, 5432),
 			fresh("FreshDSN", "BitnamiPostgresFreshDSN", docPostgresFresh, 5432),
 			str("User", "BitnamiPostgresUser", "returns POSTGRESQL_USERNAME (or POSTGRES_USER), default \"postgres\"."),
 			str("Password", "BitnamiPostgresPassword", "returns POSTGRESQL_PASSWORD (or POSTGRES_PASSWORD)."),
@@ -122,8 +154,10 @@ var catalog = []Kind{
 		FileEnv: []string{"MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
 		Accessors: []Accessor{
 			str("DSN", "MySQLDSN", docMySQLDSN, 3306),
+			internal("DSN", "MySQLDSN", "", 3306),
 			fresh("FreshDSN", "MySQLFreshDSN", docMySQLFresh, 3306),
 			str("URL", "MySQLURL", docMySQLURL, 3306),
+			internal("URL", "MySQLURL", "", 3306),
 			str("User", "MySQLUser", "returns MYSQL_USER when MYSQL_USER and MYSQL_PASSWORD are set (the image creates that user), else \"root\"."),
 			str("Password", "MySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD (\"\" with MYSQL_ALLOW_EMPTY_PASSWORD; unknown with MYSQL_RANDOM_ROOT_PASSWORD)."+docFileEnv),
 			str("Database", "MySQLDatabase", "returns MYSQL_DATABASE (\"\" when none)."),
@@ -138,8 +172,10 @@ var catalog = []Kind{
 		FileEnv: []string{"MARIADB_ROOT_PASSWORD", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_DATABASE", "MYSQL_ROOT_PASSWORD", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_DATABASE"},
 		Accessors: []Accessor{
 			str("DSN", "MariaDBDSN", docMySQLDSN, 3306),
+			internal("DSN", "MariaDBDSN", "", 3306),
 			fresh("FreshDSN", "MariaDBFreshDSN", docMySQLFresh, 3306),
 			str("URL", "MariaDBURL", docMySQLURL, 3306),
+			internal("URL", "MariaDBURL", "", 3306),
 			str("User", "MariaDBUser", "returns MARIADB_USER (or MYSQL_USER) when a password is set for it, else \"root\"."),
 			str("Password", "MariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD (each falling back to its MYSQL_ name; \"\" with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD)."+docFileEnv),
 			str("Database", "MariaDBDatabase", "returns MARIADB_DATABASE (or MYSQL_DATABASE), \"\" when none."),
@@ -153,8 +189,10 @@ var catalog = []Kind{
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
 			str("DSN", "BitnamiMySQLDSN", docMySQLDSN, 3306),
+			internal("DSN", "BitnamiMySQLDSN", "", 3306),
 			fresh("FreshDSN", "BitnamiMySQLFreshDSN", docMySQLFresh, 3306),
 			str("URL", "BitnamiMySQLURL", docMySQLURL, 3306),
+			internal("URL", "BitnamiMySQLURL", "", 3306),
 			str("User", "BitnamiMySQLUser", "returns MYSQL_USER, else MYSQL_ROOT_USER (default \"root\")."),
 			str("Password", "BitnamiMySQLPassword", "returns MYSQL_PASSWORD for MYSQL_USER, else MYSQL_ROOT_PASSWORD."),
 			str("Database", "BitnamiMySQLDatabase", "returns MYSQL_DATABASE (\"\" when none)."),
@@ -168,8 +206,10 @@ var catalog = []Kind{
 		Probe:  probe("mysql", 3306, ""),
 		Accessors: []Accessor{
 			str("DSN", "BitnamiMariaDBDSN", docMySQLDSN, 3306),
+			internal("DSN", "BitnamiMariaDBDSN", "", 3306),
 			fresh("FreshDSN", "BitnamiMariaDBFreshDSN", docMySQLFresh, 3306),
 			str("URL", "BitnamiMariaDBURL", docMySQLURL, 3306),
+			internal("URL", "BitnamiMariaDBURL", "", 3306),
 			str("User", "BitnamiMariaDBUser", "returns MARIADB_USER, else MARIADB_ROOT_USER (default \"root\")."),
 			str("Password", "BitnamiMariaDBPassword", "returns MARIADB_PASSWORD for MARIADB_USER, else MARIADB_ROOT_PASSWORD."),
 			str("Database", "BitnamiMariaDBDatabase", "returns MARIADB_DATABASE (\"\" when none)."),
@@ -184,6 +224,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "RedisURL", docRedisURL, 6379),
+			redisInternal("RedisInternalURL", exRedisCLI),
 			fresh("FreshURL", "RedisFreshURL", docRedisFresh, 6379),
 			str("Password", "RedisPassword", "returns the password set with --requirepass in the service's command (or REDIS_ARGS for redis-stack), \"\" when none."),
 		},
@@ -197,6 +238,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "BitnamiRedisURL", docRedisURL, 6379),
+			redisInternal("BitnamiRedisInternalURL", exRedisCLI),
 			fresh("FreshURL", "BitnamiRedisFreshURL", docRedisFresh, 6379),
 			str("Password", "BitnamiRedisPassword", "returns REDIS_PASSWORD (VALKEY_PASSWORD for valkey), \"\" when none."),
 		},
@@ -210,6 +252,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "DragonflyURL", docRedisURL, 6379),
+			redisInternal("DragonflyInternalURL", ""),
 			fresh("FreshURL", "DragonflyFreshURL", docRedisFresh, 6379),
 			str("Password", "DragonflyPassword", "returns the password set with --requirepass in the service's command or DFLY_requirepass, \"\" when none."),
 		},
@@ -233,6 +276,7 @@ var catalog = []Kind{
 		FileEnv: []string{"MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"},
 		Accessors: []Accessor{
 			str("URI", "MongoURI", "returns mongodb://[user:password@]host:port/[?authSource=admin] with the root user of MONGO_INITDB_ROOT_USERNAME and MONGO_INITDB_ROOT_PASSWORD, for mongo-driver's ApplyURI."+docFileEnv, 27017),
+			internal("URI", "MongoURI", exMongosh, 27017),
 		},
 	},
 	{
@@ -243,6 +287,7 @@ var catalog = []Kind{
 		Probe:  probe("tcp", 27017, ""),
 		Accessors: []Accessor{
 			str("URI", "BitnamiMongoURI", "returns mongodb://[user:password@]host:port/[?authSource=...] with MONGODB_ROOT_USER (default \"root\") and MONGODB_ROOT_PASSWORD, else MONGODB_USERNAME, MONGODB_PASSWORD and MONGODB_DATABASE.", 27017),
+			internal("URI", "BitnamiMongoURI", exMongosh, 27017),
 		},
 	},
 	{
@@ -253,6 +298,7 @@ var catalog = []Kind{
 		Probe:  probe("amqp", 5672, ""),
 		Accessors: []Accessor{
 			str("URL", "RabbitMQURL", docAMQPURL+" Defaults: RABBITMQ_DEFAULT_USER guest, RABBITMQ_DEFAULT_PASS guest, RABBITMQ_DEFAULT_VHOST /.", 5672),
+			internal("URL", "RabbitMQURL", "", 5672),
 			str("ManagementURL", "RabbitMQManagementURL", docMgmtURL, 15672),
 		},
 	},
@@ -264,6 +310,7 @@ var catalog = []Kind{
 		Probe:  probe("amqp", 5672, ""),
 		Accessors: []Accessor{
 			str("URL", "BitnamiRabbitMQURL", docAMQPURL+" Defaults: RABBITMQ_USERNAME user, RABBITMQ_PASSWORD bitnami, RABBITMQ_VHOST /.", 5672),
+			internal("URL", "BitnamiRabbitMQURL", "", 5672),
 			str("ManagementURL", "RabbitMQManagementURL", docMgmtURL, 15672),
 		},
 	},
@@ -275,6 +322,7 @@ var catalog = []Kind{
 		Probe:  probe("tcp", 4222, ""),
 		Accessors: []Accessor{
 			str("URL", "NATSURL", "returns nats://[user:password@]host:port, with the credentials of --user/--pass or --auth in the service's command, for nats.Connect.", 4222),
+			internal("URL", "NATSURL", "", 4222),
 		},
 	},
 	{
@@ -309,6 +357,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Endpoint", "MinioEndpoint", docMinioEP, 9000),
 			str("URL", "MinioURL", docMinioURL, 9000),
+			internal("URL", "MinioURL", "", 9000),
 			str("AccessKey", "MinioAccessKey", docMinioAK+" MINIO_ROOT_USER (or the legacy MINIO_ACCESS_KEY), default \"minioadmin\". MINIO_ROOT_USER_FILE (a path, or a secret's name under /run/secrets) wins when set: the file is read from the running container, white space trimmed as MinIO does."),
 			str("SecretKey", "MinioSecretKey", docMinioSK+" MINIO_ROOT_PASSWORD (or the legacy MINIO_SECRET_KEY), default \"minioadmin\". MINIO_ROOT_PASSWORD_FILE (a path, or a secret's name under /run/secrets) wins when set: the file is read from the running container, white space trimmed as MinIO does."),
 		},
@@ -322,6 +371,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Endpoint", "MinioEndpoint", docMinioEP, 9000),
 			str("URL", "MinioURL", docMinioURL, 9000),
+			internal("URL", "MinioURL", "", 9000),
 			str("AccessKey", "BitnamiMinioAccessKey", docMinioAK+" MINIO_ROOT_USER, default \"minio\"."),
 			str("SecretKey", "BitnamiMinioSecretKey", docMinioSK+" MINIO_ROOT_PASSWORD, default \"miniosecret\"."),
 		},
@@ -334,6 +384,7 @@ var catalog = []Kind{
 		Probe:  probe("tcp", 9200, ""),
 		Accessors: []Accessor{
 			str("URL", "ElasticsearchURL", docSearchURL+" http://host:port unless xpack.security.enabled is true; then http://elastic:ELASTIC_PASSWORD@host:port (https with xpack.security.http.ssl.enabled).", 9200),
+			internal("URL", "ElasticsearchURL", exCurl, 9200),
 		},
 	},
 	{
@@ -344,6 +395,7 @@ var catalog = []Kind{
 		Probe:  probe("tcp", 9200, ""),
 		Accessors: []Accessor{
 			str("URL", "OpenSearchURL", docSearchURL+" https://admin:password@host:port (password OPENSEARCH_INITIAL_ADMIN_PASSWORD, default \"admin\"), or http://host:port when DISABLE_SECURITY_PLUGIN or plugins.security.disabled is true.", 9200),
+			internal("URL", "OpenSearchURL", "", 9200),
 		},
 	},
 	{
@@ -354,6 +406,7 @@ var catalog = []Kind{
 		Probe:  probe("http", 8123, "/ping"),
 		Accessors: []Accessor{
 			str("DSN", "ClickHouseDSN", "returns clickhouse://user:password@host:port/db on the native protocol port 9000, for clickhouse-go (CLICKHOUSE_USER default \"default\", CLICKHOUSE_PASSWORD, CLICKHOUSE_DB default \"default\").", 9000),
+			internal("DSN", "ClickHouseDSN", "", 9000),
 			str("HTTPURL", "ClickHouseHTTPURL", "returns http://host:port of the HTTP interface (container port 8123).", 8123),
 		},
 	},
@@ -418,6 +471,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "ConsulAddr", "returns host:port of the HTTP API (container port 8500), for the consul API's Config.Address.", 8500),
 			str("URL", "ConsulURL", "returns http://host:port of the HTTP API (container port 8500).", 8500),
+			internal("URL", "ConsulURL", exConsul, 8500),
 		},
 	},
 	{
@@ -429,6 +483,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("Addr", "VaultAddr", "returns host:port of the API (container port 8200).", 8200),
 			str("URL", "VaultURL", "returns http://host:port of the API, the VAULT_ADDR form for the vault API's Config.Address.", 8200),
+			internal("URL", "VaultURL", exVault, 8200),
 			str("Token", "VaultToken", "returns the dev-mode root token VAULT_DEV_ROOT_TOKEN_ID (\"\" when unset: the server then generates one)."),
 		},
 	},
@@ -440,6 +495,7 @@ var catalog = []Kind{
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{
 			str("URL", "HTTPServerURL", docHTTPURL, 80),
+			internal("URL", "HTTPServerURL", exWget, 80),
 		},
 	},
 	{
@@ -450,6 +506,7 @@ var catalog = []Kind{
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{
 			str("URL", "HTTPServerURL", docHTTPURL, 80),
+			internal("URL", "HTTPServerURL", exWget, 80),
 		},
 	},
 	{
@@ -460,6 +517,7 @@ var catalog = []Kind{
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{
 			str("URL", "HTTPServerURL", docHTTPURL, 80),
+			internal("URL", "HTTPServerURL", exWget, 80),
 		},
 	},
 	{
@@ -470,6 +528,7 @@ var catalog = []Kind{
 		Probe:  probe("http", 80, "/"),
 		Accessors: []Accessor{
 			str("URL", "HTTPServerURL", docHTTPURL+" Requests are routed by traefik's configuration.", 80),
+			internal("URL", "HTTPServerURL", exWget, 80),
 		},
 	},
 }

@@ -56,6 +56,18 @@ func redisURL(host, password string) string {
 	return u.String()
 }
 
+// redisDefaultUserURL is redisURL with the user name "default" before the
+// password: redis-cli -u sends the empty user name of redis://:password@
+// as a user name, which the server rejects, while Redis 6 and later (and
+// Valkey, KeyDB, Dragonfly) take "default" as the requirepass user.
+func redisDefaultUserURL(host, password string) string {
+	u := url.URL{Scheme: "redis", Host: host, Path: "/0"}
+	if password != "" {
+		u.User = url.UserPassword("default", password)
+	}
+	return u.String()
+}
+
 // RedisAddr is the Addr accessor of the redis kinds.
 func RedisAddr(s Service) string { return addr(s, 6379) }
 
@@ -71,6 +83,13 @@ func RedisPassword(s Service) string {
 // RedisURL is the URL accessor of the redis kind.
 func RedisURL(s Service) string { return redisURL(addr(s, 6379), RedisPassword(s)) }
 
+// RedisInternalURL is the InternalURL accessor of the redis kind, called
+// with InNetwork(s): RedisURL with the user name "default" (see
+// redisDefaultUserURL), so that redis-cli -u takes it.
+func RedisInternalURL(s Service) string {
+	return redisDefaultUserURL(addr(s, 6379), RedisPassword(s))
+}
+
 // BitnamiRedisPassword is the Password accessor of the redis-bitnami kind.
 func BitnamiRedisPassword(s Service) string {
 	return firstEnv(s, "", "REDIS_PASSWORD", "VALKEY_PASSWORD")
@@ -79,6 +98,12 @@ func BitnamiRedisPassword(s Service) string {
 // BitnamiRedisURL is the URL accessor of the redis-bitnami kind.
 func BitnamiRedisURL(s Service) string {
 	return redisURL(addr(s, 6379), BitnamiRedisPassword(s))
+}
+
+// BitnamiRedisInternalURL is the InternalURL accessor of the redis-bitnami
+// kind, as RedisInternalURL.
+func BitnamiRedisInternalURL(s Service) string {
+	return redisDefaultUserURL(addr(s, 6379), BitnamiRedisPassword(s))
 }
 
 // DragonflyPassword is the Password accessor of the dragonfly kind:
@@ -93,6 +118,12 @@ func DragonflyPassword(s Service) string {
 // DragonflyURL is the URL accessor of the dragonfly kind.
 func DragonflyURL(s Service) string {
 	return redisURL(addr(s, 6379), DragonflyPassword(s))
+}
+
+// DragonflyInternalURL is the InternalURL accessor of the dragonfly kind,
+// as RedisInternalURL.
+func DragonflyInternalURL(s Service) string {
+	return redisDefaultUserURL(addr(s, 6379), DragonflyPassword(s))
 }
 
 // MemcachedAddr is the Addr accessor of the memcached kind.

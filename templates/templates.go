@@ -51,7 +51,35 @@ type Service interface {
 	// service advertises to its clients (composeplan.PortSpec.Advertised),
 	// nil when none.
 	Advertised() []string
+	// InternalAddr returns "service:port", the address at which the other
+	// containers of the stack reach container port port (the service name
+	// resolves on the stack's network).
+	InternalAddr(port int) string
 }
+
+// InNetwork returns s as the other containers of its stack see it: its Addr
+// is s.InternalAddr (the service name and the container port) instead of
+// the published host address, and it advertises nothing. An accessor called
+// with it returns the same string in the same format, with the in-network
+// address: PostgresDSN(InNetwork(s)) is
+// postgres://app:secret@db:5432/app?sslmode=disable for a service "db".
+// The generated InternalDSN, InternalURL and InternalURI methods are that
+// (the redis kinds' InternalURL also names the user "default", see
+// RedisInternalURL).
+//
+// The service name resolves on the stack's network for every container of
+// the stack (Docker and Podman: a network alias). On Kubernetes it is a
+// Service of the stack's namespace: a name that is a valid DNS label
+// (postgres, order-db) resolves at any time, but another (order_db, 2fa,
+// Web) is written into a pod's hosts when the pod starts, so the container
+// that uses it must start after the service (depends_on).
+func InNetwork(s Service) Service { return inNetwork{s} }
+
+type inNetwork struct{ Service }
+
+func (n inNetwork) Addr(port int) string { return n.Service.InternalAddr(port) }
+
+func (n inNetwork) Advertised() []string { return nil }
 
 // Kind is one entry of the catalog.
 type Kind struct {
@@ -140,6 +168,17 @@ type Accessor struct {
 	// PerTest marks a per-test isolation accessor (FreshDSN, FreshURL): the
 	// method takes the test, and Func is func(TB, StackService) Result.
 	PerTest bool
+	// InNetwork marks the in-network twin of an accessor (InternalDSN of
+	// DSN, InternalURL of URL, InternalURI of URI): the method calls Func
+	// with InNetwork(service), so that it returns the same string with the
+	// address the stack's containers use. The per-test accessors (FreshDSN,
+	// FreshURL) have none.
+	InNetwork bool
+	// Example is, for an InNetwork accessor, the arguments of an Exec in
+	// another container of the stack that uses it, in Go syntax with %s for
+	// the accessor's call (`"psql", %s, "-c", "select 1"`); "" when no
+	// client of the kind's images takes the string on its command line.
+	Example string
 }
 
 // Match returns the kind of an image reference (any registry prefix, tag or

@@ -31,6 +31,7 @@ type fakeService struct {
 	host       string
 	ports      map[int]int // container port → host port
 	advertised []string
+	name       string // the compose service name ("db" when empty)
 }
 
 func (f *fakeService) Env(name string) string { return f.env[name] }
@@ -43,6 +44,14 @@ func (f *fakeService) Addr(port int) string {
 		panic(fmt.Sprintf("port %d is not published", port))
 	}
 	return net.JoinHostPort(f.host, strconv.Itoa(hp))
+}
+
+func (f *fakeService) InternalAddr(port int) string {
+	name := f.name
+	if name == "" {
+		name = "db"
+	}
+	return net.JoinHostPort(name, strconv.Itoa(port))
 }
 
 func (f *fakeService) File(path string) (string, bool) {

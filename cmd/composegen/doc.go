@@ -71,8 +71,9 @@
 //		lines if the output file is missing or differs from what would be
 //		generated, 0 if it is up to date.
 //	-v
-//		Print every note, not only a summary of the expected ones (see
-//		Diagnostics).
+//		Verbose: print the explanation of each warning and note, list the
+//		notes summed up by default, and print the informational notes
+//		(see Diagnostics).
 //	-version
 //		Print "composegen <version>" and exit.
 //
@@ -108,9 +109,11 @@
 // A service's kind is decided by its image and by what runs in it: a service
 // of a server's image whose entrypoint or command runs something else (a
 // client toolbox, a migration one-shot, a shell script that never starts
-// the server) gets no kind, and a warning says so (a note, shown with -v,
-// when it runs one of the kind's own clients, such as psql or redis-cli);
-// x-composegen's kind overrides the decision.
+// the server) gets no kind, and a warning says so, except when that is
+// plainly what the service is for: a toolbox that idles (sleep infinity,
+// tail -f /dev/null, a loop of sleeps) or a one-shot of the kind's own
+// clients (psql, redis-cli), which -v only mentions. x-composegen's kind
+// overrides the decision.
 //
 // # The generated file
 //
@@ -173,19 +176,30 @@
 //
 // # Diagnostics
 //
-// Errors and warnings go to standard error, each naming the file, line and
-// column, the service and the field, and saying what to do:
+// The generator is quiet: it prints nothing for a compose file with nothing
+// to act on. Errors, warnings and notes go to standard error, one line each,
+// naming the file, line and column, the service and the field, and saying
+// what to do:
 //
 //	composegen: compose.yaml:4:5: service "api": restart: invalid restart policy "unles-stopped" (did you mean "unless-stopped"? ...)
 //	composegen: warning: compose.yaml:12:5: service "api": logging: not supported by composegen; ignored
+//	composegen: warning: compose.yaml:8:5: service "backup": command: runs no postgres server: no kind (set x-composegen.kind: postgres if it does, none if not)
 //
-// Compose text is shown as the container sees it ($$ unescaped). Expected,
-// documented situations are notes: those of a group (published host ports
-// written with variables, resolved at generation but bound only with
-// runtime.WithFixedPorts) are summed up once per file, and every note is
-// printed with -v:
+// Compose text is shown as the container sees it ($$ unescaped). Notes are
+// for what may be worth acting on although nothing is wrong; those of a
+// group (env files that git ignores) are summed up once per file:
 //
-//	composegen: note: compose.yaml: published host ports written with variables are resolved at generation time; they are bound only with runtime.WithFixedPorts (2 in the file; -v lists them)
+//	composegen: note: compose.yaml: git-ignored env files give no Env fields: declare what tests read in environment, or commit them (1 in the file; -v lists them)
+//
+// With -v, each warning and note is followed by its explanation, indented,
+// the notes of a group are listed one by one, and informational notes are
+// printed: decisions with nothing to act on, such as an idle toolbox of a
+// server's image that gets no kind, or a published host port written with
+// a variable (resolved at generation, but bound only with
+// runtime.WithFixedPorts):
+//
+//	composegen: info: compose.yaml:9:5: service "toolbox": command: idles (sleep infinity): a toolbox of the postgres image, without kind
+//	    The image postgres:16 is of kind postgres, but its command (sleep infinity) does not run the server, ...
 //
 // Exit status of the generator: 0 on success, 1 on error or a stale file
 // with -check, 2 on a usage error.

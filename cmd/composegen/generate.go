@@ -58,7 +58,7 @@ func (f *genFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.output, "o", defaultOutput, "output `file`")
 	fs.StringVar(&f.pkg, "pkg", "", "Go `package` of the output (default: $GOPACKAGE, else the output directory's name)")
 	fs.BoolVar(&f.check, "check", false, "write nothing; exit 1 with a diff if the output file is not up to date (see also: composegen check)")
-	fs.BoolVar(&f.verbose, "v", false, "print every note, not only a summary of the expected ones")
+	fs.BoolVar(&f.verbose, "v", false, "verbose: explain each warning and note, list the notes summed up by default, and print the generator's informational notes")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
@@ -230,25 +230,30 @@ func (j *job) args() []string {
 	return args
 }
 
-// report prints the warnings. Notes of a group (expected, documented
-// situations) are summed up once per file and group unless verbose; other
-// notes only when verbose.
+// report prints the warnings and notes, each on one line. Without verbose,
+// the notes of a group (expected, documented situations) are summed up once
+// per file and group, and the Info diagnostics are not printed; with
+// verbose, every diagnostic is printed with its detail indented below it.
 func report(c *proc, diags diag.List, verbose bool) {
 	type key struct{ file, group string }
 	count := map[key]int{}
 	var order []key
 	for _, d := range diags {
 		switch {
-		case d.Severity == diag.Warning:
-			fmt.Fprintf(c.stderr, "composegen: warning: %s\n", d)
 		case verbose:
-			fmt.Fprintf(c.stderr, "composegen: note: %s\n", d)
+			fmt.Fprintf(c.stderr, "composegen: %s: %s\n", d.Severity, oneLineText(d.String()))
+			if d.Detail != "" {
+				fmt.Fprintln(c.stderr, indent(d.Detail, "    "))
+			}
+		case d.Severity == diag.Info:
 		case d.Group != "":
 			k := key{d.File, d.Group}
 			if count[k] == 0 {
 				order = append(order, k)
 			}
 			count[k]++
+		default:
+			fmt.Fprintf(c.stderr, "composegen: %s: %s\n", d.Severity, oneLineText(d.String()))
 		}
 	}
 	for _, k := range order {
@@ -263,8 +268,17 @@ func report(c *proc, diags diag.List, verbose bool) {
 		if k.file != "" {
 			where = k.file + ": "
 		}
-		fmt.Fprintf(c.stderr, "composegen: note: %s%s (%d in the file; -v lists them)\n", where, summary, count[k])
+		fmt.Fprintf(c.stderr, "composegen: note: %s%s (%d in the file; -v lists them)\n", where, oneLineText(summary), count[k])
 	}
+}
+
+// oneLineText joins the lines of a message (compose-go's messages may have
+// several) so that each diagnostic stays one line.
+func oneLineText(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), " ")
 }
 
 // reportError prints an error: each diagnostic on its own line.

@@ -137,6 +137,16 @@ func (s *Postgres) DSN() string {
 	return templates.PostgresDSN(s.svc)
 }
 
+// InternalDSN returns what DSN returns, in the same format, with the address
+// that the other containers of the stack use (the service name and the
+// container port) in place of the published host address. The address is
+// "postgres:5432". For example, from a toolbox service of an image with the
+// client (command: sleep infinity): stack.Toolbox.Service().Exec(ctx, "psql",
+// stack.Postgres.InternalDSN(), "-c", "select 1").
+func (s *Postgres) InternalDSN() string {
+	return templates.PostgresDSN(templates.InNetwork(s.svc))
+}
+
 // FreshDSN returns a DSN like DSN's to a new database for test t: a copy
 // (CREATE DATABASE … TEMPLATE) of the service's database as its init scripts
 // and the stack's one-shot services (migrations, seeds) left it, dropped when
@@ -253,6 +263,18 @@ func (s *Redis) Addr() string {
 // URL returns redis://[:password@]host:port/0, for redis.ParseURL.
 func (s *Redis) URL() string {
 	return templates.RedisURL(s.svc)
+}
+
+// InternalURL returns what URL returns, with the address that the other
+// containers of the stack use (the service name and the container port) in
+// place of the published host address, and the user name "default" before a
+// password (redis://default:password@host:port/0), which redis-cli -u needs
+// (Redis 6 and later). The address is "redis:6379". For example, from a
+// toolbox service of an image with the client (command: sleep infinity):
+// stack.Toolbox.Service().Exec(ctx, "redis-cli", "-u",
+// stack.Redis.InternalURL(), "ping").
+func (s *Redis) InternalURL() string {
+	return templates.RedisInternalURL(templates.InNetwork(s.svc))
 }
 
 // FreshURL returns redis://[:password@]host:port/N, a logical database leased

@@ -205,6 +205,16 @@ func (s *Nginx) URL() string {
 	return templates.HTTPServerURL(s.svc)
 }
 
+// InternalURL returns what URL returns, in the same format, with the address
+// that the other containers of the stack use (the service name and the
+// container port) in place of the published host address. The address is
+// "nginx:80". For example, from a toolbox service of an image with the client
+// (command: sleep infinity): stack.Toolbox.Service().Exec(ctx, "wget", "-qO-",
+// stack.Nginx.InternalURL()).
+func (s *Nginx) InternalURL() string {
+	return templates.HTTPServerURL(templates.InNetwork(s.svc))
+}
+
 // Env returns the environment of service "nginx" as its container got it: the
 // compose file's values interpolated when the stack started, with the test
 // process's environment, the options and .env.
@@ -274,6 +284,16 @@ func (s *Postgres) Port5432() runtime.Port {
 // database/sql; user, password and database are escaped.
 func (s *Postgres) DSN() string {
 	return templates.PostgresDSN(s.svc)
+}
+
+// InternalDSN returns what DSN returns, in the same format, with the address
+// that the other containers of the stack use (the service name and the
+// container port) in place of the published host address. The address is
+// "postgres:5432". For example, from a toolbox service of an image with the
+// client (command: sleep infinity): stack.Toolbox.Service().Exec(ctx, "psql",
+// stack.Postgres.InternalDSN(), "-c", "select 1").
+func (s *Postgres) InternalDSN() string {
+	return templates.PostgresDSN(templates.InNetwork(s.svc))
 }
 
 // FreshDSN returns a DSN like DSN's to a new database for test t: a copy
@@ -392,6 +412,18 @@ func (s *Redis) Addr() string {
 // URL returns redis://[:password@]host:port/0, for redis.ParseURL.
 func (s *Redis) URL() string {
 	return templates.RedisURL(s.svc)
+}
+
+// InternalURL returns what URL returns, with the address that the other
+// containers of the stack use (the service name and the container port) in
+// place of the published host address, and the user name "default" before a
+// password (redis://default:password@host:port/0), which redis-cli -u needs
+// (Redis 6 and later). The address is "redis:6379". For example, from a
+// toolbox service of an image with the client (command: sleep infinity):
+// stack.Toolbox.Service().Exec(ctx, "redis-cli", "-u",
+// stack.Redis.InternalURL(), "ping").
+func (s *Redis) InternalURL() string {
+	return templates.RedisInternalURL(templates.InNetwork(s.svc))
 }
 
 // FreshURL returns redis://[:password@]host:port/N, a logical database leased

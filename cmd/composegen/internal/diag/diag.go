@@ -2,6 +2,13 @@
 // of the load and model stages and of the CLI is a Diagnostic that names the
 // file, line and column, the service and the field where compose gives them,
 // says what is wrong and, in a hint, what to do.
+//
+// The generator is quiet by default: it prints nothing for a compose file
+// with nothing to act on, and each warning or note it prints is one line
+// (String) that names the place and says what to do, short enough to read
+// at a glance (about 160 characters with the file name). The explanation
+// behind it goes in Detail, which the CLI prints only with -v, as do the
+// diagnostics of severity Info.
 package diag
 
 import (
@@ -18,10 +25,17 @@ type Severity int
 const (
 	// Error stops generation: nothing is written.
 	Error Severity = iota
-	// Warning is printed on every generation.
+	// Warning is printed on every generation: something is ignored or will
+	// not work as the compose file says.
 	Warning
-	// Note is printed only with -v.
+	// Note is printed on every generation, on one line, for what the user
+	// may want to act on although nothing is wrong; the notes of a Group
+	// are summed up in one line per file unless -v.
 	Note
+	// Info is printed only with -v: a decision the generator explains
+	// although there is nothing to act on (an idle toolbox of a server's
+	// image gets no kind; a published host port written with a variable).
+	Info
 )
 
 func (s Severity) String() string {
@@ -30,6 +44,8 @@ func (s Severity) String() string {
 		return "error"
 	case Warning:
 		return "warning"
+	case Info:
+		return "info"
 	default:
 		return "note"
 	}
@@ -52,6 +68,11 @@ type Diagnostic struct {
 	Message string
 	// Hint says what to do, "" when the message says it.
 	Hint string
+	// Detail is the explanation behind a warning or note, printed only
+	// with -v, after its line: why it is so, what the generated code does
+	// instead. Message and Hint stay short: together with the location
+	// they make one line.
+	Detail string
 	// Group marks an expected and documented situation that a file may
 	// have many times (a published port fixed at generation). Without -v
 	// the CLI says it once per file and group, with Summary.
@@ -59,7 +80,8 @@ type Diagnostic struct {
 	Summary string
 }
 
-// String formats d as "file:line:col: service "x": field: message (hint)".
+// String formats d as "file:line:col: service "x": field: message (hint)",
+// without Detail.
 func (d Diagnostic) String() string {
 	var b strings.Builder
 	b.WriteString(d.location())
@@ -100,7 +122,7 @@ type List []Diagnostic
 // Errors returns the diagnostics of severity Error.
 func (l List) Errors() List { return l.filter(func(d Diagnostic) bool { return d.Severity == Error }) }
 
-// Warnings returns the diagnostics of severity Warning and Note.
+// Warnings returns the diagnostics of severity Warning, Note and Info.
 func (l List) Warnings() List {
 	return l.filter(func(d Diagnostic) bool { return d.Severity != Error })
 }

@@ -63,3 +63,20 @@ func TestCompact(t *testing.T) {
 		t.Errorf("Compact = %v", got)
 	}
 }
+
+// String is the one line printed by default: Detail is left for -v.
+func TestStringLeavesDetail(t *testing.T) {
+	d := Diagnostic{Severity: Warning, File: "compose.yaml", Line: 4, Column: 5, Service: "web", Field: "networks.front",
+		Message: "fixed IP addresses are not supported; ignored", Detail: "Every stack instance gets its own network."}
+	if got, want := d.String(), `compose.yaml:4:5: service "web": networks.front: fixed IP addresses are not supported; ignored`; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	for sev, want := range map[Severity]string{Error: "error", Warning: "warning", Note: "note", Info: "info"} {
+		if sev.String() != want {
+			t.Errorf("%d.String() = %q, want %q", sev, sev.String(), want)
+		}
+	}
+	if l := (List{{Severity: Info}, {Severity: Error}, {Severity: Note}}).Warnings(); len(l) != 2 {
+		t.Errorf("Warnings() kept %d, want Info and Note", len(l))
+	}
+}

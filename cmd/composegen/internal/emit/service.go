@@ -70,6 +70,9 @@ func methodBody(m model.Method) jen.Code {
 	case model.PortMethod:
 		return svc.Dot("Port").Call(jen.Lit(m.Port), jen.Lit(m.Protocol))
 	case model.KindAccessor:
+		if m.InNetwork {
+			return jen.Qual(templatesPkg, m.Func).Call(jen.Qual(templatesPkg, "InNetwork").Call(svc))
+		}
 		return jen.Qual(templatesPkg, m.Func).Call(svc)
 	case model.HTTPURL:
 		return jen.Qual(templatesPkg, "HTTPURL").Call(svc, jen.Lit(m.Port))

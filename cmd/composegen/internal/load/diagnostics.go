@@ -15,13 +15,6 @@ import (
 	"github.com/composegen/composegen/cmd/composegen/internal/diag"
 )
 
-// GroupPublishedPort groups the notes about published host ports written
-// with variables: they are resolved at generation, but bound only with
-// runtime.WithFixedPorts, so the value rarely matters.
-const GroupPublishedPort = "published-port"
-
-const publishedSummary = "published host ports written with variables are resolved at generation time; they are bound only with runtime.WithFixedPorts"
-
 // structuralDiagnostics reports every structural field written with a
 // variable: its value is fixed in the generated code.
 func (res *Result) structuralDiagnostics() diag.List {
@@ -51,13 +44,16 @@ func (res *Result) structuralDiagnostics() diag.List {
 			d := diag.Diagnostic{
 				Severity: diag.Warning, File: res.display(f), Line: idx[k].Line, Column: idx[k].Column,
 				Service: svc, Field: field,
-				Message: fmt.Sprintf("%s is resolved at generation time (compose parses this field when loading), so its value is fixed in the generated code; regenerate when the variable changes", Shown(val)),
+				Message: fmt.Sprintf("%s is resolved at generation time", Shown(val)),
+				Hint:    "regenerate when it changes",
+				Detail:  "Compose parses this field when loading the file, so its value is fixed in the generated code instead of being resolved when the stack starts like the other fields.",
 			}
 			if publishedOnly(tp, val) {
-				d.Severity = diag.Note
-				d.Group = GroupPublishedPort
+				// Host ports are bound only with runtime.WithFixedPorts:
+				// the value rarely matters.
+				d.Severity = diag.Info
 				d.Message = fmt.Sprintf("the host port of %s is resolved at generation time; it is bound only with runtime.WithFixedPorts (by default every port gets an ephemeral host port)", Shown(val))
-				d.Summary = publishedSummary
+				d.Hint, d.Detail = "", ""
 			}
 			out = append(out, d)
 		}
@@ -92,6 +88,29 @@ func publishedOnly(p tree.Path, val string) bool {
 	return last >= 0 && !strings.Contains(val[last:], "$")
 }
 
+// notAt returns the diagnostics of l that are not at the place of one of
+// others: a field resolved at generation with an unset variable gets the
+// diagnostic about the variable, which says more, not both.
+func notAt(l, others diag.List) diag.List {
+	type place struct {
+		file         string
+		line, column int
+	}
+	taken := map[place]bool{}
+	for _, d := range others {
+		if d.Line > 0 {
+			taken[place{d.File, d.Line, d.Column}] = true
+		}
+	}
+	var out diag.List
+	for _, d := range l {
+		if !taken[place{d.File, d.Line, d.Column}] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // unsetDiagnostics warns about fields resolved at generation that use
 // unset variables and are still valid (blank, as docker compose does).
 func (res *Result) unsetDiagnostics() diag.List {
@@ -99,16 +118,20 @@ func (res *Result) unsetDiagnostics() diag.List {
 	for _, u := range res.Vars.unset {
 		d := diag.Diagnostic{
 			Severity: diag.Warning,
-			Message:  fmt.Sprintf("%s %s not set: %s is resolved when generating, with a blank string in its place", strings.Join(quoteVars(u.Vars), " and "), plural(len(u.Vars), "is", "are"), Shown(u.Template)),
-			Hint:     fmt.Sprintf("set %s in .env or in go generate's environment, or give a default: ${%s:-value}", strings.Join(u.Vars, " and "), u.Vars[0]),
+			Message:  fmt.Sprintf("%s %s not set: blank", strings.Join(quoteVars(u.Vars), " and "), plural(len(u.Vars), "is", "are")),
+			Hint:     fmt.Sprintf("set it in .env or give a default: ${%s:-value}", u.Vars[0]),
+			Detail:   fmt.Sprintf("%s is resolved when generating (compose parses this field when loading), with a blank string in its place, as docker compose does; set %s in .env or in go generate's environment, or give a default: ${%s:-value}.", Shown(u.Template), strings.Join(u.Vars, " and "), u.Vars[0]),
+		}
+		if len(u.Vars) > 1 {
+			d.Hint = fmt.Sprintf("set them in .env or give defaults: ${%s:-value}", u.Vars[0])
 		}
 		if path, pos, ok := res.Positions.findValue("", u.Template); ok {
 			d.Service, d.Field = splitServicePath(path)
 			res.setPos(&d, pos)
 			if publishedOnly(treePath(path), u.Template) {
-				d.Severity = diag.Note
-				d.Group = GroupPublishedPort
-				d.Summary = publishedSummary
+				// A blank host port is an ephemeral one, as every
+				// port gets without runtime.WithFixedPorts.
+				d.Severity = diag.Info
 			}
 		}
 		out = append(out, d)

@@ -80,9 +80,10 @@ func (res *Result) readEnvFileVars(ctx context.Context) {
 				res.Diagnostics = append(res.Diagnostics, diag.Diagnostic{
 					Severity: diag.Note, File: res.display(pos.File), Line: pos.Line, Column: pos.Column, Service: name, Field: field,
 					Group:   "ignored-env-file",
-					Summary: "env files that git ignores give no Env fields, so that the generated file does not depend on them",
-					Message: fmt.Sprintf("%s is ignored by git: its variables get no Env field, so that the generated file does not depend on a local file (they are still read when the stack starts)", res.display(ef.Path)),
+					Summary: "git-ignored env files give no Env fields: declare what tests read in environment, or commit them",
+					Message: fmt.Sprintf("%s is ignored by git: its variables get no Env field", res.display(ef.Path)),
 					Hint:    "declare the variables the tests read in environment, or commit the env file",
+					Detail:  "The generated file must not depend on a local file; the variables are still read when the stack starts.",
 				})
 				continue
 			}

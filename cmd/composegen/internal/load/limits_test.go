@@ -5,6 +5,8 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+
+	"github.com/composegen/composegen/cmd/composegen/internal/diag"
 )
 
 // aliasBomb is a 400-byte "billion laughs" compose file: nine levels of
@@ -67,15 +69,32 @@ func TestUnsetVariableInResolvedField(t *testing.T) {
 			t.Errorf("%s: no fix in %v", tc.field, err)
 		}
 	}
-	// A blank that leaves the value valid: a warning, as docker compose warns.
-	dir := writeFiles(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: nginx\n    ports: [\"${HOST_PORT}:80\"]\n"})
-	r := mustLoad(t, Options{WorkDir: dir})
-	found := false
-	for _, d := range r.Diagnostics {
-		found = found || strings.Contains(d.String(), `compose.yaml:4:13: service "web": ports[0]: ${HOST_PORT} is not set: "${HOST_PORT}:80" is resolved when generating, with a blank string`)
-	}
-	if !found {
-		t.Errorf("no warning: %v", r.Diagnostics)
+	// A blank that leaves the value valid: a warning, as docker compose
+	// warns, in one line with the fix, the explanation in its detail; a
+	// blank host port is an ephemeral one, as every port gets by default:
+	// Info (-v only).
+	for _, tc := range []struct {
+		field, value string
+		sev          diag.Severity
+		line, detail string
+	}{
+		{"ports", `[{target: 80, name: "${PNAME}"}]`, diag.Warning, `compose.yaml:4:26: service "web": ports[0].name: ${PNAME} is not set: blank (set it in .env or give a default: ${PNAME:-value})`, `"${PNAME}" is resolved when generating (compose parses this field when loading), with a blank string`},
+		{"ports", `["${HOST_PORT}:80"]`, diag.Info, `compose.yaml:4:13: service "web": ports[0]: ${HOST_PORT} is not set: blank`, `"${HOST_PORT}:80" is resolved when generating (compose parses this field when loading), with a blank string`},
+	} {
+		dir := writeFiles(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: nginx\n    " + tc.field + ": " + tc.value + "\n"})
+		r := mustLoad(t, Options{WorkDir: dir})
+		found := false
+		for _, d := range r.Diagnostics {
+			if strings.HasPrefix(d.String(), tc.line) {
+				found = true
+				if d.Severity != tc.sev || !strings.Contains(d.Detail, tc.detail) {
+					t.Errorf("%s: severity %v, detail %q; want %v and %q", tc.field, d.Severity, d.Detail, tc.sev, tc.detail)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no diagnostic %q: %v", tc.field, tc.line, r.Diagnostics)
+		}
 	}
 }
 

@@ -114,8 +114,9 @@ func Load(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.Project = project
 	res.restoreConstrained()
-	res.Diagnostics = append(res.Diagnostics, res.structuralDiagnostics()...)
-	res.Diagnostics = append(res.Diagnostics, res.unsetDiagnostics()...)
+	unset := res.unsetDiagnostics()
+	res.Diagnostics = append(res.Diagnostics, notAt(res.structuralDiagnostics(), unset)...)
+	res.Diagnostics = append(res.Diagnostics, unset...)
 	res.readEnvFileVars(ctx)
 	return res, nil
 }

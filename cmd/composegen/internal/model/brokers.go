@@ -3,6 +3,7 @@ package model
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,9 @@ func (sb *serviceBuilder) advertised() {
 				}
 			}
 			if idx < 0 {
-				b.warn(service, "ports", "the broker advertises %s in %s, but no ports entry publishes host port %s: add %q so that Brokers() works from the host", m[0], src.field, m[1], m[1]+":"+m[1])
+				b.warnWith(service, "ports", "add "+strconv.Quote(m[1]+":"+m[1])+" for Brokers() to work",
+					"The broker advertises "+m[0]+" in "+src.field+", but no ports entry publishes host port "+m[1]+": add "+strconv.Quote(m[1]+":"+m[1])+" so that Brokers() works from the host; composegen binds a free host port for it at start and rewrites the advertised address.",
+					"advertises %s, not published", m[0])
 				continue
 			}
 			if !containsString(spec.Ports[idx].Advertised, src.field) {
@@ -50,7 +53,9 @@ func (sb *serviceBuilder) advertised() {
 		}
 	}
 	if !found {
-		b.warn(service, "environment", "Brokers() will not work from the host: the broker advertises no listener as localhost:<port> (in %s); add one, e.g. PLAINTEXT_HOST://localhost:9092, and publish that port (ports: [\"9092:9092\"]); composegen binds a free host port for it at start and rewrites the advertised address", strings.Join(kind.Advertises, ", "))
+		b.warnWith(service, "environment", "add PLAINTEXT_HOST://localhost:9092, publish it",
+			"Brokers() will not work from the host: the broker advertises no listener as localhost:<port> (in "+strings.Join(kind.Advertises, ", ")+"); add one, e.g. PLAINTEXT_HOST://localhost:9092, and publish that port (ports: [\"9092:9092\"]); composegen binds a free host port for it at start and rewrites the advertised address.",
+			"no localhost listener for Brokers()")
 	}
 }
 

@@ -114,6 +114,7 @@ func (b *builder) names() error {
 	if err := assignTopNames(b.p.Services, b.p.Profiles); err != nil {
 		return diag.Errors{{Severity: diag.Error, Field: "services", Message: err.Error()}}
 	}
+	exampleDocs(b.p.Services)
 	return nil
 }
 
@@ -192,6 +193,14 @@ func (b *builder) warn(service, field, format string, args ...any) {
 	b.diags = append(b.diags, b.at(diag.Warning, service, field, format, args...))
 }
 
+// warnWith is warn with a hint (what to do) and a detail (the explanation,
+// printed with -v only): the message and hint make one short line.
+func (b *builder) warnWith(service, field, hint, detail, format string, args ...any) {
+	d := b.at(diag.Warning, service, field, format, args...)
+	d.Hint, d.Detail = hint, detail
+	b.diags = append(b.diags, d)
+}
+
 func (b *builder) fail(service, field, format string, args ...any) {
 	b.diags = append(b.diags, b.at(diag.Error, service, field, format, args...))
 }
@@ -206,7 +215,12 @@ func (b *builder) failHint(service, field, hint, format string, args ...any) {
 // warnTop warns about a top-level field (networks.x.ipam), located in the
 // last file that declares it.
 func (b *builder) warnTop(field, format string, args ...any) {
-	d := diag.Diagnostic{Severity: diag.Warning, Field: field, Message: fmt.Sprintf(format, args...)}
+	b.warnTopWith(field, "", format, args...)
+}
+
+// warnTopWith is warnTop with a detail (see warnWith).
+func (b *builder) warnTopWith(field, detail, format string, args ...any) {
+	d := diag.Diagnostic{Severity: diag.Warning, Field: field, Message: fmt.Sprintf(format, args...), Detail: detail}
 	if pos, ok := b.r.Positions.Find(field); ok {
 		d.File, d.Line, d.Column = b.r.Display(pos.File), pos.Line, pos.Column
 	} else if len(b.r.Files) > 0 {

@@ -40,10 +40,12 @@ func (sb *serviceBuilder) detectKind() {
 	}
 }
 
-// kindless warns that a service of a kind's image runs something else than
-// the server, and notes it in the type's doc. When it runs one of the
-// kind's clients (a psql migration), the service is plainly not the server:
-// the diagnostic is a note, printed with -v only.
+// kindless reports that a service of a kind's image runs something else
+// than the server, and notes it in the type's doc. A toolbox that idles
+// (sleep infinity) and a one-shot of the kind's clients (a psql migration)
+// are plainly not the server: the diagnostic is Info, printed with -v only.
+// Anything else is a warning, in case it runs the server in a way that
+// composegen does not see.
 func (sb *serviceBuilder) kindless(kind *templates.Kind, field, cmd, client string) {
 	var accessors []string
 	for _, a := range kind.Accessors {
@@ -56,18 +58,29 @@ func (sb *serviceBuilder) kindless(kind *templates.Kind, field, cmd, client stri
 	if len(kind.Ports) > 0 {
 		what += fmt.Sprintf(", no default port %s", joinInts(kind.Ports))
 	}
+	runs := "does not run the server"
 	if client != "" {
-		d := sb.at(diag.Note, sb.s.Name, field,
-			"the image %s is of kind %s, but its %s (%s) runs %s, a client, not the server, so the service gets no kind: %s",
-			sb.spec.Image, kind.Name, field, clip(cmd, 80), client, what)
-		sb.diags = append(sb.diags, d)
-	} else {
-		d := sb.at(diag.Warning, sb.s.Name, field,
-			"the image %s is of kind %s, but its %s (%s) does not run the server, so the service gets no kind: %s",
-			sb.spec.Image, kind.Name, field, clip(cmd, 80), what)
-		d.Hint = fmt.Sprintf("if it does run the server, set x-composegen: {kind: %s}; x-composegen: {kind: none} says it does not and silences this warning", kind.Name)
-		sb.diags = append(sb.diags, d)
+		runs = "runs " + client + ", a client, not the server"
 	}
+	detail := fmt.Sprintf("The image %s is of kind %s, but its %s (%s) %s, so the service gets no kind: %s.",
+		sb.spec.Image, kind.Name, field, clip(cmd, 80), runs, what)
+	var d diag.Diagnostic
+	switch {
+	case sb.idles(kind.Server):
+		d = sb.at(diag.Info, sb.s.Name, field, "idles (%s): a toolbox of the %s image, without kind", clip(cmd, 60), kind.Name)
+		d.Detail = detail + " Run its clients with Service().Exec; the in-network accessors of the stack's services (InternalDSN, InternalURL, InternalAddr) give the addresses it reaches them at."
+		sb.ms.Notes = append(sb.ms.Notes, fmt.Sprintf("Its %s (%s) keeps it idle: a toolbox of an image of kind %s, without the kind's accessors. Run its clients with Service().Exec, giving them the in-network accessors of the stack's services (InternalDSN, InternalURL, InternalAddr).", field, oneLine(clip(cmd, 80)), kind.Name))
+		sb.diags = append(sb.diags, d)
+		return
+	case client != "":
+		d = sb.at(diag.Info, sb.s.Name, field, "runs %s, a client of kind %s, not the server: no kind", client, kind.Name)
+		d.Detail = detail
+	default:
+		d = sb.at(diag.Warning, sb.s.Name, field, "runs no %s server: no kind", kind.Name)
+		d.Hint = fmt.Sprintf("set x-composegen.kind: %s if it does, none if not", kind.Name)
+		d.Detail = detail + fmt.Sprintf(" If it does run the server, set x-composegen: {kind: %s}; x-composegen: {kind: none} says it does not and silences this warning.", kind.Name)
+	}
+	sb.diags = append(sb.diags, d)
 	sb.ms.Notes = append(sb.ms.Notes, fmt.Sprintf("Its image is of kind %s, but its %s (%s) does not run the server, so it has no kind: set x-composegen: {kind: %s} in the compose file if it does.", kind.Name, field, oneLine(clip(cmd, 80)), kind.Name))
 }
 

@@ -22,6 +22,24 @@ func TestKindByCommand(t *testing.T) {
 		{"server with flags", "image: postgres:16\n    command: postgres -c max_connections=200", "postgres"},
 		{"client toolbox", "image: postgres:16\n    entrypoint: sleep infinity", ""},
 		{"client toolbox as command", "image: postgres:16\n    command: [sleep, infinity]", ""},
+		{"toolbox tail -f /dev/null", "image: postgres:16\n    command: tail -f /dev/null", ""},
+		{"toolbox sleep 1d", "image: postgres:16\n    command: sleep 1d", ""},
+		{"toolbox sleep seconds", "image: redis:7\n    command: [sleep, \"86400\"]", ""},
+		{"toolbox sleep loop", `image: postgres:16
+    command: sh -c "while true; do sleep 3600; done"`, ""},
+		{"toolbox sleep loop with colon", `image: mariadb:11
+    entrypoint: ["/bin/bash", "-c", "while :; do sleep 1 & wait; done"]`, ""},
+		{"toolbox trap sleep wait", `image: postgres:16
+    entrypoint: ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]`, ""},
+		{"toolbox after setup", `image: postgres:16
+    command: sh -c 'cat $${CERTS}/*.pem && exec sleep infinity'`, ""},
+		{"toolbox through the entrypoint script", "image: postgres:16\n    entrypoint: [docker-entrypoint.sh, tail, -F, /dev/null]", ""},
+		{"short sleep is not a toolbox", "image: postgres:16\n    command: sleep 10", ""},
+		{"polling loop is not a toolbox", `image: postgres:16
+    command: sh -c "while true; do /scripts/backup.sh; sleep 60; done"`, ""},
+		{"tail of a log is not a toolbox", "image: postgres:16\n    command: tail -f /var/log/app.log", ""},
+		{"sleep before the server", `image: postgres:16
+    command: sh -c "sleep 1d && exec postgres"`, "postgres"},
 		{"psql one-shot", `image: postgres:16
     command: psql -h db -U app -f /migrations/001.sql`, ""},
 		{"psql in a shell", `image: postgres:16
@@ -81,21 +99,27 @@ func TestKindByCommand(t *testing.T) {
 			if spec.Kind != tc.kind || ms.Kind != tc.kind {
 				t.Fatalf("kind = %q, want %q", spec.Kind, tc.kind)
 			}
-			warned, noted := false, ""
+			warned, noted, idled := false, "", false
 			for _, d := range p.Diagnostics {
-				warned = warned || d.Severity == diag.Warning && strings.Contains(d.Message, "does not run the server")
-				if d.Severity == diag.Note && strings.Contains(d.Message, ", a client, not the server") {
+				warned = warned || d.Severity == diag.Warning && strings.HasPrefix(d.Message, "runs no "+tc.kind)
+				if d.Severity == diag.Info && strings.Contains(d.Message, ", a client of kind ") {
 					noted = d.Message
 				}
+				idled = idled || d.Severity == diag.Info && strings.HasPrefix(d.Message, "idles (")
 			}
-			// A kind's own client (a psql migration) is plainly not the
-			// server: a note (-v), not a warning.
+			// A kind's own client (a psql migration) and an idle toolbox
+			// are plainly not the server: Info (-v), not a warning.
 			client := clientCases[tc.name]
+			idle := strings.HasPrefix(tc.name, "toolbox") || strings.HasPrefix(tc.name, "client toolbox")
 			switch {
 			case client != "" && (warned || !strings.Contains(noted, "runs "+client+", a client")):
 				t.Errorf("want a note naming the client %s and no warning; diagnostics: %v", client, p.Diagnostics)
 			case client == "" && noted != "":
 				t.Errorf("noted a client although the service runs none: %v", p.Diagnostics)
+			case idle && (warned || !idled):
+				t.Errorf("want an idle toolbox's info and no warning; diagnostics: %v", p.Diagnostics)
+			case !idle && idled:
+				t.Errorf("taken for an idle toolbox: %v", p.Diagnostics)
 			}
 			if tc.kind == "" {
 				if spec.Probe != nil && spec.Probe.Protocol != "tcp" || len(spec.FileEnv) > 0 {
@@ -111,7 +135,7 @@ func TestKindByCommand(t *testing.T) {
 						t.Errorf("kind-less service has the accessor %s", m.Name)
 					}
 				}
-				if !warned && client == "" && !strings.Contains(tc.service, "kind: none") {
+				if !warned && client == "" && !idle && !strings.Contains(tc.service, "kind: none") {
 					t.Errorf("no warning; diagnostics: %v", p.Diagnostics)
 				}
 			} else if warned {
@@ -135,21 +159,19 @@ var clientCases = map[string]string{
 	"clickhouse client":                             "client",
 }
 
-// A one-shot of the kind's client tools gets a note, not a warning, and
-// the same doc note on its type.
+// A one-shot of the kind's client tools is Info (-v only), not a warning,
+// with the explanation in its detail and the same doc note on its type.
 func TestKindlessClientNote(t *testing.T) {
 	p := mustBuild(t, "services:\n  migrate:\n    image: postgres:16\n    command: psql -h db -U app -f /migrations/001.sql\n")
-	var notes []string
-	for _, d := range p.Diagnostics {
-		if d.Severity == diag.Warning {
-			t.Errorf("warning for a psql one-shot: %s", d)
-		}
-		notes = append(notes, d.String())
+	if len(p.Diagnostics) != 1 || p.Diagnostics[0].Severity != diag.Info {
+		t.Fatalf("want one Info diagnostic, got %v", p.Diagnostics)
 	}
-	got := strings.Join(notes, "\n")
-	want := `compose.yaml:4:5: service "migrate": command: the image postgres:16 is of kind postgres, but its command (psql -h db -U app -f /migrations/001.sql) runs psql, a client, not the server, so the service gets no kind: no readiness probe of kind postgres`
-	if !strings.Contains(got, want) {
-		t.Errorf("diagnostics lack %q:\n%s", want, got)
+	d := p.Diagnostics[0]
+	if want := `compose.yaml:4:5: service "migrate": command: runs psql, a client of kind postgres, not the server: no kind`; d.String() != want {
+		t.Errorf("line = %q, want %q", d.String(), want)
+	}
+	if want := `The image postgres:16 is of kind postgres, but its command (psql -h db -U app -f /migrations/001.sql) runs psql, a client, not the server, so the service gets no kind: no readiness probe of kind postgres`; !strings.Contains(d.Detail, want) {
+		t.Errorf("detail lacks %q:\n%s", want, d.Detail)
 	}
 	ms, _ := svc(t, p, "migrate")
 	if len(ms.Notes) != 1 || !strings.Contains(ms.Notes[0], "does not run the server") {
@@ -157,26 +179,46 @@ func TestKindlessClientNote(t *testing.T) {
 	}
 }
 
+// A server image that runs something unknown is warned about in one line
+// that says what to do; -v's detail says what the service loses.
 func TestKindlessWarning(t *testing.T) {
-	p := mustBuild(t, "services:\n  toolbox:\n    image: postgres:16\n    entrypoint: sleep infinity\n")
-	var msgs []string
-	for _, d := range p.Diagnostics {
-		msgs = append(msgs, d.String())
+	p := mustBuild(t, "services:\n  toolbox:\n    image: postgres:16\n    entrypoint: /scripts/start.sh\n")
+	if len(p.Diagnostics) != 1 || p.Diagnostics[0].Severity != diag.Warning {
+		t.Fatalf("want one warning, got %v", p.Diagnostics)
 	}
-	got := strings.Join(msgs, "\n")
+	d := p.Diagnostics[0]
+	if want := `compose.yaml:4:5: service "toolbox": entrypoint: runs no postgres server: no kind (set x-composegen.kind: postgres if it does, none if not)`; d.String() != want {
+		t.Errorf("line = %q, want %q", d.String(), want)
+	}
 	for _, want := range []string{
-		`compose.yaml:4:5: service "toolbox": entrypoint: the image postgres:16 is of kind postgres, but its entrypoint (sleep infinity) does not run the server`,
-		"no readiness probe of kind postgres, no DSN(), FreshDSN(), User(), Password(), Database(), no default port 5432",
+		"The image postgres:16 is of kind postgres, but its entrypoint (/scripts/start.sh) does not run the server",
+		"no readiness probe of kind postgres, no DSN(), InternalDSN(), FreshDSN(), User(), Password(), Database(), no default port 5432",
 		"set x-composegen: {kind: postgres}",
 		"x-composegen: {kind: none}",
 	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("warning lacks %q:\n%s", want, got)
+		if !strings.Contains(d.Detail, want) {
+			t.Errorf("detail lacks %q:\n%s", want, d.Detail)
 		}
 	}
 	ms, _ := svc(t, p, "toolbox")
 	if len(ms.Notes) != 1 || !strings.Contains(ms.Notes[0], "does not run the server") {
 		t.Errorf("notes = %q", ms.Notes)
+	}
+}
+
+// An idle toolbox of a server's image (sleep infinity) is expected: Info
+// only, and its type's doc says how to use it.
+func TestKindlessToolbox(t *testing.T) {
+	p := mustBuild(t, "services:\n  toolbox:\n    image: postgres:16\n    entrypoint: sleep infinity\n")
+	if len(p.Diagnostics) != 1 || p.Diagnostics[0].Severity != diag.Info {
+		t.Fatalf("want one Info diagnostic, got %v", p.Diagnostics)
+	}
+	if got, want := p.Diagnostics[0].String(), `compose.yaml:4:5: service "toolbox": entrypoint: idles (sleep infinity): a toolbox of the postgres image, without kind`; got != want {
+		t.Errorf("line = %q, want %q", got, want)
+	}
+	ms, spec := svc(t, p, "toolbox")
+	if spec.Kind != "" || len(ms.Notes) != 1 || !strings.Contains(ms.Notes[0], "a toolbox") || !strings.Contains(ms.Notes[0], "InternalDSN") {
+		t.Errorf("kind %q, notes = %q", spec.Kind, ms.Notes)
 	}
 }
 

@@ -134,10 +134,13 @@ func (sb *serviceBuilder) kindAccessors(taken nameSet, replaced map[string]bool)
 		}
 		name := taken.claim(a.Name, a.Name+"Accessor")
 		d := a.Doc
+		if a.InNetwork && len(a.Ports) > 0 {
+			d += fmt.Sprintf(" The address is %s.", strconv.Quote(fmt.Sprintf("%s:%d", sb.s.Name, a.Ports[0])))
+		}
 		if name != a.Name {
 			d += fmt.Sprintf(" It is the %s accessor of kind %s, renamed because the service already has a method %s.", a.Name, k.Name, a.Name)
 		}
-		out = append(out, Method{Kind: KindAccessor, Name: name, Doc: d, Func: a.Func, Result: a.Result, PerTest: a.PerTest})
+		out = append(out, Method{Kind: KindAccessor, Name: name, Doc: d, Func: a.Func, Result: a.Result, PerTest: a.PerTest, InNetwork: a.InNetwork, example: a.Example})
 	}
 	return out
 }
@@ -175,4 +178,21 @@ func publishes(ports []composeplan.PortSpec, target int) bool {
 		}
 	}
 	return false
+}
+
+// exampleDocs completes the doc of the in-network accessors with their Exec
+// example, which names the service's Stack field.
+func exampleDocs(services []Service) {
+	for i := range services {
+		s := &services[i]
+		for j := range s.Methods {
+			m := &s.Methods[j]
+			if m.example == "" {
+				continue
+			}
+			call := fmt.Sprintf("stack.%s.%s()", s.TypeName, m.Name)
+			m.Doc += fmt.Sprintf(" For example, from a toolbox service of an image with the client (command: sleep infinity): stack.Toolbox.Service().Exec(ctx, %s).", fmt.Sprintf(m.example, call))
+			m.example = ""
+		}
+	}
 }

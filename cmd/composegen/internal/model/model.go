@@ -97,9 +97,15 @@ type Method struct {
 	Result string
 	// PerTest: a KindAccessor that takes the test (FreshDSN, FreshURL).
 	PerTest bool
+	// InNetwork: a KindAccessor called with templates.InNetwork(service),
+	// the in-network twin of another (InternalDSN of DSN).
+	InNetwork bool
 	// Key (as written in x-composegen) and Template: UserAccessor.
 	Key      string
 	Template string
+	// example is an InNetwork accessor's Exec example, completed in its Doc
+	// once the stack's field names are known (see exampleDocs).
+	example string
 }
 
 // EnvField is one field of a service's Env type.

@@ -39,7 +39,8 @@ func (b *builder) resources() {
 func (b *builder) network(n string, v types.NetworkConfig) composeplan.NetworkSpec {
 	ns := composeplan.NetworkSpec{Name: n, External: bool(v.External), Internal: v.Internal, Driver: b.t(v.Driver), DriverOpts: b.tmap(map[string]string(v.DriverOpts)), Labels: b.tmap(map[string]string(v.Labels))}
 	if len(v.Ipam.Config) > 0 || v.Ipam.Driver != "" || len(v.Ipam.Options) > 0 {
-		b.warnTop("networks."+n+".ipam", "fixed subnets are not supported (every stack instance gets its own network, and parallel stacks would collide); ignored")
+		b.warnTopWith("networks."+n+".ipam", "Every stack instance gets its own network, on a subnet the engine picks: parallel stacks would collide on a fixed one.",
+			"fixed subnets are not supported; ignored")
 	}
 	if v.EnableIPv6 != nil && *v.EnableIPv6 {
 		b.warnTop("networks."+n+".enable_ipv6", "not supported by composegen; ignored")

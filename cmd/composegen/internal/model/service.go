@@ -270,7 +270,8 @@ func (sb *serviceBuilder) networks() {
 		if c := s.Networks[n]; c != nil {
 			sn.Aliases = sb.ts(c.Aliases)
 			if c.Ipv4Address != "" || c.Ipv6Address != "" {
-				sb.warn(s.Name, "networks."+n, "fixed IP addresses are not supported (every stack gets its own network); ignored")
+				sb.warnWith(s.Name, "networks."+n, "", "Every stack instance gets its own network, on a subnet the engine picks, so that parallel stacks do not collide; the containers reach each other by service name.",
+					"fixed IP addresses are not supported; ignored")
 			}
 		}
 		sb.spec.Networks = append(sb.spec.Networks, sn)
@@ -359,7 +360,7 @@ func (sb *serviceBuilder) replicas() {
 	}
 	switch {
 	case n == 0:
-		sb.warn(sb.s.Name, field, "%s 0 is started as one container; to keep a service from starting by default, give it a profile", field)
+		sb.warnWith(sb.s.Name, field, "use a profile to keep it from starting by default", "", "0 is started as one container")
 	case n > 1:
 		sb.spec.Replicas = n
 		sb.ms.Replicas = n
