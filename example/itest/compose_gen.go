@@ -2,7 +2,7 @@
 // versions:
 //   composegen (devel)
 // command:
-//   composegen -f ../compose.yaml
+//   composegen
 
 package itest
 
