@@ -30,7 +30,7 @@ const driftEnv = "COMPOSEGEN_DRIFT"
 var ErrDrift = errors.New("changed since go generate")
 
 // driftWarned holds the drifted files already warned about (once per
-// process), by plan and file.
+// process), by absolute path.
 var driftWarned sync.Map
 
 // checkDrift compares the compose files that the plan was generated from
@@ -57,18 +57,19 @@ func checkDrift(plan *composeplan.Plan, base string, logf func(format string, ar
 		return fmt.Errorf("%s=%q: want error (the default), warn or off", driftEnv, mode)
 	}
 	for _, in := range plan.Inputs {
-		b, err := os.ReadFile(filepath.Join(base, filepath.FromSlash(in.Path)))
+		path := filepath.Join(base, filepath.FromSlash(in.Path))
+		b, err := os.ReadFile(path)
 		if err != nil || composeplan.HashContent(b) == in.SHA256 {
 			// Not on disk (or unreadable): nothing to compare.
 			continue
 		}
 		if mode != "warn" {
-			return &driftError{file: in.Path}
+			return &driftError{file: displayPath(path)}
 		}
-		if _, seen := driftWarned.LoadOrStore([2]string{plan.Name + "\x00" + base, in.Path}, true); seen {
+		if _, seen := driftWarned.LoadOrStore(path, true); seen {
 			continue
 		}
-		msg := fmt.Sprintf("composegen: warning: %s %v: the stack starts from the generated plan, which may differ (%s=warn; run go generate ./... to update it)", in.Path, ErrDrift, driftEnv)
+		msg := fmt.Sprintf("composegen: warning: %s %v: the stack starts from the generated plan, which may differ (%s=warn; run go generate ./... to update it)", displayPath(path), ErrDrift, driftEnv)
 		if logf != nil {
 			logf("%s", msg)
 		} else {
@@ -76,6 +77,17 @@ func checkDrift(plan *composeplan.Plan, base string, logf func(format string, ar
 		}
 	}
 	return nil
+}
+
+// displayPath returns path relative to the working directory (the test's
+// package directory under go test), slash-separated, or as it is.
+func displayPath(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, path); err == nil {
+			return filepath.ToSlash(r)
+		}
+	}
+	return path
 }
 
 // driftError is a start refused because of drift.

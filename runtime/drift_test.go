@@ -57,6 +57,7 @@ func TestHashContentLineEnds(t *testing.T) {
 
 func TestCheckDrift(t *testing.T) {
 	pkg, plan := driftDir(t)
+	t.Chdir(pkg) // go test runs in the package's directory
 	compose := filepath.Join(pkg, "..", "compose.yaml")
 	var logs []string
 	logf := func(format string, args ...any) { logs = append(logs, format+strconv.Itoa(len(args))) }
@@ -78,6 +79,12 @@ func TestCheckDrift(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+
+	// The file is named relative to the working directory.
+	t.Chdir("..")
+	if err := checkDrift(plan, pkg, logf); err == nil || !strings.HasPrefix(err.Error(), "compose.yaml changed since go generate") {
+		t.Errorf("from the compose file's directory: got %v, want the error to name compose.yaml", err)
 	}
 
 	t.Setenv("COMPOSEGEN_DRIFT", "off")
@@ -107,6 +114,7 @@ func TestCheckDrift(t *testing.T) {
 // the file and the fix and registers no cleanup.
 func TestDriftFailsBeforeTheEngine(t *testing.T) {
 	pkg, plan := driftDir(t, composeplan.ServiceSpec{Name: "web", Image: "busybox"})
+	t.Chdir(pkg)
 	writeDriftFile(t, filepath.Join(pkg, "..", "compose.yaml"), strings.Replace(driftCompose, "8080", "8081", 1))
 	var opened atomic.Int32
 	name := "drift-" + strconv.Itoa(int(fakeSeq.Add(1)))
@@ -149,6 +157,7 @@ func TestDriftWarn(t *testing.T) {
 	t.Setenv("COMPOSEGEN_DRIFT", "warn")
 	eng := newFakeEngine(t, map[string]behaviour{"web": {listenAfter: 1, protocol: "redis"}})
 	pkg, plan := driftDir(t, server("web", "web"))
+	t.Chdir(pkg)
 	writeDriftFile(t, filepath.Join(pkg, "..", "compose.yaml"), strings.Replace(driftCompose, "8080", "8081", 1))
 	var logs []string
 	logf := func(format string, args ...any) {
