@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 const driftE2ECompose = `services:
@@ -49,15 +50,34 @@ func TestDriftEndToEnd(t *testing.T) {
 	if !strings.Contains(gen, `{Path: "../../compose.yaml", SHA256: "`) {
 		t.Fatalf("the plan records no hash of ../../compose.yaml:\n%s", gen)
 	}
-	gocmd("test", "./...") // a cached result, if any, for the run below
+	// go test caches a result only when the files the test opened are
+	// older than a few seconds: age them, so that a second run is cached.
+	age(t, dir, time.Hour)
+	gocmd("test", "./...")
+	if out := gocmd("test", "./..."); !strings.Contains(out, "(cached)") {
+		t.Fatalf("the second go test was not cached (the check below needs it):\n%s", out)
+	}
 
+	// The edit, aged too: only compose.yaml differs from the cached run.
 	renamed := strings.Replace(driftE2ECompose, "name: resp", "name: redis", 1)
-	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(renamed), 0o644); err != nil {
+	compose := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(compose, []byte(renamed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	edited := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(compose, edited, edited); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", "test", "./...")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "COMPOSEGEN_DRIFT=")
+	// The environment of gocmd's runs: a variable the test reads that
+	// changes (even from unset to empty) would miss the cache by itself.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COMPOSEGEN_DRIFT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "GOFLAGS=-mod=mod", "GOWORK=off")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err == nil {
@@ -82,5 +102,20 @@ func TestDriftEndToEnd(t *testing.T) {
 		t.Logf("no engine: the regenerated stack was not started:\n%s", out2)
 	default:
 		t.Errorf("go test after go generate:\n%s", out2)
+	}
+}
+
+// age sets the modification time of every file under dir to d ago.
+func age(t *testing.T, dir string, d time.Duration) {
+	t.Helper()
+	old := time.Now().Add(-d)
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, old, old)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
