@@ -57,7 +57,10 @@
 //		.override file (compose.override.yaml, ...) in the current
 //		directory, then in its parents, exactly like docker compose.
 //		With -f, an override file beside the first file that is not
-//		given is left out, as docker compose -f does, with a note.
+//		given is left out, as docker compose -f does, with a note:
+//		"composegen: note: ../../compose.override.yaml is not loaded:
+//		-f loads only the files given (to include it: -f
+//		../../compose.yaml -f ../../compose.override.yaml, or no -f)".
 //	-env-file file
 //		An env file used for interpolation instead of the project's .env.
 //		Repeatable.
@@ -211,11 +214,6 @@
 // printed with -v:
 //
 //	composegen: note: compose.yaml: published host ports written with variables are resolved at generation time; they are bound only with runtime.WithFixedPorts (2 in the file; -v lists them)
-//
-// A few notes are printed without -v, as they change what is generated: an
-// override file that -f leaves out.
-//
-//	composegen: note: ../../compose.override.yaml is not loaded: with -f only the files given are, as with docker compose -f (to include it: -f ../../compose.yaml -f ../../compose.override.yaml; or no -f: composegen then finds both, as docker compose does)
 //
 // Exit status of the generator: 0 on success, 1 on error or a stale file
 // with -check, 2 on a usage error.

@@ -230,9 +230,9 @@ func (j *job) args() []string {
 	return args
 }
 
-// report prints the warnings and notices. Notes of a group (expected,
-// documented situations) are summed up once per file and group unless
-// verbose; other notes only when verbose.
+// report prints the warnings. Notes of a group (expected, documented
+// situations) are summed up once per file and group unless verbose; other
+// notes only when verbose.
 func report(c *proc, diags diag.List, verbose bool) {
 	type key struct{ file, group string }
 	count := map[key]int{}
@@ -241,7 +241,7 @@ func report(c *proc, diags diag.List, verbose bool) {
 		switch {
 		case d.Severity == diag.Warning:
 			fmt.Fprintf(c.stderr, "composegen: warning: %s\n", d)
-		case d.Severity == diag.Notice, verbose:
+		case verbose:
 			fmt.Fprintf(c.stderr, "composegen: note: %s\n", d)
 		case d.Group != "":
 			k := key{d.File, d.Group}

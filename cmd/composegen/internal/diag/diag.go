@@ -22,10 +22,6 @@ const (
 	Warning
 	// Note is printed only with -v.
 	Note
-	// Notice is a note printed on every generation: a situation that is
-	// expected but changes what is generated, which the user may not know
-	// of (an override file that -f leaves out), with what to do.
-	Notice
 )
 
 func (s Severity) String() string {

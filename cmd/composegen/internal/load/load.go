@@ -199,7 +199,7 @@ func (res *Result) findFiles(files []string) error {
 	return nil
 }
 
-// noteOverride adds a notice when an override file lies beside the first
+// noteOverride adds a note when an override file lies beside the first
 // file given with -f and no override file of that directory is loaded:
 // docker compose -f leaves it out too, but a user who wrote -f compose.yaml
 // may expect it.
@@ -213,9 +213,9 @@ func (res *Result) noteOverride() {
 		args = append(args, "-f", filepath.ToSlash(res.display(f)))
 	}
 	res.Diagnostics = append(res.Diagnostics, diag.Diagnostic{
-		Severity: diag.Notice,
-		Message:  fmt.Sprintf("%s is not loaded: with -f only the files given are, as with docker compose -f", filepath.ToSlash(res.display(overrides[0]))),
-		Hint:     fmt.Sprintf("to include it: %s; or no -f: composegen then finds both, as docker compose does", strings.Join(args, " ")),
+		Severity: diag.Note,
+		Message:  fmt.Sprintf("%s is not loaded: -f loads only the files given", filepath.ToSlash(res.display(overrides[0]))),
+		Hint:     fmt.Sprintf("to include it: %s, or no -f", strings.Join(args, " ")),
 	})
 }
 
