@@ -24,8 +24,7 @@ const (
 
 // quickstartModule writes a fresh module "x" (no requirement) with a
 // compose file and its override, and a fixtures package (itest) whose
-// go:generate line is directive,
-// plus the extra go.mod lines, and returns a function running the go
+// generate directive is directive, plus the extra go.mod lines, and returns a function running the go
 // command in it with env added. The module cache serves the dependencies,
 // and the module proxy what go mod tidy needs beyond them (test
 // dependencies of dependencies).
