@@ -41,6 +41,14 @@
 // start with the service's name, exit code and last log lines. Stack.Settle
 // waits for the one-shots that nothing waits for (seeds).
 //
+// # Stale fixtures
+//
+// The generated plan records a hash of each compose file it was generated
+// from. A start whose compose files changed on disk since go generate
+// fails at once, naming the file and saying to run go generate ./...
+// (ErrDrift; COMPOSEGEN_DRIFT=warn makes it a warning). The files are read
+// at start, so go test's cache runs a test again when one changes.
+//
 // # Nothing left behind
 //
 // Every resource carries compose's labels and an owner identity (host,

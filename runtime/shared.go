@@ -99,7 +99,16 @@ func Shared(tb TB, plan *composeplan.Plan, opts ...Option) *Stack {
 			defer cancel()
 		}
 	}
-	s, err := shared(ctx, plan, cfg, callerDir(cfg))
+	base := callerDir(cfg)
+	logf := cfg.logf
+	if logf == nil {
+		logf = tb.Logf
+	}
+	if err := checkDrift(plan, base, logf); err != nil {
+		tb.Fatalf("composegen: shared stack of %s: %v", plan.Name, err)
+		return nil
+	}
+	s, err := shared(ctx, plan, cfg, base)
 	if err != nil {
 		if errors.Is(err, engines.ErrUnavailable) && os.Getenv("CI") != "true" {
 			tb.Skipf("composegen: %v (skipping; with CI=true this fails the test)", err)

@@ -67,13 +67,19 @@ type Stack struct {
 // named with WithServices and their dependencies), each as soon as its
 // depends_on conditions allow, and returns when every one is ready. On error
 // nothing is left behind (unless WithKeepOnFailure) and the error names the
-// service, the cause and its last log lines.
+// service, the cause and its last log lines. A compose file that changed
+// since go generate fails the start before anything is created (see
+// ErrDrift).
 //
 // Up registers no cleanup: call Down when done. Start is the form for tests.
 func Up(ctx context.Context, plan *composeplan.Plan, opts ...Option) (*Stack, error) {
 	exitIfWatcher()
 	cfg := newConfig(opts)
-	s, err := up(ctx, plan, cfg, callerDir(cfg))
+	base := callerDir(cfg)
+	if err := checkDrift(plan, base, cfg.logf); err != nil {
+		return nil, fmt.Errorf("start %s: %w", plan.Name, err)
+	}
+	s, err := up(ctx, plan, cfg, base)
 	if err != nil {
 		if s != nil {
 			s.failCleanup()
@@ -99,7 +105,12 @@ func Start(tb TB, plan *composeplan.Plan, opts ...Option) *Stack {
 	if cfg.logf == nil {
 		cfg.logf = tb.Logf
 	}
-	s, err := up(context.Background(), plan, cfg, callerDir(cfg))
+	base := callerDir(cfg)
+	if err := checkDrift(plan, base, cfg.logf); err != nil {
+		tb.Fatalf("composegen: start %s: %v", plan.Name, err)
+		return nil
+	}
+	s, err := up(context.Background(), plan, cfg, base)
 	if s != nil {
 		tb.Cleanup(func() {
 			if err == nil && tb.Failed() {

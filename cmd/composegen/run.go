@@ -75,7 +75,10 @@ const usageText = `usage: composegen [flags]             generate fixtures (what
 composegen generates typed Go test fixtures from docker-compose files.
 Run it with go generate:
 
-	//go:generate go tool composegen -f ../compose.yaml
+	//go:generate go tool composegen
+
+in the fixtures' package: it finds compose.yaml and its override in the
+package's directory or a parent, as docker compose does (or name them with -f).
 
 `
 

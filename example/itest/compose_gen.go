@@ -2,7 +2,7 @@
 // versions:
 //   composegen (devel)
 // command:
-//   composegen -f ../compose.yaml
+//   composegen
 
 package itest
 
@@ -351,7 +351,10 @@ func newComposeStack(rt *runtime.Stack) *Stack {
 var composePlan = composeplan.Plan{
 	Name:  "orders",
 	Files: []string{"../compose.yaml"},
-	Dir:   "..",
+	Inputs: []composeplan.Input{
+		{Path: "../compose.yaml", SHA256: "75f0518bb8512fb09e29f6e2af5f83290b08c638c5517d0e7eb178c18669e0d5"},
+	},
+	Dir: "..",
 	EnvFiles: []composeplan.EnvFile{
 		{Path: ".env"},
 	},

@@ -8,7 +8,12 @@
 // generator does not link any container engine client.
 package composeplan
 
-import "time"
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // A Plan is the static description of a compose project that composegen
 // emits as Go literals into the generated file. The runtime needs nothing
@@ -25,6 +30,12 @@ type Plan struct {
 	// Files lists the compose files the plan was generated from, relative to
 	// the generated file's directory (for messages only).
 	Files []string
+	// Inputs are the compose files the plan was generated from (the -f or
+	// discovered files, their override files, and the files they include or
+	// extend; never an env file), each with a hash of its content. When the
+	// stack starts, an input that is on disk with another hash means the plan
+	// is stale: the start fails, or warns with COMPOSEGEN_DRIFT=warn.
+	Inputs []Input
 	// Dir is the project directory (the directory of the first compose file),
 	// relative to the generated file's directory. Bind mounts, env files and
 	// build contexts are resolved against it.
@@ -43,6 +54,25 @@ type Plan struct {
 	// Secrets and Configs declare the top-level secrets and configs.
 	Secrets []FileSpec
 	Configs []FileSpec
+}
+
+// Input is a compose file a plan was generated from.
+type Input struct {
+	// Path is relative to the generated file's directory, slash-separated.
+	Path string
+	// SHA256 is HashContent of the file's content when it was generated.
+	SHA256 string
+}
+
+// HashContent returns the hash that Input.SHA256 records for a compose
+// file's content: the hex SHA-256 of the bytes, with CRLF line ends read as
+// LF (a checkout with Windows line ends is the same file).
+func HashContent(b []byte) string {
+	if bytes.Contains(b, []byte("\r\n")) {
+		b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // ServiceSpec describes one compose service.

@@ -506,7 +506,10 @@ func newComposeStack(rt *runtime.Stack) *Stack {
 var composePlan = composeplan.Plan{
 	Name:  "suite",
 	Files: []string{"../compose.yaml"},
-	Dir:   "..",
+	Inputs: []composeplan.Input{
+		{Path: "../compose.yaml", SHA256: "ebaca339be6338c63de723529abec6fff417f59bdd418afbe515084a1e321f99"},
+	},
+	Dir: "..",
 	EnvFiles: []composeplan.EnvFile{
 		{Path: ".env"},
 	},

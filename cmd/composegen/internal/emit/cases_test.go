@@ -173,6 +173,7 @@ func fullPlanProject() *model.Project {
 	db := composeplan.ServiceSpec{Name: "db", Image: "postgres", Kind: "postgres", Command: nil, Entrypoint: nil, Init: boolPtr(true), StopGracePeriod: durPtr(0)}
 	plan := composeplan.Plan{
 		Name: "full", Files: []string{"compose.yaml"}, Dir: ".",
+		Inputs:   []composeplan.Input{{Path: "compose.yaml", SHA256: "4f2a8c0e1b7d9a3f5e6c8b0a2d4f6e8a1c3b5d7f9e0a2c4b6d8f0e1a3c5b7d9f"}},
 		EnvFiles: []composeplan.EnvFile{{Path: ".env"}, {Path: "ci.env", Required: true, Format: "raw"}},
 		Profiles: []string{"debug"},
 		Services: []composeplan.ServiceSpec{svc, db},

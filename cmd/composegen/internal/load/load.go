@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -64,6 +65,10 @@ type Result struct {
 	Project *types.Project
 	// Files are the absolute paths of the compose files in merge order.
 	Files []string
+	// Inputs are the compose files read (Files, then the files they include
+	// or extend), each with composeplan.HashContent of its content, for the
+	// plan's drift check. Env files are not inputs.
+	Inputs []Input
 	// ProjectDir is the absolute project directory (the first file's).
 	ProjectDir string
 	// WorkDir is the absolute directory diagnostics are relative to.
@@ -88,6 +93,14 @@ type Result struct {
 	EnvFileVars map[string][]string
 	// Diagnostics are the warnings found while loading.
 	Diagnostics diag.List
+}
+
+// Input is a compose file that was read, with the hash of its content.
+type Input struct {
+	// File is the absolute path.
+	File string
+	// SHA256 is composeplan.HashContent of the content read.
+	SHA256 string
 }
 
 // Load loads the compose project described by opts. Its error is a
@@ -118,6 +131,11 @@ func Load(ctx context.Context, opts Options) (*Result, error) {
 	res.Diagnostics = append(res.Diagnostics, notAt(res.structuralDiagnostics(), unset)...)
 	res.Diagnostics = append(res.Diagnostics, unset...)
 	res.readEnvFileVars(ctx)
+	for _, f := range res.Positions.Files() {
+		if h, ok := res.Positions.Hash(f); ok {
+			res.Inputs = append(res.Inputs, Input{File: f, SHA256: h})
+		}
+	}
 	return res, nil
 }
 
@@ -171,12 +189,35 @@ func (res *Result) findFiles(files []string) error {
 		}
 		res.Files = append(res.Files, filepath.Clean(f))
 	}
+	if len(files) > 0 {
+		res.noteOverride()
+	}
 	res.ProjectDir = filepath.Dir(res.Files[0])
 	if res.OutDir == "" {
 		res.OutDir = res.ProjectDir
 	}
 	res.ModuleRoot = moduleRoot(res.OutDir)
 	return nil
+}
+
+// noteOverride adds a note when an override file lies beside the first
+// file given with -f and no override file of that directory is loaded:
+// docker compose -f leaves it out too, but a user who wrote -f compose.yaml
+// may expect it.
+func (res *Result) noteOverride() {
+	overrides := existing(filepath.Dir(res.Files[0]), DefaultOverrideFileNames)
+	if len(overrides) == 0 || slices.ContainsFunc(overrides, func(o string) bool { return slices.Contains(res.Files, o) }) {
+		return
+	}
+	var args []string
+	for _, f := range append(slices.Clone(res.Files), overrides[0]) {
+		args = append(args, "-f", filepath.ToSlash(res.display(f)))
+	}
+	res.Diagnostics = append(res.Diagnostics, diag.Diagnostic{
+		Severity: diag.Note,
+		Message:  fmt.Sprintf("%s is not loaded: -f loads only the files given", filepath.ToSlash(res.display(overrides[0]))),
+		Hint:     fmt.Sprintf("to include it: %s, or no -f", strings.Join(args, " ")),
+	})
 }
 
 func unwrapPathError(err error) error {

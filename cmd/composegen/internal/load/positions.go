@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/composegen/composegen/runtime/composeplan"
 )
 
 // Pos is a position in a compose file.
@@ -24,6 +26,8 @@ type Positions struct {
 	files []string                  // in merge order: later files override
 	index map[string]map[string]Pos // file → path → position
 	docs  map[string]*yaml.Node     // file → document root mapping
+	// hashes are composeplan.HashContent of each file read.
+	hashes map[string]string
 	// aliasBombs are the files whose aliases expand to more than
 	// maxNodeVisits nodes; they are not indexed.
 	aliasBombs []string
@@ -39,7 +43,7 @@ const maxNodeVisits = 100_000
 // "services.api.healthcheck.interval".
 
 func newPositions() *Positions {
-	return &Positions{index: map[string]map[string]Pos{}, docs: map[string]*yaml.Node{}}
+	return &Positions{index: map[string]map[string]Pos{}, docs: map[string]*yaml.Node{}, hashes: map[string]string{}}
 }
 
 // add parses file (best effort: a file that does not parse is skipped, the
@@ -52,6 +56,7 @@ func (p *Positions) add(file string) []string {
 	if err != nil {
 		return nil
 	}
+	p.hashes[file] = composeplan.HashContent(data)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
 		p.index[file] = map[string]Pos{}
@@ -198,6 +203,13 @@ func (p *Positions) Service(service, field string) (Pos, bool) {
 
 // Files returns the parsed files in order.
 func (p *Positions) Files() []string { return append([]string(nil), p.files...) }
+
+// Hash returns composeplan.HashContent of a file's content as it was read,
+// false when the file was not read.
+func (p *Positions) Hash(file string) (string, bool) {
+	h, ok := p.hashes[file]
+	return h, ok
+}
 
 // ServiceFields lists the keys declared for a service across all files, with
 // the position of the last declaration.

@@ -86,6 +86,14 @@ func (b *builder) planHeader() {
 	for _, f := range b.r.Files {
 		plan.Files = append(plan.Files, slashRel(b.r.OutDir, f))
 	}
+	// The inputs of the drift check, relative to the generated file: a
+	// file that has no relative path (another volume) is left out, so that
+	// no absolute path is written.
+	for _, in := range b.r.Inputs {
+		if p := slashRel(b.r.OutDir, in.File); !filepath.IsAbs(filepath.FromSlash(p)) {
+			plan.Inputs = append(plan.Inputs, composeplan.Input{Path: p, SHA256: in.SHA256})
+		}
+	}
 	for _, f := range b.r.EnvFiles {
 		plan.EnvFiles = append(plan.EnvFiles, composeplan.EnvFile{Path: b.path(f), Required: true})
 	}

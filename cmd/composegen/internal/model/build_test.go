@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -308,6 +309,12 @@ secrets:
 	plan := p.Plan
 	if plan.Dir != "../../deploy" || plan.Files[0] != "../../deploy/compose.yaml" {
 		t.Errorf("Dir %q Files %v", plan.Dir, plan.Files)
+	}
+	// The compose file is the drift check's only input (not .env, web.env
+	// or token.txt), relative to the generated file.
+	data, _ := os.ReadFile(filepath.Join(proj, "compose.yaml"))
+	if want := []composeplan.Input{{Path: "../../deploy/compose.yaml", SHA256: composeplan.HashContent(data)}}; !reflect.DeepEqual(plan.Inputs, want) {
+		t.Errorf("Inputs = %+v, want %+v", plan.Inputs, want)
 	}
 	if len(plan.EnvFiles) != 1 || plan.EnvFiles[0].Path != ".env" || plan.EnvFiles[0].Required {
 		t.Errorf("EnvFiles = %+v", plan.EnvFiles)
