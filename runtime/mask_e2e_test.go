@@ -31,7 +31,7 @@ func TestStartFailureMasksSecretsByShape(t *testing.T) {
 		name: "bearer",
 		svc: composeplan.ServiceSpec{Name: "api", Image: "debian:bookworm-slim",
 			// A server that logs the requests it gets and answers 401.
-			Command: []string{"sh", "-c", `while true; do printf 'HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n' | nc -l -N 8080 || sleep 0.2; done`},
+			Command:     []string{"sh", "-c", `while true; do printf 'HTTP/1.0 401 Unauthorized\r\nContent-Length: 0\r\n\r\n' | nc -l -N 8080 || sleep 0.2; done`},
 			Healthcheck: hc(`echo "rejected token s3cr3t-tok"; curl -v -fsS -H "Authorization: Bearer s3cr3t-tok" http://127.0.0.1:8080/ 2>&1 | grep '^> Authorization'; exit 1`)},
 		secret: "s3cr3t-tok",
 		shown:  []string{`curl -v -fsS -H "Authorization: Bearer ****"`, "rejected token ****", "> Authorization: Bearer ****"},

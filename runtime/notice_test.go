@@ -1,0 +1,142 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/mask"
+)
+
+// A kept shared stack that cannot be reused (its container stopped) or
+// whose inputs changed is replaced, and the user is told once, in one line
+// with the reason and no container logs; a fresh kept stack gets one line
+// too.
+func TestSharedReplacedNoticeIsOneLine(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // the lock and failure files
+	eng := newFakeEngine(t, map[string]behaviour{"redis": {listenAfter: 10 * time.Millisecond, protocol: "redis"}})
+	plan := fakePlan(composeplan.ServiceSpec{Name: "cache", Image: "redis", Kind: "redis",
+		Ports:       []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+		Probe:       &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+		Environment: []composeplan.EnvVar{{Name: "VERSION", Value: "${NOTICE_TEST_VERSION:-1}"}}})
+	var mu sync.Mutex
+	var lines []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}
+	opts := append(fakeOpts(t, eng), WithReuse(), WithLogf(logf))
+	// acquire starts or attaches as a test binary of run would.
+	acquire := func(run string, extra ...Option) (*Stack, []string) {
+		t.Helper()
+		mu.Lock()
+		n := len(lines)
+		mu.Unlock()
+		cfg := newConfig(append(append([]Option(nil), opts...), extra...))
+		s, err := acquireShared(context.Background(), plan, cfg, eng, cfg.dir, cfg.dir, &mask.Masker{}, runInfo{scope: run}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return s, append([]string(nil), lines[n:]...)
+	}
+	oneLine := func(what string, got []string, want ...string) {
+		t.Helper()
+		t.Logf("%s: %q", what, got)
+		if len(got) != 1 || strings.Contains(got[0], "\n") {
+			t.Fatalf("%s: notices %q, want one line", what, got)
+		}
+		for _, w := range want {
+			if !strings.Contains(got[0], w) {
+				t.Errorf("%s: notice %q lacks %q", what, got[0], w)
+			}
+		}
+		if strings.Contains(got[0], "log line") {
+			t.Errorf("%s: notice %q holds container logs", what, got[0])
+		}
+	}
+
+	s1, got := acquire("run1")
+	oneLine("first start", got, "shared stack "+s1.project+" is kept for the next run", "composegen prune -project "+s1.project)
+	if s2, got := acquire("run2"); s2.project != s1.project || len(got) != 0 {
+		t.Fatalf("next run: attached to %s with notices %q, want %s and none", s2.project, got, s1.project)
+	}
+
+	// Its container stops between two runs.
+	if err := eng.Kill(context.Background(), s1.Service("cache").ContainerID(), ""); err != nil {
+		t.Fatal(err)
+	}
+	s3, got := acquire("run3")
+	oneLine("stopped container", got, "kept shared stack "+s1.project+" replaced (service", `service "cache": its container is exited`, "the new one is kept too")
+	if s3.Service("cache").ContainerID() == s1.Service("cache").ContainerID() {
+		t.Error("the stopped container was reused")
+	}
+
+	// What it is started from changes.
+	s4, got := acquire("run4", WithEnv("NOTICE_TEST_VERSION", "2"))
+	if s4.project == s3.project {
+		t.Fatalf("a changed input reused %s", s3.project)
+	}
+	oneLine("drift", got, "kept shared stack "+s3.project+" replaced by "+s4.project, "what it was started from changed")
+}
+
+// A notice reaches the go command's standard error when it is a pipe or a
+// terminal, never a regular file, nor the process's own standard error.
+func TestOpenStderrOf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd/2"); err != nil {
+		t.Skip("no /proc")
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	child := func(stderr *os.File) *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command("sleep", "30")
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	piped := child(pw)
+	pw.Close()
+	f := openStderrOf(piped.Process.Pid)
+	if f == nil {
+		t.Fatal("the standard error of a process that writes to a pipe was not opened")
+	}
+	if _, err := io.WriteString(f, "composegen: notice\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_ = piped.Process.Kill()
+	_ = piped.Wait()
+	if b, _ := io.ReadAll(pr); string(b) != "composegen: notice\n" {
+		t.Errorf("the pipe got %q", b)
+	}
+
+	file, err := os.Create(t.TempDir() + "/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if f := openStderrOf(child(file).Process.Pid); f != nil {
+		f.Close()
+		t.Error("the standard error of a process that writes to a regular file was opened")
+	}
+	if f := openStderrOf(child(os.Stderr).Process.Pid); f != nil {
+		f.Close()
+		t.Error("a process's standard error that is this process's was opened")
+	}
+}
