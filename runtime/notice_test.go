@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -138,5 +139,122 @@ func TestOpenStderrOf(t *testing.T) {
 	if f := openStderrOf(child(os.Stderr).Process.Pid); f != nil {
 		f.Close()
 		t.Error("a process's standard error that is this process's was opened")
+	}
+}
+
+// Prune removes the lock, lease and failure files of the stacks it removes
+// and of stacks that no longer exist, never a file that a process holds nor
+// those of a stack that is still on the engine.
+func TestPruneRemovesLockFiles(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	eng := newFakeEngine(t, map[string]behaviour{"redis": {listenAfter: 10 * time.Millisecond, protocol: "redis"}})
+	plan := fakePlan(composeplan.ServiceSpec{Name: "cache", Image: "redis", Kind: "redis",
+		Ports: []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+		Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379}})
+	opts := fakeOpts(t, eng)
+	cfg := newConfig(append(append([]Option(nil), opts...), WithReuse()))
+	// A kept shared stack, with a failure file left by an earlier run, a
+	// lock and a lease.
+	kept, err := acquireShared(context.Background(), plan, cfg, eng, cfg.dir, cfg.dir, &mask.Masker{}, runInfo{scope: "run1"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptShared := filepath.Join(lockRoot(), "shared-"+kept.sharedKey[:32])
+	if err := os.WriteFile(keptShared+".err", []byte("other-run\nfailed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	useLocks := func(s *Stack) {
+		t.Helper()
+		unlock, err := s.Lock(context.Background(), "once")
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+		_, release, err := s.Lease(context.Background(), "db", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+	}
+	useLocks(kept)
+	// A stack that runs (this process owns it): its files stay.
+	running, err := upFake(t, eng, plan, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	useLocks(running)
+	// Files of stacks that are gone, one of them held by a process.
+	gone, held := &Stack{project: "gone-stack"}, &Stack{project: "held-stack"}
+	useLocks(gone)
+	unlockHeld, err := held.Lock(context.Background(), "once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlockHeld()
+	staleShared := filepath.Join(lockRoot(), "shared-"+strings.Repeat("ab", 16))
+	heldShared := filepath.Join(lockRoot(), "shared-"+strings.Repeat("cd", 16))
+	for _, p := range []string{staleShared + ".lock", staleShared + ".err", heldShared + ".err"} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unlockShared, err := lockPath(context.Background(), heldShared+".lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlockShared()
+
+	pruned, err := Prune(context.Background(), PruneOptions{Engine: cfg.engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pruned) != 1 || pruned[0].Project != kept.project {
+		t.Fatalf("Prune removed %+v, want the kept stack %s", pruned, kept.project)
+	}
+	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	for _, p := range []string{projectLockDir(kept.project), keptShared + ".lock", keptShared + ".err",
+		projectLockDir("gone-stack"), staleShared + ".lock", staleShared + ".err"} {
+		if exists(p) {
+			t.Errorf("%s is left", p)
+		}
+	}
+	for _, p := range []string{projectLockDir(running.project), filepath.Join(projectLockDir("held-stack"), "lock-once"),
+		heldShared + ".lock", heldShared + ".err"} {
+		if !exists(p) {
+			t.Errorf("%s was removed", p)
+		}
+	}
+	// The held lock still excludes, and a lock whose file Prune removed
+	// works again.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := held.Lock(ctx, "once"); err == nil {
+		t.Error("a held lock was taken again after Prune")
+	}
+	useLocks(gone)
+}
+
+// A lock file removed or replaced between its opening and its locking is
+// not the lock any more: lockOpened says so, and tryLock takes the file
+// that is there now.
+func TestLockOfRemovedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock-x")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := lockOpened(f, path); err != nil || st != lockStale {
+		t.Fatalf("lock of a removed file: %v, %v; want stale", st, err)
+	}
+	a, err := tryLock(path)
+	if err != nil || a == nil {
+		t.Fatalf("tryLock: %v, %v", a, err)
+	}
+	defer unlockFile(a)
+	if b, err := tryLock(path); err != nil || b != nil {
+		t.Fatalf("second tryLock: %v, %v; want busy", b, err)
 	}
 }
