@@ -203,6 +203,20 @@ func (sc *scanner) run() {
 func (sc *scanner) wordRules(a, b int) int {
 	s := sc.s
 	next := b
+	// One pass over the word: where its first = and : are.
+	eq, colon := -1, -1
+	for i := a; i < b; i++ {
+		switch s[i] {
+		case '=':
+			if eq < 0 {
+				eq = i
+			}
+		case ':':
+			if colon < 0 {
+				colon = i
+			}
+		}
+	}
 	ba, bb := sc.bare(a, b)
 	if ba >= bb {
 		return next
@@ -210,14 +224,16 @@ func (sc *scanner) wordRules(a, b int) int {
 	w := s[ba:bb]
 
 	// A client that gives -p, -a, -u their meaning.
-	if t := knownClient(w); t != "" {
-		sc.tool = t
-		return next
+	if eq < 0 && colon < 0 && w[0] != '-' {
+		if t := knownClient(w); t != "" {
+			sc.tool = t
+			return next
+		}
 	}
-	if strings.IndexByte(s[a:b], '=') >= 0 {
+	if eq >= 0 {
 		next = max(next, sc.keyValues(a, b))
 	}
-	if strings.HasPrefix(w, "--header=") {
+	if eq >= 0 && strings.HasPrefix(w, "--header=") {
 		// --header="Token: x": the header starts after the =.
 		ha := ba + len("--header=")
 		if ha < bb && isQuote(s[ha]) {
@@ -226,8 +242,8 @@ func (sc *scanner) wordRules(a, b int) int {
 		if c := strings.IndexByte(s[ha:bb], ':'); c > 0 {
 			return max(next, sc.header(ha, ha, ha+c, b, true))
 		}
-	} else if c := strings.IndexByte(w, ':'); c > 0 && !strings.HasPrefix(w[c:], "://") {
-		next = max(next, sc.header(a, ba, ba+c, b, false))
+	} else if colon > ba && colon < bb && !strings.HasPrefix(s[colon:], "://") {
+		next = max(next, sc.header(a, ba, colon, b, false))
 	}
 	if w[0] == '-' {
 		next = max(next, sc.flag(a, ba, b, w))
@@ -293,7 +309,7 @@ func (sc *scanner) header(a, na, colon, b int, flagged bool) int {
 	switch {
 	case auth:
 	case strings.EqualFold(name, "cookie") || strings.EqualFold(name, "set-cookie"):
-	case (strings.IndexByte(name, '-') >= 0 || flagged || sc.afterHeaderFlag(a)) && secretKey(name):
+	case secretKey(name) && (strings.IndexByte(name, '-') >= 0 || flagged || sc.afterHeaderFlag(a)):
 	default:
 		return b
 	}
