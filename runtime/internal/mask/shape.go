@@ -72,6 +72,7 @@ func newByteSet(chars string) (s byteSet) {
 var (
 	noStop     byteSet
 	kvStop     = newByteSet(";&`\"'")        // ends a key=value value
+	jsonStop   = newByteSet(",}")            // ends an unquoted JSON or {Key:value} value
 	valueClose = newByteSet(`"')]},`)        // trimmed from the end of a value
 	bareOpen   = newByteSet(`"'([{`)         // trimmed from the start of a word
 	bareClose  = newByteSet(`"')]};,`)       // trimmed from the end of a word
@@ -242,8 +243,33 @@ func (sc *scanner) wordRules(a, b int) int {
 		if c := strings.IndexByte(s[ha:bb], ':'); c > 0 {
 			return max(next, sc.header(ha, ha, ha+c, b, true))
 		}
-	} else if colon > ba && colon < bb && !strings.HasPrefix(s[colon:], "://") {
-		next = max(next, sc.header(a, ba, colon, b, false))
+	} else if colon >= 0 {
+		// Each Name: of the word ({"user":"u","password":"p"} has two).
+		for c := colon; c < b; c++ {
+			if s[c] != ':' {
+				continue
+			}
+			if strings.HasPrefix(s[c:], "://") {
+				c += 2
+				continue
+			}
+			k := c
+			if k > a && s[k-1] == '"' {
+				k--
+			}
+			for k > a && isHeaderByte(s[k-1]) {
+				k--
+			}
+			if k >= c {
+				continue
+			}
+			end := sc.header(a, k, c, b, false)
+			if end > b {
+				next = max(next, end)
+				break
+			}
+			c = max(c, end-1)
+		}
 	}
 	if w[0] == '-' {
 		next = max(next, sc.flag(a, ba, b, w))
@@ -296,22 +322,27 @@ func isKeyByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 }
 
-// header masks the value of a header "Name: value" whose name [na, colon)
-// says it holds credentials. The word [a, b) holds the name; an -H or
-// --header before it makes any secret-named header count.
+// header masks the value of "Name: value" whose name [na, colon) says it
+// holds credentials: an Authorization or Cookie header, a secret-named
+// header (X-Api-Key), a secret-named JSON key ("password": "x") or
+// Name:value without a space (Go's %+v: {Password:x}). The word [a, b)
+// holds the name; after -H or --header (flagged) any secret name counts.
+// It returns where the value ends (na when nothing was masked).
 func (sc *scanner) header(a, na, colon, b int, flagged bool) int {
 	s := sc.s
 	name := strings.TrimRight(s[na:colon], `"'`)
 	if name == "" || !isHeaderName(name) {
-		return b
+		return na
 	}
+	jsonKey := len(name) < colon-na && na > 0 && s[na-1] == '"'
+	attached := colon+1 < b && !isSpace(s[colon+1])
 	auth := strings.EqualFold(name, "authorization") || strings.EqualFold(name, "proxy-authorization")
 	switch {
 	case auth:
 	case strings.EqualFold(name, "cookie") || strings.EqualFold(name, "set-cookie"):
-	case secretKey(name) && (strings.IndexByte(name, '-') >= 0 || flagged || sc.afterHeaderFlag(a)):
+	case secretKey(name) && (jsonKey || attached || strings.IndexByte(name, '-') >= 0 || flagged || sc.afterHeaderFlag(a)):
 	default:
-		return b
+		return na
 	}
 	// Quoted ("Authorization: Bearer x", -H 'X-Api-Key: k'): the value
 	// runs to the closing quote. A quoted name ("x-api-key": "k") is
@@ -333,21 +364,29 @@ func (sc *scanner) header(a, na, colon, b int, flagged bool) int {
 			v = skipScheme(s, v, end)
 		}
 		sc.add(v, end)
-		return max(b, end)
+		return end
 	}
-	if v < len(s) && isSpace(s[v]) {
-		return b // nothing after the colon on this line
+	if v >= len(s) || isSpace(s[v]) {
+		return na // nothing after the colon on this line
 	}
-	va, vb, end := sc.value(v, &noStop)
+	stop := &noStop
+	if jsonKey || attached {
+		stop = &jsonStop
+	}
+	va, vb, end := sc.value(v, stop)
 	if auth && isScheme(s[va:vb]) {
 		na, nb, nl := sc.word(end)
 		if nl || na >= nb {
-			return b
+			return end
 		}
 		va, vb, end = sc.value(na, &noStop)
 	}
 	sc.add(va, vb)
-	return max(b, end)
+	return end
+}
+
+func isHeaderByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 // afterHeaderFlag reports whether the word at a follows -H, --header or
@@ -364,7 +403,7 @@ func (sc *scanner) afterHeaderFlag(a int) bool {
 
 func isHeaderName(n string) bool {
 	for i := 0; i < len(n); i++ {
-		if c := n[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !isHeaderByte(n[i]) {
 			return false
 		}
 	}

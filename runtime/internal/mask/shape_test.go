@@ -21,6 +21,11 @@ func TestText(t *testing.T) {
 		{"x-auth-token -H", `curl -H "X-Auth-Token: tok tok" http://x`, `curl -H "X-Auth-Token: ` + H + `" http://x`},
 		{"token header only with -H", `curl -H 'Token: abcdef' http://x`, `curl -H '` + `Token: ` + H + `' http://x`},
 		{"json header", `{"x-api-key": "k-123456", "accept": "json"}`, `{"x-api-key": "` + H + `", "accept": "json"}`},
+		{"json keys", `{"user":"app","password":"hunter 2","pin":12,"api_key":123456,"token_type":"bearer"}`, `{"user":"app","password":"` + H + `","pin":12,"api_key":` + H + `,"token_type":"bearer"}`},
+		{"json spaced", `{"client_secret": "cs-1", "access_token": "at-2", "expires_in": 3600}`, `{"client_secret": "` + H + `", "access_token": "` + H + `", "expires_in": 3600}`},
+		{"go %+v", `config: &{Host:db User:app Password:hunter2 Token:}`, `config: &{Host:db User:app Password:` + H + ` Token:}`},
+		{"timestamps and ports", `17:03:38.123 listening on 127.0.0.1:5432 and [::1]:5432`, `17:03:38.123 listening on 127.0.0.1:5432 and [::1]:5432`},
+		{"prose token:", `invalid token: expired; error: auth failed`, `invalid token: expired; error: auth failed`},
 		{"cookie", `-H "Cookie: session=abc123"`, `-H "Cookie: ` + H + `"`},
 		{"bearer in prose", `sending Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig to api`, `sending Bearer ` + H + ` to api`},
 		// key=value connection strings.
