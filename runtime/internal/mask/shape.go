@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// Masking by shape: the secrets that a text shows by the way it is written,
-// whatever the name of the variable they came from. Text finds them in any
-// text (a command line, a log line, an error message) in one pass over its
-// words, without regular expressions:
+// Text returns s with the secrets it shows by their shape replaced by
+// Hidden, whatever the name of the variable they came from. It finds them
+// in any text (a command line, a log line, an error message) in one pass
+// over its words, without regular expressions:
 //
 //   - the password of a URL's user information: scheme://user:PASS@host;
 //   - the credentials of an Authorization or Proxy-Authorization header
@@ -22,6 +22,7 @@ import (
 //     case-insensitive), alone, in libpq or ODBC connection strings (space-
 //     or ;-separated, quoted values like password='a b'), in URL queries,
 //     in shell assignments (PGPASSWORD=x psql) and as --flag=value;
+//   - secret-named JSON keys ("password": "x") and Go's {Password:x};
 //   - the value of a --password, --pass, --token, --secret, --api-key...
 //     flag written --flag value;
 //   - -pSECRET of the MySQL and MariaDB clients (mysql, mariadb,
@@ -33,9 +34,7 @@ import (
 // A key whose last word describes something else than the secret
 // (password_reset_url=, token_type=, auth_method=, authSource=,
 // access_key_id=) is not a secret, nor is a template value ($X, ${X}).
-
-// Text returns s with the secrets it shows by their shape replaced by
-// Hidden (see the package documentation).
+// Text is idempotent.
 func Text(s string) string {
 	sp := shapeSpans(s)
 	if len(sp) == 0 {
@@ -79,6 +78,10 @@ var (
 	keyStart   = newByteSet(";&?,=({[`\"'")  // may come before a key
 	urlEnd     = newByteSet(" \t\n\r\"'/?#") // ends a URL's authority
 )
+
+// maxQuoted bounds the search for the end of a quoted value, so that a line
+// of unterminated quotes stays linear.
+const maxQuoted = 1024
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -144,7 +147,7 @@ func (sc *scanner) value(i int, stop *byteSet) (a, b, end int) {
 		return i, i, i
 	}
 	if q := s[i]; isQuote(q) {
-		for j := i + 1; j < len(s) && s[j] != '\n'; j++ {
+		for j := i + 1; j < len(s) && j < i+maxQuoted && s[j] != '\n'; j++ {
 			switch s[j] {
 			case '\\':
 				j++
@@ -357,7 +360,7 @@ func (sc *scanner) header(a, na, colon, b int, flagged bool) int {
 	}
 	if q != 0 {
 		end := v
-		for end < len(s) && s[end] != q && s[end] != '\n' {
+		for end < len(s) && end < v+maxQuoted && s[end] != q && s[end] != '\n' {
 			end++
 		}
 		if auth {

@@ -163,3 +163,22 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTextAdversarial compares 64 KiB lines of unterminated quotes and
+// of nothing but secrets with prose: the cost per byte stays of the same
+// order (linear), where a quadratic scan would be a thousand times slower.
+func BenchmarkTextAdversarial(b *testing.B) {
+	for name, unit := range map[string]string{
+		"quotes":  `password=" -H "Authorization: `,
+		"secrets": `password=x token=y `,
+		"prose":   `the quick brown fox jumps over `,
+	} {
+		line := strings.Repeat(unit, 64<<10/len(unit))
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				_ = Text(line)
+			}
+		})
+	}
+}
