@@ -146,7 +146,8 @@ func (r *Service) logTailCtx(ctx context.Context) string {
 	case out == "":
 		return "; no log output"
 	}
-	out = r.stack.mask.String(lastLines(out, tailLines, tailBytes))
+	// Masked before it is cut: a cut secret is no longer recognised.
+	out = lastLines(r.stack.mask.String(out), tailLines, tailBytes)
 	return "; last logs:\n\t" + strings.ReplaceAll(out, "\n", "\n\t")
 }
 

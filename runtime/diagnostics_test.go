@@ -253,7 +253,7 @@ func TestKeepOnFailure(t *testing.T) {
 		"test failed; state of stack " + project,
 		"keeping stack " + project,
 		"docker ps -a --filter label=com.docker.compose.project=" + project,
-		"composegen prune -p " + project,
+		"composegen prune -project " + project,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("test log lacks %q:\n%s", want, out)
@@ -272,8 +272,8 @@ func TestKeepOnFailure(t *testing.T) {
 	if c := projectCount(t, project); c.containers != 1 {
 		t.Fatalf("the reaper removed a kept stack: %v left", c)
 	}
-	// What the printed `composegen prune -p` does removes it.
-	if !strings.Contains(out, "prune -p "+project) {
+	// What the printed `composegen prune -project` does removes it.
+	if !strings.Contains(out, "prune -project "+project) {
 		t.Fatalf("no removal command in:\n%s", out)
 	}
 	pruned, err := Prune(context.Background(), PruneOptions{Project: project})

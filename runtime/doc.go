@@ -76,7 +76,10 @@
 // parent), or of the test binary when it runs on its own; no test tears it
 // down (Down returns an error wrapping ErrShared). With WithReuse
 // (COMPOSEGEN_REUSE=1) it is kept after the run and the next run with the
-// same key attaches to it; a run whose key changed removes it.
+// same key attaches to it; a run whose key changed removes it. A stack
+// kept for the next run, or a kept one replaced, is reported in one line on
+// the go command's standard error, which `go test ./...` shows even when
+// every package passes.
 //
 // Stack.Lock and Stack.Lease coordinate the processes that use a stack
 // instance (one holder at a time, one of n slots), released by the kernel
@@ -88,7 +91,19 @@
 // the current context, the default sockets), Podman through its sockets;
 // other engines (Kubernetes) register themselves from their own modules
 // (WithEngine). Without an engine, Start and Shared skip the test, or fail
-// it under CI=true. No secret value appears in any error, log line or
-// diagnostic: values of secret-looking variables and password arguments
-// are masked.
+// it under CI=true.
+//
+// # Secrets
+//
+// No secret value appears in any error, log line or diagnostic; each is
+// replaced by "****". Masked by name: the values of variables whose names
+// say they are secrets (PASSWORD, SECRET, TOKEN, KEY...), wherever they
+// appear. Masked by shape, in any text whatever the variable's name: URL
+// passwords (postgres://app:****@db), Authorization and secret-named
+// header values (curl -H "Authorization: Bearer ****"), password=, pwd=,
+// token=, api_key=... in connection strings, queries and shell assignments
+// (host=db password=****, PGPASSWORD=**** psql), secret-named JSON keys,
+// --password values, and the -p of the MySQL clients, -a of redis-cli and
+// -u user:**** of curl. A secret seen once by its shape is then masked
+// wherever it appears.
 package runtime

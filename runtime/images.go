@@ -123,6 +123,7 @@ func (r *Service) build(ctx context.Context, image string) error {
 	if err != nil {
 		return err
 	}
+	st.mask.AddEnv(args) // a secret build argument stays out of the build's messages
 	spec := engine.BuildSpec{Tag: image, ContextDir: dir, Args: args, NoCache: false,
 		Labels: map[string]string{labelManaged: "true", labelService: r.spec.Name}}
 	if spec.Dockerfile, err = st.res.expand("build.dockerfile", b.Dockerfile); err != nil {
@@ -137,7 +138,7 @@ func (r *Service) build(ctx context.Context, image string) error {
 	var out limitedBuffer
 	out.max = 256 << 10
 	if err := st.eng.Build(ctx, spec, &out); err != nil {
-		return fmt.Errorf("build image %s from %s: %w\nbuild output (last lines):\n%s", image, dir, err, lastLines(out.String(), 30, 8<<10))
+		return fmt.Errorf("build image %s from %s: %w\nbuild output (last lines):\n%s", image, dir, err, lastLines(st.mask.String(out.String()), 30, 8<<10))
 	}
 	return nil
 }

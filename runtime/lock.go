@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -71,11 +73,50 @@ func lockFileName(name string) string {
 
 // tryLock takes an exclusive flock on path without waiting. It returns the
 // open file that holds the lock, or nil when another holder has it.
+//
+// Lock files go when nobody holds them (teardown, the run's watcher,
+// Prune): a file locked after it was removed or replaced is not the lock
+// any more, so tryLock checks that path is still the file it locked and
+// tries again otherwise.
 func tryLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
+	for range 10 {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Its directory was removed (Prune): make it again.
+			if err := ensurePrivateDir(filepath.Dir(path)); err != nil {
+				return nil, err
+			}
+			f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		}
+		if err != nil {
+			return nil, err
+		}
+		st, err := lockOpened(f, path)
+		switch {
+		case err != nil:
+			return nil, err
+		case st == lockBusy:
+			return nil, nil
+		case st == lockHeld:
+			return f, nil
+		}
 	}
+	return nil, fmt.Errorf("lock %s: the file was removed or replaced each time it was locked", path)
+}
+
+// lockState is what lockOpened got.
+type lockState int
+
+const (
+	lockHeld  lockState = iota // the caller holds the lock
+	lockBusy                   // another holder has it
+	lockStale                  // the file locked is no longer the one at path
+)
+
+// lockOpened takes an exclusive flock on f, opened from path, without
+// waiting. Unless it returns lockHeld, f is closed.
+func lockOpened(f *os.File, path string) (lockState, error) {
+	var err error
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err != syscall.EINTR {
@@ -85,11 +126,17 @@ func tryLock(path string) (*os.File, error) {
 	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, nil
+			return lockBusy, nil
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return 0, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return f, nil
+	fi, ferr := f.Stat()
+	pi, perr := os.Stat(path)
+	if ferr == nil && (perr != nil || !os.SameFile(fi, pi)) {
+		unlockFile(f)
+		return lockStale, nil
+	}
+	return lockHeld, nil
 }
 
 // unlockFile releases a lock taken by tryLock.
@@ -222,4 +269,88 @@ func removeLockDir(project string) {
 	if project != "" {
 		_ = os.RemoveAll(projectLockDir(project))
 	}
+}
+
+// pruneLockFiles removes the lock, lease and failure files of the stack
+// instances that are not on the engine any more (live lists the projects
+// and shared keys it holds), or, with project, of that instance only.
+// A file that a process holds (a test that runs) stays: each is removed
+// under its own lock, and tryLock never uses a removed file. It returns
+// the paths it removed.
+func pruneLockFiles(live map[string]bool, liveKeys []string, project string) []string {
+	root := lockRoot()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	// remove removes path when nobody holds it (its lock, or for a
+	// failure file, the lock of its shared stack).
+	remove := func(path, lockPath string) bool {
+		f, err := tryLock(lockPath)
+		if err != nil || f == nil {
+			return false
+		}
+		defer unlockFile(f)
+		if path != lockPath {
+			if os.Remove(path) != nil {
+				return false
+			}
+			removed = append(removed, path)
+		}
+		if os.Remove(lockPath) == nil {
+			removed = append(removed, lockPath)
+		}
+		return true
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir() && strings.HasPrefix(name, "p-"):
+			p := strings.TrimPrefix(name, "p-")
+			if live[p] || project != "" && p != project {
+				continue
+			}
+			dir := filepath.Join(root, name)
+			files, _ := os.ReadDir(dir)
+			for _, f := range files {
+				if !f.IsDir() {
+					remove(filepath.Join(dir, f.Name()), filepath.Join(dir, f.Name()))
+				}
+			}
+			if os.Remove(dir) == nil {
+				removed = append(removed, dir)
+			}
+		case strings.HasPrefix(name, "shared-") && (strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".err")):
+			k := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, "shared-"), ".lock"), ".err")
+			if keyIsLive(k, liveKeys) || project != "" && !sharedProjectOf(project, k) {
+				continue
+			}
+			lock := filepath.Join(root, "shared-"+k+".lock")
+			if strings.HasSuffix(name, ".err") {
+				remove(filepath.Join(root, name), lock)
+			} else if _, err := os.Lstat(lock); err == nil {
+				remove(lock, lock)
+			}
+		}
+	}
+	return removed
+}
+
+// keyIsLive reports whether the key prefix k (of a shared lock file's
+// name) is the prefix of a shared stack's key on the engine.
+func keyIsLive(k string, keys []string) bool {
+	for _, key := range keys {
+		if strings.HasPrefix(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedProjectOf reports whether project is the name of the shared stack
+// whose key starts with k (see sharedProjectName).
+func sharedProjectOf(project, k string) bool {
+	i := strings.LastIndex(project, "-s")
+	return i >= 0 && len(project)-i-2 == 12 && strings.HasPrefix(k, project[i+2:])
 }

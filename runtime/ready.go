@@ -379,7 +379,8 @@ func (r *Service) runHealthcheck(ctx context.Context, hc *composeplan.Healthchec
 		if out == "" {
 			return fmt.Errorf("%s exited %d (no output)", name, res.ExitCode)
 		}
-		return fmt.Errorf("%s exited %d: %s", name, res.ExitCode, lastLines(out, 3, 512))
+		// Masked before it is cut: a cut secret is no longer recognised.
+		return fmt.Errorf("%s exited %d: %s", name, res.ExitCode, lastLines(r.stack.mask.String(out), 3, 512))
 	}
 	return nil
 }

@@ -205,8 +205,10 @@ type PruneOptions struct {
 // kept ones (WithKeepOnFailure, COMPOSEGEN_KEEP, reused shared stacks),
 // those whose owner provably died, and those whose owner cannot be checked
 // from this machine once they are older than COMPOSEGEN_ORPHAN_AGE (6h).
-// The private files of dead owners go too. It never removes the stack of a
-// process that runs.
+// The private files of dead owners go too, and the lock, lease and
+// failure files (under os.TempDir) of the stacks that are not on the engine
+// any more, unless a running process holds them. It never removes the
+// stack of a process that runs.
 func Prune(ctx context.Context, opts PruneOptions) ([]Pruned, error) {
 	eng, err := engines.Open(ctx, opts.Engine)
 	if err != nil {
@@ -216,5 +218,18 @@ func Prune(ctx context.Context, opts PruneOptions) ([]Pruned, error) {
 	policy := reapPolicy{maxAge: orphanAge(), project: opts.Project, kept: true}
 	out, err := reap(ctx, eng, policy)
 	reapPrivateDirs()
+	if err == nil {
+		if list, lerr := eng.List(ctx, map[string]string{labelManaged: "true"}); lerr == nil {
+			live := map[string]bool{}
+			var keys []string
+			for _, r := range list {
+				live[r.Labels[labelProject]] = true
+				if k := r.Labels[labelShared]; k != "" {
+					keys = append(keys, k)
+				}
+			}
+			pruneLockFiles(live, keys, opts.Project)
+		}
+	}
 	return out, err
 }

@@ -282,16 +282,66 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 		if err := sh.remove(ctx, map[string]string{labelShared: keys.key}); err != nil {
 			return fail(err)
 		}
+		if st == attachStale {
+			sh.replaced = append(sh.replaced, replaced{sh.project, shortReason(err)})
+		}
 	}
 	if cfg.reuse {
 		sh.removeDrifted(ctx)
 	}
 	s, err = sh.start(ctx)
+	sh.noteReplaced(err == nil)
 	if err != nil {
 		sh.writeFailure(err.Error())
 		return nil, err
 	}
 	return s, nil
+}
+
+// replaced is a kept shared stack that a start removed, and why.
+type replaced struct{ project, why string }
+
+// noteReplaced tells the user, once and in one line per stack, which kept
+// shared stacks the start replaced and why, or, when it replaced none, that
+// the new stack is kept for the next run (see notice).
+func (sh *sharedStart) noteReplaced(started bool) {
+	prune := "`composegen prune -project " + sh.project + "` removes it"
+	for _, r := range sh.replaced {
+		switch {
+		case !started:
+			sh.notice("composegen: kept shared stack %s removed (%s); starting its replacement failed", r.project, r.why)
+		case r.project == sh.project:
+			sh.notice("composegen: kept shared stack %s replaced (%s); the new one is kept too: %s", r.project, r.why, prune)
+		default:
+			sh.notice("composegen: kept shared stack %s replaced by %s (%s); %s", r.project, sh.project, r.why, prune)
+		}
+	}
+	if started && len(sh.replaced) == 0 && sh.cfg.reuse {
+		sh.notice("composegen: shared stack %s is kept for the next run (reuse); %s", sh.project, prune)
+	}
+}
+
+// shortReason is the reason of an attach error without the logs it
+// carries.
+func shortReason(err error) string {
+	var st *stoppedError
+	if errors.As(err, &st) {
+		return st.what
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	msg, _, _ = strings.Cut(msg, "; last logs:")
+	return msg
+}
+
+// stoppedError is a container of a shared stack that no longer runs as it
+// did when the stack was ready.
+type stoppedError struct {
+	what string // service "x": its container is ...
+	tail string // its last logs
+}
+
+func (e *stoppedError) Error() string {
+	return e.what + ": it stopped after the shared stack was ready (a test stopped or killed it, or it crashed), so it is not used" + e.tail
 }
 
 // sharedProjectName is the project name of a shared stack: the plan's name
@@ -317,6 +367,8 @@ type sharedStart struct {
 	run     runInfo
 	keys    sharedKeys
 	project string
+	// replaced are the kept stacks this start removed.
+	replaced []replaced
 }
 
 func (sh *sharedStart) lockFile() string {
@@ -381,8 +433,7 @@ func (sh *sharedStart) attach(ctx context.Context) (*Stack, attachState, error) 
 	s, err := sh.rebuild(ctx, list)
 	if err != nil {
 		if sh.cfg.reuse && run != sh.run.scope {
-			sh.logf("composegen: kept shared stack %s cannot be reused, replacing it: %v", sh.project, err)
-			return nil, attachStale, nil
+			return nil, attachStale, err
 		}
 		return nil, attachBroken, err
 	}
@@ -398,6 +449,11 @@ func (sh *sharedStart) logf(format string, args ...any) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, msg)
+}
+
+// notice tells the user something about the run in one line (see notice).
+func (sh *sharedStart) notice(format string, args ...any) {
+	notice(sh.cfg, sh.mask.String(fmt.Sprintf(format, args...)))
 }
 
 // rebuild makes the Stack of a running shared stack from its resources:
@@ -467,7 +523,7 @@ func (r *Service) attach(ctx context.Context, c engine.Resource) error {
 		} else if st.RestartCount > 0 && st.Running {
 			state = fmt.Sprintf("running, but restarted %d time(s) since the stack was ready (last exit code %d)", st.RestartCount, st.ExitCode)
 		}
-		return fmt.Errorf("service %q: its container is %s: it stopped after the shared stack was ready (a test stopped or killed it, or it crashed), so it is not used%s", r.label(), state, r.logTail())
+		return &stoppedError{what: fmt.Sprintf("service %q: its container is %s", r.label(), state), tail: r.logTail()}
 	}
 	if err := r.readFiles(ctx); err != nil {
 		return err
@@ -540,10 +596,11 @@ func (sh *sharedStart) removeDrifted(ctx context.Context) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		sh.logf("composegen: removing kept shared stack %s: what it was started from changed", sharedProjectName(sh.plan.Name, k))
 		if err := sh.remove(ctx, map[string]string{labelShared: k}); err != nil {
 			sh.logf("composegen: %v", err)
+			continue
 		}
+		sh.replaced = append(sh.replaced, replaced{sharedProjectName(sh.plan.Name, k), "what it was started from changed"})
 	}
 }
 
@@ -588,9 +645,6 @@ func (sh *sharedStart) start(ctx context.Context) (*Stack, error) {
 	unregister(s)
 	s.shared, s.sharedKey = true, sh.keys.key
 	_ = os.Remove(sh.failureFile())
-	if cfg.reuse {
-		sh.logf("composegen: shared stack %s is kept for the next run (reuse); remove it with `composegen prune`", s.project)
-	}
 	return s, nil
 }
 

@@ -252,6 +252,27 @@ func (r *suiteResult) attached(t *testing.T, want int) (project, containers stri
 	return project, containers
 }
 
+// notices checks that go test's output holds one composegen notice per
+// want (each containing it) and no other.
+func (r *suiteResult) notices(t *testing.T, want ...string) {
+	t.Helper()
+	var got []string
+	for _, l := range strings.Split(r.out, "\n") {
+		if strings.HasPrefix(l, "composegen: ") && strings.Contains(l, "shared stack") {
+			got = append(got, l)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("notices in go test's output: %q, want %d:\n%s", got, len(want), r.out)
+		return
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("notice %q lacks %q", got[i], w)
+		}
+	}
+}
+
 // durations returns the sorted values of field i of the lines of kind, in
 // microseconds.
 func (r *suiteResult) durations(kind string, i int) []time.Duration {
@@ -390,7 +411,10 @@ func TestSharedDeadContainerIsReported(t *testing.T) {
 
 // With reuse the stack stays after the run, the next run attaches to it
 // (no container created), a changed input replaces it, and Prune removes
-// the kept stack and says what it removed.
+// the kept stack and says what it removed. The runs pass, and go test
+// (package list mode) hides a passing package's output: yet the user sees
+// one line when the stack is kept and one when it is replaced, none when
+// it is reused.
 func TestSharedReuseDriftAndPrune(t *testing.T) {
 	eng, raw := engineOf(t)
 	s := newSuite(t, "share")
@@ -401,6 +425,7 @@ func TestSharedReuseDriftAndPrune(t *testing.T) {
 	}
 	p1, c1 := r1.attached(t, 9)
 	t.Cleanup(func() { removePlan(t, eng, s.name) })
+	r1.notices(t, "shared stack "+p1+" is kept for the next run (reuse); `composegen prune -project "+p1+"` removes it")
 	time.Sleep(2 * time.Second) // the watchers of the test binaries ran
 	if n := len(listPlan(t, eng, s.name)); n == 0 {
 		t.Fatal("the reused stack was removed after the run")
@@ -417,6 +442,7 @@ func TestSharedReuseDriftAndPrune(t *testing.T) {
 	if raw != nil && r2.creates != 0 {
 		t.Errorf("run 2 created %d containers, want 0", r2.creates)
 	}
+	r2.notices(t)
 	att := r2.durations("ATTACH", 5)
 	t.Logf("reuse: Shared in the next run: min %s, median %s, max %s", att[0], att[len(att)/2], att[len(att)-1])
 
@@ -429,6 +455,7 @@ func TestSharedReuseDriftAndPrune(t *testing.T) {
 	if p3 == p1 {
 		t.Fatalf("a changed value reused the stack %s", p1)
 	}
+	r3.notices(t, "kept shared stack "+p1+" replaced by "+p3+" (what it was started from changed)")
 	for _, res := range listPlan(t, eng, s.name) {
 		if res.Labels["com.docker.compose.project"] == p1 {
 			t.Errorf("the drifted stack's %s %s is left", res.Kind, res.Name)

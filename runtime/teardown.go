@@ -191,6 +191,6 @@ func (s *Stack) keep() {
 	if err != nil {
 		s.logf("composegen: could not mark stack %s as kept (%v); the next start's reaper may remove it", s.project, err)
 	}
-	s.logf("composegen: keeping stack %s for inspection:\n  docker ps -a --filter label=%s=%s\n  docker logs <container>\nremove it with:\n  go run github.com/composegen/composegen/cmd/composegen prune -p %s",
+	s.logf("composegen: keeping stack %s for inspection:\n  docker ps -a --filter label=%s=%s\n  docker logs <container>\nremove it with:\n  go run github.com/composegen/composegen/cmd/composegen prune -project %s",
 		s.project, labelProject, s.project, s.project)
 }

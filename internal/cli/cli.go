@@ -126,7 +126,7 @@ func (l *listFlag) Set(s string) error {
 // error.
 func Prune(ctx context.Context, e *Env, args []string) int {
 	fs := e.flagSet("prune", "[-engine name] [-project name] [-v]",
-		"Removes the stacks that no running process owns: kept stacks (COMPOSEGEN_REUSE=1,\nCOMPOSEGEN_KEEP, WithKeepOnFailure) and the leftovers of test processes that died.\nThe stack of a running process is never removed.")
+		"Removes the stacks that no running process owns: kept stacks (COMPOSEGEN_REUSE=1,\nCOMPOSEGEN_KEEP, WithKeepOnFailure) and the leftovers of test processes that died,\nwith the lock files of the stacks that are gone. The stack of a running process,\nand a lock that a process holds, are never removed.")
 	engineFlag := fs.String("engine", "", "the engine: docker, podman, or another registered one (default $COMPOSEGEN_ENGINE, else docker; DOCKER_HOST and the Docker context select the daemon)")
 	project := fs.String("project", "", "remove only this stack instance (its compose project name, as diagnostics print it)")
 	verbose := fs.Bool("v", false, "name every container, network and volume removed")

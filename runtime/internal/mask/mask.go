@@ -1,8 +1,11 @@
-// Package mask keeps secrets out of composegen's messages. A Masker learns
-// the secret values of a stack (the values of variables whose names say
-// they are secrets, and the values of password arguments) and replaces each
-// occurrence in any text with "****". Args masks password arguments in a
-// command line for display.
+// Package mask keeps secrets out of composegen's messages, by name and by
+// shape. A Masker learns the secret values of a stack (the values of
+// variables whose names say they are secrets, the values of password
+// arguments, and the secrets that other values show by their shape, such
+// as the password of a connection string in a variable of any name) and
+// replaces each occurrence in any text with "****". Text hides what a text
+// shows by its shape alone (see Text), and every Masker.String does it
+// too. Args masks password arguments in a command line for display.
 package mask
 
 import (
@@ -104,11 +107,15 @@ func (m *Masker) Add(values ...string) {
 	}
 }
 
-// AddVar learns value when name says it is a secret.
+// AddVar learns value when name says it is a secret, and otherwise the
+// secrets the value shows by its shape (MY_CONN=host=db password=x learns
+// x).
 func (m *Masker) AddVar(name, value string) {
 	if SecretName(name) {
 		m.Add(value)
+		return
 	}
+	m.Add(Secrets(value)...)
 }
 
 // AddEnv learns the values of env's secret variables.
@@ -118,13 +125,17 @@ func (m *Masker) AddEnv(env map[string]string) {
 	}
 }
 
-// AddArgs learns the password arguments of a command line (see Args).
+// AddArgs learns the password arguments of a command line (see Args) and
+// the secrets its arguments show by their shape (see Text).
 func (m *Masker) AddArgs(args []string) {
 	m.Add(secretArgs(args)...)
+	for _, a := range args {
+		m.Add(Secrets(a)...)
+	}
 }
 
-// String returns s with every learned secret replaced by Hidden, and the
-// password in any URL's user information too.
+// String returns s with every learned secret replaced by Hidden, and every
+// secret that s shows by its shape (see Text).
 func (m *Masker) String(s string) string {
 	if m != nil {
 		m.mu.RLock()
@@ -135,15 +146,16 @@ func (m *Masker) String(s string) string {
 		}
 		m.mu.RUnlock()
 	}
-	return urlPasswords(s)
+	return Text(s)
 }
 
 // Args returns a copy of a command line with its password arguments
 // replaced by Hidden: --password X, --password=X, --pass, --requirepass,
 // -a X of redis-cli, -pX of the MySQL clients, -p X of the MongoDB shells,
-// -u user:password of curl, --user=user:password, NAME=value assignments of
-// secret variables, and passwords in URLs. A shell command string
-// (sh -c "...") is masked word by word.
+// -u user:password of curl, --user=user:password, the values of secret
+// headers given with -H or --header (Authorization, X-Api-Key...),
+// NAME=value assignments of secret variables, and whatever Text hides. A
+// shell command string (sh -c "...") is masked word by word.
 func Args(args []string) []string {
 	var secrets []string
 	for _, v := range secretArgs(args) {
@@ -156,7 +168,7 @@ func Args(args []string) []string {
 		for _, s := range secrets {
 			a = strings.ReplaceAll(a, s, Hidden)
 		}
-		out[i] = urlPasswords(a)
+		out[i] = Text(a)
 	}
 	return out
 }
@@ -250,6 +262,22 @@ func scanArgs(ws []string) []string {
 				out = append(out, next)
 			}
 			continue
+		case "-H", "--header":
+			v := next
+			if hasVal {
+				v = val
+			}
+			if name, value, ok := strings.Cut(v, ":"); ok && (secretKey(strings.TrimSpace(name)) ||
+				strings.EqualFold(strings.TrimSpace(name), "cookie")) {
+				value = strings.TrimSpace(value)
+				if strings.EqualFold(strings.TrimSpace(name), "authorization") || strings.EqualFold(strings.TrimSpace(name), "proxy-authorization") {
+					if sch, cred, ok := strings.Cut(value, " "); ok && isScheme(sch) {
+						value = strings.TrimSpace(cred)
+					}
+				}
+				out = append(out, value)
+			}
+			continue
 		case "-u", "--user":
 			v := next
 			if hasVal {
@@ -280,40 +308,15 @@ func isRedisCLI(tool string) bool {
 	return false
 }
 
+// isMySQLClient reports whether tool is a MySQL or MariaDB client, whose
+// -pSECRET is a password (the server and other tools are not).
 func isMySQLClient(tool string) bool {
-	return strings.HasPrefix(tool, "mysql") || strings.HasPrefix(tool, "mariadb")
+	switch tool {
+	case "mysql", "mysqladmin", "mysqldump", "mysqlshow", "mysqlcheck", "mysqlimport", "mysqlslap", "mysqlpump", "mysql_upgrade",
+		"mariadb", "mariadb-admin", "mariadb-dump", "mariadb-show", "mariadb-check", "mariadb-import", "mariadb-slap", "mariadb-upgrade":
+		return true
+	}
+	return false
 }
 
 func isMongoShell(tool string) bool { return tool == "mongosh" || tool == "mongo" }
-
-// urlPasswords replaces the password of every URL with user information in
-// s ("postgres://app:s3cret@db/x" → "postgres://app:****@db/x").
-func urlPasswords(s string) string {
-	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
-		return s
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "://")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i+3])
-		s = s[i+3:]
-		end := strings.IndexAny(s, " \t\n\"'/?#")
-		if end < 0 {
-			end = len(s)
-		}
-		auth := s[:end]
-		at := strings.LastIndexByte(auth, '@')
-		colon := strings.IndexByte(auth, ':')
-		if at > 0 && colon >= 0 && colon < at {
-			b.WriteString(auth[:colon+1] + Hidden + auth[at:])
-			s = s[end:]
-			continue
-		}
-		b.WriteString(auth)
-		s = s[end:]
-	}
-}
