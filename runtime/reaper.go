@@ -90,7 +90,8 @@ type projectVerdict struct {
 	Kept    string // why it is kept ("failure", "reuse"), "" if it is not
 }
 
-// Pruned is one project that Prune or the reaper removed.
+// Pruned is one project that Prune or the reaper removed, or skipped
+// because a running process uses it (Skipped).
 type Pruned struct {
 	// Project is the stack instance's project name.
 	Project string
@@ -105,6 +106,9 @@ type Pruned struct {
 	// Shared is the compose project name of a stack from Shared ("" for
 	// other stacks).
 	Shared string
+	// Skipped is set when the stack was not removed because a running
+	// process uses it (Reason says so); Resources is then 0.
+	Skipped bool
 }
 
 // reap removes the projects that policy condemns and reports them.
@@ -142,8 +146,26 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 			reasons[p] = fmt.Sprintf("its owner cannot be checked from here and it is %s old (more than %s)", age, policy.maxAge)
 		}
 	}
+	// A stack that a live process uses stays, whoever owns it (inuse.go);
+	// the others are claimed until they are gone.
+	var skipped []string
+	claims := map[string]func(bool){}
+	for p := range reasons {
+		release, ok := claimForRemoval(p)
+		if !ok {
+			skipped = append(skipped, p)
+			delete(reasons, p)
+			continue
+		}
+		claims[p] = release
+	}
+	defer func() {
+		for _, release := range claims {
+			release(false)
+		}
+	}()
 	if len(reasons) == 0 {
-		return nil, nil
+		return skippedInUse(skipped, sharedOrigins), nil
 	}
 	removed, err := removeLabelled(ctx, eng, labels, nil, func(r engine.Resource) bool {
 		return reasons[r.Labels[labelProject]] == ""
@@ -159,11 +181,26 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 	for p, why := range reasons {
 		sort.Strings(what[p])
 		out = append(out, Pruned{Project: p, Reason: why, Resources: count[p], Removed: what[p], Shared: sharedOrigins[p]})
+		claims[p](true)
+		delete(claims, p)
 		removeLockDir(p)
 		removeKeptDir(p)
 	}
+	out = append(out, skippedInUse(skipped, sharedOrigins)...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
 	return out, err
+}
+
+// skippedInUse reports the projects that a removal skipped because a live
+// process uses them.
+func skippedInUse(projects []string, sharedOrigins map[string]string) []Pruned {
+	var out []Pruned
+	for _, p := range projects {
+		out = append(out, Pruned{Project: p, Skipped: true, Shared: sharedOrigins[p],
+			Reason: "a running process uses it; it goes once its users end (run prune again then)"})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
+	return out
 }
 
 // judgeProjects groups resources by project and judges each project's

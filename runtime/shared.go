@@ -246,6 +246,11 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	}
 	sh := &sharedStart{plan: plan, cfg: cfg, eng: eng, base: base, dir: dir, res: res, mask: m, run: run, keys: keys}
 	sh.project = sharedProjectName(plan.Name, keys.key)
+	// In use by this process from now on: no other process removes it
+	// (inuse.go), however its owner fares.
+	if err := holdInUse(ctx, sh.project); err != nil {
+		return fail(err)
+	}
 	keyed := time.Since(t0)
 
 	// Most calls find the stack ready, without waiting for the lock.
@@ -596,11 +601,22 @@ func (sh *sharedStart) removeDrifted(ctx context.Context) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if err := sh.remove(ctx, map[string]string{labelShared: k}); err != nil {
+		project := sharedProjectName(sh.plan.Name, k)
+		// A process of another run still uses it: its tests keep it, and
+		// this run gets a new stack beside it; the next run that finds it
+		// unused (or prune) removes it.
+		release, ok := claimForRemoval(project)
+		if !ok {
+			sh.notice("composegen: kept shared stack %s changed (what it was started from) but a running process uses it: starting a new one beside it; the next run that finds it unused removes it", project)
+			continue
+		}
+		err := sh.remove(ctx, map[string]string{labelShared: k})
+		release(err == nil)
+		if err != nil {
 			sh.logf("composegen: %v", err)
 			continue
 		}
-		sh.replaced = append(sh.replaced, replaced{sharedProjectName(sh.plan.Name, k), "what it was started from changed"})
+		sh.replaced = append(sh.replaced, replaced{project, "what it was started from changed"})
 	}
 }
 

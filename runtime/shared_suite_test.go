@@ -510,3 +510,45 @@ func TestSharedStandaloneBinary(t *testing.T) {
 		})
 	}
 }
+
+// The run's watcher dies (SIGKILL) while its test binaries use the shared
+// stack, and package d, which does not use it, starts a stack of its own
+// (its start runs the reaper) and asks prune to remove the shared one: no
+// process of the run removes it, prune says it skipped it, and every test
+// on it passes. Once the run is over nothing uses it, and prune removes it.
+func TestSharedWatcherKilled(t *testing.T) {
+	s := newSuite(t, "killwatcher")
+	s.pkgs = append(s.pkgs, "./internal/sharedsuite/d")
+	s.args = []string{"-p=4"} // every package at once: they wait for each other
+	s.keep = true             // its watcher is dead: nothing removes it at the end
+	r := s.run()
+	eng, _ := engineOf(t)
+	t.Cleanup(func() { removePlan(t, eng, s.name) })
+	if r.code != 0 {
+		t.Fatalf("go test failed:\n%s", r.out)
+	}
+	project, _ := r.attached(t, 9)
+	if len(r.field("WATCHER")) != 1 || len(r.field("KILLED-WATCHER")) != 1 {
+		t.Fatalf("the watcher was not killed once: %v", r.lines)
+	}
+	if n := len(r.field("OK")); n != 9 {
+		t.Errorf("%d tests passed the isolation checks on the shared stack, want 9", n)
+	}
+	pr := r.field("PRUNED")
+	if len(pr) != 1 || pr[0][1] != project || pr[0][2] != "skipped=true" {
+		t.Errorf("prune during the run: %v, want the shared stack %s skipped", pr, project)
+	}
+	if len(listPlan(t, eng, s.name)) == 0 {
+		t.Fatal("the shared stack is gone after the run; it should wait for prune or the reaper")
+	}
+	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: project})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pruned) != 1 || pruned[0].Skipped || pruned[0].Resources == 0 {
+		t.Fatalf("prune after the run: %+v, want the stack removed", pruned)
+	}
+	for _, r := range listPlan(t, eng, s.name) {
+		t.Errorf("left after prune: %s %s", r.Kind, r.ID)
+	}
+}

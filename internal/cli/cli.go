@@ -139,6 +139,10 @@ func Prune(ctx context.Context, e *Env, args []string) int {
 		if p.Shared != "" {
 			name += " (shared stack of " + p.Shared + ")"
 		}
+		if p.Skipped {
+			fmt.Fprintf(e.Stdout, "skipped %s: %s\n", name, p.Reason)
+			continue
+		}
 		fmt.Fprintf(e.Stdout, "removed %s: %s; %d resource(s)\n", name, p.Reason, p.Resources)
 		if *verbose {
 			for _, r := range p.Removed {

@@ -8,7 +8,7 @@
 //	COMPOSEGEN_SUITE_NAME    the plan's name (unique per parent test run)
 //	COMPOSEGEN_SUITE_REPORT  the report file (one line per event)
 //	COMPOSEGEN_SUITE_MODE    share, fail, panic, timeout, sigkill, wait,
-//	                         startfail, dead
+//	                         startfail, dead, killwatcher
 //	COMPOSEGEN_SUITE_DRIFT   a value the plan interpolates (key drift)
 package sharedsuite
 
@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/owner"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -148,6 +151,16 @@ func Run(t *testing.T, pkg string, victim bool) {
 	if mode == "wait" {
 		time.Sleep(10 * time.Minute) // until the parent interrupts go test
 	}
+	if mode == "killwatcher" {
+		if victim {
+			KillWatcher(t, s)
+			Report("KILLED-WATCHER %s", pkg)
+		}
+		// Every test uses the stack after its watcher died and after
+		// package d, which does not use it, started a stack of its own
+		// (and so ran the reaper) and asked prune to remove it.
+		AwaitReport(t, "D-DONE")
+	}
 	Isolation(t, s, pkg)
 }
 
@@ -216,4 +229,88 @@ func Isolation(t *testing.T, s *runtime.Stack, pkg string) {
 		t.Errorf("leased database holds %d keys, want %d", len(keys), rows)
 	}
 	Report("OK %s %s", pkg, t.Name())
+}
+
+// KillWatcher kills, with SIGKILL, the watcher process that owns the
+// shared stack s (named by its owner labels), as the OOM killer or a kill
+// aimed at test binaries would.
+func KillWatcher(t *testing.T, s *runtime.Stack) {
+	ctx := context.Background()
+	eng, err := engines.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := eng.List(ctx, map[string]string{"com.docker.compose.project": s.ProjectName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range list {
+		if id, _, ok := owner.FromLabels(r.Labels); ok {
+			if id.Pid == os.Getpid() {
+				t.Fatalf("the shared stack's owner is this test binary, not a watcher")
+			}
+			if err := syscall.Kill(id.Pid, syscall.SIGKILL); err != nil {
+				t.Fatalf("kill the watcher %d: %v", id.Pid, err)
+			}
+			for owner.Judge(id) != owner.Dead {
+				time.Sleep(10 * time.Millisecond)
+			}
+			Report("WATCHER %s", strconv.Itoa(id.Pid))
+			return
+		}
+	}
+	t.Fatalf("no owner labels on the shared stack %s", s.ProjectName())
+}
+
+// AwaitReport waits until a line of the report starts with prefix, and
+// returns its fields.
+func AwaitReport(t *testing.T, prefix string) []string {
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(os.Getenv("COMPOSEGEN_SUITE_REPORT"))
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, prefix+" ") || l == prefix {
+				return strings.Fields(l)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s in the report after 3 minutes", prefix)
+	return nil
+}
+
+// OwnStack is package d's test in killwatcher mode: it does not use the
+// shared stack; it waits until its watcher was killed, starts a stack of
+// its own (a start runs the reaper) and asks prune to remove the shared
+// stack, which processes of the run use: prune must skip it.
+func OwnStack(t *testing.T) {
+	if Mode() != "killwatcher" {
+		t.Skip("killwatcher mode only")
+	}
+	attach := AwaitReport(t, "ATTACH")
+	AwaitReport(t, "KILLED-WATCHER")
+	project := attach[3]
+	own := &composeplan.Plan{
+		Name: os.Getenv("COMPOSEGEN_SUITE_NAME") + "-own",
+		Services: []composeplan.ServiceSpec{{
+			Name: "redis", Image: "redis:7-alpine", Kind: "redis",
+			Ports: []composeplan.PortSpec{{Target: 6379, Protocol: "tcp"}},
+			Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+		}},
+	}
+	runtime.Start(t, own)
+	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: project})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pruned {
+		if p.Project == project {
+			if !p.Skipped {
+				t.Errorf("prune removed the shared stack in use: %+v", p)
+			}
+			Report("PRUNED %s skipped=%t %s", project, p.Skipped, p.Reason)
+		}
+	}
+	time.Sleep(time.Second) // the reaper of the start above ran too
+	Report("D-DONE")
 }
