@@ -256,6 +256,14 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	// Most calls find the stack ready, without waiting for the lock.
 	switch s, st, err := sh.attach(ctx); st {
 	case attachReady:
+		if cfg.reuse {
+			// Earlier versions of this stack that were in use when it
+			// started go once their users ended.
+			sh.removeDrifted(ctx)
+			for _, r := range sh.replaced {
+				sh.notice("composegen: kept shared stack %s removed: %s, and its users ended", r.project, r.why)
+			}
+		}
 		if cfg.verbose {
 			sh.logf("composegen: attached to shared stack %s in %s (engine %s, key %s, attach %s)", s.project,
 				(opened + time.Since(t0)).Round(time.Millisecond), opened.Round(time.Millisecond), keyed.Round(time.Millisecond), (time.Since(t0) - keyed).Round(time.Millisecond))

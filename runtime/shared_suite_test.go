@@ -552,3 +552,76 @@ func TestSharedWatcherKilled(t *testing.T) {
 		t.Errorf("left after prune: %s %s", r.Kind, r.ID)
 	}
 }
+
+// A kept stack in use is never removed under its tests: a second run whose
+// inputs changed (COMPOSEGEN_REUSE=1) starts a new stack beside it, and
+// prune skips it; run 1 passes on it. Once its users ended, the next run
+// of the new version removes it.
+func TestSharedReuseDriftWhileInUse(t *testing.T) {
+	eng, _ := engineOf(t)
+	s1 := newSuite(t, "hold")
+	s1.env, s1.keep = []string{"COMPOSEGEN_REUSE=1"}, true
+	t.Cleanup(func() { removePlan(t, eng, s1.name) })
+	done := make(chan *suiteResult, 1)
+	go func() { done <- s1.run() }()
+	deadline := time.Now().Add(4 * time.Minute)
+	for strings.Count(readFile(s1.report), "ATTACH ") < 9 {
+		if time.Now().After(deadline) {
+			t.Fatalf("run 1 did not attach 9 tests:\n%s", readFile(s1.report))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p1 := strings.Fields(strings.SplitN(readFile(s1.report), "\n", 2)[0])[3]
+
+	// Run 2, drifted, while run 1 uses the kept stack.
+	s2 := newSuite(t, "share")
+	s2.name = s1.name
+	s2.env, s2.keep = []string{"COMPOSEGEN_REUSE=1", "COMPOSEGEN_SUITE_DRIFT=changed"}, true
+	r2 := s2.run()
+	if r2.code != 0 {
+		t.Fatalf("run 2 failed:\n%s", r2.out)
+	}
+	p2, _ := r2.attached(t, 9)
+	if p2 == p1 {
+		t.Fatalf("the drifted run attached to %s", p1)
+	}
+	if !strings.Contains(r2.out, "kept shared stack "+p1+" changed (what it was started from) but a running process uses it") {
+		t.Errorf("run 2 did not say it left %s to its users:\n%s", p1, r2.out)
+	}
+	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: p1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pruned) != 1 || !pruned[0].Skipped {
+		t.Errorf("prune of the kept stack in use: %+v, want it skipped", pruned)
+	}
+
+	if err := os.WriteFile(s1.report, []byte(readFile(s1.report)+"RELEASE\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r1 := <-done
+	if r1.code != 0 {
+		t.Fatalf("run 1 failed on the kept stack in use:\n%s", r1.out)
+	}
+	if n := len(r1.field("OK")); n != 9 {
+		t.Errorf("run 1: %d tests passed on the kept stack, want 9", n)
+	}
+
+	// Run 3, of the new version: attaches to run 2's stack and removes
+	// run 1's, which nobody uses any more.
+	r3 := s2.run()
+	if r3.code != 0 {
+		t.Fatalf("run 3 failed:\n%s", r3.out)
+	}
+	if p3, _ := r3.attached(t, 9); p3 != p2 {
+		t.Errorf("run 3 used %s, want the kept %s", p3, p2)
+	}
+	for _, res := range listPlan(t, eng, s1.name) {
+		if res.Labels["com.docker.compose.project"] == p1 {
+			t.Errorf("the old stack's %s %s is left after its users ended", res.Kind, res.Name)
+		}
+	}
+	if _, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: p2}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -8,7 +8,7 @@
 //	COMPOSEGEN_SUITE_NAME    the plan's name (unique per parent test run)
 //	COMPOSEGEN_SUITE_REPORT  the report file (one line per event)
 //	COMPOSEGEN_SUITE_MODE    share, fail, panic, timeout, sigkill, wait,
-//	                         startfail, dead, killwatcher
+//	                         startfail, dead, killwatcher, hold
 //	COMPOSEGEN_SUITE_DRIFT   a value the plan interpolates (key drift)
 package sharedsuite
 
@@ -150,6 +150,10 @@ func Run(t *testing.T, pkg string, victim bool) {
 	}
 	if mode == "wait" {
 		time.Sleep(10 * time.Minute) // until the parent interrupts go test
+	}
+	if mode == "hold" {
+		// The parent test runs other things while this run uses the stack.
+		AwaitReport(t, "RELEASE")
 	}
 	if mode == "killwatcher" {
 		if victim {
