@@ -44,11 +44,11 @@ func WithServices(services ...ServiceName) runtime.Option {
 // Stack is a running instance of the compose project "orders"
 // (../compose.yaml), with one field per service.
 type Stack struct {
-	// Postgres is the service "postgres"; nil unless this stack instance runs it
-	// (see [WithServices]).
+	// Postgres is the service "postgres"; nil when [WithServices] leaves it out
+	// (its methods then panic, saying so).
 	Postgres *Postgres
-	// Redis is the service "redis"; nil unless this stack instance runs it (see
-	// [WithServices]).
+	// Redis is the service "redis"; nil when [WithServices] leaves it out (its
+	// methods then panic, saying so).
 	Redis *Redis
 
 	rt *runtime.Stack
@@ -127,6 +127,7 @@ func StartPostgres(t testing.TB, opts ...runtime.Option) *Postgres {
 // ephemeral host port (on the compose file's host port with
 // [runtime.WithFixedPorts]).
 func (s *Postgres) Port5432() runtime.Port {
+	s.mustRun()
 	return s.svc.Port(5432, "tcp")
 }
 
@@ -134,6 +135,7 @@ func (s *Postgres) Port5432() runtime.Port {
 // postgres://user:password@host:port/db?sslmode=disable, for pgx, lib/pq and
 // database/sql; user, password and database are escaped.
 func (s *Postgres) DSN() string {
+	s.mustRun()
 	return templates.PostgresDSN(s.svc)
 }
 
@@ -145,12 +147,14 @@ func (s *Postgres) DSN() string {
 // packages.
 func (s *Postgres) FreshDSN(t testing.TB) string {
 	t.Helper()
+	s.mustRun()
 	return templates.PostgresFreshDSN(t, s.svc)
 }
 
 // User returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default
 // "postgres".
 func (s *Postgres) User() string {
+	s.mustRun()
 	return templates.PostgresUser(s.svc)
 }
 
@@ -158,12 +162,14 @@ func (s *Postgres) User() string {
 // POSTGRES_PASSWORD_FILE, read from the running container with trailing
 // newlines trimmed as the entrypoint does ("" when it cannot be read).
 func (s *Postgres) Password() string {
+	s.mustRun()
 	return templates.PostgresPassword(s.svc)
 }
 
 // Database returns POSTGRES_DB (or the content of POSTGRES_DB_FILE), default
 // the user's name.
 func (s *Postgres) Database() string {
+	s.mustRun()
 	return templates.PostgresDatabase(s.svc)
 }
 
@@ -171,6 +177,7 @@ func (s *Postgres) Database() string {
 // the compose file's values interpolated when the stack started, with the test
 // process's environment, the options and .env.
 func (s *Postgres) Env() PostgresEnv {
+	s.mustRun()
 	return PostgresEnv{
 		PostgresDB:       s.svc.Env("POSTGRES_DB"),
 		PostgresPassword: s.svc.Env("POSTGRES_PASSWORD"),
@@ -181,12 +188,14 @@ func (s *Postgres) Env() PostgresEnv {
 // Healthcheck returns a copy of the healthcheck of service "postgres" as
 // declared in the compose file, nil when it declares none.
 func (s *Postgres) Healthcheck() *runtime.Healthcheck {
+	s.mustRun()
 	return s.svc.Healthcheck()
 }
 
 // InternalAddr returns "postgres:port", the address other containers of the
 // stack use to reach container port port of service "postgres".
 func (s *Postgres) InternalAddr(port int) string {
+	s.mustRun()
 	return s.svc.InternalAddr(port)
 }
 
@@ -194,6 +203,7 @@ func (s *Postgres) InternalAddr(port int) string {
 // replica order: the first is the replica s stands for in the Stack, and each
 // has its own host ports.
 func (s *Postgres) Replicas() []*Postgres {
+	s.mustRun()
 	rs := s.svc.Replicas()
 	out := make([]*Postgres, len(rs))
 	for i, r := range rs {
@@ -205,7 +215,17 @@ func (s *Postgres) Replicas() []*Postgres {
 // Service returns the runtime service "postgres", for what the typed methods
 // do not cover: Exec, logs, the container id, any port.
 func (s *Postgres) Service() *runtime.Service {
+	s.mustRun()
 	return s.svc
+}
+
+// mustRun panics when s is nil, as the Stack's Postgres field is when the
+// stack instance does not run service "postgres", with what starts the
+// service.
+func (s *Postgres) mustRun() {
+	if s == nil {
+		panic("composegen: Stack.Postgres is nil: this stack instance does not run service \"postgres\" because WithServices left it out; add ServicePostgres to WithServices (or start the stack without WithServices)")
+	}
 }
 
 // PostgresEnv is the environment of service "postgres", one field per variable
@@ -242,16 +262,19 @@ func StartRedis(t testing.TB, opts ...runtime.Option) *Redis {
 // ephemeral host port (on the compose file's host port with
 // [runtime.WithFixedPorts]).
 func (s *Redis) Port6379() runtime.Port {
+	s.mustRun()
 	return s.svc.Port(6379, "tcp")
 }
 
 // Addr returns host:port of the server, for go-redis's Options.Addr.
 func (s *Redis) Addr() string {
+	s.mustRun()
 	return templates.RedisAddr(s.svc)
 }
 
 // URL returns redis://[:password@]host:port/0, for redis.ParseURL.
 func (s *Redis) URL() string {
+	s.mustRun()
 	return templates.RedisURL(s.svc)
 }
 
@@ -261,12 +284,14 @@ func (s *Redis) URL() string {
 // than share one.
 func (s *Redis) FreshURL(t testing.TB) string {
 	t.Helper()
+	s.mustRun()
 	return templates.RedisFreshURL(t, s.svc)
 }
 
 // Password returns the password set with --requirepass in the service's
 // command (or REDIS_ARGS for redis-stack), "" when none.
 func (s *Redis) Password() string {
+	s.mustRun()
 	return templates.RedisPassword(s.svc)
 }
 
@@ -274,18 +299,21 @@ func (s *Redis) Password() string {
 // compose file's values interpolated when the stack started, with the test
 // process's environment, the options and .env.
 func (s *Redis) Env() RedisEnv {
+	s.mustRun()
 	return RedisEnv{}
 }
 
 // Healthcheck returns a copy of the healthcheck of service "redis" as declared
 // in the compose file, nil when it declares none.
 func (s *Redis) Healthcheck() *runtime.Healthcheck {
+	s.mustRun()
 	return s.svc.Healthcheck()
 }
 
 // InternalAddr returns "redis:port", the address other containers of the stack
 // use to reach container port port of service "redis".
 func (s *Redis) InternalAddr(port int) string {
+	s.mustRun()
 	return s.svc.InternalAddr(port)
 }
 
@@ -293,6 +321,7 @@ func (s *Redis) InternalAddr(port int) string {
 // order: the first is the replica s stands for in the Stack, and each has its
 // own host ports.
 func (s *Redis) Replicas() []*Redis {
+	s.mustRun()
 	rs := s.svc.Replicas()
 	out := make([]*Redis, len(rs))
 	for i, r := range rs {
@@ -304,7 +333,16 @@ func (s *Redis) Replicas() []*Redis {
 // Service returns the runtime service "redis", for what the typed methods do
 // not cover: Exec, logs, the container id, any port.
 func (s *Redis) Service() *runtime.Service {
+	s.mustRun()
 	return s.svc
+}
+
+// mustRun panics when s is nil, as the Stack's Redis field is when the stack
+// instance does not run service "redis", with what starts the service.
+func (s *Redis) mustRun() {
+	if s == nil {
+		panic("composegen: Stack.Redis is nil: this stack instance does not run service \"redis\" because WithServices left it out; add ServiceRedis to WithServices (or start the stack without WithServices)")
+	}
 }
 
 // RedisEnv is the environment of service "redis", which sets no variables in

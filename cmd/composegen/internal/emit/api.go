@@ -107,7 +107,7 @@ func (g *gen) stack() {
 		if s.Replicas > 1 {
 			d += fmt.Sprintf(" (its first replica; see [%s.Replicas])", s.TypeName)
 		}
-		d += "; nil unless this stack instance runs it (see [" + model.WithServicesFunc + "])."
+		d += "; " + s.Absent
 		fields = append(fields, doc(d).Id(s.TypeName).Op("*").Id(s.TypeName))
 	}
 	fields = append(fields, jen.Line().Id("rt").Op("*").Qual(runtimePkg, "Stack"))

@@ -114,6 +114,7 @@ func (b *builder) names() error {
 	if err := assignTopNames(b.p.Services, b.p.Profiles); err != nil {
 		return diag.Errors{{Severity: diag.Error, Field: "services", Message: err.Error()}}
 	}
+	b.absence()
 	return nil
 }
 
