@@ -130,6 +130,12 @@ func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *un
 	case "service_completed_successfully":
 		for _, rep := range dep.replicas {
 			if code := rep.exit(); code != 0 {
+				// The dependency's own error, as its exit watcher reports it
+				// (whichever comes first is the start's error: the same);
+				// the failure dump lists r as not started.
+				if err := rep.exitError(); err != nil {
+					return err
+				}
 				return fmt.Errorf("service %q: exited with code %d, so %q, which depends on it, was not started%s", rep.label(), code, r.label(), rep.logTail())
 			}
 		}
