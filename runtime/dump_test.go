@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +109,42 @@ func TestTestFailureDumpGolden(t *testing.T) {
 		t.Fatal("app did not exit")
 	}
 	golden(t, "dump_test_failure", s.Diagnostics(context.Background()))
+}
+
+// TestTimeoutDumpTopDown: when the start times out, the service the start
+// waited for (running, not ready) comes first with its last probes and
+// logs; the services waiting for it, and the ready ones, follow in one line
+// each.
+func TestTimeoutDumpTopDown(t *testing.T) {
+	plan, scripts := dumpPlan()
+	scripts["broker"] = behaviour{} // never answers
+	eng := newFakeEngine(t, scripts)
+	_, err := upFake(t, eng, plan, WithTimeout(time.Second))
+	if err == nil {
+		t.Fatal("the start succeeded")
+	}
+	msg := err.Error()
+	head, others, ok := strings.Cut(msg, "\nother services:\n")
+	if !ok {
+		t.Fatalf("no list of the other services:\n%s", msg)
+	}
+	if !strings.Contains(head, "not ready:\n"+`service "broker": running, not ready; ports 6379/tcp`) || !strings.Contains(head, "last probes:\n\t") {
+		t.Errorf("the broker is not described first, with its probes:\n%s", msg)
+	}
+	if strings.Count(head, `service "`) != 1 {
+		t.Errorf("more than the broker is described in full:\n%s", msg)
+	}
+	lines := strings.Split(others, "\n")
+	slices.Sort(lines)
+	want := []string{
+		"\tapp: created, never started (waiting for its dependencies)",
+		"\tdb: running, ready; ports 5432/tcp→127.0.0.1:PORT",
+		"\tmigrate: created, never started (waiting for its dependencies)",
+	}
+	for i := range lines {
+		lines[i] = reHostPort.ReplaceAllString(lines[i], "127.0.0.1:PORT")
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("other services:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
 }

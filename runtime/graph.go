@@ -248,15 +248,25 @@ func (s *Stack) timeoutError(cause error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
+	// In full: the services that were not ready and not waiting for a
+	// dependency (what the start waited for); in one line: the others.
+	full := func(r *Service) bool { return !closed(r.readyCh) && !r.waiting() }
+	some := false
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			some = some || full(r)
+		}
+	}
+	if !some {
+		full = func(r *Service) bool { return !closed(r.readyCh) }
+	}
 	var b strings.Builder
 	for _, u := range s.order {
 		for _, r := range u.replicas {
-			if closed(r.readyCh) {
-				continue
+			if full(r) {
+				fmt.Fprintf(&b, "\n%s", r.describe(ctx))
 			}
-			fmt.Fprintf(&b, "\n%s", r.describe(ctx))
 		}
 	}
-	notReady := func(r *Service) bool { return !closed(r.readyCh) } // described above
-	return fmt.Errorf("%w after %s; not ready:%s%s", cause, time.Since(s.t0).Round(time.Millisecond), b.String(), s.others(ctx, notReady))
+	return fmt.Errorf("%w after %s; not ready:%s%s", cause, time.Since(s.t0).Round(time.Millisecond), b.String(), s.others(ctx, full))
 }

@@ -102,6 +102,31 @@ func (u *unit) watch(ctx context.Context) {
 	go all(func(r *Service) chan struct{} { return r.exitedCh }, u.completed)
 }
 
+// waiting reports whether the replica was not started because it waits for
+// a dependency's condition.
+func (r *Service) waiting() bool {
+	if closed(r.startedCh) {
+		return false
+	}
+	for _, d := range r.spec.DependsOn {
+		dep := r.stack.units[d.Service]
+		if dep == nil {
+			continue
+		}
+		ch := dep.started
+		switch d.Condition {
+		case "service_healthy":
+			ch = dep.healthy
+		case "service_completed_successfully":
+			ch = dep.completed
+		}
+		if !closed(ch) {
+			return true
+		}
+	}
+	return false
+}
+
 // waitFor blocks until dependency d's condition holds for dep.
 func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *unit) error {
 	var ch chan struct{}
