@@ -155,14 +155,16 @@ func (r *Service) head(ctx context.Context) headline {
 	return h
 }
 
-// failureText is a replica's failure without its `service "label": `
-// prefix, which the dump already shows.
+// failureText is a replica's failure in one line, without its `service
+// "label": ` prefix, which the dump already shows, and without the log
+// lines that follow it (the dump shows them apart).
 func failureText(r *Service, failure error) string {
 	var de *depError
 	if errors.As(failure, &de) {
 		return fmt.Sprintf("its dependency %q failed", de.dep)
 	}
-	msg := failure.Error()
+	msg, _, _ := strings.Cut(failure.Error(), "\n")
+	msg = strings.TrimSuffix(msg, "; last logs:")
 	if rest, ok := strings.CutPrefix(msg, fmt.Sprintf("service %q: ", r.label())); ok {
 		return rest
 	}
