@@ -79,8 +79,9 @@ func (s *Stack) Runtime() *runtime.Stack {
 // Start starts the services without a profile of the compose project "suite"
 // (or the services selected with [WithServices] and the services they depend
 // on) and waits until each is ready. The stack is torn down at t.Cleanup. When
-// it cannot start, Start fails the test with each service's last log lines,
-// healthcheck outputs, exit code and ports.
+// it cannot start, Start fails the test with the failing service's cause (exit
+// code, healthcheck output) and last log lines, then the state, readiness and
+// ports of each other service.
 //
 // The options are those of package runtime ([runtime.Option]).
 func Start(t testing.TB, opts ...runtime.Option) *Stack {
