@@ -314,8 +314,8 @@ func (s *Postgres) DSN() string {
 // test: each test sees only its own rows. Safe for parallel tests of many
 // packages.
 func (s *Postgres) FreshDSN(t testing.TB) string {
-	t.Helper()
 	s.mustRun()
+	t.Helper()
 	return templates.PostgresFreshDSN(t, s.svc)
 }
 
@@ -451,8 +451,8 @@ func (s *Redis) URL() string {
 // and when t ends; when all are leased it waits (up to t's deadline) rather
 // than share one.
 func (s *Redis) FreshURL(t testing.TB) string {
-	t.Helper()
 	s.mustRun()
+	t.Helper()
 	return templates.RedisFreshURL(t, s.svc)
 }
 

@@ -18,7 +18,7 @@ func (g *gen) service(i int) {
 	for _, m := range s.Methods {
 		if m.PerTest {
 			g.decl(doc(m.Name+" "+m.Doc), jen.Func().Params(recv.Clone()).Id(m.Name).Params(jen.Id("t").Qual("testing", "TB")).Add(methodResult(m)).
-				Block(jen.Id("t").Dot("Helper").Call(), guard(), jen.Return(jen.Qual(templatesPkg, m.Func).Call(jen.Id("t"), jen.Id("s").Dot("svc")))))
+				Block(guard(), jen.Id("t").Dot("Helper").Call(), jen.Return(jen.Qual(templatesPkg, m.Func).Call(jen.Id("t"), jen.Id("s").Dot("svc")))))
 			continue
 		}
 		g.decl(doc(m.Name+" "+m.Doc), jen.Func().Params(recv.Clone()).Id(m.Name).Params().Add(methodResult(m)).
