@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -19,48 +20,126 @@ const (
 	tailBytes = 4 << 10
 )
 
-// Diagnostics describes every service of the stack as it is now: state,
-// exit code, port map, last probe outputs and last log lines. Secrets are
-// masked.
+// Diagnostics describes every service of the stack as it is now, the
+// services in trouble first (not ready, exited, restarted, gone), then the
+// others; each with its state, exit code, port map, whether it became
+// ready, and its last log lines (stdout and stderr together, in the order
+// the engine recorded them). The last probe and healthcheck outputs are
+// shown for a service that did not become ready; those of a service that
+// did are its start-up history, not a failure, and are left out. Secrets
+// are masked.
 func (s *Stack) Diagnostics(ctx context.Context) string {
-	var b strings.Builder
-	for i, u := range s.order {
-		for j, r := range u.replicas {
-			if i > 0 || j > 0 {
-				b.WriteString("\n")
+	var bad, good []string
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			h := r.head(ctx)
+			text := fmt.Sprintf("service %q: %s", r.label(), h.text)
+			if !closed(r.readyCh) {
+				text += r.probeTail() // why it did not become ready
 			}
-			b.WriteString(r.describe(ctx))
+			if h.logs {
+				text += r.logTailCtx(ctx)
+			}
+			if h.trouble {
+				bad = append(bad, text)
+			} else {
+				good = append(good, text)
+			}
 		}
 	}
-	return s.mask.String(b.String())
+	return s.mask.String(strings.Join(append(bad, good...), "\n"))
 }
 
-// describe says what is true of the replica now.
-func (r *Service) describe(ctx context.Context) string {
+// others describes, one line each, every replica that skip does not
+// name: its state, ports, and whether it became ready. "" when there is
+// none.
+func (s *Stack) others(ctx context.Context, skip func(*Service) bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "service %q", r.label())
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			if !skip(r) {
+				fmt.Fprintf(&b, "\n\t%s: %s", r.label(), r.head(ctx).text)
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\nother services:" + b.String()
+}
+
+// failedBy reports whether err is the failure of replica r: errors name
+// their service first (`service "label": ...`).
+func failedBy(err error) func(*Service) bool {
+	return func(r *Service) bool {
+		return strings.HasPrefix(err.Error(), fmt.Sprintf("service %q:", r.label()))
+	}
+}
+
+// describe says what is true of the replica now, in full: state, ports,
+// readiness, last probe outputs and last log lines.
+func (r *Service) describe(ctx context.Context) string {
+	h := r.head(ctx)
+	text := fmt.Sprintf("service %q: %s%s", r.label(), h.text, r.probeTail())
+	if h.logs {
+		text += r.logTailCtx(ctx)
+	}
+	return text
+}
+
+// headline is the one-line state of a replica.
+type headline struct {
+	text string
+	// trouble: it did not become ready, or no longer runs as it should.
+	trouble bool
+	// logs: it has a container whose logs can be read.
+	logs bool
+}
+
+// head says in one line what is true of the replica now: its container's
+// state, whether it became ready (or completed, for a one-shot) and its
+// published ports.
+func (r *Service) head(ctx context.Context) headline {
 	id := r.ContainerID()
 	r.mu.Lock()
 	failure := r.err
+	base := r.base
 	r.mu.Unlock()
+	failed := closed(r.failedCh) && failure != nil && !isCancel(failure)
 	if id == "" {
-		switch {
-		case closed(r.failedCh) && failure != nil && !isCancel(failure):
-			fmt.Fprintf(&b, ": not created: %v", failure)
-		default:
-			b.WriteString(": not created (waiting for its dependencies)")
+		if failed {
+			return headline{text: "not created: " + failureText(r, failure), trouble: true}
 		}
-		return b.String()
+		return headline{text: "not created (waiting for its dependencies)", trouble: closed(r.failedCh)}
 	}
 	st, err := r.stack.eng.Inspect(ctx, id)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		b.WriteString(": the container no longer exists (removed outside composegen?)")
-		return b.String()
+		return headline{text: "the container no longer exists (removed outside composegen?)", trouble: true}
 	case err != nil:
-		fmt.Fprintf(&b, ": state unknown (%v)", err)
+		return headline{text: fmt.Sprintf("state unknown (%v)", err), trouble: true, logs: true}
+	}
+	h := headline{logs: true}
+	var b strings.Builder
+	if st.Status == "created" && st.StartedAt.IsZero() && failed {
+		b.WriteString("created, never started: " + failureText(r, failure))
+	} else {
+		b.WriteString(stateText(st, failure))
+	}
+	switch {
+	case r.isCompleted():
+		b.WriteString(", completed")
+	case closed(r.readyCh) && st.Running:
+		b.WriteString(", ready")
+		h.trouble = st.RestartCount > base.RestartCount
+	case closed(r.readyCh):
+		b.WriteString(", after it was ready")
+		h.trouble = true
+	case closed(r.startedCh):
+		b.WriteString(", not ready")
+		h.trouble = true
 	default:
-		b.WriteString(": " + stateText(st, failure))
+		h.trouble = failed
 	}
 	if st.Running {
 		if ports := st.Ports; len(ports) > 0 {
@@ -72,16 +151,47 @@ func (r *Service) describe(ctx context.Context) string {
 			b.WriteString("; no published ports (its network was disconnected?)")
 		}
 	}
+	h.text = b.String()
+	return h
+}
+
+// failureText is a replica's failure in one line, without its `service
+// "label": ` prefix, which the dump already shows, and without the log
+// lines that follow it (the dump shows them apart).
+func failureText(r *Service, failure error) string {
+	var de *depError
+	if errors.As(failure, &de) {
+		return fmt.Sprintf("its dependency %q failed", de.dep)
+	}
+	msg, _, _ := strings.Cut(failure.Error(), "\n")
+	msg = strings.TrimSuffix(msg, "; last logs:")
+	if rest, ok := strings.CutPrefix(msg, fmt.Sprintf("service %q: ", r.label())); ok {
+		return rest
+	}
+	// The error of a dependency it waited for (service_completed_successfully),
+	// which the dump shows with that service.
+	if rest, ok := strings.CutPrefix(msg, "service "); ok {
+		if name, err := strconv.QuotedPrefix(rest); err == nil {
+			return "its dependency " + name + " failed"
+		}
+	}
+	return msg
+}
+
+// probeTail returns "; last probes:" and the replica's last probe and
+// healthcheck outputs, "" when there are none.
+func (r *Service) probeTail() string {
 	r.mu.Lock()
 	probes := append([]string(nil), r.probes...)
 	r.mu.Unlock()
-	if len(probes) > 0 {
-		b.WriteString("; last probes:")
-		for _, p := range probes {
-			fmt.Fprintf(&b, "\n\t%s", p)
-		}
+	if len(probes) == 0 {
+		return ""
 	}
-	b.WriteString(r.logTailCtx(ctx))
+	var b strings.Builder
+	b.WriteString("; last probes:")
+	for _, p := range probes {
+		fmt.Fprintf(&b, "\n\t%s", p)
+	}
 	return b.String()
 }
 

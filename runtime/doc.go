@@ -41,6 +41,13 @@
 // start with the service's name, exit code and last log lines. Stack.Settle
 // waits for the one-shots that nothing waits for (seeds).
 //
+// A failed start reads top-down: the failing service with its cause and
+// its last output lines (stdout and stderr in the order the engine
+// recorded them), then every other service in one line (state, ready or
+// not, ports). The probe and healthcheck outputs of a service that became
+// ready are its start-up history and are left out (see Stack.Diagnostics,
+// the dump of a failed test).
+//
 // # Stale fixtures
 //
 // The generated plan records a hash of each compose file it was generated

@@ -50,6 +50,15 @@ type behaviour struct {
 	// breakIfExecBefore kills the container (exit 1) when an exec arrives
 	// earlier than this: RabbitMQ's CLI creating the Erlang cookie first.
 	breakIfExecBefore time.Duration
+	// output is the container's log, in the order it was written; nil:
+	// one line naming the service and the run.
+	output []fakeLine
+}
+
+// fakeLine is a line of a fake container's output.
+type fakeLine struct {
+	stderr bool
+	text   string
 }
 
 type fakeContainer struct {
@@ -403,7 +412,21 @@ func (f *fakeEngine) Logs(ctx context.Context, id string, opts engine.LogOptions
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s run %d log line\n", c.spec.Service, c.run)
+	if c.script.output == nil {
+		fmt.Fprintf(stdout, "%s run %d log line\n", c.spec.Service, c.run)
+		return nil
+	}
+	lines := c.script.output
+	if opts.Tail > 0 && len(lines) > opts.Tail {
+		lines = lines[len(lines)-opts.Tail:]
+	}
+	for _, l := range lines {
+		w := stdout
+		if l.stderr {
+			w = stderr
+		}
+		fmt.Fprintln(w, l.text)
+	}
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -80,9 +79,11 @@ func (s *Stack) startAll(ctx context.Context) error {
 	err := firstErr
 	mu.Unlock()
 	if err != nil && !isCancel(err) {
-		if ns := s.notStarted(); len(ns) > 0 {
-			err = fmt.Errorf("%w\n(not started: %s)", err, strings.Join(ns, ", "))
-		}
+		// The failing service first (its error has its cause and output),
+		// then every other in one line.
+		dctx, dcancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
+		err = fmt.Errorf("%w%s", err, s.others(dctx, failedBy(err)))
+		dcancel()
 	}
 	if err == nil && ctx.Err() != nil {
 		// The caller's context ended (or Down began): services that saw
@@ -96,22 +97,6 @@ func (s *Stack) startAll(ctx context.Context) error {
 		return s.timeoutError(err)
 	}
 	return err
-}
-
-// notStarted lists the services none of whose containers was started.
-func (s *Stack) notStarted() []string {
-	var out []string
-	for _, u := range s.order {
-		started := false
-		for _, r := range u.replicas {
-			started = started || closed(r.startedCh)
-		}
-		if !started {
-			out = append(out, u.spec.Name)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // sweep checks, once everything reported ready, that every container that
@@ -263,14 +248,25 @@ func (s *Stack) timeoutError(cause error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
+	// In full: the services that were not ready and not waiting for a
+	// dependency (what the start waited for); in one line: the others.
+	full := func(r *Service) bool { return !closed(r.readyCh) && !r.waiting() }
+	some := false
+	for _, u := range s.order {
+		for _, r := range u.replicas {
+			some = some || full(r)
+		}
+	}
+	if !some {
+		full = func(r *Service) bool { return !closed(r.readyCh) }
+	}
 	var b strings.Builder
 	for _, u := range s.order {
 		for _, r := range u.replicas {
-			if closed(r.readyCh) {
-				continue
+			if full(r) {
+				fmt.Fprintf(&b, "\n%s", r.describe(ctx))
 			}
-			fmt.Fprintf(&b, "\n%s", r.describe(ctx))
 		}
 	}
-	return fmt.Errorf("%w after %s; not ready:%s", cause, time.Since(s.t0).Round(time.Millisecond), b.String())
+	return fmt.Errorf("%w after %s; not ready:%s%s", cause, time.Since(s.t0).Round(time.Millisecond), b.String(), s.others(ctx, full))
 }

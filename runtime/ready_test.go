@@ -203,7 +203,7 @@ func TestOneShots(t *testing.T) {
 				}
 				return
 			}
-			wantErr(t, err, `service "migrate": exited with code 3`, "not started: api", "last logs")
+			wantErr(t, err, `service "migrate": exited with code 3`, "last logs", "other services:\n\tapi: created, never started: its dependency \"migrate\" failed")
 			if s := startedServices(eng); s["api"] {
 				t.Error("api was started")
 			}

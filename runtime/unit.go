@@ -102,6 +102,31 @@ func (u *unit) watch(ctx context.Context) {
 	go all(func(r *Service) chan struct{} { return r.exitedCh }, u.completed)
 }
 
+// waiting reports whether the replica was not started because it waits for
+// a dependency's condition.
+func (r *Service) waiting() bool {
+	if closed(r.startedCh) {
+		return false
+	}
+	for _, d := range r.spec.DependsOn {
+		dep := r.stack.units[d.Service]
+		if dep == nil {
+			continue
+		}
+		ch := dep.started
+		switch d.Condition {
+		case "service_healthy":
+			ch = dep.healthy
+		case "service_completed_successfully":
+			ch = dep.completed
+		}
+		if !closed(ch) {
+			return true
+		}
+	}
+	return false
+}
+
 // waitFor blocks until dependency d's condition holds for dep.
 func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *unit) error {
 	var ch chan struct{}
@@ -130,6 +155,12 @@ func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *un
 	case "service_completed_successfully":
 		for _, rep := range dep.replicas {
 			if code := rep.exit(); code != 0 {
+				// The dependency's own error, as its exit watcher reports it
+				// (whichever comes first is the start's error: the same);
+				// the failure dump lists r as not started.
+				if err := rep.exitError(); err != nil {
+					return err
+				}
 				return fmt.Errorf("service %q: exited with code %d, so %q, which depends on it, was not started%s", rep.label(), code, r.label(), rep.logTail())
 			}
 		}

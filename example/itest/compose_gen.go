@@ -44,11 +44,11 @@ func WithServices(services ...ServiceName) runtime.Option {
 // Stack is a running instance of the compose project "orders"
 // (../compose.yaml), with one field per service.
 type Stack struct {
-	// Postgres is the service "postgres"; nil unless this stack instance runs it
-	// (see [WithServices]).
+	// Postgres is the service "postgres"; nil when [WithServices] leaves it out
+	// (its methods then panic, saying so).
 	Postgres *Postgres
-	// Redis is the service "redis"; nil unless this stack instance runs it (see
-	// [WithServices]).
+	// Redis is the service "redis"; nil when [WithServices] leaves it out (its
+	// methods then panic, saying so).
 	Redis *Redis
 
 	rt *runtime.Stack
@@ -69,8 +69,9 @@ func (s *Stack) Runtime() *runtime.Stack {
 // Start starts the services without a profile of the compose project "orders"
 // (or the services selected with [WithServices] and the services they depend
 // on) and waits until each is ready. The stack is torn down at t.Cleanup. When
-// it cannot start, Start fails the test with each service's last log lines,
-// healthcheck outputs, exit code and ports.
+// it cannot start, Start fails the test with the failing service's cause (exit
+// code, healthcheck output) and last log lines, then the state, readiness and
+// ports of each other service.
 //
 // The options are those of package runtime ([runtime.Option]).
 func Start(t testing.TB, opts ...runtime.Option) *Stack {
@@ -127,6 +128,7 @@ func StartPostgres(t testing.TB, opts ...runtime.Option) *Postgres {
 // ephemeral host port (on the compose file's host port with
 // [runtime.WithFixedPorts]).
 func (s *Postgres) Port5432() runtime.Port {
+	s.mustRun()
 	return s.svc.Port(5432, "tcp")
 }
 
@@ -134,6 +136,7 @@ func (s *Postgres) Port5432() runtime.Port {
 // postgres://user:password@host:port/db?sslmode=disable, for pgx, lib/pq and
 // database/sql; user, password and database are escaped.
 func (s *Postgres) DSN() string {
+	s.mustRun()
 	return templates.PostgresDSN(s.svc)
 }
 
@@ -154,6 +157,7 @@ func (s *Postgres) InternalDSN() string {
 // test: each test sees only its own rows. Safe for parallel tests of many
 // packages.
 func (s *Postgres) FreshDSN(t testing.TB) string {
+	s.mustRun()
 	t.Helper()
 	return templates.PostgresFreshDSN(t, s.svc)
 }
@@ -161,6 +165,7 @@ func (s *Postgres) FreshDSN(t testing.TB) string {
 // User returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default
 // "postgres".
 func (s *Postgres) User() string {
+	s.mustRun()
 	return templates.PostgresUser(s.svc)
 }
 
@@ -168,12 +173,14 @@ func (s *Postgres) User() string {
 // POSTGRES_PASSWORD_FILE, read from the running container with trailing
 // newlines trimmed as the entrypoint does ("" when it cannot be read).
 func (s *Postgres) Password() string {
+	s.mustRun()
 	return templates.PostgresPassword(s.svc)
 }
 
 // Database returns POSTGRES_DB (or the content of POSTGRES_DB_FILE), default
 // the user's name.
 func (s *Postgres) Database() string {
+	s.mustRun()
 	return templates.PostgresDatabase(s.svc)
 }
 
@@ -181,6 +188,7 @@ func (s *Postgres) Database() string {
 // the compose file's values interpolated when the stack started, with the test
 // process's environment, the options and .env.
 func (s *Postgres) Env() PostgresEnv {
+	s.mustRun()
 	return PostgresEnv{
 		PostgresDB:       s.svc.Env("POSTGRES_DB"),
 		PostgresPassword: s.svc.Env("POSTGRES_PASSWORD"),
@@ -191,12 +199,14 @@ func (s *Postgres) Env() PostgresEnv {
 // Healthcheck returns a copy of the healthcheck of service "postgres" as
 // declared in the compose file, nil when it declares none.
 func (s *Postgres) Healthcheck() *runtime.Healthcheck {
+	s.mustRun()
 	return s.svc.Healthcheck()
 }
 
 // InternalAddr returns "postgres:port", the address other containers of the
 // stack use to reach container port port of service "postgres".
 func (s *Postgres) InternalAddr(port int) string {
+	s.mustRun()
 	return s.svc.InternalAddr(port)
 }
 
@@ -204,6 +214,7 @@ func (s *Postgres) InternalAddr(port int) string {
 // replica order: the first is the replica s stands for in the Stack, and each
 // has its own host ports.
 func (s *Postgres) Replicas() []*Postgres {
+	s.mustRun()
 	rs := s.svc.Replicas()
 	out := make([]*Postgres, len(rs))
 	for i, r := range rs {
@@ -215,7 +226,17 @@ func (s *Postgres) Replicas() []*Postgres {
 // Service returns the runtime service "postgres", for what the typed methods
 // do not cover: Exec, logs, the container id, any port.
 func (s *Postgres) Service() *runtime.Service {
+	s.mustRun()
 	return s.svc
+}
+
+// mustRun panics when s is nil, as the Stack's Postgres field is when the
+// stack instance does not run service "postgres", with what starts the
+// service.
+func (s *Postgres) mustRun() {
+	if s == nil {
+		panic("composegen: Stack.Postgres is nil: this stack instance does not run service \"postgres\" because WithServices left it out; add ServicePostgres to WithServices (or start the stack without WithServices)")
+	}
 }
 
 // PostgresEnv is the environment of service "postgres", one field per variable
@@ -252,16 +273,19 @@ func StartRedis(t testing.TB, opts ...runtime.Option) *Redis {
 // ephemeral host port (on the compose file's host port with
 // [runtime.WithFixedPorts]).
 func (s *Redis) Port6379() runtime.Port {
+	s.mustRun()
 	return s.svc.Port(6379, "tcp")
 }
 
 // Addr returns host:port of the server, for go-redis's Options.Addr.
 func (s *Redis) Addr() string {
+	s.mustRun()
 	return templates.RedisAddr(s.svc)
 }
 
 // URL returns redis://[:password@]host:port/0, for redis.ParseURL.
 func (s *Redis) URL() string {
+	s.mustRun()
 	return templates.RedisURL(s.svc)
 }
 
@@ -282,6 +306,7 @@ func (s *Redis) InternalURL() string {
 // and when t ends; when all are leased it waits (up to t's deadline) rather
 // than share one.
 func (s *Redis) FreshURL(t testing.TB) string {
+	s.mustRun()
 	t.Helper()
 	return templates.RedisFreshURL(t, s.svc)
 }
@@ -289,6 +314,7 @@ func (s *Redis) FreshURL(t testing.TB) string {
 // Password returns the password set with --requirepass in the service's
 // command (or REDIS_ARGS for redis-stack), "" when none.
 func (s *Redis) Password() string {
+	s.mustRun()
 	return templates.RedisPassword(s.svc)
 }
 
@@ -296,18 +322,21 @@ func (s *Redis) Password() string {
 // compose file's values interpolated when the stack started, with the test
 // process's environment, the options and .env.
 func (s *Redis) Env() RedisEnv {
+	s.mustRun()
 	return RedisEnv{}
 }
 
 // Healthcheck returns a copy of the healthcheck of service "redis" as declared
 // in the compose file, nil when it declares none.
 func (s *Redis) Healthcheck() *runtime.Healthcheck {
+	s.mustRun()
 	return s.svc.Healthcheck()
 }
 
 // InternalAddr returns "redis:port", the address other containers of the stack
 // use to reach container port port of service "redis".
 func (s *Redis) InternalAddr(port int) string {
+	s.mustRun()
 	return s.svc.InternalAddr(port)
 }
 
@@ -315,6 +344,7 @@ func (s *Redis) InternalAddr(port int) string {
 // order: the first is the replica s stands for in the Stack, and each has its
 // own host ports.
 func (s *Redis) Replicas() []*Redis {
+	s.mustRun()
 	rs := s.svc.Replicas()
 	out := make([]*Redis, len(rs))
 	for i, r := range rs {
@@ -326,7 +356,16 @@ func (s *Redis) Replicas() []*Redis {
 // Service returns the runtime service "redis", for what the typed methods do
 // not cover: Exec, logs, the container id, any port.
 func (s *Redis) Service() *runtime.Service {
+	s.mustRun()
 	return s.svc
+}
+
+// mustRun panics when s is nil, as the Stack's Redis field is when the stack
+// instance does not run service "redis", with what starts the service.
+func (s *Redis) mustRun() {
+	if s == nil {
+		panic("composegen: Stack.Redis is nil: this stack instance does not run service \"redis\" because WithServices left it out; add ServiceRedis to WithServices (or start the stack without WithServices)")
+	}
 }
 
 // RedisEnv is the environment of service "redis", which sets no variables in

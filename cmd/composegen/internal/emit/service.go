@@ -18,14 +18,29 @@ func (g *gen) service(i int) {
 	for _, m := range s.Methods {
 		if m.PerTest {
 			g.decl(doc(m.Name+" "+m.Doc), jen.Func().Params(recv.Clone()).Id(m.Name).Params(jen.Id("t").Qual("testing", "TB")).Add(methodResult(m)).
-				Block(jen.Id("t").Dot("Helper").Call(), jen.Return(jen.Qual(templatesPkg, m.Func).Call(jen.Id("t"), jen.Id("s").Dot("svc")))))
+				Block(guard(), jen.Id("t").Dot("Helper").Call(), jen.Return(jen.Qual(templatesPkg, m.Func).Call(jen.Id("t"), jen.Id("s").Dot("svc")))))
 			continue
 		}
 		g.decl(doc(m.Name+" "+m.Doc), jen.Func().Params(recv.Clone()).Id(m.Name).Params().Add(methodResult(m)).
-			Block(jen.Return(methodBody(m))))
+			Block(guard(), jen.Return(methodBody(m))))
 	}
 	g.fixedMethods(s, recv)
+	g.guardMethod(s, recv)
 	g.envType(s)
+}
+
+// guard is the first statement of every method of a service type: a
+// method called on a nil service (a Stack field of a service the stack
+// instance does not run) panics with what starts the service, rather than
+// with a nil pointer dereference.
+func guard() jen.Code { return jen.Id("s").Dot(model.GuardMethod).Call() }
+
+// guardMethod declares the method that guard calls.
+func (g *gen) guardMethod(s *model.Service, recv *jen.Statement) {
+	g.decl(doc(fmt.Sprintf("%s panics when s is nil, as the Stack's %s field is when the stack instance does not run service %s, with what starts the service.", model.GuardMethod, s.TypeName, quote(s.Name))),
+		jen.Func().Params(recv.Clone()).Id(model.GuardMethod).Params().Block(
+			jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Panic(jen.Lit(s.AbsentPanic))),
+		))
 }
 
 func (g *gen) serviceType(s *model.Service) {
@@ -91,18 +106,18 @@ func (g *gen) fixedMethods(s *model.Service, recv *jen.Statement) {
 		envValues = append(envValues, jen.Id(e.Field).Op(":").Add(svc.Clone()).Dot("Env").Call(jen.Lit(e.Name)))
 	}
 	g.decl(doc("Env returns the environment of service "+name+" as its container got it: the compose file's values interpolated when the stack started, with the test process's environment, the options and .env."),
-		jen.Func().Params(recv.Clone()).Id("Env").Params().Id(s.EnvTypeName).Block(jen.Return(
+		jen.Func().Params(recv.Clone()).Id("Env").Params().Id(s.EnvTypeName).Block(guard(), jen.Return(
 			jen.Id(s.EnvTypeName).Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: len(envValues) > 0}, envValues...))))
 	g.decl(doc("Healthcheck returns a copy of the healthcheck of service "+name+" as declared in the compose file, nil when it declares none."),
 		jen.Func().Params(recv.Clone()).Id("Healthcheck").Params().Op("*").Qual(runtimePkg, "Healthcheck").
-			Block(jen.Return(svc.Clone().Dot("Healthcheck").Call())))
+			Block(guard(), jen.Return(svc.Clone().Dot("Healthcheck").Call())))
 	g.decl(doc(fmt.Sprintf("InternalAddr returns %s, the address other containers of the stack use to reach container port port of service %s.", quote(s.Name+":port"), name)),
 		jen.Func().Params(recv.Clone()).Id("InternalAddr").Params(jen.Id("port").Int()).String().
-			Block(jen.Return(svc.Clone().Dot("InternalAddr").Call(jen.Id("port")))))
+			Block(guard(), jen.Return(svc.Clone().Dot("InternalAddr").Call(jen.Id("port")))))
 	g.replicas(s, recv)
 	g.decl(doc("Service returns the runtime service "+name+", for what the typed methods do not cover: Exec, logs, the container id, any port."),
 		jen.Func().Params(recv.Clone()).Id("Service").Params().Op("*").Qual(runtimePkg, "Service").
-			Block(jen.Return(svc.Clone())))
+			Block(guard(), jen.Return(svc.Clone())))
 }
 
 func (g *gen) replicas(s *model.Service, recv *jen.Statement) {
@@ -112,6 +127,7 @@ func (g *gen) replicas(s *model.Service, recv *jen.Statement) {
 	}
 	g.decl(doc(d),
 		jen.Func().Params(recv.Clone()).Id("Replicas").Params().Index().Op("*").Id(s.TypeName).Block(
+			guard(),
 			jen.Id("rs").Op(":=").Id("s").Dot("svc").Dot("Replicas").Call(),
 			jen.Id("out").Op(":=").Make(jen.Index().Op("*").Id(s.TypeName), jen.Len(jen.Id("rs"))),
 			jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rs")).Block(

@@ -123,6 +123,7 @@ func (b *builder) names() error {
 		return diag.Errors{{Severity: diag.Error, Field: "services", Message: err.Error()}}
 	}
 	exampleDocs(b.p.Services)
+	b.absence()
 	return nil
 }
 

@@ -67,6 +67,14 @@ type Service struct {
 	Notes []string
 	// Env are the fields of the Env type, in name order.
 	Env []EnvField
+	// Absent says, for the Stack field's doc comment, when the field is
+	// nil: which option runs the service ("nil unless this stack instance
+	// runs it: ...").
+	Absent string
+	// AbsentPanic is the message of the panic of a method called on a nil
+	// service (see GuardMethod): the service, why a stack instance may not
+	// run it (its profiles, WithServices) and the option that adds it.
+	AbsentPanic string
 }
 
 // MethodKind says what a method returns and how.

@@ -24,6 +24,12 @@ const (
 	WithProfilesFunc = "WithProfiles"
 )
 
+// GuardMethod is the unexported method of every service type that panics
+// with Service.AbsentPanic when its receiver is nil; every other method
+// calls it first. (Unexported, it cannot collide with a port or accessor
+// method, all exported.)
+const GuardMethod = "mustRun"
+
 // StackMethods are the methods of Stack; no service field may take them.
 var StackMethods = []string{"Down", "Runtime"}
 
