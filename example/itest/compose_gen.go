@@ -147,6 +147,7 @@ func (s *Postgres) DSN() string {
 // client (command: sleep infinity): stack.Toolbox.Service().Exec(ctx, "psql",
 // stack.Postgres.InternalDSN(), "-c", "select 1").
 func (s *Postgres) InternalDSN() string {
+	s.mustRun()
 	return templates.PostgresDSN(templates.InNetwork(s.svc))
 }
 
@@ -298,6 +299,7 @@ func (s *Redis) URL() string {
 // stack.Toolbox.Service().Exec(ctx, "redis-cli", "-u",
 // stack.Redis.InternalURL(), "ping").
 func (s *Redis) InternalURL() string {
+	s.mustRun()
 	return templates.RedisInternalURL(templates.InNetwork(s.svc))
 }
 

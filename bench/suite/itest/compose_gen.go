@@ -228,6 +228,7 @@ func (s *Nginx) URL() string {
 // (command: sleep infinity): stack.Toolbox.Service().Exec(ctx, "wget", "-qO-",
 // stack.Nginx.InternalURL()).
 func (s *Nginx) InternalURL() string {
+	s.mustRun()
 	return templates.HTTPServerURL(templates.InNetwork(s.svc))
 }
 
@@ -324,6 +325,7 @@ func (s *Postgres) DSN() string {
 // client (command: sleep infinity): stack.Toolbox.Service().Exec(ctx, "psql",
 // stack.Postgres.InternalDSN(), "-c", "select 1").
 func (s *Postgres) InternalDSN() string {
+	s.mustRun()
 	return templates.PostgresDSN(templates.InNetwork(s.svc))
 }
 
@@ -475,6 +477,7 @@ func (s *Redis) URL() string {
 // stack.Toolbox.Service().Exec(ctx, "redis-cli", "-u",
 // stack.Redis.InternalURL(), "ping").
 func (s *Redis) InternalURL() string {
+	s.mustRun()
 	return templates.RedisInternalURL(templates.InNetwork(s.svc))
 }
 
