@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -538,5 +539,45 @@ func TestBuildHash(t *testing.T) {
 	same.Labels = map[string]string{"x": "y"}
 	if buildHash("digest", same) != h {
 		t.Error("the same build with its args in another order (and labels) has another hash")
+	}
+}
+
+// noBuildEngine is a fake engine that cannot build, as Kubernetes.
+type noBuildEngine struct{ *fakeEngine }
+
+func (e noBuildEngine) Info() engine.Info {
+	i := e.fakeEngine.Info()
+	i.NoBuild = true
+	return i
+}
+
+func (e noBuildEngine) Build(ctx context.Context, spec engine.BuildSpec, out io.Writer) error {
+	return errors.New("build " + spec.Tag + ": a Kubernetes cluster cannot build images: build it and push it")
+}
+
+// On an engine that cannot build, a build section's image is used as the
+// engine has it (no build hash), and a missing one fails with the engine's
+// refusal.
+func TestBuildOnEngineThatCannotBuild(t *testing.T) {
+	fe := newFakeEngine(t, map[string]behaviour{"present": {}})
+	eng := noBuildEngine{fe}
+	t.Setenv("COMPOSEGEN_NO_WATCHER", "1")
+	name := "fake-nobuild-" + strconv.Itoa(int(fakeSeq.Add(1)))
+	engine.Register(name, func(context.Context) (engine.Engine, error) { return eng, nil })
+	dir := t.TempDir()
+	up := func(image string) error {
+		plan := fakePlan(composeplan.ServiceSpec{Name: "app", Image: image, Build: &composeplan.BuildSpec{Context: "app"}})
+		s, err := Up(context.Background(), plan, WithEngine(name), WithDir(dir))
+		if s != nil {
+			_ = s.Down(context.Background())
+		}
+		return err
+	}
+	if err := up("present"); err != nil {
+		t.Errorf("a present image with a build section (and no context here): %v", err)
+	}
+	err := up("absent")
+	if err == nil || !strings.Contains(err.Error(), "cannot build images") || !strings.Contains(err.Error(), `service "app"`) {
+		t.Errorf("an absent image: %v, want the engine's refusal naming the service", err)
 	}
 }
