@@ -97,7 +97,7 @@ func TestBuildRebuildsWhatChanged(t *testing.T) {
 	plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "web", Build: &composeplan.BuildSpec{Context: "web"}}}}
 	ctx := context.Background()
 	forgetForcedBuild(t, eng, image)
-	t.Cleanup(func() { forgetForcedBuild(t, eng, image) })
+	removeBuildFiles(t, eng, image)
 	start := func(what, want string, opts ...Option) (id string, built int64) {
 		t.Helper()
 		n0 := eng.builds.Load()
@@ -213,6 +213,16 @@ func forgetForcedBuild(t *testing.T, eng engine.Engine, image string) {
 	_ = os.Remove(filepath.Join(lockRoot(), "build-"+lockFileName(eng.Info().Endpoint+" "+image)+".forced"))
 }
 
+// removeBuildFiles removes, at the end of the test, the lock and marker
+// files of the builds of image.
+func removeBuildFiles(t *testing.T, eng engine.Engine, image string) {
+	t.Cleanup(func() {
+		base := filepath.Join(lockRoot(), "build-"+lockFileName(eng.Info().Endpoint+" "+image))
+		_ = os.Remove(base + ".forced")
+		_ = os.Remove(base + ".lock")
+	})
+}
+
 func newTestResolver(t *testing.T, dir string) *resolver {
 	t.Helper()
 	res, err := newResolver(dir, nil, nil, nil)
@@ -230,6 +240,7 @@ func TestBuildConcurrentStartsBuildOnce(t *testing.T) {
 	name := "rt-bconc-" + strconv.Itoa(os.Getpid())
 	image := normalizeProjectName(name) + "-app"
 	janitor := newImageJanitor(t, c, image)
+	removeBuildFiles(t, eng, image)
 	dir := absProjectDir(t, map[string]string{"app/Dockerfile": "FROM busybox\nRUN echo " + name + " > /built\nCMD [\"sleep\", \"300\"]\n"})
 	plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "app", Build: &composeplan.BuildSpec{Context: "app"}}}}
 	var wg sync.WaitGroup
@@ -285,7 +296,7 @@ func TestSharedReuseBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	forgetForcedBuild(t, eng, planName+"-web")
-	t.Cleanup(func() { forgetForcedBuild(t, eng, planName+"-web") })
+	removeBuildFiles(t, eng, planName+"-web")
 	t.Cleanup(func() {
 		removed, _ := removeLabelled(context.Background(), te.eng, map[string]string{labelManaged: "true", labelSharedPlan: planName}, nil, nil)
 		for _, r := range removed {
@@ -386,6 +397,7 @@ type imageStore struct {
 	images map[string]engine.ImageInfo
 	gen    int
 	builds int
+	delay  time.Duration
 }
 
 func newImageStore() *imageStore {
@@ -402,6 +414,7 @@ func (e *imageStore) Image(ctx context.Context, ref string) (engine.ImageInfo, e
 }
 
 func (e *imageStore) Build(ctx context.Context, spec engine.BuildSpec, out io.Writer) error {
+	time.Sleep(e.delay)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.builds++
@@ -452,7 +465,7 @@ func TestSharedKeyBuild(t *testing.T) {
 	}
 	t.Setenv("COMPOSEGEN_BUILD", "")
 	forgetForcedBuild(t, eng, "keys-build-web")
-	t.Cleanup(func() { forgetForcedBuild(t, eng, "keys-build-web") })
+	removeBuildFiles(t, eng, "keys-build-web")
 	base := keys()
 	if eng.builds != 1 {
 		t.Fatalf("the first key built %d images, want 1 (web; tools does not run)", eng.builds)
@@ -579,5 +592,46 @@ func TestBuildOnEngineThatCannotBuild(t *testing.T) {
 	err := up("absent")
 	if err == nil || !strings.Contains(err.Error(), "cannot build images") || !strings.Contains(err.Error(), `service "app"`) {
 		t.Errorf("an absent image: %v, want the engine's refusal naming the service", err)
+	}
+}
+
+// Processes that need the same image at once take turns through the
+// build's file lock (a lock on another open file, as another process
+// takes it): one builds, the others use its image, none fails.
+func TestBuildLockedOnce(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app", "Dockerfile"), []byte("FROM busybox\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eng := newImageStore()
+	eng.delay = 100 * time.Millisecond
+	image := "locked-" + strconv.Itoa(os.Getpid())
+	removeBuildFiles(t, eng, image)
+	sp := &composeplan.ServiceSpec{Name: "app", Image: image, Build: &composeplan.BuildSpec{Context: "app"}}
+	bt, err := resolveBuild(newTestResolver(t, dir), dir, "p", sp, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	ids := make([]string, 3)
+	errs := make([]error, 3)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i], errs[i] = buildLocked(context.Background(), eng, bt, false)
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || ids[i] == "" || ids[i] != ids[0] {
+			t.Errorf("caller %d: %q, %v; want the image %q", i, ids[i], errs[i], ids[0])
+		}
+	}
+	if eng.builds != 1 {
+		t.Errorf("3 callers at once built %d times, want 1", eng.builds)
 	}
 }
