@@ -368,6 +368,10 @@ func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cf
 		if image == "" && sp.Build != nil {
 			image = normalizeProjectName(plan.Name) + "-" + sp.Name
 		}
+		if image == "" {
+			ids[i] = "no image" // the start says so
+			continue
+		}
 		g.Go(func() error {
 			ref, err := res.expand("image", image)
 			if err != nil {
