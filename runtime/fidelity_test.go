@@ -278,6 +278,11 @@ func TestFidelityBuild(t *testing.T) {
 	c := testClient(t)
 	tag := "composegen-test/build:" + strconv.Itoa(os.Getpid())
 	removeImageAtCleanup(t, c, tag, "rt-build-noimage")
+	if te, err := getEngine(context.Background()); err == nil {
+		for _, image := range []string{tag, "rt-build-noimage", "composegen-test/broken:never-built"} {
+			removeBuildFiles(t, te.eng, image)
+		}
+	}
 	dir := projectDir(t, map[string]string{
 		"app/docker/App.dockerfile": testDockerfile,
 		"app/payload.txt":           "payload\n",
