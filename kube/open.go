@@ -78,7 +78,7 @@ func openConfig(ctx context.Context, cfg *rest.Config, from string) (*Engine, er
 		cfg: cfg, cs: cs,
 		info: engine.Info{
 			Name: Name, Endpoint: cfg.Host, From: from, Version: version, API: "v1",
-			DialHost: "127.0.0.1", PublishIP: "127.0.0.1",
+			DialHost: "127.0.0.1", PublishIP: "127.0.0.1", NoBuild: true,
 		},
 		forwards: map[string]*forward{},
 		logs:     map[string]*ringBuf{},

@@ -157,10 +157,13 @@ func TestFaultFailingBuild(t *testing.T) {
 	// Plan.Dir is relative to the generated file's directory; tests of
 	// this package have none.
 	t.Setenv("COMPOSEGEN_DIR", dir)
+	image := "composegen-test-broken-build:" + strings.TrimPrefix(instanceName(""), "composegen-")
 	plan := &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{
-		{Name: "app", Image: "composegen-test-broken-build:" + strings.TrimPrefix(instanceName(""), "composegen-"),
-			Build: &composeplan.BuildSpec{Context: ".", Dockerfile: "Dockerfile"}},
+		{Name: "app", Image: image, Build: &composeplan.BuildSpec{Context: ".", Dockerfile: "Dockerfile"}},
 	}}
+	if te, err := getEngine(context.Background()); err == nil {
+		removeBuildFiles(t, te.eng, image)
+	}
 	_, err := upErr(t, plan)
 	wantAll(t, err, `service "app"`, "build image", "the-build-broke-here", "7")
 	// A failed build step leaves no container behind.

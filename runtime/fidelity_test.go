@@ -278,6 +278,11 @@ func TestFidelityBuild(t *testing.T) {
 	c := testClient(t)
 	tag := "composegen-test/build:" + strconv.Itoa(os.Getpid())
 	removeImageAtCleanup(t, c, tag, "rt-build-noimage")
+	if te, err := getEngine(context.Background()); err == nil {
+		for _, image := range []string{tag, "rt-build-noimage", "composegen-test/broken:never-built"} {
+			removeBuildFiles(t, te.eng, image)
+		}
+	}
 	dir := projectDir(t, map[string]string{
 		"app/docker/App.dockerfile": testDockerfile,
 		"app/payload.txt":           "payload\n",
@@ -305,19 +310,34 @@ func TestFidelityBuild(t *testing.T) {
 	}
 	check(s, "one")
 	_ = s.Down(ctx)
+	first := ""
 	if img, err := c.InspectImage(tag); err != nil {
 		t.Errorf("image: with build is not the built image's tag: %v", err)
 	} else {
+		first = img.ID
 		removeImageAtCleanup(t, c, img.ID) // superseded by the rebuild below
 	}
-	// missing: the image exists, so no rebuild (the old greeting stays).
-	s, err = Up(ctx, plan("two", "missing"))
+	// missing: the image of the same build hash exists, so no rebuild.
+	s, err = Up(ctx, plan("one", "missing"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(s, "one")
 	_ = s.Down(ctx)
-	// build: always rebuilt.
+	if img, err := c.InspectImage(tag); err != nil || img.ID != first {
+		t.Errorf("an unchanged build was rebuilt: image %v (%v), was %s", img, err, first)
+	}
+	// Another build arg is another build hash: rebuilt.
+	s, err = Up(ctx, plan("two", "missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(s, "two")
+	_ = s.Down(ctx)
+	if img, err := c.InspectImage(tag); err == nil {
+		removeImageAtCleanup(t, c, img.ID)
+	}
+	// build: always built.
 	s, err = Up(ctx, plan("two", "build"))
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"golang.org/x/sync/singleflight"
@@ -16,9 +15,22 @@ import (
 var images singleflight.Group
 
 // ensureImage makes the service's image available according to its pull
-// policy and build section (and WithBuild), and returns its reference.
+// policy and build section (and WithBuild), and returns its reference: for
+// an image built from the build section, its id (see build.go).
 func (r *Service) ensureImage(ctx context.Context) (string, error) {
 	st := r.stack
+	policy, err := st.res.expand("pull_policy", r.spec.PullPolicy)
+	if err != nil {
+		return "", err
+	}
+	if buildable(r.spec, policy, st.info) {
+		bt, err := resolveBuild(st.res, st.dir, st.plan.Name, r.spec, true)
+		if err != nil {
+			return "", err
+		}
+		st.mask.AddEnv(bt.spec.Args) // a secret build argument stays out of the stack's messages
+		return ensureBuilt(ctx, st.eng, bt, policy == "build" || st.cfg.build)
+	}
 	image, err := st.res.expand("image", r.spec.Image)
 	if err != nil {
 		return "", err
@@ -30,10 +42,6 @@ func (r *Service) ensureImage(ctx context.Context) (string, error) {
 		}
 		image = normalizeProjectName(st.plan.Name) + "-" + r.spec.Name
 	}
-	policy, err := st.res.expand("pull_policy", r.spec.PullPolicy)
-	if err != nil {
-		return "", err
-	}
 	action, err := r.imageAction(ctx, image, policy)
 	if err != nil || action == "" {
 		return image, err
@@ -44,7 +52,7 @@ func (r *Service) ensureImage(ctx context.Context) (string, error) {
 		// image. It is bounded by the start's timeout of whoever waits.
 		ictx := context.WithoutCancel(ctx)
 		if action == "build" {
-			return nil, r.build(ictx, image)
+			return nil, r.build(ictx)
 		}
 		return nil, r.pull(ictx, image, policy)
 	})
@@ -57,7 +65,8 @@ func (r *Service) ensureImage(ctx context.Context) (string, error) {
 }
 
 // imageAction decides whether the image is to be built, pulled or used as
-// it is ("").
+// it is (""), for an image that is not identified by a build hash: pulled
+// images, and build sections on an engine that cannot build.
 func (r *Service) imageAction(ctx context.Context, image, policy string) (string, error) {
 	present := func() (bool, error) {
 		_, err := r.stack.eng.Image(ctx, image)
@@ -108,39 +117,15 @@ func (r *Service) pull(ctx context.Context, image, policy string) error {
 	return nil
 }
 
-func (r *Service) build(ctx context.Context, image string) error {
-	b := r.spec.Build
-	st := r.stack
-	bctx, err := st.res.expand("build.context", b.Context)
+// build builds the service's image without a build hash: on an engine
+// that cannot build (NoBuild), whose Build says why.
+func (r *Service) build(ctx context.Context) error {
+	bt, err := resolveBuild(r.stack.res, r.stack.dir, r.stack.plan.Name, r.spec, false)
 	if err != nil {
 		return err
 	}
-	dir := bctx
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(st.dir, filepath.FromSlash(bctx))
-	}
-	args, err := st.res.expandMap("build.args", b.Args)
-	if err != nil {
-		return err
-	}
-	st.mask.AddEnv(args) // a secret build argument stays out of the build's messages
-	spec := engine.BuildSpec{Tag: image, ContextDir: dir, Args: args, NoCache: false,
-		Labels: map[string]string{labelManaged: "true", labelService: r.spec.Name}}
-	if spec.Dockerfile, err = st.res.expand("build.dockerfile", b.Dockerfile); err != nil {
-		return err
-	}
-	if spec.Target, err = st.res.expand("build.target", b.Target); err != nil {
-		return err
-	}
-	if spec.Platform, err = st.res.expand("platform", r.spec.Platform); err != nil {
-		return err
-	}
-	var out limitedBuffer
-	out.max = 256 << 10
-	if err := st.eng.Build(ctx, spec, &out); err != nil {
-		return fmt.Errorf("build image %s from %s: %w\nbuild output (last lines):\n%s", image, dir, err, lastLines(st.mask.String(out.String()), 30, 8<<10))
-	}
-	return nil
+	r.stack.mask.AddEnv(bt.spec.Args)
+	return runBuild(ctx, r.stack.eng, bt.spec)
 }
 
 // checkPlatform refuses to run an image built for another platform than the

@@ -144,9 +144,15 @@ func WithScale(service string, n int) Option {
 	}
 }
 
-// WithBuild rebuilds the images of services with a build section at start,
-// like docker compose up --build. Without it an image that exists is used as
-// it is, as docker compose up does. COMPOSEGEN_BUILD=1 does the same.
+// WithBuild builds the images of services with a build section at start
+// even when the image of their build hash exists, like docker compose up
+// --build: once per go test run and image, whichever test binary of the
+// run starts first (the engine's build cache still applies, so it picks up
+// what the hash cannot see, such as a new local base image). Without it, a
+// service's image is built when no image of its name carries the hash of
+// its build (the files of its context that .dockerignore does not exclude,
+// the Dockerfile, target, args and platform) and used as it is otherwise.
+// COMPOSEGEN_BUILD=1 does the same.
 func WithBuild() Option { return func(c *config) { c.build = true } }
 
 // WithReuse keeps the stack that Shared starts after the go test run, and

@@ -78,10 +78,14 @@ const sharedWaitExtra = 30 * time.Second
 //
 // The stack is shared by the calls with the same plan and the same inputs:
 // everything the plan reads (interpolated values, env files, bind-mounted
-// files, images) and the options that change what runs (WithProfiles,
-// WithServices, WithScale, WithEnv, WithFixedPorts, WithBuild, WithEngine,
+// files, images, and the build hash and built image of each service with a
+// build section) and the options that change what runs (WithProfiles,
+// WithServices, WithScale, WithEnv, WithFixedPorts, WithEngine,
 // WithReuse). A change in any of them gets another stack, never a stale
-// one. WithProjectName and WithKeepOnFailure do not apply.
+// one: an edited build context gets a new image and a new stack. With
+// WithBuild the images are built first, and the stack changes when the
+// build made another image. WithProjectName and WithKeepOnFailure do not
+// apply.
 //
 // When the stack cannot start, every test that asked for it during this run
 // fails with the same diagnostics; a shared stack whose container stopped is
@@ -208,6 +212,7 @@ func processKey(plan *composeplan.Plan, cfg config, dir string, eng engine.Engin
 	k.str(fmt.Sprintf("%p", plan))
 	k.str(dir)
 	k.options(cfg, eng)
+	k.str(fmt.Sprintf("build=%t", cfg.build))
 	names := make([]string, 0, len(cfg.env))
 	for n := range cfg.env {
 		names = append(names, n)

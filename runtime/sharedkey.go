@@ -31,15 +31,22 @@ import (
 //   - the plan, every template interpolated with the values the start would
 //     use (options, the process environment, the project's env files), and
 //     the values of bare "- NAME" environment entries;
-//   - the contents of env files, of bind-mounted files and directories, of
-//     secret and config files and of build contexts (each tree up to
-//     keyMaxEntries entries and keyMaxBytes of content in all; beyond that,
-//     sizes and modification times);
+//   - the contents of env files, of bind-mounted files and directories and
+//     of secret and config files (each tree up to keyMaxEntries entries
+//     and keyMaxBytes of content in all; beyond that, sizes and
+//     modification times);
 //   - the id of each service's local image (a re-pulled or rebuilt image
-//     makes a new stack);
+//     makes a new stack); for a service with a build section, its build
+//     hash (see build.go: what the engine receives of the context, the
+//     Dockerfile, target, args, platform) and the id of the image built
+//     for that hash, built first when needed (with WithBuild, once per
+//     go test run), so that an edited context never attaches to a stack
+//     that runs the image of the old one;
 //   - the options that change what runs: profiles, services, scale, fixed
-//     ports, build, reuse, the engine and its endpoint, the project
-//     directory;
+//     ports, reuse, the engine and its endpoint, the project directory
+//     (not WithBuild: a forced build that makes another image changes the
+//     image's id, and so the key, and one that makes the same image does
+//     not need another stack);
 //   - for a stack that is not reused, the go test run it belongs to.
 //
 // Only the hash is ever written anywhere (labels, file names): no value,
@@ -77,7 +84,7 @@ func computeKeys(ctx context.Context, eng engine.Engine, plan *composeplan.Plan,
 	if err := k.files(plan, dir); err != nil {
 		return sharedKeys{}, err
 	}
-	ids, err := imageIDs(ctx, eng, plan, res)
+	ids, err := imageIDs(ctx, eng, plan, cfg, dir, res)
 	if err != nil {
 		return sharedKeys{}, err
 	}
@@ -136,7 +143,7 @@ func (k *keyHasher) options(cfg config, eng engine.Engine) {
 	for _, n := range names {
 		k.str(n + "=" + strconv.Itoa(cfg.scale[n]))
 	}
-	k.str(fmt.Sprintf("fixed=%t build=%t reuse=%t", cfg.fixedPorts, cfg.build, cfg.reuse))
+	k.str(fmt.Sprintf("fixed=%t reuse=%t", cfg.fixedPorts, cfg.reuse))
 	k.str(engines.Name(cfg.engine))
 	k.str(eng.Info().Endpoint)
 }
@@ -240,12 +247,6 @@ func (k *keyHasher) files(plan *composeplan.Plan, dir string) error {
 			}
 			k.path(rel(src))
 		}
-		if sp.Build != nil {
-			ctxDir, err := k.res.expand("build.context", sp.Build.Context)
-			if err == nil && !strings.Contains(ctxDir, "://") {
-				k.path(rel(ctxDir))
-			}
-		}
 	}
 	for _, list := range [][]composeplan.FileSpec{plan.Secrets, plan.Configs} {
 		for _, f := range list {
@@ -321,24 +322,60 @@ func (k *keyHasher) file(p string, fi fs.FileInfo) {
 	k.str(hex.EncodeToString(h.Sum(nil)))
 }
 
-// imageIDs returns the local image id of each service that is not built
-// ("absent" when the engine does not have it), in plan order.
-func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, res *resolver) ([]string, error) {
+// imageIDs returns what identifies the image of each service, in plan
+// order: its local image id ("absent" when the engine does not have it),
+// or for a service whose image is built from its build section, its build
+// hash and, when the start runs it, the id of the image of that hash,
+// built first if needed.
+func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cfg config, dir string, res *resolver) ([]string, error) {
 	ids := make([]string, len(plan.Services))
+	runs := map[string]bool{}
+	if selected, err := selectServices(plan, cfg); err == nil {
+		for _, sp := range selected {
+			runs[sp.Name] = true
+		}
+	}
 	var g errgroup.Group
 	g.SetLimit(8)
 	var mu sync.Mutex
 	var firstErr error
+	setErr := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
 	for i := range plan.Services {
 		sp := &plan.Services[i]
-		if sp.Build != nil || sp.Image == "" {
-			ids[i] = "built"
+		policy, err := res.expand("pull_policy", sp.PullPolicy)
+		if err != nil {
+			ids[i] = "!" + sp.PullPolicy
+			continue
+		}
+		if buildable(sp, policy, eng.Info()) {
+			g.Go(func() error {
+				id, err := builtImageKey(ctx, eng, res, dir, plan.Name, sp, runs[sp.Name], cfg.build || policy == "build")
+				if err != nil {
+					setErr(err)
+				}
+				ids[i] = id
+				return nil
+			})
+			continue
+		}
+		image := sp.Image
+		if image == "" && sp.Build != nil {
+			image = normalizeProjectName(plan.Name) + "-" + sp.Name
+		}
+		if image == "" {
+			ids[i] = "no image" // the start says so
 			continue
 		}
 		g.Go(func() error {
-			ref, err := res.expand("image", sp.Image)
+			ref, err := res.expand("image", image)
 			if err != nil {
-				ids[i] = "!" + sp.Image
+				ids[i] = "!" + image
 				return nil
 			}
 			info, err := eng.Image(ctx, ref)
@@ -348,11 +385,7 @@ func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, re
 			case errors.Is(err, engine.ErrNotFound):
 				ids[i] = ref + "@absent"
 			default:
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fmt.Errorf("inspect image %s: %w", ref, err)
-				}
-				mu.Unlock()
+				setErr(fmt.Errorf("inspect image %s: %w", ref, err))
 			}
 			return nil
 		})

@@ -135,6 +135,11 @@ type Info struct {
 	Local bool
 	// Rootless is true for a rootless Docker or Podman.
 	Rootless bool
+	// NoBuild is true for an engine that cannot build images (Kubernetes):
+	// the image of a service with a build section is used as the engine
+	// finds it, and Build, called only when it is absent, refuses with its
+	// reason.
+	NoBuild bool
 	// CPUs is the number of CPUs of the host that runs the containers, 0
 	// when the engine does not say (a cluster). The runtime bounds the
 	// containers it starts at once by it.
@@ -187,6 +192,9 @@ type ImageInfo struct {
 	ID           string
 	OS           string
 	Architecture string
+	// Labels are the image's labels (nil when the engine does not know
+	// them).
+	Labels map[string]string
 }
 
 // BuildSpec is an image to build.
@@ -194,7 +202,10 @@ type BuildSpec struct {
 	// Tag is the image's name.
 	Tag string
 	// ContextDir is the absolute build context directory; Dockerfile is
-	// relative to it ("" for Dockerfile).
+	// relative to it ("" for Dockerfile) or absolute, and may lie outside
+	// it. The engine sends the files that the context's .dockerignore does
+	// not exclude (see the runtime's internal buildctx package, whose
+	// digest of those files identifies the image).
 	ContextDir string
 	Dockerfile string
 	Args       map[string]string

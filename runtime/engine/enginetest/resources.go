@@ -22,6 +22,7 @@ func init() {
 	register("ImageInspect", Images, testImage)
 	register("PullFailure", Pull, testPullFailure)
 	register("Build", Build, testBuild)
+	register("BuildContext", Build, testBuildContext)
 }
 
 // fetch gets http://host:8080/ from inside the container (busybox's wget
@@ -258,6 +259,51 @@ func testBuild(ctx context.Context, t *testing.T, s *suite) {
 		t.Errorf("Build of a failing Dockerfile succeeded")
 	} else if !strings.Contains(out.String(), "failing-step") {
 		t.Errorf("the failed build's output %q does not show its step's output", out.String())
+	}
+}
+
+// The context sent is the directory less what its .dockerignore excludes
+// (with "!" exceptions), the Dockerfile may live outside it (and is not
+// among the files COPY sees), and the image carries the build's labels.
+func testBuildContext(ctx context.Context, t *testing.T, s *suite) {
+	root := t.TempDir()
+	files := map[string]string{
+		"ctx/.dockerignore": "ignored.txt\n*.tmp\n!keep.tmp\n",
+		"ctx/a.txt":         "a\n",
+		"ctx/ignored.txt":   "no\n",
+		"ctx/b.tmp":         "no\n",
+		"ctx/keep.tmp":      "yes\n",
+		"docker/Dockerfile": "FROM " + s.cfg.image + "\nCOPY . /ctx/\nRUN ls -A /ctx > /greeting\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tag := "composegen-enginetest-" + s.runID + ":buildctx"
+	if s.cfg.removeImage != nil {
+		t.Cleanup(func() { _ = s.cfg.removeImage(context.Background(), tag) })
+	}
+	labels := s.labelsFor(t)
+	labels["io.composegen.enginetest.build"] = "context"
+	spec := engine.BuildSpec{Tag: tag, ContextDir: filepath.Join(root, "ctx"), Dockerfile: "../docker/Dockerfile", Labels: labels}
+	var out syncBuilder
+	if err := s.eng.Build(ctx, spec, &out); err != nil {
+		t.Fatalf("Build with the Dockerfile outside the context: %v\n%s", err, out.String())
+	}
+	img, err := s.eng.Image(ctx, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Labels["io.composegen.enginetest.build"] != "context" {
+		t.Errorf("the built image's labels %v lack the build's", img.Labels)
+	}
+	if got := s.runImage(ctx, t, tag); got != ".dockerignore\na.txt\nkeep.tmp\n" {
+		t.Errorf("COPY . saw %q; want the context less what .dockerignore excludes, without the Dockerfile", got)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/buildctx"
 	dt "github.com/ory/dockertest/v3/docker"
 )
 
@@ -19,12 +20,13 @@ func (e *Engine) Image(ctx context.Context, ref string) (engine.ImageInfo, error
 		ID           string `json:"Id"`
 		OS           string `json:"Os"`
 		Architecture string
+		Config       struct{ Labels map[string]string }
 	}
 	// The engine routes image names with slashes as they are.
 	if err := e.call(ctx, "GET", "/images/"+ref+"/json", nil, nil, &img); err != nil {
 		return engine.ImageInfo{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	return engine.ImageInfo{ID: img.ID, OS: img.OS, Architecture: img.Architecture}, nil
+	return engine.ImageInfo{ID: img.ID, OS: img.OS, Architecture: img.Architecture, Labels: img.Config.Labels}, nil
 }
 
 // Pull pulls an image, writing the engine's status messages to out (one
@@ -89,17 +91,26 @@ func splitRef(ref string) (repo, tag string) {
 }
 
 // Build builds an image with the engine's classic builder, writing the
-// build output to out.
+// build output to out. The context is sent as package buildctx makes it
+// (the files that .dockerignore does not exclude, and the Dockerfile, also
+// from outside the context), the files whose digest identifies the image.
 func (e *Engine) Build(ctx context.Context, spec engine.BuildSpec, out io.Writer) error {
 	if out == nil {
 		out = io.Discard
+	}
+	bc, err := buildctx.Open(spec.ContextDir, spec.Dockerfile)
+	if err != nil {
+		return fmt.Errorf("build %s: %w", spec.Tag, err)
 	}
 	var args []dt.BuildArg
 	for k, v := range spec.Args {
 		args = append(args, dt.BuildArg{Name: k, Value: v})
 	}
-	err := e.c.BuildImage(dt.BuildImageOptions{
-		Name: spec.Tag, ContextDir: spec.ContextDir, Dockerfile: spec.Dockerfile, BuildArgs: args,
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(bc.WriteTar(pw)) }()
+	defer pr.Close()
+	err = e.c.BuildImage(dt.BuildImageOptions{
+		Name: spec.Tag, InputStream: pr, Dockerfile: bc.Dockerfile(), BuildArgs: args,
 		Target: spec.Target, Platform: spec.Platform, Labels: spec.Labels, NoCache: spec.NoCache,
 		RmTmpContainer: true, ForceRmTmpContainer: true, OutputStream: out, Context: ctx,
 	})
