@@ -10,8 +10,8 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
-	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/buildctx"
+	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
 // Images of services with a build section are identified by a build hash,
