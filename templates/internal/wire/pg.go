@@ -59,6 +59,9 @@ type PGConfig struct {
 	User     string
 	Password string
 	Database string
+	// AppName is the session's application_name ("composegen" when
+	// empty), which pg_stat_activity shows.
+	AppName string
 }
 
 // DialPG connects and logs in (cleartext, MD5 or SCRAM-SHA-256 password
@@ -181,7 +184,11 @@ func (c *PG) login(cfg PGConfig) error {
 	c.cstr("database")
 	c.cstr(cfg.Database)
 	c.cstr("application_name")
-	c.cstr("composegen")
+	if cfg.AppName != "" {
+		c.cstr(cfg.AppName)
+	} else {
+		c.cstr("composegen")
+	}
 	c.w = append(c.w, 0)
 	if err := c.send(); err != nil {
 		return err
