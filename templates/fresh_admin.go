@@ -179,7 +179,12 @@ func gaveUp(err, last error) error {
 	if last == nil {
 		return err
 	}
-	return fmt.Errorf("%w; it retried after: %v", err, last)
+	return fmt.Errorf("gave up at the deadline (%w), retrying after: %w", err, last)
+}
+
+// tooManyHint says what to do when the server's connections are used up.
+func tooManyHint(setting string) string {
+	return fmt.Sprintf("the server's connections (%s) are taken by other sessions: FreshDSN itself has at most %d at work on a stack and one idle per test binary, so look for the tests' own connections (close them when a test ends, make their pools smaller, run fewer tests at once) or raise %s", setting, adminSessions, setting)
 }
 
 // isCtxErr reports whether err is the end of a context.

@@ -449,6 +449,8 @@ func explainMySQL(err error, as, app mysqlCreds, rootKnown bool, op string) erro
 		return fmt.Errorf("%s: user %q lacks a privilege FreshDSN needs (CREATE and DROP on new databases, SELECT on %q, GRANT OPTION when it grants them to another user): %s; %s", what, as.user, app.database, me.Message, hint)
 	case 1045:
 		return fmt.Errorf("%s: cannot log in as %q: %s", what, as.user, me.Message)
+	case 1040, 1203:
+		return fmt.Errorf("%s: %w; %s", what, err, tooManyHint("max_connections, max_user_connections"))
 	case 1049:
 		return fmt.Errorf("%s: %s", what, me.Message)
 	}

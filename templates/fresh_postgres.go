@@ -508,6 +508,8 @@ func explainPG(err error, c pgCreds, op string) error {
 		return fmt.Errorf("%s: user %q may not copy database %q (%s): it is neither a superuser nor the database's owner, and %q is not a template; make it the owner, or mark the database as a template in an init script (ALTER DATABASE %s IS_TEMPLATE true)", opText(op, c), c.user, c.db, pe.Message, c.db, wire.QuoteIdent(c.db))
 	case pe.Code == "28P01" || pe.Code == "28000":
 		return fmt.Errorf("%s: cannot log in as %q: %s", opText(op, c), c.user, pe.Message)
+	case pe.Code == "53300":
+		return fmt.Errorf("%s: %w; %s", opText(op, c), err, tooManyHint("max_connections"))
 	case pe.Code == "3D000":
 		return fmt.Errorf("%s: %s (FreshDSN copies the service's database, %q, and uses %q for its own sessions)", opText(op, c), pe.Message, c.db, maintenanceDB(c.db))
 	}
