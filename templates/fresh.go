@@ -26,6 +26,15 @@ import (
 //
 // They work on a stack from Start, Up or Shared, and take a few
 // milliseconds: what a test should reach for instead of a stack of its own.
+//
+// FreshDSN's own sessions stay within a budget that leaves the server's
+// connections to the tests: at most 4 at work per service across every
+// test binary of the stack, plus one idle per test binary (see
+// fresh_admin.go). Refusals that pass (too many connections, a restart)
+// are retried within the test's deadline, and a failure is never
+// remembered for the next test. Databases whose drop could not run (a
+// sibling test panicked, the binary was killed) are dropped by the next
+// FreshDSN on the stack.
 
 // TB is the part of testing.TB that the per-test isolation accessors use.
 // *testing.T and *testing.B satisfy it.

@@ -28,6 +28,12 @@ import (
 // service's environment gives root's password (MYSQL_ROOT_PASSWORD, or
 // MYSQL_ALLOW_EMPTY_PASSWORD), else as DSN's user, who then needs the
 // CREATE and DROP privileges on all databases.
+//
+// As for PostgresFreshDSN, its own sessions stay within 4 at work across
+// the stack's test binaries plus one idle per binary, transient refusals
+// (error 1040, too many connections) are retried within the test's
+// deadline, and the first call of each test binary drops what ended test
+// binaries left.
 func MySQLFreshDSN(t TB, s StackService) string {
 	t.Helper()
 	return mysqlFresh(t, s, officialMySQL(s, "MYSQL_"), officialMySQLRoot(s, "MYSQL_"))
@@ -209,7 +215,7 @@ func mysqlTakeTemplate(ctx context.Context, s StackService, g *gate, cfg wire.My
 		// marker.
 		script := "DROP DATABASE IF EXISTS " + wire.QuoteMySQLIdent(tmpl) + "; " + src.script(tmpl) +
 			"START TRANSACTION WITH CONSISTENT SNAPSHOT; " + src.rows(tmpl) + "COMMIT; " + src.viewScript(tmpl) +
-			"CREATE TABLE " + wire.QuoteMySQLIdent(tmpl) + ".`_composegen_complete` (done int)"
+			"CREATE TABLE " + wire.QuoteMySQLIdent(tmpl) + ".`_composegen_complete` (done int); SET FOREIGN_KEY_CHECKS = 1; USE information_schema"
 		_, err = c.Exec(ctx, script)
 		return err
 	})
@@ -338,7 +344,9 @@ func mysqlCopyScript(ctx context.Context, g *gate, cfg wire.MySQLConfig, app, ad
 			}
 		}
 		cp.stmts = append(cp.stmts, src.views...)
-		cp.stmts = append(cp.stmts, "SET FOREIGN_KEY_CHECKS = 1")
+		// Leave the new database: the session serves again, and the
+		// drop of a database kills the sessions in it.
+		cp.stmts = append(cp.stmts, "SET FOREIGN_KEY_CHECKS = 1", "USE information_schema")
 		if admin.user != app.user {
 			user, ok := wire.QuoteMySQLString(app.user)
 			if !ok {

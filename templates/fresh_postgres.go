@@ -31,6 +31,14 @@ import (
 // first call needs the service's database to be idle (no other session
 // connected to it) and the user to be allowed to create databases; when
 // either is not the case the test fails with what to do.
+//
+// Its own sessions are at most 4 at work on the service across every test
+// binary of the stack, plus one idle per test binary (application_name
+// "composegen FreshDSN"); a refusal that passes (too many clients, a
+// restart) is retried until shortly before the test's deadline. The first
+// call of each test binary drops the databases that test binaries which
+// ended left (a panic ends a binary before its other tests' cleanups run)
+// and the pool's copies beyond its size.
 func PostgresFreshDSN(t TB, s StackService) string {
 	t.Helper()
 	return pgFresh(t, s, pgCreds{user: PostgresUser(s), password: PostgresPassword(s), db: PostgresDatabase(s)})
@@ -307,7 +315,11 @@ func (f *pgFiller) createOne(key pgPoolKey, prefix string) bool {
 	}
 	defer unlock()
 	err = adminDo(ctx, f.g, pgSessions, key.cfg, pgTransient, func(ctx context.Context, conn *wire.PG) error {
-		rows, err := conn.Exec(ctx, "SELECT count(*) FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")")
+		// The copies, and those being made: a test binary that ended
+		// while it made one released the lock, but its server session
+		// goes on and commits the copy.
+		rows, err := conn.Exec(ctx, "SELECT (SELECT count(*) FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")) + "+
+			"(SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND starts_with(query, "+wire.QuoteLiteral(pgPoolCreate(prefix))+"))")
 		if err != nil {
 			return err
 		}
@@ -319,7 +331,7 @@ func (f *pgFiller) createOne(key pgPoolKey, prefix string) bool {
 		}
 		var b [5]byte
 		_, _ = rand.Read(b[:])
-		stmt := "CREATE DATABASE " + wire.QuoteIdent(prefix+hex.EncodeToString(b[:])) + " TEMPLATE " + wire.QuoteIdent(key.tmpl)
+		stmt := pgPoolCreate(prefix) + hex.EncodeToString(b[:]) + `" TEMPLATE ` + wire.QuoteIdent(key.tmpl)
 		if pgStrategy != "" && conn.ServerVersionNum() >= 150000 {
 			stmt += " STRATEGY " + pgStrategy
 		}
@@ -328,6 +340,9 @@ func (f *pgFiller) createOne(key pgPoolKey, prefix string) bool {
 	})
 	return err == nil
 }
+
+// pgPoolCreate is how the statement that makes a pooled copy starts.
+func pgPoolCreate(prefix string) string { return `CREATE DATABASE "` + prefix }
 
 // pgSweep drops what ended test binaries left on the server: their tests'
 // databases, and the pool's copies beyond its size.

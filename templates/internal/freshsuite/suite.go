@@ -88,8 +88,14 @@ func Plan() *composeplan.Plan {
 	}
 }
 
-// plan is built once per test binary, as a generated plan is a variable.
-var plan = sync.OnceValue(Plan)
+// plans holds one plan per name and database, as a generated plan is a
+// variable (the parent test runs several).
+var plans sync.Map
+
+func plan() *composeplan.Plan {
+	p, _ := plans.LoadOrStore(os.Getenv("FRESHSUITE_NAME")+"/"+DB(), Plan())
+	return p.(*composeplan.Plan)
+}
 
 // Attach returns the shared stack (from this file, so that the parent test
 // and the suite's packages share one project directory, hence one stack).

@@ -104,11 +104,15 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// Close ends the session.
+// Close ends the session, and waits (a second at most) until the server
+// has closed it: the server's session, and its place among its
+// max_connections, is gone when Close returns.
 func (c *PG) Close() error {
 	_ = c.conn.SetDeadline(time.Now().Add(time.Second))
 	c.w = append(c.w[:0], 'X', 0, 0, 0, 4)
-	_, _ = c.conn.Write(c.w)
+	if _, err := c.conn.Write(c.w); err == nil {
+		_, _ = io.Copy(io.Discard, c.conn)
+	}
 	return c.conn.Close()
 }
 
