@@ -182,8 +182,11 @@ func pgCreate(ctx context.Context, g *gate, admin wire.PGConfig, tmpl, name stri
 // same). Each call adds one copy in the background, up to the pool's size,
 // so the pool follows the demand. The pool lives in the server: every test
 // binary that uses the stack draws from it and refills it, and a kept stack
-// (WithReuse) keeps it for the next run. COMPOSEGEN_FRESH_POOL sets its
-// size (default 4; 0 creates each copy when it is asked for).
+// (WithReuse) keeps it for the next run. It is refilled under a lock of
+// the stack, counting the copies and those being made (also by a test
+// binary that ended meanwhile), so that it never holds more than its size.
+// COMPOSEGEN_FRESH_POOL sets its size (default 4; 0 creates each copy when
+// it is asked for).
 var pgPoolSize = poolSize()
 
 func poolSize() int {
