@@ -189,7 +189,10 @@ func lockPath(ctx context.Context, path string) (unlock func(), err error) {
 // its holder releases it or ctx ends. One holder at a time across every
 // process of this machine that uses the stack (each test binary of a go
 // test run that shares it, each goroutine). The lock is released by unlock,
-// or by the kernel when the holding process ends, however it ends.
+// or by the kernel when the holding process ends, however it ends. With a
+// ctx that has already ended, Lock tries once without waiting: it takes a
+// free lock and fails at once on a held one (how a process tells whether
+// the holder of a lock it knows by name still runs).
 //
 // It is the building block of "once per stack" work across processes, such
 // as taking a template of a database once every one-shot service completed:

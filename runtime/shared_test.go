@@ -246,6 +246,19 @@ func TestLockExcludes(t *testing.T) {
 		t.Fatal(err)
 	}
 	u2()
+	// A context that has ended tries once: a held lock fails, a free one
+	// is taken.
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if _, err := s.Lock(done, "x"); err == nil {
+		t.Error("a held lock was taken with an ended context")
+	}
+	u3, err := s.Lock(done, "z")
+	if err != nil {
+		t.Errorf("a free lock was not taken with an ended context: %v", err)
+	} else {
+		u3()
+	}
 }
 
 func TestLeaseHandsOutEachSlotOnce(t *testing.T) {

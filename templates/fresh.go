@@ -2,11 +2,9 @@ package templates
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 )
@@ -28,6 +26,15 @@ import (
 //
 // They work on a stack from Start, Up or Shared, and take a few
 // milliseconds: what a test should reach for instead of a stack of its own.
+//
+// FreshDSN's own sessions stay within a budget that leaves the server's
+// connections to the tests: at most 4 at work per service across every
+// test binary of the stack, plus one idle per test binary (see
+// fresh_admin.go). Refusals that pass (too many connections, a restart)
+// are retried within the test's deadline, and a failure is never
+// remembered for the next test. Databases whose drop could not run (a
+// sibling test panicked, the binary was killed) are dropped by the next
+// FreshDSN on the stack.
 
 // TB is the part of testing.TB that the per-test isolation accessors use.
 // *testing.T and *testing.B satisfy it.
@@ -81,37 +88,6 @@ func cleanupContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
-// freshName makes the name of a test's database: "t_", the test's name in
-// lower case letters, digits and underscores (at most 40 bytes), and 10
-// random hex digits, so that a leftover is easy to trace to its test.
-func freshName(test string) string {
-	var b strings.Builder
-	b.WriteString("t_")
-	last := byte('_')
-	for i := 0; i < len(test) && b.Len() < 42; i++ {
-		c := test[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		default:
-			c = '_'
-		}
-		if c == '_' && last == '_' {
-			continue
-		}
-		b.WriteByte(c)
-		last = c
-	}
-	if last != '_' {
-		b.WriteByte('_')
-	}
-	var r [5]byte
-	_, _ = rand.Read(r[:])
-	b.WriteString(hex.EncodeToString(r[:]))
-	return b.String()
-}
-
 // templateName is the name of the template copy of database db: at most 63
 // bytes (PostgreSQL's and MySQL's identifier limits are 63 and 64).
 func templateName(db string) string {
@@ -123,9 +99,12 @@ func templateName(db string) string {
 	return name[:50] + "_" + hex.EncodeToString(h[:6])
 }
 
-// once runs work at most once per key in this process (a failure too: the
-// later callers get the same error), and lets each caller stop waiting
-// when its own ctx ends.
+// once runs work once per key in this process, as long as it succeeds:
+// callers that come while it runs wait for it (each until its own ctx
+// ends) and share its result; a failure is returned to the callers that
+// waited for it and never remembered, so that the next caller tries again
+// (and when the failure is the end of the worker's own deadline, the
+// waiters try again at once, within theirs).
 type once[T any] struct {
 	mu sync.Mutex
 	m  map[string]*onceCall[T]
@@ -138,32 +117,34 @@ type onceCall[T any] struct {
 }
 
 func (o *once[T]) do(ctx context.Context, key string, work func() (T, error)) (T, error) {
-	o.mu.Lock()
-	if o.m == nil {
-		o.m = map[string]*onceCall[T]{}
-	}
-	c := o.m[key]
-	if c == nil {
-		c = &onceCall[T]{done: make(chan struct{})}
-		o.m[key] = c
+	for {
+		o.mu.Lock()
+		if o.m == nil {
+			o.m = map[string]*onceCall[T]{}
+		}
+		c := o.m[key]
+		if c == nil {
+			c = &onceCall[T]{done: make(chan struct{})}
+			o.m[key] = c
+			o.mu.Unlock()
+			c.val, c.err = work()
+			if c.err != nil {
+				o.mu.Lock()
+				delete(o.m, key)
+				o.mu.Unlock()
+			}
+			close(c.done)
+			return c.val, c.err
+		}
 		o.mu.Unlock()
-		c.val, c.err = work()
-		close(c.done)
-		return c.val, c.err
+		select {
+		case <-c.done:
+			if c.err == nil || !isCtxErr(c.err) || ctx.Err() != nil {
+				return c.val, c.err
+			}
+		case <-ctx.Done():
+			var zero T
+			return zero, fmt.Errorf("waiting for another test of this process to prepare it: %w", ctx.Err())
+		}
 	}
-	o.mu.Unlock()
-	select {
-	case <-c.done:
-		return c.val, c.err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("waiting for another test of this process to prepare it: %w", ctx.Err())
-	}
-}
-
-// forget drops key, so that the next call runs work again.
-func (o *once[T]) forget(key string) {
-	o.mu.Lock()
-	delete(o.m, key)
-	o.mu.Unlock()
 }

@@ -28,6 +28,12 @@ import (
 // service's environment gives root's password (MYSQL_ROOT_PASSWORD, or
 // MYSQL_ALLOW_EMPTY_PASSWORD), else as DSN's user, who then needs the
 // CREATE and DROP privileges on all databases.
+//
+// As for PostgresFreshDSN, its own sessions stay within 4 at work across
+// the stack's test binaries plus one idle per binary, transient refusals
+// (error 1040, too many connections) are retried within the test's
+// deadline, and the first call of each test binary drops what ended test
+// binaries left.
 func MySQLFreshDSN(t TB, s StackService) string {
 	t.Helper()
 	return mysqlFresh(t, s, officialMySQL(s, "MYSQL_"), officialMySQLRoot(s, "MYSQL_"))
@@ -97,6 +103,36 @@ var (
 	mysqlCopies    once[*mysqlCopy]
 )
 
+// mysqlSessions are FreshDSN's MySQL administration sessions. A session
+// serves again only after a success: a failed script may have left it in
+// another database or with foreign key checks off.
+var mysqlSessions = &sessionKind[wire.MySQLConfig, *wire.MySQL]{
+	dial:     wire.DialMySQL,
+	reusable: func(err error) bool { return err == nil },
+}
+
+// mysqlTransient reports whether err is worth another try: too many
+// connections, a server that shuts down or restarts, a deadlock, a
+// connection refused or cut.
+func mysqlTransient(err error) bool {
+	if isCtxErr(err) {
+		return false
+	}
+	var me *wire.MySQLError
+	if !errors.As(err, &me) {
+		return true // I/O: refused, reset, closed
+	}
+	switch me.Code {
+	case 1040, // ER_CON_COUNT_ERROR: too many connections
+		1203, // ER_TOO_MANY_USER_CONNECTIONS
+		1053, // ER_SERVER_SHUTDOWN
+		1927, // ER_CONNECTION_KILLED
+		1213: // ER_LOCK_DEADLOCK
+		return true
+	}
+	return false
+}
+
 func mysqlFresh(t TB, s StackService, app mysqlCreds, root *mysqlCreds) string {
 	t.Helper()
 	ctx, cancel := testContext(t)
@@ -111,74 +147,79 @@ func mysqlFresh(t TB, s StackService, app mysqlCreds, root *mysqlCreds) string {
 		admin = *root
 	}
 	cfg := wire.MySQLConfig{Addr: addr, User: admin.user, Password: admin.password}
+	g := gateOf(s)
+	me, err := ownerOf(ctx, s)
+	if err != nil {
+		return fail(err)
+	}
 	key := s.ContainerID() + "\x00" + admin.user + "\x00" + app.user + "\x00" + app.database
-	_, err := mysqlTemplates.do(ctx, key, func() (string, error) {
-		return mysqlTakeTemplate(ctx, s, cfg, app)
-	})
-	if err == nil {
-		var cp *mysqlCopy
-		cp, err = mysqlCopies.do(ctx, key, func() (*mysqlCopy, error) { return mysqlCopyScript(ctx, cfg, app, admin) })
-		if err == nil {
-			name := freshName(t.Name())
-			if err = mysqlCreate(ctx, cfg, cp, name); err == nil {
-				t.Cleanup(func() {
-					ctx, cancel := cleanupContext()
-					defer cancel()
-					if err := mysqlDrop(ctx, cfg, name); err != nil {
-						t.Logf("FreshDSN: drop database %q: %v (it goes with the stack)", name, err)
-					}
-				})
-				return mysqlCreds{user: app.user, password: app.password, database: name}.dsn(addr)
-			}
-			err = explainMySQL(err, admin, app, root != nil, "create")
+	if _, err := mysqlTemplates.do(ctx, key, func() (string, error) {
+		return mysqlTakeTemplate(ctx, s, g, cfg, app)
+	}); err != nil {
+		return fail(err)
+	}
+	cp, err := mysqlCopies.do(ctx, key, func() (*mysqlCopy, error) { return mysqlCopyScript(ctx, g, cfg, app, admin) })
+	if err != nil {
+		return fail(explainMySQL(err, admin, app, root != nil, "create"))
+	}
+	drop := func(ctx context.Context, name string) error { return mysqlDrop(ctx, g, cfg, name) }
+	sweepOnce(t, key, func() ([]string, error) { return mysqlSweep(ctx, s, g, cfg, me) })
+	retryDrops(ctx, key, drop)
+	name := me.name(t.Name())
+	if err := mysqlCreate(ctx, g, cfg, cp, name); err != nil {
+		return fail(explainMySQL(err, admin, app, root != nil, "create"))
+	}
+	t.Cleanup(func() {
+		ctx, cancel := cleanupContext()
+		defer cancel()
+		if err := drop(ctx, name); err != nil {
+			dropFailed(key, name)
+			t.Logf("%s", dropFailure(name, err))
 		}
-	}
-	if ctx.Err() != nil {
-		mysqlTemplates.forget(key)
-		mysqlCopies.forget(key)
-	}
-	return fail(err)
+	})
+	return mysqlCreds{user: app.user, password: app.password, database: name}.dsn(addr)
 }
 
 // mysqlTakeTemplate copies the service's database into the template
 // database, unless a test (of this or another process) did.
-func mysqlTakeTemplate(ctx context.Context, s StackService, cfg wire.MySQLConfig, app mysqlCreds) (string, error) {
+func mysqlTakeTemplate(ctx context.Context, s StackService, g *gate, cfg wire.MySQLConfig, app mysqlCreds) (string, error) {
 	tmpl := templateName(app.database)
 	if err := s.Settle(ctx); err != nil {
 		return "", fmt.Errorf("the template of database %q is taken once the stack's one-shot services completed: %w", app.database, err)
+	}
+	if _, ok := wire.QuoteMySQLString(app.database); !ok {
+		return "", fmt.Errorf("database name %q: FreshDSN does not handle backslashes in names", app.database)
 	}
 	unlock, err := s.Lock(ctx, "mysql-template-"+app.database)
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	c, err := wire.DialMySQL(ctx, cfg)
-	if err != nil {
-		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "connect")
-	}
-	defer c.Close()
 	q := func(v string) string { s, _ := wire.QuoteMySQLString(v); return s }
-	// A template is complete once it holds the marker table, created last.
-	rows, err := c.Exec(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "+q(tmpl)+" AND TABLE_NAME = '_composegen_complete'")
+	err = adminDo(ctx, g, mysqlSessions, cfg, mysqlTransient, func(ctx context.Context, c *wire.MySQL) error {
+		// A template is complete once it holds the marker table, created
+		// last.
+		rows, err := c.Exec(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "+q(tmpl)+" AND TABLE_NAME = '_composegen_complete'")
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 && rows[0][0] != nil && *rows[0][0] == "1" {
+			return nil
+		}
+		src, err := mysqlCopyFrom(ctx, c, app.database)
+		if err != nil {
+			return err
+		}
+		// Tables first (each CREATE commits), then the rows from one
+		// consistent snapshot of the source, then the views and the
+		// marker.
+		script := "DROP DATABASE IF EXISTS " + wire.QuoteMySQLIdent(tmpl) + "; " + src.script(tmpl) +
+			"START TRANSACTION WITH CONSISTENT SNAPSHOT; " + src.rows(tmpl) + "COMMIT; " + src.viewScript(tmpl) +
+			"CREATE TABLE " + wire.QuoteMySQLIdent(tmpl) + ".`_composegen_complete` (done int); SET FOREIGN_KEY_CHECKS = 1; USE information_schema"
+		_, err = c.Exec(ctx, script)
+		return err
+	})
 	if err != nil {
-		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "template")
-	}
-	if len(rows) == 1 && rows[0][0] != nil && *rows[0][0] == "1" {
-		return tmpl, nil
-	}
-	if _, ok := wire.QuoteMySQLString(app.database); !ok {
-		return "", fmt.Errorf("database name %q: FreshDSN does not handle backslashes in names", app.database)
-	}
-	src, err := mysqlCopyFrom(ctx, c, app.database)
-	if err != nil {
-		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "template")
-	}
-	// Tables first (each CREATE commits), then the rows from one consistent
-	// snapshot of the source, then the views and the marker.
-	script := "DROP DATABASE IF EXISTS " + wire.QuoteMySQLIdent(tmpl) + "; " + src.script(tmpl) +
-		"START TRANSACTION WITH CONSISTENT SNAPSHOT; " + src.rows(tmpl) + "COMMIT; " + src.viewScript(tmpl) +
-		"CREATE TABLE " + wire.QuoteMySQLIdent(tmpl) + ".`_composegen_complete` (done int)"
-	if _, err := c.Exec(ctx, script); err != nil {
 		return "", explainMySQL(err, mysqlCreds{user: cfg.User}, app, false, "template")
 	}
 	return tmpl, nil
@@ -282,90 +323,122 @@ func (src *mysqlSource) viewScript(db string) string {
 
 // mysqlCopyScript prepares the copies of the template: its definitions,
 // read once per process, and the accounts of DSN's user.
-func mysqlCopyScript(ctx context.Context, cfg wire.MySQLConfig, app, admin mysqlCreds) (*mysqlCopy, error) {
+func mysqlCopyScript(ctx context.Context, g *gate, cfg wire.MySQLConfig, app, admin mysqlCreds) (*mysqlCopy, error) {
 	tmpl := templateName(app.database)
-	c, err := wire.DialMySQL(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	src, err := mysqlCopyFrom(ctx, c, tmpl)
-	if err != nil {
-		return nil, err
-	}
-	cp := &mysqlCopy{tmpl: tmpl}
-	const db = dbMarker
-	cp.stmts = append(cp.stmts, "CREATE DATABASE "+db, "USE "+db, "SET FOREIGN_KEY_CHECKS = 0")
-	for _, t := range src.tables {
-		cp.stmts = append(cp.stmts, t.create)
-	}
-	for _, t := range src.tables {
-		if len(t.columns) > 0 {
-			cols := strings.Join(t.columns, ", ")
-			cp.stmts = append(cp.stmts, fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s", db, wire.QuoteMySQLIdent(t.name), cols, cols, wire.QuoteMySQLIdent(tmpl), wire.QuoteMySQLIdent(t.name)))
-		}
-	}
-	cp.stmts = append(cp.stmts, src.views...)
-	cp.stmts = append(cp.stmts, "SET FOREIGN_KEY_CHECKS = 1")
-	if admin.user != app.user {
-		user, ok := wire.QuoteMySQLString(app.user)
-		if !ok {
-			return nil, fmt.Errorf("user name %q: FreshDSN does not handle backslashes in names", app.user)
-		}
-		hosts, err := c.Exec(ctx, "SELECT Host FROM mysql.user WHERE User = "+user+" ORDER BY Host")
+	var cp *mysqlCopy
+	err := adminDo(ctx, g, mysqlSessions, cfg, mysqlTransient, func(ctx context.Context, c *wire.MySQL) error {
+		src, err := mysqlCopyFrom(ctx, c, tmpl)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, h := range hosts {
-			if host, ok := wire.QuoteMySQLString(*h[0]); ok {
-				cp.grants = append(cp.grants, user+"@"+host)
+		cp = &mysqlCopy{tmpl: tmpl}
+		const db = dbMarker
+		cp.stmts = append(cp.stmts, "CREATE DATABASE "+db, "USE "+db, "SET FOREIGN_KEY_CHECKS = 0")
+		for _, t := range src.tables {
+			cp.stmts = append(cp.stmts, t.create)
+		}
+		for _, t := range src.tables {
+			if len(t.columns) > 0 {
+				cols := strings.Join(t.columns, ", ")
+				cp.stmts = append(cp.stmts, fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s.%s", db, wire.QuoteMySQLIdent(t.name), cols, cols, wire.QuoteMySQLIdent(tmpl), wire.QuoteMySQLIdent(t.name)))
 			}
 		}
-		if len(cp.grants) == 0 {
-			return nil, fmt.Errorf("user %q, whom DSN logs in as, does not exist on the server", app.user)
+		cp.stmts = append(cp.stmts, src.views...)
+		// Leave the new database: the session serves again, and the
+		// drop of a database kills the sessions in it.
+		cp.stmts = append(cp.stmts, "SET FOREIGN_KEY_CHECKS = 1", "USE information_schema")
+		if admin.user != app.user {
+			user, ok := wire.QuoteMySQLString(app.user)
+			if !ok {
+				return fmt.Errorf("user name %q: FreshDSN does not handle backslashes in names", app.user)
+			}
+			hosts, err := c.Exec(ctx, "SELECT Host FROM mysql.user WHERE User = "+user+" ORDER BY Host")
+			if err != nil {
+				return err
+			}
+			for _, h := range hosts {
+				if host, ok := wire.QuoteMySQLString(*h[0]); ok {
+					cp.grants = append(cp.grants, user+"@"+host)
+				}
+			}
+			if len(cp.grants) == 0 {
+				return fmt.Errorf("user %q, whom DSN logs in as, does not exist on the server", app.user)
+			}
 		}
-	}
-	return cp, nil
+		return nil
+	})
+	return cp, err
 }
 
 // mysqlCreate creates database name from the template, in one round trip.
-func mysqlCreate(ctx context.Context, cfg wire.MySQLConfig, cp *mysqlCopy, name string) error {
-	c, err := wire.DialMySQL(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+func mysqlCreate(ctx context.Context, g *gate, cfg wire.MySQLConfig, cp *mysqlCopy, name string) error {
 	q := wire.QuoteMySQLIdent(name)
-	stmts := make([]string, 0, len(cp.stmts)+len(cp.grants))
+	stmts := make([]string, 0, len(cp.stmts)+len(cp.grants)+1)
 	for _, s := range cp.stmts {
 		stmts = append(stmts, strings.ReplaceAll(s, dbMarker, q))
 	}
 	for _, g := range cp.grants {
 		stmts = append(stmts, "GRANT ALL PRIVILEGES ON "+q+".* TO "+g)
 	}
-	if _, err := c.Exec(ctx, strings.Join(stmts, "; ")); err != nil {
-		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+q)
-		return err
-	}
-	return nil
+	script := strings.Join(stmts, "; ")
+	tried := false
+	return adminDo(ctx, g, mysqlSessions, cfg, mysqlTransient, func(ctx context.Context, c *wire.MySQL) error {
+		s := script
+		if tried {
+			// What an earlier try left (the name is this process's and
+			// random).
+			s = "DROP DATABASE IF EXISTS " + q + "; " + s
+		}
+		tried = true
+		if _, err := c.Exec(ctx, s); err != nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+q)
+			return err
+		}
+		return nil
+	})
 }
 
 // mysqlDrop drops a test's database, killing the sessions the test left in
 // it first (DROP would wait for their metadata locks).
-func mysqlDrop(ctx context.Context, cfg wire.MySQLConfig, name string) error {
-	c, err := wire.DialMySQL(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+func mysqlDrop(ctx context.Context, g *gate, cfg wire.MySQLConfig, name string) error {
 	q, _ := wire.QuoteMySQLString(name)
-	if ids, err := c.Exec(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = "+q+" AND ID <> CONNECTION_ID()"); err == nil {
-		for _, id := range ids {
-			_, _ = c.Exec(ctx, "KILL "+*id[0])
+	return adminDo(ctx, g, mysqlSessions, cfg, mysqlTransient, func(ctx context.Context, c *wire.MySQL) error {
+		if ids, err := c.Exec(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = "+q+" AND ID <> CONNECTION_ID()"); err == nil {
+			for _, id := range ids {
+				_, _ = c.Exec(ctx, "KILL "+*id[0])
+			}
 		}
+		_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+wire.QuoteMySQLIdent(name))
+		return err
+	})
+}
+
+// mysqlSweep drops the tests' databases that ended test binaries left on
+// the server.
+func mysqlSweep(ctx context.Context, s StackService, g *gate, cfg wire.MySQLConfig, me freshOwner) (dropped []string, err error) {
+	var names []string
+	err = adminDo(ctx, g, mysqlSessions, cfg, mysqlTransient, func(ctx context.Context, c *wire.MySQL) error {
+		rows, err := c.Exec(ctx, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 't\_%'`)
+		names = names[:0]
+		for _, r := range rows {
+			if len(r) > 0 && r[0] != nil {
+				names = append(names, *r[0])
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+wire.QuoteMySQLIdent(name))
-	return err
+	var errs []error
+	for _, n := range leftovers(s, me, names) {
+		if err := mysqlDrop(ctx, g, cfg, n); err != nil {
+			errs = append(errs, fmt.Errorf("drop database %q: %w", n, err))
+			continue
+		}
+		dropped = append(dropped, n)
+	}
+	return dropped, errors.Join(errs...)
 }
 
 // explainMySQL says why a server refused and what to do.
@@ -384,6 +457,8 @@ func explainMySQL(err error, as, app mysqlCreds, rootKnown bool, op string) erro
 		return fmt.Errorf("%s: user %q lacks a privilege FreshDSN needs (CREATE and DROP on new databases, SELECT on %q, GRANT OPTION when it grants them to another user): %s; %s", what, as.user, app.database, me.Message, hint)
 	case 1045:
 		return fmt.Errorf("%s: cannot log in as %q: %s", what, as.user, me.Message)
+	case 1040, 1203:
+		return fmt.Errorf("%s: %w; %s", what, err, tooManyHint("max_connections, max_user_connections"))
 	case 1049:
 		return fmt.Errorf("%s: %s", what, me.Message)
 	}

@@ -31,6 +31,14 @@ import (
 // first call needs the service's database to be idle (no other session
 // connected to it) and the user to be allowed to create databases; when
 // either is not the case the test fails with what to do.
+//
+// Its own sessions are at most 4 at work on the service across every test
+// binary of the stack, plus one idle per test binary (application_name
+// "composegen FreshDSN"); a refusal that passes (too many clients, a
+// restart) is retried until shortly before the test's deadline. The first
+// call of each test binary drops the databases that test binaries which
+// ended left (a panic ends a binary before its other tests' cleanups run)
+// and the pool's copies beyond its size.
 func PostgresFreshDSN(t TB, s StackService) string {
 	t.Helper()
 	return pgFresh(t, s, pgCreds{user: PostgresUser(s), password: PostgresPassword(s), db: PostgresDatabase(s)})
@@ -58,6 +66,51 @@ var pgStrategy = "FILE_COPY"
 // pgTemplates remembers, per container and database, the template taken.
 var pgTemplates once[string]
 
+// pgSessions are FreshDSN's PostgreSQL administration sessions.
+var pgSessions = &sessionKind[wire.PGConfig, *wire.PG]{
+	dial: wire.DialPG,
+	reusable: func(err error) bool {
+		// A server's ERROR leaves the session usable; a FATAL ends it, and
+		// an I/O error (or an interrupted call) leaves it in an unknown
+		// state.
+		var pe *wire.PGError
+		return err == nil || errors.As(err, &pe) && pe.Severity != "FATAL" && pe.Severity != "PANIC"
+	},
+}
+
+// pgTransient reports whether err is worth another try: too many
+// connections, a server that starts, stops or restarts, a copy that races
+// a session of its template, a connection refused or cut.
+func pgTransient(err error) bool {
+	if isCtxErr(err) {
+		return false
+	}
+	var pe *wire.PGError
+	if !errors.As(err, &pe) {
+		return true // I/O: refused, reset, closed
+	}
+	switch pe.Code {
+	case "53300", // too_many_connections
+		"57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+		"08000", "08003", "08006", // connection exceptions
+		"55006", // object_in_use: the source of a copy is in use
+		"40P01": // deadlock_detected
+		return true
+	}
+	return false
+}
+
+// pgTransientTemplate is pgTransient for taking the template, whose source
+// being in use is not transient: another service holds it (see
+// pgTakeTemplate's own grace period).
+func pgTransientTemplate(err error) bool {
+	var pe *wire.PGError
+	if errors.As(err, &pe) && pe.Code == "55006" {
+		return false
+	}
+	return pgTransient(err)
+}
+
 // pgFresh is FreshDSN for a PostgreSQL service whose user, password and
 // database are c.
 func pgFresh(t TB, s StackService, c pgCreds) string {
@@ -69,42 +122,55 @@ func pgFresh(t TB, s StackService, c pgCreds) string {
 		t.Fatalf("FreshDSN: %v", err)
 		return ""
 	}
-	admin := wire.PGConfig{Addr: addr, User: c.user, Password: c.password, Database: maintenanceDB(c.db)}
-	key := s.ContainerID() + "\x00" + c.user + "\x00" + c.db
-	tmpl, err := pgTemplates.do(ctx, key, func() (string, error) {
-		return pgTakeTemplate(ctx, s, admin, c)
-	})
+	admin := wire.PGConfig{Addr: addr, User: c.user, Password: c.password, Database: maintenanceDB(c.db), AppName: adminAppName}
+	g := gateOf(s)
+	me, err := ownerOf(ctx, s)
 	if err != nil {
-		if ctx.Err() != nil {
-			pgTemplates.forget(key) // this test ran out of time; the next one tries again
-		}
 		return fail(err)
 	}
-	name := freshName(t.Name())
-	if !pgClaim(ctx, admin, tmpl, name) {
-		if err := pgCreate(ctx, admin, tmpl, name); err != nil {
+	key := s.ContainerID() + "\x00" + c.user + "\x00" + c.db
+	tmpl, err := pgTemplates.do(ctx, key, func() (string, error) {
+		return pgTakeTemplate(ctx, s, g, admin, c)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	drop := func(ctx context.Context, name string) error { return pgDrop(ctx, g, admin, name) }
+	sweepOnce(t, key, func() ([]string, error) { return pgSweep(ctx, s, g, admin, me, tmpl) })
+	retryDrops(ctx, key, drop)
+	name := me.name(t.Name())
+	if !pgClaim(ctx, g, admin, tmpl, name) {
+		if err := pgCreate(ctx, g, admin, tmpl, name); err != nil {
 			return fail(explainPG(err, c, "create"))
 		}
 	}
-	pgRefill(admin, tmpl)
+	pgRefill(s, g, admin, tmpl)
 	t.Cleanup(func() {
 		ctx, cancel := cleanupContext()
 		defer cancel()
-		if err := pgDrop(ctx, admin, name); err != nil {
-			t.Logf("FreshDSN: drop database %q: %v (it goes with the stack)", name, err)
+		if err := drop(ctx, name); err != nil {
+			dropFailed(key, name)
+			t.Logf("%s", dropFailure(name, err))
 		}
 	})
 	return postgresURL(addr, c.user, c.password, name)
 }
 
 // pgCreate creates database name as a copy of tmpl.
-func pgCreate(ctx context.Context, admin wire.PGConfig, tmpl, name string) error {
-	return pgExec(ctx, admin, func(version int) string {
+func pgCreate(ctx context.Context, g *gate, admin wire.PGConfig, tmpl, name string) error {
+	return adminDo(ctx, g, pgSessions, admin, pgTransient, func(ctx context.Context, conn *wire.PG) error {
 		stmt := "CREATE DATABASE " + wire.QuoteIdent(name) + " TEMPLATE " + wire.QuoteIdent(tmpl)
-		if pgStrategy != "" && version >= 150000 {
+		if pgStrategy != "" && conn.ServerVersionNum() >= 150000 {
 			stmt += " STRATEGY " + pgStrategy
 		}
-		return stmt
+		_, err := conn.Exec(ctx, stmt)
+		var pe *wire.PGError
+		if errors.As(err, &pe) && pe.Code == "42P04" {
+			// duplicate_database: an earlier try whose answer was lost
+			// made it (the name is this process's and random).
+			return nil
+		}
+		return err
 	})
 }
 
@@ -116,8 +182,11 @@ func pgCreate(ctx context.Context, admin wire.PGConfig, tmpl, name string) error
 // same). Each call adds one copy in the background, up to the pool's size,
 // so the pool follows the demand. The pool lives in the server: every test
 // binary that uses the stack draws from it and refills it, and a kept stack
-// (WithReuse) keeps it for the next run. COMPOSEGEN_FRESH_POOL sets its
-// size (default 4; 0 creates each copy when it is asked for).
+// (WithReuse) keeps it for the next run. It is refilled under a lock of
+// the stack, counting the copies and those being made (also by a test
+// binary that ended meanwhile), so that it never holds more than its size.
+// COMPOSEGEN_FRESH_POOL sets its size (default 4; 0 creates each copy when
+// it is asked for).
 var pgPoolSize = poolSize()
 
 func poolSize() int {
@@ -135,41 +204,36 @@ func pgPoolPrefix(tmpl string) string {
 
 // pgClaim renames a pooled copy of tmpl to name; false when there is none
 // to claim.
-func pgClaim(ctx context.Context, admin wire.PGConfig, tmpl, name string) bool {
+func pgClaim(ctx context.Context, g *gate, admin wire.PGConfig, tmpl, name string) bool {
 	if pgPoolSize == 0 {
 		return false
 	}
-	conn, pooled, err := pgGet(ctx, admin)
-	if err != nil {
-		return false
-	}
 	prefix := pgPoolPrefix(tmpl)
-	rows, err := conn.Exec(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")")
-	if err != nil {
-		pgPut(admin, conn, err)
-		if !pooled {
-			return false
+	claimed := false
+	err := adminDo(ctx, g, pgSessions, admin, pgTransient, func(ctx context.Context, conn *wire.PG) error {
+		rows, err := conn.Exec(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")")
+		if err != nil {
+			return err
 		}
-		return pgClaim(ctx, admin, tmpl, name) // a session whose server went away
-	}
-	mrand.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-	for _, r := range rows {
-		if len(r) == 0 || r[0] == nil {
-			continue
+		mrand.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+		for _, r := range rows {
+			if len(r) == 0 || r[0] == nil {
+				continue
+			}
+			_, err = conn.Exec(ctx, "ALTER DATABASE "+wire.QuoteIdent(*r[0])+" RENAME TO "+wire.QuoteIdent(name))
+			if err == nil {
+				claimed = true
+				return nil
+			}
+			var pe *wire.PGError
+			if !errors.As(err, &pe) {
+				return err // the session failed
+			}
+			// Another test claimed it first.
 		}
-		_, err = conn.Exec(ctx, "ALTER DATABASE "+wire.QuoteIdent(*r[0])+" RENAME TO "+wire.QuoteIdent(name))
-		if err == nil {
-			pgPut(admin, conn, nil)
-			return true
-		}
-		var pe *wire.PGError
-		if !errors.As(err, &pe) {
-			break // the session failed: create the copy instead
-		}
-		// Another test claimed it first.
-	}
-	pgPut(admin, conn, err)
-	return false
+		return nil
+	})
+	return err == nil && claimed
 }
 
 // pgFillers are the background refills of this process, per server, user
@@ -186,6 +250,8 @@ type pgPoolKey struct {
 
 // pgFiller creates the copies that calls asked for, one at a time.
 type pgFiller struct {
+	s       StackService
+	g       *gate
 	pending int
 	running bool
 }
@@ -194,7 +260,7 @@ type pgFiller struct {
 // background unless the pool holds pgPoolSize already: the pool grows with
 // the demand (a stack whose test asks once costs one spare copy, not
 // pgPoolSize).
-func pgRefill(admin wire.PGConfig, tmpl string) {
+func pgRefill(s StackService, g *gate, admin wire.PGConfig, tmpl string) {
 	if pgPoolSize == 0 {
 		return
 	}
@@ -206,7 +272,7 @@ func pgRefill(admin wire.PGConfig, tmpl string) {
 	}
 	f := pgFillers.m[key]
 	if f == nil {
-		f = &pgFiller{}
+		f = &pgFiller{s: s, g: g}
 		pgFillers.m[key] = f
 	}
 	f.pending = min(f.pending+1, pgPoolSize)
@@ -237,26 +303,105 @@ func (f *pgFiller) run(key pgPoolKey) {
 	}
 }
 
+// pgPoolLock is the lock of the stack under which the pool of tmpl is
+// counted and changed, so that it never holds more than its size.
+func pgPoolLock(tmpl string) string { return "pg-pool-" + tmpl }
+
 // createOne adds a copy to the pool unless it is full; false when the
 // server failed (the stack may be gone).
 func (f *pgFiller) createOne(key pgPoolKey, prefix string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, _, err := pgGet(ctx, key.cfg)
+	unlock, err := f.s.Lock(ctx, pgPoolLock(key.tmpl))
 	if err != nil {
 		return false
 	}
-	rows, err := conn.Exec(ctx, "SELECT count(*) FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")")
-	pgPut(key.cfg, conn, err)
-	if err != nil || len(rows) != 1 || rows[0][0] == nil {
-		return false
+	defer unlock()
+	err = adminDo(ctx, f.g, pgSessions, key.cfg, pgTransient, func(ctx context.Context, conn *wire.PG) error {
+		// The copies, and those being made: a test binary that ended
+		// while it made one released the lock, but its server session
+		// goes on and commits the copy.
+		rows, err := conn.Exec(ctx, "SELECT (SELECT count(*) FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+")) + "+
+			"(SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND starts_with(query, "+wire.QuoteLiteral(pgPoolCreate(prefix))+"))")
+		if err != nil {
+			return err
+		}
+		if len(rows) != 1 || rows[0][0] == nil {
+			return errors.New("no count")
+		}
+		if n, _ := strconv.Atoi(*rows[0][0]); n >= pgPoolSize {
+			return nil
+		}
+		var b [5]byte
+		_, _ = rand.Read(b[:])
+		stmt := pgPoolCreate(prefix) + hex.EncodeToString(b[:]) + `" TEMPLATE ` + wire.QuoteIdent(key.tmpl)
+		if pgStrategy != "" && conn.ServerVersionNum() >= 150000 {
+			stmt += " STRATEGY " + pgStrategy
+		}
+		_, err = conn.Exec(ctx, stmt)
+		return err
+	})
+	return err == nil
+}
+
+// pgPoolCreate is how the statement that makes a pooled copy starts.
+func pgPoolCreate(prefix string) string { return `CREATE DATABASE "` + prefix }
+
+// pgSweep drops what ended test binaries left on the server: their tests'
+// databases, and the pool's copies beyond its size.
+func pgSweep(ctx context.Context, s StackService, g *gate, admin wire.PGConfig, me freshOwner, tmpl string) (dropped []string, err error) {
+	var names []string
+	err = adminDo(ctx, g, pgSessions, admin, pgTransient, func(ctx context.Context, conn *wire.PG) error {
+		rows, err := conn.Exec(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 't\_%'`)
+		names = names[:0]
+		for _, r := range rows {
+			if len(r) > 0 && r[0] != nil {
+				names = append(names, *r[0])
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if n, _ := strconv.Atoi(*rows[0][0]); n >= pgPoolSize {
-		return true
+	var errs []error
+	for _, n := range leftovers(s, me, names) {
+		if err := pgDrop(ctx, g, admin, n); err != nil {
+			errs = append(errs, fmt.Errorf("drop database %q: %w", n, err))
+			continue
+		}
+		dropped = append(dropped, n)
 	}
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return pgCreate(ctx, key.cfg, key.tmpl, prefix+hex.EncodeToString(b[:])) == nil
+	// The pool: copies beyond its size (test binaries that refilled it
+	// at once before the pool had a lock, or that ran with a larger
+	// COMPOSEGEN_FRESH_POOL).
+	unlock, err := s.Lock(ctx, pgPoolLock(tmpl))
+	if err != nil {
+		return dropped, errors.Join(append(errs, err)...)
+	}
+	defer unlock()
+	prefix := pgPoolPrefix(tmpl)
+	err = adminDo(ctx, g, pgSessions, admin, pgTransient, func(ctx context.Context, conn *wire.PG) error {
+		rows, err := conn.Exec(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, "+wire.QuoteLiteral(prefix)+") ORDER BY oid")
+		if err != nil {
+			return err
+		}
+		for i := pgPoolSize; i < len(rows); i++ {
+			if rows[i][0] == nil {
+				continue
+			}
+			n := *rows[i][0]
+			if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+wire.QuoteIdent(n)); err != nil {
+				return err
+			}
+			dropped = append(dropped, n)
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return dropped, errors.Join(errs...)
 }
 
 // maintenanceDB is the database the accessor's own sessions use: one that is
@@ -270,7 +415,7 @@ func maintenanceDB(db string) string {
 
 // pgTakeTemplate makes the template copy of c.db, unless a test (of this or
 // another process) made it already.
-func pgTakeTemplate(ctx context.Context, s StackService, admin wire.PGConfig, c pgCreds) (string, error) {
+func pgTakeTemplate(ctx context.Context, s StackService, g *gate, admin wire.PGConfig, c pgCreds) (string, error) {
 	tmpl := templateName(c.db)
 	if err := s.Settle(ctx); err != nil {
 		return "", fmt.Errorf("the template of database %q is taken once the stack's one-shot services completed: %w", c.db, err)
@@ -280,42 +425,42 @@ func pgTakeTemplate(ctx context.Context, s StackService, admin wire.PGConfig, c 
 		return "", err
 	}
 	defer unlock()
-	conn, err := wire.DialPG(ctx, admin)
-	if err != nil {
-		return "", explainPG(err, c, "connect")
-	}
-	defer conn.Close()
-	rows, err := conn.Exec(ctx, "SELECT 1 FROM pg_database WHERE datname = "+wire.QuoteLiteral(tmpl))
-	if err != nil {
-		return "", explainPG(err, c, "template")
-	}
-	if len(rows) > 0 {
-		return tmpl, nil
-	}
-	// A one-shot that just exited may still have a backend on its way
-	// out: give the database a moment to become idle.
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		stmt := "CREATE DATABASE " + wire.QuoteIdent(tmpl) + " TEMPLATE " + wire.QuoteIdent(c.db)
-		if pgStrategy != "" && conn.ServerVersionNum() >= 150000 {
-			stmt += " STRATEGY " + pgStrategy
+	err = adminDo(ctx, g, pgSessions, admin, pgTransientTemplate, func(ctx context.Context, conn *wire.PG) error {
+		rows, err := conn.Exec(ctx, "SELECT datallowconn, datistemplate FROM pg_database WHERE datname = "+wire.QuoteLiteral(tmpl))
+		if err != nil {
+			return err
 		}
-		_, err = conn.Exec(ctx, stmt)
-		var pe *wire.PGError
-		if err == nil || !errors.As(err, &pe) || pe.Code != "55006" || time.Now().After(deadline) {
-			break
+		if len(rows) == 1 && len(rows[0]) == 2 && rows[0][0] != nil && *rows[0][0] == "f" && rows[0][1] != nil && *rows[0][1] == "t" {
+			return nil
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
+		if len(rows) == 0 {
+			// A one-shot that just exited may still have a backend on
+			// its way out: give the database a moment to become idle.
+			deadline := time.Now().Add(3 * time.Second)
+			for {
+				stmt := "CREATE DATABASE " + wire.QuoteIdent(tmpl) + " TEMPLATE " + wire.QuoteIdent(c.db)
+				if pgStrategy != "" && conn.ServerVersionNum() >= 150000 {
+					stmt += " STRATEGY " + pgStrategy
+				}
+				_, err = conn.Exec(ctx, stmt)
+				var pe *wire.PGError
+				if err == nil || !errors.As(err, &pe) || pe.Code != "55006" || time.Now().After(deadline) {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			if err != nil {
+				return pgBusy(ctx, conn, err, c.db)
+			}
 		}
-	}
-	if err != nil {
-		return "", explainPG(pgBusy(ctx, conn, err, c.db), c, "template")
-	}
-	// No session may connect to the template, so that copies never find
-	// it in use; IS_TEMPLATE lets a user with CREATEDB copy it.
-	_, err = conn.Exec(ctx, "ALTER DATABASE "+wire.QuoteIdent(tmpl)+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
+		// No session may connect to the template, so that copies never
+		// find it in use; IS_TEMPLATE lets a user with CREATEDB copy it.
+		_, err = conn.Exec(ctx, "ALTER DATABASE "+wire.QuoteIdent(tmpl)+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
+		return err
+	})
 	if err != nil {
 		return "", explainPG(err, c, "template")
 	}
@@ -381,6 +526,8 @@ func explainPG(err error, c pgCreds, op string) error {
 		return fmt.Errorf("%s: user %q may not copy database %q (%s): it is neither a superuser nor the database's owner, and %q is not a template; make it the owner, or mark the database as a template in an init script (ALTER DATABASE %s IS_TEMPLATE true)", opText(op, c), c.user, c.db, pe.Message, c.db, wire.QuoteIdent(c.db))
 	case pe.Code == "28P01" || pe.Code == "28000":
 		return fmt.Errorf("%s: cannot log in as %q: %s", opText(op, c), c.user, pe.Message)
+	case pe.Code == "53300":
+		return fmt.Errorf("%s: %w; %s", opText(op, c), err, tooManyHint("max_connections"))
 	case pe.Code == "3D000":
 		return fmt.Errorf("%s: %s (FreshDSN copies the service's database, %q, and uses %q for its own sessions)", opText(op, c), pe.Message, c.db, maintenanceDB(c.db))
 	}
@@ -398,73 +545,13 @@ func opText(op string, c pgCreds) string {
 }
 
 // pgDrop drops a test's database, closing the sessions the test left open.
-func pgDrop(ctx context.Context, admin wire.PGConfig, name string) error {
-	return pgExec(ctx, admin, func(version int) string {
+func pgDrop(ctx context.Context, g *gate, admin wire.PGConfig, name string) error {
+	return adminDo(ctx, g, pgSessions, admin, pgTransient, func(ctx context.Context, conn *wire.PG) error {
 		stmt := "DROP DATABASE IF EXISTS " + wire.QuoteIdent(name)
-		if version >= 130000 {
+		if conn.ServerVersionNum() >= 130000 {
 			stmt += " WITH (FORCE)"
 		}
-		return stmt
+		_, err := conn.Exec(ctx, stmt)
+		return err
 	})
-}
-
-// pgExec runs the statement that stmt makes for the server's version on an
-// administration session: an idle one if there is one (and, should that
-// one have died with its server, a new one).
-func pgExec(ctx context.Context, cfg wire.PGConfig, stmt func(version int) string) error {
-	for attempt := 0; ; attempt++ {
-		conn, pooled, err := pgGet(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		_, err = conn.Exec(ctx, stmt(conn.ServerVersionNum()))
-		pgPut(cfg, conn, err)
-		var pe *wire.PGError
-		if err == nil || errors.As(err, &pe) || !pooled || attempt > 0 || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
-// Idle administration sessions, per server and user, so that a test's
-// FreshDSN does not pay for a login (SCRAM's key derivation is deliberately
-// slow) when another test's session is free.
-var pgIdle struct {
-	sync.Mutex
-	m map[wire.PGConfig][]*wire.PG
-}
-
-const pgMaxIdle = 4
-
-func pgGet(ctx context.Context, cfg wire.PGConfig) (c *wire.PG, pooled bool, err error) {
-	pgIdle.Lock()
-	if list := pgIdle.m[cfg]; len(list) > 0 {
-		c := list[len(list)-1]
-		pgIdle.m[cfg] = list[:len(list)-1]
-		pgIdle.Unlock()
-		return c, true, nil
-	}
-	pgIdle.Unlock()
-	c, err = wire.DialPG(ctx, cfg)
-	return c, false, err
-}
-
-// pgPut returns a session to the idle list, unless its last use failed in
-// a way that may have left it unusable.
-func pgPut(cfg wire.PGConfig, c *wire.PG, err error) {
-	var pe *wire.PGError
-	if err != nil && !errors.As(err, &pe) {
-		c.Close()
-		return
-	}
-	pgIdle.Lock()
-	defer pgIdle.Unlock()
-	if pgIdle.m == nil {
-		pgIdle.m = map[wire.PGConfig][]*wire.PG{}
-	}
-	if len(pgIdle.m[cfg]) >= pgMaxIdle {
-		c.Close()
-		return
-	}
-	pgIdle.m[cfg] = append(pgIdle.m[cfg], c)
 }

@@ -57,9 +57,6 @@ func redisFresh(t TB, s StackService, password string) string {
 		return redisDatabases(ctx, addr, password)
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			redisDBCounts.forget(s.ContainerID())
-		}
 		return fail("%v", err)
 	}
 	count, _ := strconv.Atoi(n)

@@ -199,6 +199,19 @@ func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
 	if strings.Contains(msg, "fresh-secret") {
 		t.Error("the failure shows the password")
 	}
+	// The failure is not remembered: once the session is gone, the next
+	// FreshDSN of this process takes the template.
+	pg := stack.Service("postgres")
+	admin, err := pgx.Connect(context.Background(), "postgres://app:fresh-secret@"+pg.Addr(5432)+"/postgres?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var ended int
+	if err := admin.QueryRow(context.Background(), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'holder'").Scan(&ended); err != nil || ended != 1 {
+		t.Fatalf("ending the holder's session: %d ended, %v", ended, err)
+	}
+	checkIsolation(t, pg, stack.Service("redis"), 1)
 }
 
 // A user that may not create databases, or not copy the service's, gets a

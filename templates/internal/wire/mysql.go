@@ -82,11 +82,14 @@ func DialMySQL(ctx context.Context, cfg MySQLConfig) (*MySQL, error) {
 	return c, nil
 }
 
-// Close ends the session (COM_QUIT).
+// Close ends the session (COM_QUIT), and waits (a second at most) until
+// the server has closed it.
 func (c *MySQL) Close() error {
 	_ = c.conn.SetDeadline(time.Now().Add(time.Second))
 	c.seq = 0
-	_ = c.write([]byte{0x01})
+	if err := c.write([]byte{0x01}); err == nil {
+		_, _ = io.Copy(io.Discard, c.conn)
+	}
 	return c.conn.Close()
 }
 

@@ -59,6 +59,9 @@ type PGConfig struct {
 	User     string
 	Password string
 	Database string
+	// AppName is the session's application_name ("composegen" when
+	// empty), which pg_stat_activity shows.
+	AppName string
 }
 
 // DialPG connects and logs in (cleartext, MD5 or SCRAM-SHA-256 password
@@ -101,11 +104,15 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// Close ends the session.
+// Close ends the session, and waits (a second at most) until the server
+// has closed it: the server's session, and its place among its
+// max_connections, is gone when Close returns.
 func (c *PG) Close() error {
 	_ = c.conn.SetDeadline(time.Now().Add(time.Second))
 	c.w = append(c.w[:0], 'X', 0, 0, 0, 4)
-	_, _ = c.conn.Write(c.w)
+	if _, err := c.conn.Write(c.w); err == nil {
+		_, _ = io.Copy(io.Discard, c.conn)
+	}
 	return c.conn.Close()
 }
 
@@ -181,7 +188,11 @@ func (c *PG) login(cfg PGConfig) error {
 	c.cstr("database")
 	c.cstr(cfg.Database)
 	c.cstr("application_name")
-	c.cstr("composegen")
+	if cfg.AppName != "" {
+		c.cstr(cfg.AppName)
+	} else {
+		c.cstr("composegen")
+	}
 	c.w = append(c.w, 0)
 	if err := c.send(); err != nil {
 		return err
