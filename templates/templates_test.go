@@ -139,6 +139,12 @@ func TestMatch(t *testing.T) {
 		"scylladb/scylla":                               "cassandra",
 		"quay.io/coreos/etcd:v3.5.0":                    "etcd",
 		"bitnami/etcd":                                  "etcd",
+		"bitnami/etcd:3.5":                              "etcd",
+		"bitnamilegacy/etcd:3.5":                        "etcd",
+		"docker.io/bitnamilegacy/postgresql:16":         "postgres-bitnami",
+		"bitnamilegacy/redis":                           "redis-bitnami",
+		"gcr.io/etcd-development/etcd:v3.5":             "etcd",
+		"nats:2-alpine":                                 "nats",
 		"hashicorp/consul":                              "consul",
 		"consul:1.15":                                   "consul",
 		"hashicorp/vault:1.17":                          "vault",
@@ -158,7 +164,7 @@ func TestMatch(t *testing.T) {
 			t.Errorf("Match(%q) = %s, want %s", image, k.Name, want)
 		}
 	}
-	for _, image := range []string{"busybox", "ghcr.io/acme/postgres-tools", "bitnami/postgresql-repmgr", "${IMAGE}", "grafana/grafana", "postgresql"} {
+	for _, image := range []string{"busybox", "ghcr.io/acme/postgres-tools", "bitnami/postgresql-repmgr", "bitnamilegacy/postgresql-repmgr", "bitnamilegacy", "${IMAGE}", "grafana/grafana", "postgresql"} {
 		if k := Match(image); k != nil {
 			t.Errorf("Match(%q) = %s, want nil", image, k.Name)
 		}
