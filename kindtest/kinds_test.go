@@ -120,23 +120,50 @@ func natsJetStream(t *testing.T, natsURL, stream string) {
 }
 
 // TestEtcd: the official images (flags; ETCD_* variables) and Bitnami's
-// (ALLOW_NONE_AUTHENTICATION, also under bitnamilegacy/): Endpoints() puts
-// and gets a key with etcd's clientv3.
+// (ALLOW_NONE_AUTHENTICATION, also under bitnamilegacy/; ETCD_ROOT_PASSWORD):
+// Endpoints(), User() and Password() put and get a key with etcd's clientv3.
 func TestEtcd(t *testing.T) {
+	cfg := func(endpoints []string) clientv3.Config { return clientv3.Config{Endpoints: endpoints} }
 	for _, tc := range []struct {
 		name  string
-		start func(t *testing.T) []string
+		start func(t *testing.T) clientv3.Config
 	}{
-		{"quay.io-flags", func(t *testing.T) []string { return fixtures.StartEtcd(t).Endpoints() }},
-		{"gcr.io-env", func(t *testing.T) []string { return fixtures.StartEtcdGcr(t).Endpoints() }},
-		{"bitnami", func(t *testing.T) []string { return fixtures.StartEtcdBitnami(t).Endpoints() }},
-		{"bitnamilegacy", func(t *testing.T) []string { return fixtures.StartEtcdBitnamilegacy(t).Endpoints() }},
+		{"quay.io-flags", func(t *testing.T) clientv3.Config { return cfg(fixtures.StartEtcd(t).Endpoints()) }},
+		{"gcr.io-env", func(t *testing.T) clientv3.Config { return cfg(fixtures.StartEtcdGcr(t).Endpoints()) }},
+		{"bitnami", func(t *testing.T) clientv3.Config {
+			e := fixtures.StartEtcdBitnami(t)
+			if e.User() != "" || e.Password() != "" {
+				t.Errorf("User(), Password() = %q, %q; want none with ALLOW_NONE_AUTHENTICATION", e.User(), e.Password())
+			}
+			return cfg(e.Endpoints())
+		}},
+		{"bitnamilegacy", func(t *testing.T) clientv3.Config { return cfg(fixtures.StartEtcdBitnamilegacy(t).Endpoints()) }},
+		{"bitnami-auth", func(t *testing.T) clientv3.Config {
+			e := fixtures.StartEtcdBitnamiAuth(t)
+			if e.User() != "root" || e.Password() != "3tcd-s3cret" {
+				t.Errorf("User(), Password() = %q, %q; want root and ETCD_ROOT_PASSWORD's default", e.User(), e.Password())
+			}
+			// Without the credentials, the server refuses.
+			anon, err := clientv3.New(clientv3.Config{Endpoints: e.Endpoints(), DialTimeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer anon.Close()
+			if _, err := anon.Put(ctxFor(t), "/composegen/anon", "x"); err == nil {
+				t.Fatal("a put without credentials succeeded: authentication is off, the test proves nothing")
+			}
+			c := cfg(e.Endpoints())
+			c.Username, c.Password = e.User(), e.Password()
+			return c
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start(t)
-			endpoints := tc.start(t)
+			c := tc.start(t)
 			ctx := ctxFor(t)
-			cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 10 * time.Second})
+			c.DialTimeout = 10 * time.Second
+			endpoints := c.Endpoints
+			cli, err := clientv3.New(c)
 			if err != nil {
 				t.Fatalf("clientv3.New(Endpoints() = %q): %v", endpoints, err)
 			}

@@ -145,13 +145,15 @@ func BitnamiRabbitMQURL(s Service) string {
 // RabbitMQManagementURL is the ManagementURL accessor of the rabbitmq kinds.
 func RabbitMQManagementURL(s Service) string { return "http://" + addr(s, 15672) }
 
-// NATSURL is the URL accessor of the nats kind.
+// NATSURL is the URL accessor of the nats kind. nats-server parses its
+// command line with Go's flag package, so each option may have one dash or
+// two (-user, --user).
 func NATSURL(s Service) string {
 	u := url.URL{Scheme: "nats", Host: addr(s, 4222)}
 	cmd := command(s)
-	if user := flagValue(cmd, "--user"); user != "" {
-		u.User = userinfo(user, flagValue(cmd, "--pass"))
-	} else if token := flagValue(cmd, "--auth"); token != "" {
+	if user := flagValue(cmd, "--user", "-user"); user != "" {
+		u.User = userinfo(user, flagValue(cmd, "--pass", "-pass"))
+	} else if token := flagValue(cmd, "--auth", "-auth"); token != "" {
 		u.User = url.User(token)
 	}
 	return u.String()
@@ -250,8 +252,23 @@ func MailWebURL(s Service) string { return "http://" + addr(s, 8025) }
 // CassandraHosts is the Hosts accessor of the cassandra kind.
 func CassandraHosts(s Service) []string { return []string{addr(s, 9042)} }
 
-// EtcdEndpoints is the Endpoints accessor of the etcd kind.
+// EtcdEndpoints is the Endpoints accessor of the etcd kinds.
 func EtcdEndpoints(s Service) []string { return []string{addr(s, 2379)} }
+
+// BitnamiEtcdUser is the User accessor of the etcd-bitnami kind: "root"
+// when ETCD_ROOT_PASSWORD is set (the image then creates the user root and
+// enables authentication), else "".
+func BitnamiEtcdUser(s Service) string {
+	if BitnamiEtcdPassword(s) == "" {
+		return ""
+	}
+	return "root"
+}
+
+// BitnamiEtcdPassword is the Password accessor of the etcd-bitnami kind:
+// ETCD_ROOT_PASSWORD, else the content of the file named by
+// ETCD_ROOT_PASSWORD_FILE.
+func BitnamiEtcdPassword(s Service) string { return envOrFile(s, "ETCD_ROOT_PASSWORD") }
 
 // ConsulAddr is the Addr accessor of the consul kind.
 func ConsulAddr(s Service) string { return addr(s, 8500) }

@@ -138,9 +138,9 @@ func TestMatch(t *testing.T) {
 		"cassandra:5":                                   "cassandra",
 		"scylladb/scylla":                               "cassandra",
 		"quay.io/coreos/etcd:v3.5.0":                    "etcd",
-		"bitnami/etcd":                                  "etcd",
-		"bitnami/etcd:3.5":                              "etcd",
-		"bitnamilegacy/etcd:3.5":                        "etcd",
+		"bitnami/etcd":                                  "etcd-bitnami",
+		"bitnami/etcd:3.5":                              "etcd-bitnami",
+		"bitnamilegacy/etcd:3.5":                        "etcd-bitnami",
 		"docker.io/bitnamilegacy/postgresql:16":         "postgres-bitnami",
 		"bitnamilegacy/redis":                           "redis-bitnami",
 		"gcr.io/etcd-development/etcd:v3.5":             "etcd",
@@ -486,6 +486,15 @@ func TestURLs(t *testing.T) {
 		{"nats", NATSURL, nil, nil, "nats://127.0.0.1:44222"},
 		{"nats user", NATSURL, nil, []string{"--user", "app", "--pass", "p@ss"}, "nats://app:p%40ss@127.0.0.1:44222"},
 		{"nats token", NATSURL, nil, []string{"-js", "--auth", "tok"}, "nats://tok@127.0.0.1:44222"},
+		// nats-server reads its flags with Go's flag package: one dash or two.
+		{"nats user one dash", NATSURL, nil, []string{"-js", "-user", "app", "-pass=p@ss"}, "nats://app:p%40ss@127.0.0.1:44222"},
+		{"nats user in one string", NATSURL, nil, []string{"-js -m 8222 -user app -pass pw"}, "nats://app:pw@127.0.0.1:44222"},
+		{"nats token one dash", NATSURL, nil, []string{"-auth=tok"}, "nats://tok@127.0.0.1:44222"},
+		{"nats no auth flags", NATSURL, nil, []string{"-js", "-users_file", "x", "--cluster_name", "c"}, "nats://127.0.0.1:44222"},
+		{"etcd bitnami no auth", BitnamiEtcdUser, map[string]string{"ALLOW_NONE_AUTHENTICATION": "yes"}, nil, ""},
+		{"etcd bitnami no password", BitnamiEtcdPassword, map[string]string{"ALLOW_NONE_AUTHENTICATION": "yes"}, nil, ""},
+		{"etcd bitnami root", BitnamiEtcdUser, map[string]string{"ETCD_ROOT_PASSWORD": "pw"}, nil, "root"},
+		{"etcd bitnami root password", BitnamiEtcdPassword, map[string]string{"ETCD_ROOT_PASSWORD": "pw"}, nil, "pw"},
 		{"minio endpoint", MinioEndpoint, nil, nil, "127.0.0.1:49000"},
 		{"minio url", MinioURL, nil, nil, "http://127.0.0.1:49000"},
 		{"minio access default", MinioAccessKey, nil, nil, "minioadmin"},
@@ -545,6 +554,19 @@ func TestURLs(t *testing.T) {
 	u, _ := url.Parse(RabbitMQURL(newService(map[string]string{"RABBITMQ_DEFAULT_VHOST": "a/b c"})))
 	if u.Path != "/a/b c" {
 		t.Errorf("vhost path %q", u.Path)
+	}
+}
+
+// TestBitnamiEtcdPasswordFile: ETCD_ROOT_PASSWORD_FILE (a Docker secret)
+// gives the user root and the file's content.
+func TestBitnamiEtcdPasswordFile(t *testing.T) {
+	s := newService(map[string]string{"ETCD_ROOT_PASSWORD_FILE": "/run/secrets/etcd_root"})
+	if u, p := BitnamiEtcdUser(s), BitnamiEtcdPassword(s); u != "" || p != "" {
+		t.Errorf("file not read: User, Password = %q, %q; want none", u, p)
+	}
+	s.files = map[string]string{"/run/secrets/etcd_root": "fr0m-f1le"}
+	if u, p := BitnamiEtcdUser(s), BitnamiEtcdPassword(s); u != "root" || p != "fr0m-f1le" {
+		t.Errorf("User, Password = %q, %q; want root and the file's content", u, p)
 	}
 }
 
