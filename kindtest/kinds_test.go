@@ -424,6 +424,30 @@ func TestRedis(t *testing.T) {
 	}
 }
 
+// TestRedisPasswordFromEnv: sh -c 'exec redis-server --requirepass
+// "$REDIS_PASSWORD"' with REDIS_PASSWORD in the environment: Password() and
+// URL() carry the variable's value, which the shell gave the server.
+func TestRedisPasswordFromEnv(t *testing.T) {
+	start(t)
+	r := fixtures.StartRedisEnv(t)
+	ctx := ctxFor(t)
+	if r.Password() != "r3dis-env-s3cret" {
+		t.Errorf("Password() = %q, want REDIS_PASSWORD's value", r.Password())
+	}
+	if err := redis.NewClient(&redis.Options{Addr: r.Addr()}).Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("PING without the password: %v, want NOAUTH", err)
+	}
+	opt, err := redis.ParseURL(r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING via URL(): %v", err)
+	}
+}
+
 // TestMemcached: memcached -m 64; Addr() with the text protocol.
 func TestMemcached(t *testing.T) {
 	start(t)

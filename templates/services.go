@@ -2,6 +2,8 @@ package templates
 
 import (
 	"net/url"
+	"path"
+	"slices"
 	"strings"
 )
 
@@ -34,6 +36,41 @@ func flagValue(args []string, names ...string) string {
 	return lastFlag(words(args), names)
 }
 
+// commandFlag is flagValue for an option of the service's command. When the
+// command runs a shell (sh -c 'exec redis-server --requirepass "$PW"') and
+// the option's value is one variable ($PW or ${PW}), the shell passes the
+// server the variable's value from the service's environment, and so
+// commandFlag returns that value.
+func commandFlag(s Service, names ...string) string {
+	args := command(s)
+	v := flagValue(args, names...)
+	if name, ok := shellVariable(v); ok && len(args) > 0 && slices.Contains(shells, path.Base(args[0])) {
+		return s.Env(name)
+	}
+	return v
+}
+
+var shells = []string{"sh", "bash", "ash", "dash", "zsh", "ksh"}
+
+// shellVariable returns NAME when v is "$NAME" or "${NAME}".
+func shellVariable(v string) (string, bool) {
+	name, ok := strings.CutPrefix(v, "$")
+	if !ok {
+		return "", false
+	}
+	if inner, ok := strings.CutPrefix(name, "{"); ok {
+		if name, ok = strings.CutSuffix(inner, "}"); !ok {
+			return "", false
+		}
+	}
+	for i, c := range name {
+		if c != '_' && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(i > 0 && c >= '0' && c <= '9') {
+			return "", false
+		}
+	}
+	return name, name != ""
+}
+
 func lastFlag(ws []string, names []string) string {
 	v := ""
 	for i, w := range ws {
@@ -60,9 +97,10 @@ func redisURL(host, password string) string {
 func RedisAddr(s Service) string { return addr(s, 6379) }
 
 // RedisPassword is the Password accessor of the redis kind: --requirepass in
-// the command, or in REDIS_ARGS (read by the redis-stack images).
+// the command (a shell's $VARIABLE resolved from the service's environment),
+// or in REDIS_ARGS (read by the redis-stack images).
 func RedisPassword(s Service) string {
-	if p := flagValue(command(s), "--requirepass"); p != "" {
+	if p := commandFlag(s, "--requirepass"); p != "" {
 		return p
 	}
 	return flagValue([]string{s.Env("REDIS_ARGS")}, "--requirepass")
@@ -84,7 +122,7 @@ func BitnamiRedisURL(s Service) string {
 // DragonflyPassword is the Password accessor of the dragonfly kind:
 // --requirepass in the command, else DFLY_requirepass.
 func DragonflyPassword(s Service) string {
-	if p := flagValue(command(s), "--requirepass"); p != "" {
+	if p := commandFlag(s, "--requirepass"); p != "" {
 		return p
 	}
 	return s.Env("DFLY_requirepass")
@@ -147,13 +185,13 @@ func RabbitMQManagementURL(s Service) string { return "http://" + addr(s, 15672)
 
 // NATSURL is the URL accessor of the nats kind. nats-server parses its
 // command line with Go's flag package, so each option may have one dash or
-// two (-user, --user).
+// two (-user, --user); a shell's $VARIABLE is resolved from the service's
+// environment.
 func NATSURL(s Service) string {
 	u := url.URL{Scheme: "nats", Host: addr(s, 4222)}
-	cmd := command(s)
-	if user := flagValue(cmd, "--user", "-user"); user != "" {
-		u.User = userinfo(user, flagValue(cmd, "--pass", "-pass"))
-	} else if token := flagValue(cmd, "--auth", "-auth"); token != "" {
+	if user := commandFlag(s, "--user", "-user"); user != "" {
+		u.User = userinfo(user, commandFlag(s, "--pass", "-pass"))
+	} else if token := commandFlag(s, "--auth", "-auth"); token != "" {
 		u.User = url.User(token)
 	}
 	return u.String()
