@@ -51,15 +51,27 @@ func TestNATS(t *testing.T) {
 // TestNATSAuth: the scratch image with --user/--pass on the command line
 // (the password from a variable's default): URL() carries the credentials,
 // and a connection without them is refused.
+//
+// TestNATSAuth/env: sh -c 'exec nats-server -js -user "$NATS_USER" -pass
+// "$NATS_PASSWORD"' with the variables in the service's environment.
 func TestNATSAuth(t *testing.T) {
-	start(t)
-	n := fixtures.StartNatsAuth(t)
-	u, err := url.Parse(n.URL())
+	t.Run("flags", func(t *testing.T) {
+		start(t)
+		natsAuth(t, fixtures.StartNatsAuth(t).URL(), "app", "n4ts-s3cret", "AUTHED")
+	})
+	t.Run("env", func(t *testing.T) {
+		start(t)
+		natsAuth(t, fixtures.StartNatsEnv(t).URL(), "worker", "n4ts-env-s3cret", "ENVAUTHED")
+	})
+}
+
+func natsAuth(t *testing.T, natsURL, user, password, stream string) {
+	u, err := url.Parse(natsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := u.User.Password(); u.User.Username() != "app" || p != "n4ts-s3cret" {
-		t.Errorf("URL() has user %q and password %q, want app and the --pass of the command", u.User.Username(), p)
+	if p, _ := u.User.Password(); u.User.Username() != user || p != password {
+		t.Errorf("URL() has user %q and password %q, want %q and %q", u.User.Username(), p, user, password)
 	}
 	anon := *u
 	anon.User = nil
@@ -67,7 +79,7 @@ func TestNATSAuth(t *testing.T) {
 		nc.Close()
 		t.Fatal("the server accepted a connection without credentials: the test proves nothing")
 	}
-	natsJetStream(t, n.URL(), "AUTHED")
+	natsJetStream(t, natsURL, stream)
 }
 
 // natsJetStream creates a stream, publishes a message to it and consumes it
