@@ -110,6 +110,7 @@ const (
 	docFileEnv       = " Each variable may instead be given as a file by its _FILE variable (X_FILE=/run/secrets/x): the runtime reads the file from the container when the stack starts (a file it cannot read fails the start), and trailing newlines are trimmed as the entrypoint does."
 	docSearchURL     = "returns the base URL of the REST API on container port 9200, with credentials when the service's environment enables security."
 	docHTTPURL       = "returns http://host:port of container port 80."
+	docEtcdEndpoints = "returns the host addresses (host:port) of the client port 2379, for clientv3.Config.Endpoints."
 	docHostAddrs     = "returns the host addresses (host:port) of the published CQL port 9042, for gocql.NewCluster."
 )
 
@@ -454,12 +455,25 @@ var catalog = []Kind{
 	},
 	{
 		Name:   "etcd",
-		Images: []string{"coreos/etcd", "bitnami/etcd", "etcd-development/etcd"},
-		Server: withClients(&Server{Commands: []string{"etcd", "run.sh"}, Entrypoints: []string{"entrypoint.sh"}}, "etcdctl", "etcdutl"),
+		Images: []string{"coreos/etcd", "etcd-development/etcd"},
+		Server: withClients(&Server{Commands: []string{"etcd"}}, "etcdctl", "etcdutl"),
 		Ports:  []int{2379},
 		Probe:  probe("http", 2379, "/health"),
 		Accessors: []Accessor{
-			strs("Endpoints", "EtcdEndpoints", "returns the host addresses (host:port) of the client port 2379, for clientv3.Config.Endpoints.", 2379),
+			strs("Endpoints", "EtcdEndpoints", docEtcdEndpoints, 2379),
+		},
+	},
+	{
+		Name:    "etcd-bitnami",
+		Images:  []string{"bitnami/etcd"},
+		Server:  withClients(bitnami("etcd"), "etcdctl", "etcdutl"),
+		Ports:   []int{2379},
+		Probe:   probe("http", 2379, "/health"),
+		FileEnv: []string{"ETCD_ROOT_PASSWORD"},
+		Accessors: []Accessor{
+			strs("Endpoints", "EtcdEndpoints", docEtcdEndpoints, 2379),
+			str("User", "BitnamiEtcdUser", "returns \"root\" when ETCD_ROOT_PASSWORD (or ETCD_ROOT_PASSWORD_FILE) is set, as the image then enables authentication for the user root, else \"\" (ALLOW_NONE_AUTHENTICATION=yes), for clientv3.Config.Username."),
+			str("Password", "BitnamiEtcdPassword", "returns ETCD_ROOT_PASSWORD (\"\" when authentication is off), for clientv3.Config.Password."+docFileEnv),
 		},
 	},
 	{

@@ -2,6 +2,8 @@ package templates
 
 import (
 	"net/url"
+	"path"
+	"slices"
 	"strings"
 )
 
@@ -32,6 +34,41 @@ func flagValue(args []string, names ...string) string {
 		return v
 	}
 	return lastFlag(words(args), names)
+}
+
+// commandFlag is flagValue for an option of the service's command. When the
+// command runs a shell (sh -c 'exec redis-server --requirepass "$PW"') and
+// the option's value is one variable ($PW or ${PW}), the shell passes the
+// server the variable's value from the service's environment, and so
+// commandFlag returns that value.
+func commandFlag(s Service, names ...string) string {
+	args := command(s)
+	v := flagValue(args, names...)
+	if name, ok := shellVariable(v); ok && len(args) > 0 && slices.Contains(shells, path.Base(args[0])) {
+		return s.Env(name)
+	}
+	return v
+}
+
+var shells = []string{"sh", "bash", "ash", "dash", "zsh", "ksh"}
+
+// shellVariable returns NAME when v is "$NAME" or "${NAME}".
+func shellVariable(v string) (string, bool) {
+	name, ok := strings.CutPrefix(v, "$")
+	if !ok {
+		return "", false
+	}
+	if inner, ok := strings.CutPrefix(name, "{"); ok {
+		if name, ok = strings.CutSuffix(inner, "}"); !ok {
+			return "", false
+		}
+	}
+	for i, c := range name {
+		if c != '_' && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(i > 0 && c >= '0' && c <= '9') {
+			return "", false
+		}
+	}
+	return name, name != ""
 }
 
 func lastFlag(ws []string, names []string) string {
@@ -72,9 +109,10 @@ func redisDefaultUserURL(host, password string) string {
 func RedisAddr(s Service) string { return addr(s, 6379) }
 
 // RedisPassword is the Password accessor of the redis kind: --requirepass in
-// the command, or in REDIS_ARGS (read by the redis-stack images).
+// the command (a shell's $VARIABLE resolved from the service's environment),
+// or in REDIS_ARGS (read by the redis-stack images).
 func RedisPassword(s Service) string {
-	if p := flagValue(command(s), "--requirepass"); p != "" {
+	if p := commandFlag(s, "--requirepass"); p != "" {
 		return p
 	}
 	return flagValue([]string{s.Env("REDIS_ARGS")}, "--requirepass")
@@ -109,7 +147,7 @@ func BitnamiRedisInternalURL(s Service) string {
 // DragonflyPassword is the Password accessor of the dragonfly kind:
 // --requirepass in the command, else DFLY_requirepass.
 func DragonflyPassword(s Service) string {
-	if p := flagValue(command(s), "--requirepass"); p != "" {
+	if p := commandFlag(s, "--requirepass"); p != "" {
 		return p
 	}
 	return s.Env("DFLY_requirepass")
@@ -176,13 +214,15 @@ func BitnamiRabbitMQURL(s Service) string {
 // RabbitMQManagementURL is the ManagementURL accessor of the rabbitmq kinds.
 func RabbitMQManagementURL(s Service) string { return "http://" + addr(s, 15672) }
 
-// NATSURL is the URL accessor of the nats kind.
+// NATSURL is the URL accessor of the nats kind. nats-server parses its
+// command line with Go's flag package, so each option may have one dash or
+// two (-user, --user); a shell's $VARIABLE is resolved from the service's
+// environment.
 func NATSURL(s Service) string {
 	u := url.URL{Scheme: "nats", Host: addr(s, 4222)}
-	cmd := command(s)
-	if user := flagValue(cmd, "--user"); user != "" {
-		u.User = userinfo(user, flagValue(cmd, "--pass"))
-	} else if token := flagValue(cmd, "--auth"); token != "" {
+	if user := commandFlag(s, "--user", "-user"); user != "" {
+		u.User = userinfo(user, commandFlag(s, "--pass", "-pass"))
+	} else if token := commandFlag(s, "--auth", "-auth"); token != "" {
 		u.User = url.User(token)
 	}
 	return u.String()
@@ -281,8 +321,23 @@ func MailWebURL(s Service) string { return "http://" + addr(s, 8025) }
 // CassandraHosts is the Hosts accessor of the cassandra kind.
 func CassandraHosts(s Service) []string { return []string{addr(s, 9042)} }
 
-// EtcdEndpoints is the Endpoints accessor of the etcd kind.
+// EtcdEndpoints is the Endpoints accessor of the etcd kinds.
 func EtcdEndpoints(s Service) []string { return []string{addr(s, 2379)} }
+
+// BitnamiEtcdUser is the User accessor of the etcd-bitnami kind: "root"
+// when ETCD_ROOT_PASSWORD is set (the image then creates the user root and
+// enables authentication), else "".
+func BitnamiEtcdUser(s Service) string {
+	if BitnamiEtcdPassword(s) == "" {
+		return ""
+	}
+	return "root"
+}
+
+// BitnamiEtcdPassword is the Password accessor of the etcd-bitnami kind:
+// ETCD_ROOT_PASSWORD, else the content of the file named by
+// ETCD_ROOT_PASSWORD_FILE.
+func BitnamiEtcdPassword(s Service) string { return envOrFile(s, "ETCD_ROOT_PASSWORD") }
 
 // ConsulAddr is the Addr accessor of the consul kind.
 func ConsulAddr(s Service) string { return addr(s, 8500) }

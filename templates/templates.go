@@ -182,11 +182,16 @@ type Accessor struct {
 }
 
 // Match returns the kind of an image reference (any registry prefix, tag or
-// digest), or nil when the image is not in the catalog.
+// digest), or nil when the image is not in the catalog. Bitnami's images
+// are also recognised under bitnamilegacy/, where Bitnami moved its free
+// images in 2025 ("bitnamilegacy/etcd" is of the kind of "bitnami/etcd").
 func Match(image string) *Kind {
 	repo := Repository(image)
 	if repo == "" {
 		return nil
+	}
+	if name, ok := strings.CutPrefix(repo, "bitnamilegacy/"); ok {
+		repo = "bitnami/" + name
 	}
 	for i := range catalog {
 		for _, im := range catalog[i].Images {

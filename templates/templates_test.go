@@ -147,7 +147,13 @@ func TestMatch(t *testing.T) {
 		"cassandra:5":                                   "cassandra",
 		"scylladb/scylla":                               "cassandra",
 		"quay.io/coreos/etcd:v3.5.0":                    "etcd",
-		"bitnami/etcd":                                  "etcd",
+		"bitnami/etcd":                                  "etcd-bitnami",
+		"bitnami/etcd:3.5":                              "etcd-bitnami",
+		"bitnamilegacy/etcd:3.5":                        "etcd-bitnami",
+		"docker.io/bitnamilegacy/postgresql:16":         "postgres-bitnami",
+		"bitnamilegacy/redis":                           "redis-bitnami",
+		"gcr.io/etcd-development/etcd:v3.5":             "etcd",
+		"nats:2-alpine":                                 "nats",
 		"hashicorp/consul":                              "consul",
 		"consul:1.15":                                   "consul",
 		"hashicorp/vault:1.17":                          "vault",
@@ -167,7 +173,7 @@ func TestMatch(t *testing.T) {
 			t.Errorf("Match(%q) = %s, want %s", image, k.Name, want)
 		}
 	}
-	for _, image := range []string{"busybox", "ghcr.io/acme/postgres-tools", "bitnami/postgresql-repmgr", "${IMAGE}", "grafana/grafana", "postgresql"} {
+	for _, image := range []string{"busybox", "ghcr.io/acme/postgres-tools", "bitnami/postgresql-repmgr", "bitnamilegacy/postgresql-repmgr", "bitnamilegacy", "${IMAGE}", "grafana/grafana", "postgresql"} {
 		if k := Match(image); k != nil {
 			t.Errorf("Match(%q) = %s, want nil", image, k.Name)
 		}
@@ -441,6 +447,12 @@ func TestRedis(t *testing.T) {
 		{"bitnami", BitnamiRedisURL, BitnamiRedisPassword, map[string]string{"REDIS_PASSWORD": "pw"}, nil, "redis://:pw@127.0.0.1:46379/0"},
 		{"bitnami valkey", BitnamiRedisURL, BitnamiRedisPassword, map[string]string{"VALKEY_PASSWORD": "pw"}, nil, "redis://:pw@127.0.0.1:46379/0"},
 		{"bitnami no password", BitnamiRedisURL, BitnamiRedisPassword, map[string]string{"ALLOW_EMPTY_PASSWORD": "yes"}, nil, "redis://127.0.0.1:46379/0"},
+		{"requirepass from the environment by a shell", RedisURL, RedisPassword, map[string]string{"REDIS_PASSWORD": "pw"}, []string{"sh", "-c", `exec redis-server --requirepass "$REDIS_PASSWORD"`}, "redis://:pw@127.0.0.1:46379/0"},
+		{"requirepass ${VAR} by bash", RedisURL, RedisPassword, map[string]string{"PW": "pw"}, []string{"/bin/bash", "-c", "redis-server --requirepass ${PW} --appendonly yes"}, "redis://:pw@127.0.0.1:46379/0"},
+		{"requirepass unset variable", RedisURL, RedisPassword, nil, []string{"sh", "-c", "redis-server --requirepass $PW"}, "redis://127.0.0.1:46379/0"},
+		{"requirepass $ without a shell is literal", RedisURL, RedisPassword, map[string]string{"PW": "pw"}, []string{"redis-server", "--requirepass", "$PW"}, "redis://:$PW@127.0.0.1:46379/0"},
+		{"requirepass not one variable", RedisURL, RedisPassword, map[string]string{"PW": "pw"}, []string{"sh", "-c", "redis-server --requirepass x$PW"}, "redis://:x$PW@127.0.0.1:46379/0"},
+		{"dragonfly from the environment", DragonflyURL, DragonflyPassword, map[string]string{"PW": "pw"}, []string{"sh", "-c", "dragonfly --requirepass=$PW"}, "redis://:pw@127.0.0.1:46379/0"},
 		{"dragonfly flag", DragonflyURL, DragonflyPassword, nil, []string{"--requirepass=pw"}, "redis://:pw@127.0.0.1:46379/0"},
 		{"dragonfly env", DragonflyURL, DragonflyPassword, map[string]string{"DFLY_requirepass": "pw"}, nil, "redis://:pw@127.0.0.1:46379/0"},
 	}
@@ -489,6 +501,16 @@ func TestURLs(t *testing.T) {
 		{"nats", NATSURL, nil, nil, "nats://127.0.0.1:44222"},
 		{"nats user", NATSURL, nil, []string{"--user", "app", "--pass", "p@ss"}, "nats://app:p%40ss@127.0.0.1:44222"},
 		{"nats token", NATSURL, nil, []string{"-js", "--auth", "tok"}, "nats://tok@127.0.0.1:44222"},
+		// nats-server reads its flags with Go's flag package: one dash or two.
+		{"nats user one dash", NATSURL, nil, []string{"-js", "-user", "app", "-pass=p@ss"}, "nats://app:p%40ss@127.0.0.1:44222"},
+		{"nats user in one string", NATSURL, nil, []string{"-js -m 8222 -user app -pass pw"}, "nats://app:pw@127.0.0.1:44222"},
+		{"nats token one dash", NATSURL, nil, []string{"-auth=tok"}, "nats://tok@127.0.0.1:44222"},
+		{"nats credentials from the environment", NATSURL, map[string]string{"NATS_USER": "app", "NATS_PASS": "p@ss"}, []string{"sh", "-c", "exec nats-server -js --user $NATS_USER --pass ${NATS_PASS}"}, "nats://app:p%40ss@127.0.0.1:44222"},
+		{"nats no auth flags", NATSURL, nil, []string{"-js", "-users_file", "x", "--cluster_name", "c"}, "nats://127.0.0.1:44222"},
+		{"etcd bitnami no auth", BitnamiEtcdUser, map[string]string{"ALLOW_NONE_AUTHENTICATION": "yes"}, nil, ""},
+		{"etcd bitnami no password", BitnamiEtcdPassword, map[string]string{"ALLOW_NONE_AUTHENTICATION": "yes"}, nil, ""},
+		{"etcd bitnami root", BitnamiEtcdUser, map[string]string{"ETCD_ROOT_PASSWORD": "pw"}, nil, "root"},
+		{"etcd bitnami root password", BitnamiEtcdPassword, map[string]string{"ETCD_ROOT_PASSWORD": "pw"}, nil, "pw"},
 		{"minio endpoint", MinioEndpoint, nil, nil, "127.0.0.1:49000"},
 		{"minio url", MinioURL, nil, nil, "http://127.0.0.1:49000"},
 		{"minio access default", MinioAccessKey, nil, nil, "minioadmin"},
@@ -548,6 +570,19 @@ func TestURLs(t *testing.T) {
 	u, _ := url.Parse(RabbitMQURL(newService(map[string]string{"RABBITMQ_DEFAULT_VHOST": "a/b c"})))
 	if u.Path != "/a/b c" {
 		t.Errorf("vhost path %q", u.Path)
+	}
+}
+
+// TestBitnamiEtcdPasswordFile: ETCD_ROOT_PASSWORD_FILE (a Docker secret)
+// gives the user root and the file's content.
+func TestBitnamiEtcdPasswordFile(t *testing.T) {
+	s := newService(map[string]string{"ETCD_ROOT_PASSWORD_FILE": "/run/secrets/etcd_root"})
+	if u, p := BitnamiEtcdUser(s), BitnamiEtcdPassword(s); u != "" || p != "" {
+		t.Errorf("file not read: User, Password = %q, %q; want none", u, p)
+	}
+	s.files = map[string]string{"/run/secrets/etcd_root": "fr0m-f1le"}
+	if u, p := BitnamiEtcdUser(s), BitnamiEtcdPassword(s); u != "root" || p != "fr0m-f1le" {
+		t.Errorf("User, Password = %q, %q; want root and the file's content", u, p)
 	}
 }
 
