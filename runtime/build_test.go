@@ -339,6 +339,9 @@ func TestSharedReuseBuild(t *testing.T) {
 		if k := stacks(); len(k) != 1 || k[0] != s.sharedKey {
 			t.Errorf("%s: shared stacks of the plan on the engine: %d (%v), want only this one", what, len(k), k)
 		}
+		// Each call stands for a run of its own: this one ends, so the
+		// next may replace its stack (a stack in use stays: inuse.go).
+		releaseInUse(s.project)
 		return s, eng.builds.Load() - n0
 	}
 

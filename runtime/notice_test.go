@@ -177,6 +177,7 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 		release()
 	}
 	useLocks(kept)
+	releaseInUse(kept.project) // the run that kept it ended
 	// A stack that runs (this process owns it): its files stay.
 	running, err := upFake(t, eng, plan, opts...)
 	if err != nil {
