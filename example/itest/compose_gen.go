@@ -68,7 +68,8 @@ func (s *Stack) Runtime() *runtime.Stack {
 
 // Start starts the services without a profile of the compose project "orders"
 // (or the services selected with [WithServices] and the services they depend
-// on) and waits until each is ready. The stack is torn down at t.Cleanup. When
+// on) and waits until each is ready: a server answers, a one-shot (a
+// migration, a seed) has exited 0. The stack is torn down at t.Cleanup. When
 // it cannot start, Start fails the test with each service's last log lines,
 // healthcheck outputs, exit code and ports.
 //
@@ -353,7 +354,8 @@ var composePlan = composeplan.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
+			Probe:     &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
+			Lifecycle: "worker",
 		},
 		{
 			Name:    "redis",
@@ -369,7 +371,8 @@ var composePlan = composeplan.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			Probe:     &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			Lifecycle: "worker",
 		},
 	},
 	Networks: []composeplan.NetworkSpec{
