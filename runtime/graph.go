@@ -300,6 +300,9 @@ func (s *Stack) timeoutError(cause error) error {
 				continue
 			}
 			fmt.Fprintf(&b, "\n%s", r.describe(ctx))
+			if u.life == lifeOneShot && !closed(r.exitedCh) && closed(r.startedCh) {
+				fmt.Fprintf(&b, "\n  (%s is a one-shot: the start waits until it exits; if it keeps running, set x-composegen: {oneshot: false} on it in the compose file)", r.label())
+			}
 		}
 	}
 	return fmt.Errorf("%w after %s; not ready:%s", cause, time.Since(s.t0).Round(time.Millisecond), b.String())

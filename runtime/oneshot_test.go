@@ -180,3 +180,70 @@ func TestUnclassifiedWaitsForTheRest(t *testing.T) {
 		t.Error("prepare exited 0 before the rest of the stack was ready, but is not completed")
 	}
 }
+
+// On Docker: a service the generator could not classify that exits 0
+// within its grace (a seed run from a script file) has completed when
+// Start returns, and what it wrote is there; an unclassified worker with
+// no ports next to it does not hang the start; a declared one-shot that
+// nothing depends on and that exits with another code fails the start
+// with its output.
+func TestOneShotsOnDocker(t *testing.T) {
+	requireDocker(t)
+	t.Run("unclassified completes", func(t *testing.T) {
+		t.Parallel()
+		plan := &composeplan.Plan{Name: "rt-oneshot", Services: []composeplan.ServiceSpec{
+			{Name: "prepare", Image: "busybox", Command: []string{"sh", "-c", "sleep 1; echo ready > /shared/marker"},
+				Mounts: []composeplan.MountSpec{{Type: "volume", Source: "shared", Target: "/shared"}}},
+			{Name: "app", Image: "busybox", Command: []string{"sleep", "infinity"}, Lifecycle: composeplan.LifecycleWorker,
+				Mounts: []composeplan.MountSpec{{Type: "volume", Source: "shared", Target: "/shared"}}},
+		}, Volumes: []composeplan.VolumeSpec{{Name: "shared"}}}
+		// The grace is long: whatever the machine's load, the script
+		// ends within it.
+		s := Start(t, plan, withGrace(time.Minute))
+		if !s.Service("prepare").isCompleted() {
+			t.Fatal("Start returned before prepare completed")
+		}
+		res, err := s.Service("app").Exec(t.Context(), "cat", "/shared/marker")
+		if err != nil || strings.TrimSpace(res.Stdout) != "ready" {
+			t.Errorf("the marker prepare wrote: %+v, %v", res, err)
+		}
+	})
+	t.Run("unclassified worker", func(t *testing.T) {
+		t.Parallel()
+		var logs logLines
+		plan := &composeplan.Plan{Name: "rt-oneshot", Files: []string{"compose.yaml"}, Services: []composeplan.ServiceSpec{
+			{Name: "ticker", Image: "busybox", Command: []string{"sh", "-c", "trap 'exit 0' TERM; while sleep 1; do :; done"}},
+			{Name: "worker", Image: "busybox", Command: []string{"sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"}, Lifecycle: composeplan.LifecycleWorker},
+		}}
+		s := Start(t, plan, logs.option())
+		for _, name := range []string{"ticker", "worker"} {
+			if r := s.Service(name); r.isCompleted() || closed(r.exitedCh) {
+				t.Errorf("%s: not running when Start returned", name)
+			}
+		}
+		if got := logs.matching(`service "ticker" still runs`); len(got) != 1 {
+			t.Errorf("log lines naming ticker: %q", got)
+		}
+		if got := logs.matching(`"worker"`); len(got) != 0 {
+			t.Errorf("log lines naming the declared worker: %q", got)
+		}
+	})
+	t.Run("one-shot fails", func(t *testing.T) {
+		t.Parallel()
+		plan := &composeplan.Plan{Name: "rt-oneshot", Services: []composeplan.ServiceSpec{
+			{Name: "migrate", Image: "busybox", Command: []string{"sh", "-c", "sleep 1; echo 'relation \"users\" already exists' >&2; exit 3"}, Lifecycle: composeplan.LifecycleOneShot},
+			{Name: "app", Image: "busybox", Command: []string{"sleep", "infinity"}, Lifecycle: composeplan.LifecycleWorker},
+		}}
+		_, err := upErr(t, plan)
+		wantAll(t, err, `service "migrate"`, "exited with code 3", `relation "users" already exists`)
+	})
+}
+
+// A declared one-shot that keeps running is waited for until the start's
+// timeout, whose error says how to declare it long-running.
+func TestOneShotThatKeepsRunning(t *testing.T) {
+	eng := newFakeEngine(t, map[string]behaviour{"loader": {}})
+	loader := composeplan.ServiceSpec{Name: "loader", Image: "loader", Lifecycle: composeplan.LifecycleOneShot}
+	_, err := upFake(t, eng, fakePlan(loader), WithTimeout(300*time.Millisecond))
+	wantErr(t, err, "deadline exceeded", `loader is a one-shot: the start waits until it exits`, "x-composegen: {oneshot: false}")
+}
