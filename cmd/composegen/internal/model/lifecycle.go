@@ -37,7 +37,7 @@ import (
 //     terminal (tty, stdin_open), a dependent that waits for
 //     service_healthy: worker;
 //  7. its name: migrate, seed, init, setup, … one-shot; worker, consumer,
-//     scheduler, … worker;
+//     scheduler, backend, api, web, app, … worker;
 //  8. otherwise it is unclassified (""), and the generator warns.
 
 // dependents maps each service to the first (by name) service
@@ -184,7 +184,8 @@ var (
 	nameWords = wordSigns{
 		oneShot: words("migrate", "migrates", "migration", "migrations", "migrator", "seed", "seeds", "seeder", "seeding",
 			"init", "setup", "bootstrap", "provision", "provisioner", "fixtures", "populate", "createbuckets"),
-		worker: words("worker", "workers", "consumer", "scheduler", "cron", "daemon", "listener", "watcher", "poller", "beat", "subscriber", "processor"),
+		worker: words("worker", "workers", "consumer", "scheduler", "cron", "daemon", "listener", "watcher", "poller", "beat", "subscriber", "processor",
+			"backend", "frontend", "api", "web", "webapp", "app", "server", "proxy", "gateway", "ui"),
 	}
 )
 

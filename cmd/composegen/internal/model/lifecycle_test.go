@@ -87,6 +87,7 @@ func TestLifecycle(t *testing.T) {
 		{"restart unless-stopped", "image: busybox\n    command: [./run]\n    restart: unless-stopped", worker},
 		{"terminal", "image: busybox\n    stdin_open: true\n    tty: true", worker},
 		{"healthy dependent", "image: acme/app\n    command: ./run", worker},
+		{"backend by name", "build: {context: backend, target: builder}", worker},
 		// Unclassified.
 		{"built image without command", "build: .", ""},
 		{"unknown program", "build: .\n    command: [./app]", ""},
@@ -97,7 +98,11 @@ func TestLifecycle(t *testing.T) {
 		{"cd is no worker", "build: .\n    command: sh -c 'cd /work && ./app'", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			compose := "services:\n  db:\n    image: postgres:16\n  svc:\n    " + tc.service + "\n"
+			name := "svc"
+			if tc.name == "backend by name" {
+				name = "backend"
+			}
+			compose := "services:\n  db:\n    image: postgres:16\n  " + name + ":\n    " + tc.service + "\n"
 			switch tc.name {
 			case "completion dependent":
 				compose += "  app:\n    image: acme/app\n    command: ./run\n    ports: ['80']\n    depends_on: {svc: {condition: service_completed_successfully}}\n"
@@ -105,13 +110,13 @@ func TestLifecycle(t *testing.T) {
 				compose += "  app:\n    image: acme/app\n    command: ./run\n    ports: ['80']\n    depends_on: {svc: {condition: service_healthy}}\n"
 			}
 			p := mustBuild(t, compose)
-			_, spec := svc(t, p, "svc")
+			_, spec := svc(t, p, name)
 			if spec.Lifecycle != tc.want {
 				t.Errorf("lifecycle %q, want %q", spec.Lifecycle, tc.want)
 			}
 			var warned []diag.Diagnostic
 			for _, d := range p.Diagnostics {
-				if d.Service == "svc" && strings.Contains(d.Message, "runs once") {
+				if d.Service == name && strings.Contains(d.Message, "runs once") {
 					warned = append(warned, d)
 				}
 			}
