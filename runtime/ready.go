@@ -143,10 +143,11 @@ func (r *Service) awaitExit(ctx context.Context) error {
 // awaitGrace is the rest of the wait for a replica of an unclassified
 // service that runs: it ends when the replica exits (code 0 completes it,
 // any other fails the start), or when every other service of the stack is
-// ready and the replica has run for composeplan.UnclassifiedGrace, which takes it as
-// long-running (and logs how to classify it). So a migration that nothing
-// names as such still completes before Start returns, and a worker that
-// nothing names as such delays the start by the grace at most.
+// ready and the replica has run for the grace
+// (composeplan.UnclassifiedGrace), which takes it as long-running and logs,
+// once per service, how to classify it. So a migration that nothing names
+// as such still completes before Start returns, and a worker that nothing
+// names as such delays the start by the grace at most.
 func (r *Service) awaitGrace(ctx context.Context) error {
 	w := &readiness{r: r}
 	grace := time.NewTimer(time.Until(r.startedAt().Add(r.stack.cfg.grace)))
@@ -163,7 +164,7 @@ func (r *Service) awaitGrace(ctx context.Context) error {
 					file = fs[0]
 				}
 				r.stack.logf("composegen: service %q still runs %s after it started: taken as long-running, not waited for (if it is a migration or a seed, set x-composegen: {oneshot: true} on it in %s and run go generate; oneshot: false silences this)",
-					r.spec.Name, r.stack.cfg.grace, file)
+					r.spec.Name, time.Since(r.startedAt()).Round(time.Second), file)
 			})
 			return nil
 		}
