@@ -428,7 +428,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 	grace := 1500 * time.Millisecond
 	plan := &composeplan.Plan{Name: "rt-opts", Services: []composeplan.ServiceSpec{
 		{
-			Name: "opts", Image: "busybox",
+			Name: "opts", Image: "busybox", Lifecycle: composeplan.LifecycleWorker,
 			// Entrypoint and command in list form (compose-go has already
 			// split the string form with shell rules).
 			Entrypoint: []string{"sh", "-c", `echo "args:$0:$1"; exec sleep 300`},
@@ -444,13 +444,13 @@ func TestFidelityContainerOptions(t *testing.T) {
 		},
 		{
 			// stop_signal: the shell traps SIGUSR1, not SIGTERM.
-			Name: "signals", Image: "busybox", StopSignal: "SIGUSR1", StopGracePeriod: &grace,
+			Name: "signals", Image: "busybox", StopSignal: "SIGUSR1", StopGracePeriod: &grace, Lifecycle: composeplan.LifecycleWorker,
 			Command: []string{"sh", "-c", `trap 'echo got-usr1; exit 0' USR1; echo trapping; sleep 300 & wait`},
 		},
 		{
 			// stop_grace_period: SIGTERM is ignored, so stop kills after
 			// the grace period (1.5s, rounded up to 2s), not after 10s.
-			Name: "stubborn", Image: "busybox", StopGracePeriod: &grace,
+			Name: "stubborn", Image: "busybox", StopGracePeriod: &grace, Lifecycle: composeplan.LifecycleWorker,
 			Command: []string{"sh", "-c", `trap '' TERM; while true; do sleep 0.1; done`},
 		},
 		{Name: "tty", Image: "busybox", Tty: true, Command: []string{"sh", "-c", `[ -t 1 ] && echo has-a-tty; exec sleep 300`}},

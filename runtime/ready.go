@@ -164,7 +164,7 @@ func (r *Service) awaitGrace(ctx context.Context) error {
 					file = fs[0]
 				}
 				r.stack.logf("composegen: service %q still runs %s after it started: taken as long-running, not waited for (if it is a migration or a seed, set x-composegen: {oneshot: true} on it in %s and run go generate; oneshot: false silences this)",
-					r.spec.Name, time.Since(r.startedAt()).Round(time.Second), file)
+					r.spec.Name, time.Since(r.startedAt()).Round(100*time.Millisecond), file)
 			})
 			return nil
 		}

@@ -389,11 +389,12 @@ func TestClassifyUnits(t *testing.T) {
 	add(composeplan.ServiceSpec{Name: "needs", DependsOn: []composeplan.Dependency{{Service: "needed", Condition: "service_healthy"}}})
 	add(composeplan.ServiceSpec{Name: "declared", Lifecycle: composeplan.LifecycleOneShot, Restart: "always"})
 	add(composeplan.ServiceSpec{Name: "declared-worker", Lifecycle: composeplan.LifecycleWorker})
+	add(composeplan.ServiceSpec{Name: "terminal", Tty: true, StdinOpen: true})
 	s.classifyUnits()
 	want := map[string]lifecycle{
 		"db": lifeWorker, "migrate": lifeOneShot, "seed": lifeOneShot, "web": lifeWorker,
 		"worker": lifeWorker, "checked": lifeWorker, "retrying": lifeUnclassified, "needed": lifeWorker,
-		"needs": lifeUnclassified, "declared": lifeOneShot, "declared-worker": lifeWorker,
+		"needs": lifeUnclassified, "declared": lifeOneShot, "declared-worker": lifeWorker, "terminal": lifeWorker,
 	}
 	for _, u := range s.order {
 		if u.life != want[u.spec.Name] {

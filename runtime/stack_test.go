@@ -40,7 +40,7 @@ func pgRedisPlan() *composeplan.Plan {
 				DependsOn:   []composeplan.Dependency{{Service: "postgres", Condition: "service_healthy", Required: true}},
 			},
 			{
-				Name: "after", Image: "busybox",
+				Name: "after", Image: "busybox", Lifecycle: composeplan.LifecycleWorker,
 				Command:   []string{"sleep", "300"},
 				DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}},
 			},

@@ -70,9 +70,9 @@ const (
 // generator could not classify (or a plan written before the field
 // existed), the signs the plan itself carries: a dependent waiting for
 // service_completed_successfully makes it a one-shot; a kind, a
-// healthcheck, ports, restart always or unless-stopped, or a dependent
-// waiting for service_healthy make it a worker. What is left is
-// unclassified.
+// healthcheck, ports, restart always or unless-stopped, a terminal (tty,
+// stdin_open), or a dependent waiting for service_healthy make it a
+// worker. What is left is unclassified.
 func (s *Stack) classifyUnits() {
 	completes := map[string]bool{}
 	for _, u := range s.order {
@@ -99,7 +99,7 @@ func (s *Stack) classifyUnits() {
 		case completes[spec.Name]:
 			u.life = lifeOneShot
 		case u.neededHealthy || hasHealthcheck(spec) || spec.Kind != "" || len(spec.Ports) > 0 ||
-			spec.Restart == "always" || spec.Restart == "unless-stopped":
+			spec.Restart == "always" || spec.Restart == "unless-stopped" || spec.Tty || spec.StdinOpen:
 			u.life = lifeWorker
 		default:
 			u.life = lifeUnclassified

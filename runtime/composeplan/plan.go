@@ -174,8 +174,9 @@ type Device struct {
 //   - "" (unclassified): the runtime first applies the signs that the plan
 //     itself carries (a dependent waiting for service_completed_successfully
 //     makes it a one-shot; a kind, a healthcheck, ports, restart always or
-//     unless-stopped, or a dependent waiting for service_healthy make it a
-//     worker), so that plans written before the field existed keep working.
+//     unless-stopped, a terminal (tty, stdin_open) or a dependent waiting
+//     for service_healthy make it a worker), so that plans written before
+//     the field existed keep working.
 //     What is left is waited for as a one-shot until the rest of the stack
 //     is ready and it has run for UnclassifiedGrace: if it exited 0 by then
 //     it completed, if it still runs it is taken as a worker and the start's
