@@ -180,7 +180,7 @@ func TestChildSlowStart(t *testing.T) {
 	plan := redisPlan("leak-slow")
 	plan.Services = append(plan.Services,
 		busybox("slow", hc, "sleep", "600"),
-		composeplan.ServiceSpec{Name: "after", Image: "busybox", Command: []string{"sleep", "600"},
+		composeplan.ServiceSpec{Name: "after", Image: "busybox", Command: []string{"sleep", "600"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}})
 	Start(t, plan, WithProjectName(project), WithTimeout(5*time.Minute))
 	t.Error("the start was expected to be interrupted")

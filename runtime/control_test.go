@@ -80,7 +80,7 @@ func TestControlExec(t *testing.T) {
 func TestControlLogs(t *testing.T) {
 	requireDocker(t)
 	s := Start(t, &composeplan.Plan{Name: "rt-logs", Services: []composeplan.ServiceSpec{{
-		Name: "app", Image: "busybox", Command: []string{"sh", "-c", "echo boot-out; echo boot-err >&2; exec sleep 300"},
+		Name: "app", Image: "busybox", Command: []string{"sh", "-c", "echo boot-out; echo boot-err >&2; exec sleep 300"}, Lifecycle: composeplan.LifecycleWorker,
 	}}})
 	app := s.Service("app")
 	ctx := context.Background()
@@ -134,7 +134,7 @@ func readyPlan() *composeplan.Plan {
 			},
 		},
 		{
-			Name: "client", Image: "busybox", Tmpfs: []string{"/run/st"}, Init: &yes,
+			Name: "client", Image: "busybox", Tmpfs: []string{"/run/st"}, Init: &yes, Lifecycle: composeplan.LifecycleWorker,
 			Command:   []string{"sh", "-c", "date +%s%N > /run/st/started; exec sleep 300"},
 			DependsOn: []composeplan.Dependency{{Service: "web", Condition: "service_healthy", Required: true, Restart: true}},
 		},
@@ -201,7 +201,7 @@ func TestControlStopStartRestart(t *testing.T) {
 func TestControlPauseKillCopy(t *testing.T) {
 	requireDocker(t)
 	s := Start(t, &composeplan.Plan{Name: "rt-pause", Services: []composeplan.ServiceSpec{{
-		Name: "app", Image: "busybox",
+		Name: "app", Image: "busybox", Lifecycle: composeplan.LifecycleWorker,
 		Command: []string{"sh", "-c", "trap 'echo got-hup' HUP; while true; do sleep 0.1; done"},
 	}}})
 	app := s.Service("app")

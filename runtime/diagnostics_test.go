@@ -112,7 +112,7 @@ func TestDiagnosticsOnTestFailure(t *testing.T) {
 			Command: []string{"sh", "-c", "echo web-says-hello; sleep 4; touch /tmp/ok; exec sleep 300"},
 			Ports:   []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}}},
 		{Name: "job", Image: "busybox", Command: []string{"sh", "-c", "echo job-done"}},
-		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "job", Condition: "service_completed_successfully", Required: true}}},
 	}}
 	ft := &fakeTB{name: "TestFake"}
@@ -195,7 +195,7 @@ func TestStartFailureDumpInterleaved(t *testing.T) {
 // TestDiagnosticsQuietOnSuccess: a passing test logs no diagnostics.
 func TestDiagnosticsQuietOnSuccess(t *testing.T) {
 	requireDocker(t)
-	plan := &composeplan.Plan{Name: "rt-quiet", Services: []composeplan.ServiceSpec{{Name: "a", Image: "busybox", Command: []string{"sleep", "300"}}}}
+	plan := &composeplan.Plan{Name: "rt-quiet", Services: []composeplan.ServiceSpec{{Name: "a", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker}}}
 	ft := &fakeTB{name: "TestFake"}
 	var s *Stack
 	ft.run(func() { s = Start(ft, plan) })
@@ -217,7 +217,7 @@ func TestStartFailureFailsTheTest(t *testing.T) {
 	project := instanceName("rt-startfail")
 	plan := &composeplan.Plan{Name: "rt-startfail", Services: []composeplan.ServiceSpec{
 		{Name: "crash", Image: "busybox", Command: []string{"sh", "-c", "echo cannot-open-config >&2; exit 5"}},
-		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "crash", Condition: "service_completed_successfully", Required: true}}},
 	}}
 	ft := &fakeTB{name: "TestFake"}

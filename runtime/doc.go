@@ -37,9 +37,21 @@
 // retries consecutive failures), and a service of a known kind answers its
 // protocol through the published port (a real exchange that docker-proxy
 // cannot fake), which gates the healthcheck's first exec. A one-shot
-// service (a migration) that exits 0 is a success; any other exit fails the
-// start with the service's name, exit code and last log lines. Stack.Settle
-// waits for the one-shots that nothing waits for (seeds).
+// service (a migration, a seed) is ready when it has exited 0, whether or
+// not something depends on it: Start, Up and Shared return only after
+// every one-shot the stack runs has completed, so the first query sees what
+// they wrote. Any other exit fails the start with the service's name, exit
+// code and last log lines.
+//
+// Which services are one-shots the generator decides from what they are
+// (x-composegen: {oneshot: true|false}, what their command runs, their
+// image; see composeplan.ServiceSpec.Lifecycle). A service it could not
+// classify is waited for as a one-shot until the rest of the stack is ready
+// and it has run for composeplan.UnclassifiedGrace: if it exited 0 by then
+// it completed, else it is taken as long-running and the start's log says,
+// in one line, how to classify it. So an unrecognised migration still runs
+// before the test (unless it takes longer than the grace), and an
+// unrecognised worker never hangs a start.
 //
 // A failed start reads top-down: the failing service with its cause and
 // its last output lines (stdout and stderr in the order the engine

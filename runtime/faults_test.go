@@ -107,7 +107,7 @@ func TestFaultServiceExitsNonZero(t *testing.T) {
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "true"}, Interval: time.Minute, Retries: 3, StartPeriod: time.Minute}
 	plan := &composeplan.Plan{Name: "rt-exit", Services: []composeplan.ServiceSpec{
 		busybox("crash", hc, "sh", "-c", "echo about-to-crash >&2; exit 4"),
-		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "crash", Condition: "service_healthy", Required: true}}},
 	}}
 	// The healthcheck passes while the container runs, so make it fail
@@ -124,9 +124,9 @@ func TestFaultFailingOneShotDependency(t *testing.T) {
 	requireDocker(t)
 	plan := &composeplan.Plan{Name: "rt-oneshot", Services: []composeplan.ServiceSpec{
 		{Name: "migrate", Image: "busybox", Command: []string{"sh", "-c", "echo migration-failed >&2; exit 3"}},
-		{Name: "api", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "api", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}}},
-		{Name: "worker", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "worker", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "api", Condition: "service_started", Required: true}}},
 	}}
 	project, err := keptErr(t, plan)
@@ -141,7 +141,7 @@ func TestFaultMissingImage(t *testing.T) {
 	image := "composegen-test.invalid/no-such-image:never"
 	plan := &composeplan.Plan{Name: "rt-noimage", Services: []composeplan.ServiceSpec{
 		{Name: "ghost", Image: image},
-		{Name: "ok", Image: "busybox", Command: []string{"sleep", "300"}},
+		{Name: "ok", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker},
 	}}
 	_, err := upErr(t, plan)
 	wantAll(t, err, `service "ghost"`, "pull image "+image)
@@ -180,7 +180,7 @@ func TestFaultFailingBuild(t *testing.T) {
 func TestFaultBadBindMount(t *testing.T) {
 	requireDocker(t)
 	plan := &composeplan.Plan{Name: "rt-bind", Services: []composeplan.ServiceSpec{
-		{Name: "web", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "web", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Mounts: []composeplan.MountSpec{{Type: "bind", Source: "./testdata/no-such-dir", Target: "/data"}}},
 	}}
 	_, err := upErr(t, plan)
@@ -192,7 +192,7 @@ func TestFaultPortNotListening(t *testing.T) {
 	// busybox sleeps: nothing listens on 9999. The probe has no budget of
 	// its own; the timeout ends the start and the error says why.
 	plan := &composeplan.Plan{Name: "rt-port", Services: []composeplan.ServiceSpec{
-		{Name: "silent", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "silent", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Ports: []composeplan.PortSpec{{Target: 9999, Protocol: "tcp"}},
 			Probe: &composeplan.ProbeSpec{Protocol: "tcp", Port: 9999}},
 	}}
@@ -208,8 +208,8 @@ func TestFaultDeadline(t *testing.T) {
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: time.Minute, Retries: 3}
 	plan := &composeplan.Plan{Name: "rt-deadline", Services: []composeplan.ServiceSpec{
 		busybox("slow", hc, "sh", "-c", "echo slow-booting; exec sleep 300"),
-		{Name: "fast", Image: "busybox", Command: []string{"sleep", "300"}},
-		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "fast", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker},
+		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
 	}}
 	// 12 s: on a loaded machine the container may take seconds to start
@@ -259,7 +259,7 @@ func TestFaultRequiredVariableUnset(t *testing.T) {
 	const name = "COMPOSEGEN_TEST_REQUIRED_TOKEN"
 	os.Unsetenv(name)
 	plan := &composeplan.Plan{Name: "rt-required", Services: []composeplan.ServiceSpec{
-		{Name: "api", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "api", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Environment: []composeplan.EnvVar{{Name: "TOKEN", Value: "${" + name + ":?set it to the API token for the tests}"}}},
 	}}
 	_, err := upErr(t, plan)

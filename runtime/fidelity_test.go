@@ -68,7 +68,7 @@ func shFails(t *testing.T, svc *Service, script string) string {
 }
 
 func sleeper(name string) composeplan.ServiceSpec {
-	return composeplan.ServiceSpec{Name: name, Image: "busybox", Command: []string{"sleep", "300"}}
+	return composeplan.ServiceSpec{Name: name, Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker}
 }
 
 func countVolumes(t *testing.T, c *docker.Client, label string) int {
@@ -100,7 +100,7 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 			{Name: "unused"},
 		},
 		Services: []composeplan.ServiceSpec{{
-			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Mounts: []composeplan.MountSpec{
 				{Type: "volume", Source: "data", Target: "/data"},
 				{Type: "volume", Source: "shared", Target: "/shared"},
@@ -174,7 +174,7 @@ func TestFidelityNamedVolumePerInstance(t *testing.T) {
 		Name:    "rt-volinst",
 		Volumes: []composeplan.VolumeSpec{{Name: "data"}},
 		Services: []composeplan.ServiceSpec{{
-			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Mounts: []composeplan.MountSpec{{Type: "volume", Source: "data", Target: "/data"}},
 		}},
 	}
@@ -205,7 +205,7 @@ func TestFidelityEnvFilesSecretsConfigs(t *testing.T) {
 			{Name: "inline_conf", Content: "inline ${RT_INLINE:-default}"},
 		},
 		Services: []composeplan.ServiceSpec{{
-			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			EnvFiles: []composeplan.EnvFile{
 				{Path: "base.env", Required: true},
 				{Path: "missing.env", Required: false},
@@ -389,7 +389,7 @@ func TestFidelityPullPolicy(t *testing.T) {
 	requireDocker(t)
 	ctx := context.Background()
 	one := func(image, policy string) *composeplan.Plan {
-		return &composeplan.Plan{Name: "rt-pull", Services: []composeplan.ServiceSpec{{Name: "app", Image: image, PullPolicy: policy, Command: []string{"sleep", "300"}}}}
+		return &composeplan.Plan{Name: "rt-pull", Services: []composeplan.ServiceSpec{{Name: "app", Image: image, PullPolicy: policy, Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker}}}
 	}
 	// never: a present image is used, a missing one is an error that says
 	// why.
@@ -448,7 +448,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 	grace := 1500 * time.Millisecond
 	plan := &composeplan.Plan{Name: "rt-opts", Services: []composeplan.ServiceSpec{
 		{
-			Name: "opts", Image: "busybox",
+			Name: "opts", Image: "busybox", Lifecycle: composeplan.LifecycleWorker,
 			// Entrypoint and command in list form (compose-go has already
 			// split the string form with shell rules).
 			Entrypoint: []string{"sh", "-c", `echo "args:$0:$1"; exec sleep 300`},
@@ -464,21 +464,21 @@ func TestFidelityContainerOptions(t *testing.T) {
 		},
 		{
 			// stop_signal: the shell traps SIGUSR1, not SIGTERM.
-			Name: "signals", Image: "busybox", StopSignal: "SIGUSR1", StopGracePeriod: &grace,
+			Name: "signals", Image: "busybox", StopSignal: "SIGUSR1", StopGracePeriod: &grace, Lifecycle: composeplan.LifecycleWorker,
 			Command: []string{"sh", "-c", `trap 'echo got-usr1; exit 0' USR1; echo trapping; sleep 300 & wait`},
 		},
 		{
 			// stop_grace_period: SIGTERM is ignored, so stop kills after
 			// the grace period (1.5s, rounded up to 2s), not after 10s.
-			Name: "stubborn", Image: "busybox", StopGracePeriod: &grace,
+			Name: "stubborn", Image: "busybox", StopGracePeriod: &grace, Lifecycle: composeplan.LifecycleWorker,
 			Command: []string{"sh", "-c", `trap '' TERM; while true; do sleep 0.1; done`},
 		},
 		{Name: "tty", Image: "busybox", Tty: true, Command: []string{"sh", "-c", `[ -t 1 ] && echo has-a-tty; exec sleep 300`}},
 		// stdin_open: cat blocks on the open stdin instead of exiting at EOF.
 		{Name: "stdin", Image: "busybox", StdinOpen: true, Command: []string{"cat"}},
-		{Name: "readonly", Image: "busybox", ReadOnly: true, Command: []string{"sleep", "300"}},
+		{Name: "readonly", Image: "busybox", ReadOnly: true, Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker},
 		// entrypoint: [] clears the image's entrypoint.
-		{Name: "noentry", Image: "postgres:16", Entrypoint: []string{}, Command: []string{"sleep", "300"}},
+		{Name: "noentry", Image: "postgres:16", Entrypoint: []string{}, Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker},
 	}}
 	ctx := context.Background()
 	s := Start(t, plan)
@@ -580,7 +580,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 func TestFidelityPrivileged(t *testing.T) {
 	requireDocker(t)
 	s, err := Up(context.Background(), &composeplan.Plan{Name: "rt-priv", Services: []composeplan.ServiceSpec{
-		{Name: "priv", Image: "busybox", Command: []string{"sleep", "300"}, Privileged: true},
+		{Name: "priv", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker, Privileged: true},
 	}})
 	if err != nil && strings.Contains(err.Error(), "unable to apply caps: operation not permitted") {
 		// An engine that itself runs without every capability (Docker in
@@ -892,7 +892,7 @@ func TestFidelityDriverOpts(t *testing.T) {
 		Volumes:  []composeplan.VolumeSpec{{Name: "mem", Driver: "local", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${RT_TMPFS_SIZE}"}}},
 		Networks: []composeplan.NetworkSpec{{Name: "mtu", DriverOpts: map[string]string{"com.docker.network.driver.mtu": "1400"}}},
 		Services: []composeplan.ServiceSpec{{
-			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Mounts:   []composeplan.MountSpec{{Type: "volume", Source: "mem", Target: "/mem"}},
 			Networks: []composeplan.ServiceNetwork{{Network: "mtu"}},
 		}},
@@ -1133,7 +1133,7 @@ func TestFidelitySecretConfigMode(t *testing.T) {
 		Secrets: []composeplan.FileSpec{{Name: "token", File: "secret.txt"}},
 		Configs: []composeplan.FileSpec{{Name: "conf", File: "app.conf"}, {Name: "inline", Content: "inline"}},
 		Services: []composeplan.ServiceSpec{{
-			Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+			Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Secrets: []composeplan.FileRef{
 				{Source: "token", Mode: mode(0o400), UID: "1234", GID: "${RT_SECRET_GID}"},
 				{Source: "token", Target: "plain"},

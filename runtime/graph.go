@@ -41,6 +41,23 @@ func (s *Stack) startAll(ctx context.Context) error {
 	}
 	s.adm = admit(ctx, s.gate, n)
 	defer s.adm.releaseAll()
+	// The unclassified services wait for the others (see awaitGrace).
+	s.othersReady = make(chan struct{})
+	go func() {
+		for _, u := range s.order {
+			if u.life == lifeUnclassified {
+				continue
+			}
+			for _, r := range u.replicas {
+				select {
+				case <-r.readyCh:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		close(s.othersReady)
+	}()
 	// A container that stops while the stack comes up fails the start at
 	// once, whatever state it had reached, unless it is a one-shot that
 	// exited 0.
@@ -123,7 +140,9 @@ func (s *Stack) sweep(ctx context.Context) error {
 }
 
 // run brings one replica up: creates its container, waits for the
-// service's dependencies, starts the container and waits until it is ready.
+// service's dependencies, starts the container and waits until it is ready
+// (a one-shot: until it exited 0; an unclassified service: see
+// awaitGrace).
 //
 // Creation needs nothing from the dependencies (compose, too, creates every
 // container before it starts any), so it happens at once, overlapping with
@@ -161,6 +180,15 @@ func (r *Service) run(ctx context.Context) error {
 	if err := r.awaitReady(ctx); err != nil {
 		return err
 	}
+	released := false
+	if r.unit.life == lifeUnclassified && !r.isCompleted() {
+		// It runs: its start is over, whatever it turns out to be.
+		st.adm.readyOne()
+		released = true
+		if err := r.awaitGrace(ctx); err != nil {
+			return err
+		}
+	}
 	if !r.isCompleted() {
 		if err := r.readFiles(ctx); err != nil {
 			return err
@@ -170,7 +198,9 @@ func (r *Service) run(ctx context.Context) error {
 	r.tReady = time.Now()
 	r.mu.Unlock()
 	close(r.readyCh)
-	st.adm.readyOne()
+	if !released {
+		st.adm.readyOne()
+	}
 	return nil
 }
 
@@ -265,6 +295,9 @@ func (s *Stack) timeoutError(cause error) error {
 		for _, r := range u.replicas {
 			if full(r) {
 				fmt.Fprintf(&b, "\n%s", r.describe(ctx))
+			}
+			if full(r) && u.life == lifeOneShot && !closed(r.exitedCh) && closed(r.startedCh) {
+				fmt.Fprintf(&b, "\n  (%s is a one-shot: the start waits until it exits; if it keeps running, set x-composegen: {oneshot: false} on it in the compose file)", r.label())
 			}
 		}
 	}

@@ -22,7 +22,7 @@ func TestHealthcheckIgnoresInterval(t *testing.T) {
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ready"}, Interval: time.Minute, Retries: 3}
 	plan := &composeplan.Plan{Name: "rt-hc", Services: []composeplan.ServiceSpec{
 		busybox("slow", hc, "sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 300"),
-		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
 	}}
 	s := Start(t, plan, WithTimeout(30*time.Second))

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -34,6 +35,8 @@ type config struct {
 	// every resource.
 	owner  *owner.ID
 	labels map[string]string
+	// grace replaces composeplan.UnclassifiedGrace (tests).
+	grace time.Duration
 }
 
 // defaultTimeout bounds a start unless WithTimeout or COMPOSEGEN_TIMEOUT
@@ -41,7 +44,7 @@ type config struct {
 const defaultTimeout = 2 * time.Minute
 
 func newConfig(opts []Option) config {
-	cfg := config{timeout: defaultTimeout}
+	cfg := config{timeout: defaultTimeout, grace: composeplan.UnclassifiedGrace}
 	if v := os.Getenv("COMPOSEGEN_TIMEOUT"); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {
 			cfg.timeout = d

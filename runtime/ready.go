@@ -81,9 +81,11 @@ type readiness struct {
 	inspect time.Time // last state read
 }
 
-// awaitReady waits until the replica is ready (or, for a one-shot, has
-// exited 0). Any other exit, a restart, an unhealthy verdict or the end of
-// ctx is an error that names the service and the cause.
+// awaitReady waits until the replica is ready: for a one-shot, until it
+// has exited 0 (its probe and healthcheck are not run). Any other exit, a
+// restart, an unhealthy verdict or the end of ctx is an error that names
+// the service and the cause. An unclassified service is ready once it runs
+// (or completed); see awaitGrace for the rest of its wait.
 func (r *Service) awaitReady(ctx context.Context) error {
 	w, err := r.newReadiness()
 	if err != nil {
@@ -92,6 +94,12 @@ func (r *Service) awaitReady(ctx context.Context) error {
 	for {
 		if done, err := w.checkState(ctx, false); done || err != nil {
 			return err
+		}
+		if r.unit.life == lifeOneShot {
+			if err := r.awaitExit(ctx); err != nil {
+				return err
+			}
+			continue
 		}
 		ready, err := w.step(ctx)
 		if err != nil {
@@ -111,6 +119,73 @@ func (r *Service) awaitReady(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(w.wait()):
+		}
+	}
+}
+
+// awaitExit waits until the container exited (at most stateEvery, the
+// safety net of the exit watcher).
+func (r *Service) awaitExit(ctx context.Context) error {
+	exited, wait := r.exitedCh, stateEvery
+	if closed(exited) {
+		// The state has not caught up with the exit yet.
+		exited, wait = nil, probeMax
+	}
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+	}
+	return nil
+}
+
+// awaitGrace is the rest of the wait for a replica of an unclassified
+// service that runs: it ends when the replica exits (code 0 completes it,
+// any other fails the start), or when every other service of the stack is
+// ready and the replica has run for the grace
+// (composeplan.UnclassifiedGrace), which takes it as long-running and logs,
+// once per service, how to classify it. So a migration that nothing names
+// as such still completes before Start returns, and a worker that nothing
+// names as such delays the start by the grace at most.
+func (r *Service) awaitGrace(ctx context.Context) error {
+	w := &readiness{r: r}
+	grace := time.NewTimer(time.Until(r.startedAt().Add(r.stack.cfg.grace)))
+	defer grace.Stop()
+	graceOver, othersReady := false, false
+	for {
+		if done, err := w.checkState(ctx, closed(r.exitedCh)); done || err != nil {
+			return err
+		}
+		if graceOver && othersReady {
+			r.unit.unclassifiedLog.Do(func() {
+				file := "the compose file"
+				if fs := r.stack.plan.Files; len(fs) > 0 {
+					file = fs[0]
+				}
+				r.stack.logf("composegen: service %q still runs %s after it started: taken as long-running, not waited for (if it is a migration or a seed, set x-composegen: {oneshot: true} on it in %s and run go generate; oneshot: false silences this)",
+					r.spec.Name, time.Since(r.startedAt()).Round(100*time.Millisecond), file)
+			})
+			return nil
+		}
+		exited, wait := r.exitedCh, stateEvery
+		if closed(exited) {
+			// The state has not caught up with the exit yet.
+			exited, wait = nil, probeMax
+		}
+		others := r.stack.othersReady
+		if othersReady {
+			others = nil
+		}
+		select {
+		case <-exited:
+		case <-grace.C:
+			graceOver = true
+		case <-others:
+			othersReady = true
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 }
@@ -188,7 +263,7 @@ func (r *Service) judge(st engine.State) (completed bool, err error) {
 	r.mu.Lock()
 	r.exitCode = st.ExitCode
 	r.mu.Unlock()
-	if st.ExitCode == 0 && r.unit.oneShot {
+	if st.ExitCode == 0 && r.unit.mayComplete() {
 		r.mu.Lock()
 		r.completed = true
 		r.mu.Unlock()
@@ -232,6 +307,8 @@ func (r *Service) exitErrorCode(st engine.State) error {
 			need = "it has a healthcheck, so it is expected to keep running"
 		} else if r.spec.Kind != "" {
 			need = "it is a " + r.spec.Kind + " server, which is expected to keep running"
+		} else if r.unit.life == lifeWorker {
+			need = "it is taken as a long-running service; if it is a one-shot (a migration, a seed), set x-composegen: {oneshot: true} on it in the compose file"
 		}
 		why = append(why, need)
 	}

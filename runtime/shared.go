@@ -527,7 +527,7 @@ func (r *Service) attach(ctx context.Context, c engine.Resource) error {
 	close(r.startedCh)
 	switch {
 	case st.Running && !st.Restarting && !st.Paused && st.RestartCount == 0:
-	case !st.Running && st.Status == "exited" && st.ExitCode == 0 && r.unit.oneShot:
+	case !st.Running && st.Status == "exited" && st.ExitCode == 0 && r.unit.mayComplete():
 		r.mu.Lock()
 		r.completed, r.tExited = true, st.FinishedAt
 		r.mu.Unlock()
@@ -555,17 +555,17 @@ func (r *Service) attach(ctx context.Context, c engine.Resource) error {
 }
 
 // sharedHealth reports a container of the shared stack that stopped since
-// this process attached to it or started it. A one-shot that nothing waits
-// for may still run when the stack is ready (readiness does not wait for
-// it, Settle does): its exit with code 0 is its completion, and an exit
-// with another code is reported as its failure.
+// this process attached to it or started it. The start waited for the
+// one-shots, but an unclassified service that it took as long-running may
+// still be a slow one-shot: its exit with code 0 is its completion, and an
+// exit with another code is reported as its failure.
 func (s *Stack) sharedHealth() error {
 	for _, u := range s.order {
 		for _, r := range u.replicas {
 			if r.isCompleted() || !closed(r.exitedCh) {
 				continue
 			}
-			if u.oneShot {
+			if u.mayComplete() {
 				code := r.exit()
 				if code == 0 {
 					continue
@@ -733,25 +733,30 @@ func currentRun() runInfo {
 }
 
 // Settle waits until the stack's one-shot services have completed, and
-// returns an error naming one that failed (exited with another code than 0)
-// or that is still running when ctx ends. The one-shots are the services
-// that a dependent waits for with service_completed_successfully (those
-// completed before Up returned), and the services that compose would run
-// to completion with nothing waiting for them, such as a seed: a service
-// with no kind, no healthcheck, no ports, no restart policy and no
-// dependent that needs it healthy. Readiness does not wait for the latter
-// (they are up once they run); Settle does, so that what they write is
-// there, as FreshDSN needs before it takes a database's template.
+// returns an error naming one that failed (exited with another code than
+// 0) or that still runs when ctx ends.
+//
+// Start, Up and Shared already wait for the one-shots (migrations, seeds:
+// the services the generator or a service_completed_successfully dependent
+// names as such, and the unclassified services that exit within their
+// grace; see composeplan.UnclassifiedGrace), so on a stack they returned
+// Settle returns at once. It remains for what happens later: a one-shot
+// started again (Service.Start) from another goroutine, and an
+// unclassified service that the start took as long-running, whose exit
+// with another code than 0 it reports (it does not wait for those: they
+// may run for ever). The FreshDSN accessors call it before they copy a
+// database.
 func (s *Stack) Settle(ctx context.Context) error {
 	for _, u := range s.order {
-		if !u.settles() {
-			continue
-		}
 		for _, r := range u.replicas {
-			select {
-			case <-r.exitedCh:
-			case <-ctx.Done():
-				return fmt.Errorf("service %q has not completed: it looks like a one-shot (no kind, healthcheck, ports or restart policy) and still runs; if it is a long-running service, declare its ports (expose:) or give it a healthcheck: %w", r.label(), ctx.Err())
+			if u.life == lifeOneShot {
+				select {
+				case <-r.exitedCh:
+				case <-ctx.Done():
+					return fmt.Errorf("one-shot service %q has not completed: it still runs: %w", r.label(), ctx.Err())
+				}
+			} else if !u.mayComplete() || !closed(r.exitedCh) {
+				continue
 			}
 			if code := r.exit(); code != 0 {
 				return errors.New(s.mask.String(fmt.Sprintf("service %q: one-shot exited with code %d%s", r.label(), code, r.logTail())))
@@ -759,22 +764,6 @@ func (s *Stack) Settle(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// settles reports whether Settle waits for the unit.
-func (u *unit) settles() bool {
-	if !u.oneShot {
-		return false
-	}
-	for _, d := range u.stack.order {
-		for _, dep := range d.spec.DependsOn {
-			if dep.Service == u.spec.Name && dep.Condition == "service_completed_successfully" {
-				return true
-			}
-		}
-	}
-	r := u.spec.Restart
-	return len(u.spec.Ports) == 0 && (r == "" || r == "no" || strings.HasPrefix(r, "on-failure"))
 }
 
 // Settle waits until the one-shot services of the service's stack have

@@ -382,9 +382,9 @@ func TestLeaseOfKilledProcessIsReleased(t *testing.T) {
 	unlock()
 }
 
-// Settle waits for the one-shots that nothing waits for (seeds), not for
-// servers.
-func TestSettleClassifiesOneShots(t *testing.T) {
+// The runtime obeys the plan's Lifecycle; for a service without one it
+// applies the signs the plan carries, and leaves the rest unclassified.
+func TestClassifyUnits(t *testing.T) {
 	s := &Stack{units: map[string]*unit{}}
 	add := func(spec composeplan.ServiceSpec) {
 		u := newUnit(s, &spec)
@@ -398,11 +398,20 @@ func TestSettleClassifiesOneShots(t *testing.T) {
 	add(composeplan.ServiceSpec{Name: "worker", Restart: "unless-stopped"})
 	add(composeplan.ServiceSpec{Name: "checked", Healthcheck: &composeplan.HealthcheckSpec{Test: []string{"CMD", "true"}}})
 	add(composeplan.ServiceSpec{Name: "retrying", Restart: "on-failure:3"})
+	add(composeplan.ServiceSpec{Name: "needed"})
+	add(composeplan.ServiceSpec{Name: "needs", DependsOn: []composeplan.Dependency{{Service: "needed", Condition: "service_healthy"}}})
+	add(composeplan.ServiceSpec{Name: "declared", Lifecycle: composeplan.LifecycleOneShot, Restart: "always"})
+	add(composeplan.ServiceSpec{Name: "declared-worker", Lifecycle: composeplan.LifecycleWorker})
+	add(composeplan.ServiceSpec{Name: "terminal", Tty: true, StdinOpen: true})
 	s.classifyUnits()
-	want := map[string]bool{"db": false, "migrate": true, "seed": true, "web": false, "worker": false, "checked": false, "retrying": true}
+	want := map[string]lifecycle{
+		"db": lifeWorker, "migrate": lifeOneShot, "seed": lifeOneShot, "web": lifeWorker,
+		"worker": lifeWorker, "checked": lifeWorker, "retrying": lifeUnclassified, "needed": lifeWorker,
+		"needs": lifeUnclassified, "declared": lifeOneShot, "declared-worker": lifeWorker, "terminal": lifeWorker,
+	}
 	for _, u := range s.order {
-		if got := u.settles(); got != want[u.spec.Name] {
-			t.Errorf("%s: settles = %v, want %v", u.spec.Name, got, want[u.spec.Name])
+		if u.life != want[u.spec.Name] {
+			t.Errorf("%s: lifecycle %d, want %d", u.spec.Name, u.life, want[u.spec.Name])
 		}
 	}
 }
@@ -467,11 +476,11 @@ func TestSharedRebuild(t *testing.T) {
 	}
 }
 
-// A one-shot that nothing waits for may still run when the shared stack is
-// ready, and when another test binary attaches to it: its exit with code 0
-// later is its completion, not a stop, in the process that started the
-// stack and in one that attached while it ran. An exit with another code
-// is reported as the one-shot's failure.
+// An unclassified service that the start took as long-running (it ran
+// past its grace) may still be a slow one-shot when another test binary
+// attaches: its exit with code 0 later is its completion, not a stop, in
+// the process that started the stack and in one that attached while it
+// ran. An exit with another code is reported as the one-shot's failure.
 func TestSharedOneShotCompletesAfterReady(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -489,7 +498,10 @@ func TestSharedOneShotCompletesAfterReady(t *testing.T) {
 				composeplan.ServiceSpec{Name: "seed", Image: "seed"},
 			)
 			key := strings.Repeat("1", 64)
-			started, err := upFake(t, eng, plan, func(c *config) { c.labels = map[string]string{labelShared: key} })
+			started, err := upFake(t, eng, plan, func(c *config) {
+				c.labels = map[string]string{labelShared: key}
+				c.grace = 50 * time.Millisecond
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -507,6 +519,7 @@ func TestSharedOneShotCompletesAfterReady(t *testing.T) {
 				t.Fatal("the seed had already exited when the test attached: the test checks nothing")
 			}
 			for name, s := range map[string]*Stack{"started": started, "attached": attached} {
+				<-s.Service("seed").exitedCh
 				err := s.Settle(context.Background())
 				herr := s.sharedHealth()
 				if tc.code == 0 {

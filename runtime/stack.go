@@ -38,6 +38,9 @@ type Stack struct {
 	adm     *admission // the stack's place at gate (set once, by startAll)
 	owner   owner.ID
 	created time.Time
+	// othersReady is closed when every replica of the services that are
+	// not unclassified is ready (set once, by startAll).
+	othersReady chan struct{}
 
 	// life is cancelled by Down; it bounds the exit watchers.
 	life   context.Context

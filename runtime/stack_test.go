@@ -40,7 +40,7 @@ func pgRedisPlan() *composeplan.Plan {
 				DependsOn:   []composeplan.Dependency{{Service: "postgres", Condition: "service_healthy", Required: true}},
 			},
 			{
-				Name: "after", Image: "busybox",
+				Name: "after", Image: "busybox", Lifecycle: composeplan.LifecycleWorker,
 				Command:   []string{"sleep", "300"},
 				DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}},
 			},
@@ -108,7 +108,7 @@ func TestFailingOneShot(t *testing.T) {
 	requireDocker(t)
 	plan := &composeplan.Plan{Name: "rt-fail", Services: []composeplan.ServiceSpec{
 		{Name: "init", Image: "busybox", Command: []string{"sh", "-c", "echo boom >&2; exit 3"}},
-		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"},
+		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "init", Condition: "service_completed_successfully", Required: true}}},
 	}}
 	// A generous bound: a failed one-shot must fail the start at once, so

@@ -16,13 +16,13 @@ type unit struct {
 	spec     *composeplan.ServiceSpec
 	replicas []*Service
 
-	// oneShot is set when an exit with code 0 completes the service
-	// instead of failing the start: it has dependents waiting for
-	// service_completed_successfully, or it has no healthcheck, no kind and
-	// no dependent that needs it healthy.
-	oneShot bool
+	// life is the service's lifecycle: what ready means for it.
+	life lifecycle
 	// neededHealthy is set when a dependent waits for service_healthy.
 	neededHealthy bool
+	// unclassifiedLog says once that the runtime took the service as
+	// long-running.
+	unclassifiedLog sync.Once
 
 	once      sync.Once
 	started   chan struct{} // every replica runs (or ran)
@@ -49,8 +49,30 @@ func hasHealthcheck(spec *composeplan.ServiceSpec) bool {
 	return hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE"
 }
 
-// classifyUnits decides, from how the services depend on each other, which
-// ones may complete by exiting 0.
+// lifecycle is what ready means for a service (see composeplan's
+// Lifecycle constants).
+type lifecycle int
+
+const (
+	// lifeUnclassified: waited for as a one-shot until the rest of the
+	// stack is ready and it has run for composeplan.UnclassifiedGrace, then
+	// taken as
+	// a worker.
+	lifeUnclassified lifecycle = iota
+	// lifeOneShot: ready once it exited 0.
+	lifeOneShot
+	// lifeWorker: ready once it runs and answers; an exit fails.
+	lifeWorker
+)
+
+// classifyUnits decides each service's lifecycle: the plan's, as the
+// generator decided it from what the service is; for a service the
+// generator could not classify (or a plan written before the field
+// existed), the signs the plan itself carries: a dependent waiting for
+// service_completed_successfully makes it a one-shot; a kind, a
+// healthcheck, ports, restart always or unless-stopped, a terminal (tty,
+// stdin_open), or a dependent waiting for service_healthy make it a
+// worker. What is left is unclassified.
 func (s *Stack) classifyUnits() {
 	completes := map[string]bool{}
 	for _, u := range s.order {
@@ -68,9 +90,29 @@ func (s *Stack) classifyUnits() {
 		}
 	}
 	for _, u := range s.order {
-		u.oneShot = completes[u.spec.Name] ||
-			(!hasHealthcheck(u.spec) && !u.neededHealthy && u.spec.Kind == "")
+		spec := u.spec
+		switch {
+		case spec.Lifecycle == composeplan.LifecycleOneShot:
+			u.life = lifeOneShot
+		case spec.Lifecycle == composeplan.LifecycleWorker:
+			u.life = lifeWorker
+		case completes[spec.Name]:
+			u.life = lifeOneShot
+		case u.neededHealthy || hasHealthcheck(spec) || spec.Kind != "" || len(spec.Ports) > 0 ||
+			spec.Restart == "always" || spec.Restart == "unless-stopped" || spec.Tty || spec.StdinOpen:
+			u.life = lifeWorker
+		default:
+			u.life = lifeUnclassified
+		}
 	}
+}
+
+// mayComplete reports whether an exit with code 0 completes the service
+// instead of failing it: a one-shot, or an unclassified service (a
+// migration that nothing names as such), unless a dependent needs it
+// healthy.
+func (u *unit) mayComplete() bool {
+	return u.life != lifeWorker && !u.neededHealthy
 }
 
 // fail records the unit's first failure and wakes its dependents.

@@ -120,6 +120,10 @@
 //	      kind: postgres          # use the postgres kind's accessors; none: no kind
 //	      accessors:
 //	        JDBC: "jdbc:postgresql://{{.Addr 5432}}/app"
+//	  migrate:
+//	    build: ./migrations
+//	    x-composegen:
+//	      oneshot: true           # runs once: Start waits until it exits 0
 //
 // A service's kind is decided by its image and by what runs in it: a service
 // of a server's image whose entrypoint or command runs something else (a
@@ -129,6 +133,23 @@
 // tail -f /dev/null, a loop of sleeps) or a one-shot of the kind's own
 // clients (psql, redis-cli), which -v only mentions. x-composegen's kind
 // overrides the decision.
+//
+// Whether a service runs once (a migration, a seed: Start returns only
+// after it has exited 0) or keeps running (Start waits until it answers) is
+// decided by what it is, never by whether something depends on it: first
+// x-composegen's oneshot, then a dependent that waits for it with
+// service_completed_successfully (one-shot), a kind (long-running), what
+// its entrypoint and command run, "sh -c" scripts included (psql, mysql,
+// mongosh, redis-cli, migrate, goose, flyway, liquibase, atlas, dbmate,
+// alembic, db:migrate, manage.py migrate: one-shot; sleep infinity, tail -f,
+// an endless loop, worker, serve, consumer, daemon, watch, scheduler:
+// long-running), a migration tool's image (migrate/migrate, flyway/flyway,
+// …), a healthcheck, ports, restart always or unless-stopped (long-running),
+// and last its name (migrate, seed, init, setup; worker, consumer). A
+// service that none of these classify gets a one-line warning with the fix;
+// Start waits for it to exit until the rest of the stack is ready and it has
+// run a few seconds (composeplan.UnclassifiedGrace), then takes it as
+// long-running.
 //
 // # The generated file
 //

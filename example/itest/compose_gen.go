@@ -68,7 +68,8 @@ func (s *Stack) Runtime() *runtime.Stack {
 
 // Start starts the services without a profile of the compose project "orders"
 // (or the services selected with [WithServices] and the services they depend
-// on) and waits until each is ready. The stack is torn down at t.Cleanup. When
+// on) and waits until each is ready: a server answers, a one-shot (a
+// migration, a seed) has exited 0. The stack is torn down at t.Cleanup. When
 // it cannot start, Start fails the test with the failing service's cause (exit
 // code, healthcheck output) and last log lines, then the state, readiness and
 // ports of each other service.
@@ -419,7 +420,8 @@ var composePlan = composeplan.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
+			Probe:     &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
+			Lifecycle: "worker",
 		},
 		{
 			Name:    "redis",
@@ -435,7 +437,8 @@ var composePlan = composeplan.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			Probe:     &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			Lifecycle: "worker",
 		},
 	},
 	Networks: []composeplan.NetworkSpec{

@@ -107,6 +107,12 @@ type ServiceSpec struct {
 	// the healthcheck's exec waits behind.
 	Probe     *ProbeSpec
 	DependsOn []Dependency
+	// Lifecycle says whether the service runs once (LifecycleOneShot: a
+	// migration, a seed) or keeps running (LifecycleWorker), as the
+	// generator decided from what the service is; "" when it could not
+	// tell. See the Lifecycle constants for what the runtime does with
+	// each.
+	Lifecycle string
 
 	WorkingDir string
 	User       string
@@ -185,6 +191,36 @@ type Device struct {
 	// Permissions are cgroup permissions ("": "rwm").
 	Permissions string
 }
+
+// Lifecycles of a service (ServiceSpec.Lifecycle).
+//
+// Start, Up and Shared return once every service of the stack is ready,
+// and ready depends on the lifecycle:
+//   - LifecycleOneShot: the service has exited with code 0 (any other code
+//     fails the start with its output); its readiness probe and
+//     healthcheck are not run.
+//   - LifecycleWorker: it runs and answers (probe, healthcheck); an exit,
+//     even with code 0, fails the start.
+//   - "" (unclassified): the runtime first applies the signs that the plan
+//     itself carries (a dependent waiting for service_completed_successfully
+//     makes it a one-shot; a kind, a healthcheck, ports, restart always or
+//     unless-stopped, a terminal (tty, stdin_open) or a dependent waiting
+//     for service_healthy make it a worker), so that plans written before
+//     the field existed keep working.
+//     What is left is waited for as a one-shot until the rest of the stack
+//     is ready and it has run for UnclassifiedGrace: if it exited 0 by then
+//     it completed, if it still runs it is taken as a worker and the start's
+//     log says how to classify it.
+const (
+	LifecycleOneShot = "oneshot"
+	LifecycleWorker  = "worker"
+)
+
+// UnclassifiedGrace is how long a service of unknown lifecycle (Lifecycle
+// "") may run before the runtime takes it as long-running: long enough for
+// a migration or a seed that nothing names as such, short enough that an
+// unrecognised worker costs a start little.
+const UnclassifiedGrace = 5 * time.Second
 
 // EnvVar is one environment variable of a service. Value is a template.
 // FromEnv is set for a bare name ("- FOO"): the value comes from the test

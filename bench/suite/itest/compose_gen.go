@@ -78,7 +78,8 @@ func (s *Stack) Runtime() *runtime.Stack {
 
 // Start starts the services without a profile of the compose project "suite"
 // (or the services selected with [WithServices] and the services they depend
-// on) and waits until each is ready. The stack is torn down at t.Cleanup. When
+// on) and waits until each is ready: a server answers, a one-shot (a
+// migration, a seed) has exited 0. The stack is torn down at t.Cleanup. When
 // it cannot start, Start fails the test with the failing service's cause (exit
 // code, healthcheck output) and last log lines, then the state, readiness and
 // ports of each other service.
@@ -119,6 +120,9 @@ func Up(ctx context.Context, opts ...runtime.Option) (*Stack, error) {
 }
 
 // Migrate is the compose service "migrate" (image postgres:16).
+//
+// It runs once ("nginx" waits for it to complete): Start returns after it has
+// exited 0.
 type Migrate struct {
 	svc *runtime.Service
 }
@@ -595,6 +599,7 @@ var composePlan = composeplan.Plan{
 			DependsOn: []composeplan.Dependency{
 				{Service: "postgres", Condition: "service_healthy", Required: true},
 			},
+			Lifecycle: "oneshot",
 		},
 		{
 			Name:  "nginx",
@@ -614,6 +619,7 @@ var composePlan = composeplan.Plan{
 				{Service: "migrate", Condition: "service_completed_successfully", Required: true},
 				{Service: "redis", Condition: "service_healthy", Required: true},
 			},
+			Lifecycle: "worker",
 		},
 		{
 			Name:  "postgres",
@@ -634,7 +640,8 @@ var composePlan = composeplan.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
+			Probe:     &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
+			Lifecycle: "worker",
 		},
 		{
 			Name:    "redis",
@@ -650,7 +657,8 @@ var composePlan = composeplan.Plan{
 				Timeout:  3 * time.Second,
 				Retries:  10,
 			},
-			Probe: &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			Probe:     &composeplan.ProbeSpec{Protocol: "redis", Port: 6379},
+			Lifecycle: "worker",
 		},
 	},
 	Networks: []composeplan.NetworkSpec{

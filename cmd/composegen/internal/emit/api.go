@@ -134,7 +134,7 @@ func (g *gen) constructors() {
 		selection += ", or those of the profiles of [" + model.WithProfilesFunc + "]"
 	}
 	g.decl(doc(
-		fmt.Sprintf("%s starts %s of the compose project %s (%s) and waits until each is ready. The stack is torn down at t.Cleanup. When it cannot start, %s fails the test with the failing service's cause (exit code, healthcheck output) and last log lines, then the state, readiness and ports of each other service.",
+		fmt.Sprintf("%s starts %s of the compose project %s (%s) and waits until each is ready: a server answers, a one-shot (a migration, a seed) has exited 0. The stack is torn down at t.Cleanup. When it cannot start, %s fails the test with the failing service's cause (exit code, healthcheck output) and last log lines, then the state, readiness and ports of each other service.",
 			model.StartFunc, which, quote(g.p.Plan.Name), selection, model.StartFunc),
 		"The options are those of package runtime ([runtime.Option])."),
 		jen.Func().Id(model.StartFunc).Params(jen.Id("t").Qual("testing", "TB"), optsParam()).Op("*").Id(model.StackType).Block(

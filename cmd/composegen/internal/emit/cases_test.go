@@ -143,6 +143,7 @@ func fullPlanProject() *model.Project {
 		Healthcheck: &composeplan.HealthcheckSpec{Test: []string{"NONE"}, Interval: 90 * time.Second, Timeout: time.Minute, StartPeriod: 2 * time.Hour, StartInterval: 250 * time.Microsecond, Retries: 3, Disable: true},
 		Probe:       &composeplan.ProbeSpec{Protocol: "http", Port: 8080, Path: "/ready"},
 		DependsOn:   []composeplan.Dependency{{Service: "db", Condition: "service_completed_successfully", Required: true, Restart: true}},
+		Lifecycle:   composeplan.LifecycleWorker,
 		WorkingDir:  "/app", User: "1000:1000", Hostname: "app", Restart: "on-failure:3",
 		Build:         &composeplan.BuildSpec{Context: ".", Dockerfile: "Dockerfile.dev", Args: map[string]string{"X": "1"}, Target: "dev"},
 		PullPolicy:    "never",

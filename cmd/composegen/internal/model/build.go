@@ -30,6 +30,10 @@ type builder struct {
 	opts  BuildOptions
 	p     *Project
 	diags diag.List
+	// completedBy and healthyBy map a service to the first service that
+	// waits for it with service_completed_successfully and
+	// service_healthy (see lifecycle).
+	completedBy, healthyBy map[string]string
 }
 
 // Build turns a loaded compose project into the model. It reads no file:

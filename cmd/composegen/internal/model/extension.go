@@ -1,6 +1,8 @@
 package model
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/composegen/composegen/cmd/composegen/internal/diag"
@@ -16,9 +18,13 @@ type extension struct {
 	// catalog kind name.
 	kind      string
 	accessors map[string]string
+	// oneshot is the service's declared lifecycle: true for a one-shot (a
+	// migration, a seed), false for a long-running service, nil when the
+	// generator decides (see lifecycle).
+	oneshot *bool
 }
 
-var extensionKeys = []string{"kind", "accessors"}
+var extensionKeys = []string{"kind", "accessors", "oneshot"}
 
 // extension parses the service's x-composegen extension.
 func (sb *serviceBuilder) extension() extension {
@@ -30,7 +36,7 @@ func (sb *serviceBuilder) extension() extension {
 	name := sb.s.Name
 	m, ok := raw.(map[string]any)
 	if !ok {
-		sb.fail(name, ExtensionKey, "must be a mapping with keys kind and accessors")
+		sb.fail(name, ExtensionKey, "must be a mapping with keys kind, accessors and oneshot")
 		return ext
 	}
 	for _, k := range sortedKeys(m) {
@@ -46,8 +52,19 @@ func (sb *serviceBuilder) extension() extension {
 			ext.kind = sb.t(str)
 		case "accessors":
 			ext.accessors = sb.accessorTemplates(v)
+		case "oneshot":
+			b, ok := v.(bool)
+			if str, isStr := v.(string); isStr && (str == "true" || str == "false") {
+				b, ok = str == "true", true
+			}
+			if !ok {
+				sb.failHint(name, ExtensionKey+".oneshot", "true: it runs once and exits 0, like a migration or a seed, and Start waits for it; false: it keeps running",
+					"must be true or false, not %s", describeValue(v))
+				continue
+			}
+			ext.oneshot = &b
 		default:
-			sb.failHint(name, ExtensionKey+"."+k, diag.DidYouMean(k, extensionKeys), "unknown key %q (known: kind, accessors)", k)
+			sb.failHint(name, ExtensionKey+"."+k, diag.DidYouMean(k, extensionKeys), "unknown key %q (known: kind, accessors, oneshot)", k)
 		}
 	}
 	return ext
@@ -69,4 +86,12 @@ func (sb *serviceBuilder) accessorTemplates(v any) map[string]string {
 		out[an] = sb.t(tv)
 	}
 	return out
+}
+
+// describeValue shows a YAML value in an error: strings quoted.
+func describeValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%v", v)
 }

@@ -115,9 +115,11 @@ services:
     network_mode: "service:app"
     ipc: "service:app"
     pid: host
+    x-composegen: {oneshot: false}
   debugger:
     image: busybox
     profiles: [debug]
+    x-composegen: {oneshot: false}
 volumes:
   cache: {driver_opts: {type: tmpfs, device: tmpfs, o: "size=${CACHE_SIZE:-10m}"}}
   shared: {external: true, name: team-shared}
@@ -188,6 +190,7 @@ func TestFidelityPlan(t *testing.T) {
 			{Service: "db", Condition: "service_healthy", Required: true, Restart: true},
 			{Service: "debugger", Condition: "service_started"},
 		},
+		Lifecycle:  composeplan.LifecycleWorker,
 		WorkingDir: "/srv", User: "1000:1000", Hostname: "apphost",
 		Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "dev",
 			Args: map[string]string{"GREETING": "hello", "FROM_ENV": "${FROM_ENV}"}},

@@ -174,7 +174,7 @@ func TestKindlessClientNote(t *testing.T) {
 		t.Errorf("detail lacks %q:\n%s", want, d.Detail)
 	}
 	ms, _ := svc(t, p, "migrate")
-	if len(ms.Notes) != 1 || !strings.Contains(ms.Notes[0], "does not run the server") {
+	if len(ms.Notes) != 2 || !strings.Contains(ms.Notes[0], "does not run the server") || ms.Notes[1] != "It runs once (it runs psql): Start returns after it has exited 0." {
 		t.Errorf("notes = %q", ms.Notes)
 	}
 }

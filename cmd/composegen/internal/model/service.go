@@ -26,6 +26,7 @@ type serviceBuilder struct {
 }
 
 func (b *builder) services() {
+	b.completedBy, b.healthyBy = b.dependents()
 	for _, name := range b.r.Project.ServiceNames() {
 		sb := &serviceBuilder{builder: b, s: b.r.Project.Services[name]}
 		sb.build()
@@ -54,6 +55,7 @@ func (sb *serviceBuilder) build() {
 	sb.hostOptions()
 	sb.replicas()
 	sb.checkRestart()
+	sb.lifecycle()
 	sb.methods()
 	sb.unsupported()
 }
