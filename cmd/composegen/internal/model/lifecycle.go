@@ -79,10 +79,8 @@ func (sb *serviceBuilder) lifecycle() {
 	case composeplan.LifecycleOneShot:
 		sb.ms.Notes = append(sb.ms.Notes, fmt.Sprintf("It runs once (%s): Start returns after it has exited 0.", why))
 	case "":
-		d := sb.at(diag.Warning, name, "",
-			"cannot tell whether it runs once (a migration, a seed) or keeps running: Start waits for it to exit until the rest of the stack is ready and it has run %s, then takes it as long-running",
-			composeplan.UnclassifiedGrace)
-		d.Hint = "set x-composegen: {oneshot: true} if it is a migration or a seed, {oneshot: false} if it keeps running"
+		d := sb.at(diag.Warning, name, "", "cannot tell if it runs once or keeps running; set x-composegen: {oneshot: true|false}")
+		d.Detail = fmt.Sprintf("composegen cannot tell whether it runs once (a migration, a seed) or keeps running. Start waits for it to exit until the rest of the stack is ready and it has run %s, then takes it as long-running. Set x-composegen: {oneshot: true} on it if it is a migration or a seed, {oneshot: false} if it keeps running.", composeplan.UnclassifiedGrace)
 		sb.diags = append(sb.diags, d)
 		sb.ms.Notes = append(sb.ms.Notes, fmt.Sprintf("composegen cannot tell whether it runs once or keeps running: Start waits for it to exit until the rest of the stack is ready and it has run %s, then takes it as long-running. Set x-composegen: {oneshot: true} (or false) on it in the compose file to say which.", composeplan.UnclassifiedGrace))
 	}

@@ -135,15 +135,20 @@ func TestLifecycle(t *testing.T) {
 // fix, and its type's doc says what Start does with it.
 func TestLifecycleWarning(t *testing.T) {
 	p := mustBuild(t, "services:\n  ticker:\n    build: .\n    command: [./ticker]\n")
-	var lines []string
+	var lines, details []string
 	for _, d := range p.Diagnostics {
 		if d.Severity == diag.Warning {
 			lines = append(lines, d.String())
+			details = append(details, d.Detail)
 		}
 	}
-	want := `compose.yaml:2:3: service "ticker": cannot tell whether it runs once (a migration, a seed) or keeps running: Start waits for it to exit until the rest of the stack is ready and it has run 5s, then takes it as long-running (set x-composegen: {oneshot: true} if it is a migration or a seed, {oneshot: false} if it keeps running)`
+	want := `compose.yaml:2:3: service "ticker": cannot tell if it runs once or keeps running; set x-composegen: {oneshot: true|false}`
 	if len(lines) != 1 || lines[0] != want {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(lines, "\n"), want)
+	}
+	// -v explains the rule.
+	if len(details) != 1 || !strings.Contains(details[0], "until the rest of the stack is ready and it has run 5s, then takes it as long-running") {
+		t.Errorf("detail = %q", details)
 	}
 	ms, _ := svc(t, p, "ticker")
 	if len(ms.Notes) != 1 || !strings.Contains(ms.Notes[0], "x-composegen: {oneshot: true}") {
