@@ -36,6 +36,7 @@ type sharedSuite struct {
 	t      *testing.T
 	name   string
 	report string
+	dir    string // the main module's root
 	env    []string
 	cmd    []string // go test and its flags, packages excluded
 }
@@ -80,7 +81,8 @@ func newSharedSuite(t *testing.T) *sharedSuite {
 	s := &sharedSuite{t: t, name: "kgsuite" + randomHex(4), report: filepath.Join(dir, "report")}
 	s.env = []string{"GOWORK=" + work, "GOFLAGS=", "COMPOSEGEN_ENGINE=kubernetes",
 		"COMPOSEGEN_SUITE_NAME=" + s.name, "COMPOSEGEN_SUITE_MODE=share", "COMPOSEGEN_SUITE_REPORT=" + s.report}
-	s.cmd = []string{"go", "test", "-C", root, "-tags", "sharedsuite", "-overlay", overlayFile, "-count=1", "-p", "2", "-parallel", "3"}
+	s.dir = root
+	s.cmd = []string{"go", "test", "-tags", "sharedsuite", "-overlay", overlayFile, "-count=1", "-p", "2", "-parallel", "3"}
 	return s
 }
 
@@ -147,6 +149,7 @@ func (s *sharedSuite) run(extra ...string) *suiteRun {
 	defer cancel()
 	args := append(append([]string(nil), s.cmd[1:]...), "./runtime/internal/sharedsuite/a", "./runtime/internal/sharedsuite/b", "./runtime/internal/sharedsuite/c")
 	cmd := exec.CommandContext(ctx, s.cmd[0], args...)
+	cmd.Dir = s.dir
 	cmd.Env = append(append(os.Environ(), s.env...), extra...)
 	t0 := time.Now()
 	out, err := cmd.CombinedOutput()
