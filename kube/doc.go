@@ -56,7 +56,14 @@
 // compose file's host address and port) by a port-forward that the engine
 // holds for the container's life: the local port stays the same across
 // restarts and recreations, and a connection accepted while nothing
-// listens in the pod is closed at once. Exec, copy (tar in the container,
+// listens in the pod is closed at once. A port-forward belongs to the
+// process that holds it: each test binary that attaches to a shared stack
+// (runtime.Shared, also a stack kept with COMPOSEGEN_REUSE=1 by an earlier
+// run) opens its own when it attaches (Publish), held for the process's
+// life, so that it reaches the stack whether the process that started it
+// still runs or not. A fixed host port that another process already holds
+// (the one that started the stack) is published on an ephemeral port
+// instead; the accessors report it. Exec, copy (tar in the container,
 // like kubectl cp) and logs go through the API; the API merges stdout and
 // stderr, so Logs writes both to stdout.
 //

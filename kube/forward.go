@@ -53,8 +53,10 @@ type fconn struct {
 	retired bool
 }
 
-// forwardFor returns the container's forward, creating its listeners.
-func (e *Engine) forwardFor(id string, ports []engine.PortBinding) (*forward, error) {
+// forwardFor returns the container's forward, creating its listeners. With
+// anyPort, a fixed host port that is taken is replaced by an ephemeral one
+// (see Publish); without it, it is an error, as on Docker.
+func (e *Engine) forwardFor(id string, ports []engine.PortBinding, anyPort bool) (*forward, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if f := e.forwards[id]; f != nil {
@@ -69,7 +71,7 @@ func (e *Engine) forwardFor(id string, ports []engine.PortBinding) (*forward, er
 	}
 	f := &forward{e: e, ns: ns, pod: pod, bound: map[engine.PortKey]engine.HostPort{}}
 	for _, p := range ports {
-		if err := f.listen(p); err != nil {
+		if err := f.listen(p, anyPort); err != nil {
 			f.close()
 			return nil, err
 		}
@@ -78,14 +80,50 @@ func (e *Engine) forwardFor(id string, ports []engine.PortBinding) (*forward, er
 	return f, nil
 }
 
+// Publish opens this process's port-forwards to a container that another
+// process created, such as one of a shared stack that this process
+// attaches to (see engine.Publisher): a listener on 127.0.0.1 per port that
+// its pod records, forwarded like those of the containers this engine
+// created (held until the container is removed through this engine or the
+// engine is closed, reconnected after the pod restarts or is recreated).
+// The first connection is dialled ahead, in the background. A host port
+// that the compose file fixes (WithFixedPorts, an advertised port) is
+// taken when it is free; when another process holds it (the one that
+// started the stack, on this machine), this process's forward listens on
+// an ephemeral port instead, which the returned ports (and Inspect) say.
+// Calling it again returns the same ports.
+func (e *Engine) Publish(ctx context.Context, id string) (map[engine.PortKey]engine.HostPort, error) {
+	if f := e.existingForward(id); f != nil {
+		return f.ports(), nil
+	}
+	p, err := e.getPod(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := e.podForward(id, p, true)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	f.mu.Lock()
+	idle := f.conn == nil && f.dialing == nil && len(f.bound) > 0
+	f.mu.Unlock()
+	if idle {
+		f.redial()
+	}
+	return f.ports(), nil
+}
+
+var _ engine.Publisher = (*Engine)(nil)
+
 func (e *Engine) existingForward(id string) *forward {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.forwards[id]
 }
 
-// listen opens the local listener of one port.
-func (f *forward) listen(p engine.PortBinding) error {
+// listen opens the local listener of one port; with anyPort, on an
+// ephemeral port when its fixed one is taken.
+func (f *forward) listen(p engine.PortBinding, anyPort bool) error {
 	ip := p.HostIP
 	if ip == "" {
 		ip = "127.0.0.1"
@@ -95,6 +133,9 @@ func (f *forward) listen(p engine.PortBinding) error {
 		port = "0"
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, port))
+	if err != nil && anyPort && port != "0" {
+		ln, err = net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	}
 	if err != nil {
 		return fmt.Errorf("publish port %d: %w", p.Port, err)
 	}

@@ -48,7 +48,7 @@ func (e *Engine) Create(ctx context.Context, spec engine.ContainerSpec) (string,
 		return "", createError(&spec, err)
 	}
 	id := containerID(ns, pod.Name)
-	if _, err := e.forwardFor(id, spec.Ports); err != nil {
+	if _, err := e.forwardFor(id, spec.Ports, false); err != nil {
 		return id, err
 	}
 	return id, nil
@@ -129,7 +129,7 @@ func (e *Engine) Start(ctx context.Context, id string) error {
 	if err := e.waitStarted(ctx, id); err != nil {
 		return err
 	}
-	f, err := e.podForward(id, p)
+	f, err := e.podForward(id, p, false)
 	if err == nil && fresh {
 		f.reconnect() // a new pod: a new connection, dialled ahead of the first client
 	}
@@ -137,14 +137,14 @@ func (e *Engine) Start(ctx context.Context, id string) error {
 }
 
 // podForward returns the container's forward, made from the ports its pod
-// records when this engine did not create it.
-func (e *Engine) podForward(id string, p *corev1.Pod) (*forward, error) {
+// records when this engine did not create it (anyPort: see forwardFor).
+func (e *Engine) podForward(id string, p *corev1.Pod, anyPort bool) (*forward, error) {
 	if f := e.existingForward(id); f != nil {
 		return f, nil
 	}
 	var ports []engine.PortBinding
 	_ = json.Unmarshal([]byte(p.Annotations[annotationPorts]), &ports)
-	return e.forwardFor(id, ports)
+	return e.forwardFor(id, ports, anyPort)
 }
 
 // ungate lets the scheduler place a gated pod, recreating it when the

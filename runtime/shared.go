@@ -32,7 +32,11 @@ import (
 // take turns through a file lock, so that exactly one of them starts it
 // while the others wait. Attaching lists the stack's resources by label,
 // inspects each container (a container that is no longer running is
-// reported, never used) and rebuilds the Stack: a few milliseconds.
+// reported, never used) and rebuilds the Stack: a few milliseconds. On an
+// engine whose published ports belong to a process (Kubernetes'
+// port-forwards), each attaching process publishes them for itself
+// (engine.Publisher), so that it reaches the stack however long the process
+// that started it lives.
 //
 // The run is the go command that runs the test binary (its parent, when
 // that is go), else the test binary itself. A watcher process, detached
@@ -507,7 +511,8 @@ func (sh *sharedStart) rebuild(ctx context.Context, list []engine.Resource) (*St
 	return s, nil
 }
 
-// attach binds the replica to its running container c.
+// attach binds the replica to its running container c, whose ports it
+// publishes to this process when the engine needs that (engine.Publisher).
 func (r *Service) attach(ctx context.Context, c engine.Resource) error {
 	if c.ID == "" {
 		return fmt.Errorf("service %q: its container no longer exists (removed outside composegen?)", r.label())
@@ -518,6 +523,15 @@ func (r *Service) attach(ctx context.Context, c engine.Resource) error {
 	}
 	if err != nil {
 		return fmt.Errorf("service %q: %w", r.label(), err)
+	}
+	if p, ok := r.stack.eng.(engine.Publisher); ok && st.Running {
+		// The ports of a container that another process created are that
+		// process's (port-forwards on Kubernetes): this one opens its own.
+		ports, err := p.Publish(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("service %q: publish its ports to this process: %w", r.label(), err)
+		}
+		st.Ports = ports
 	}
 	r.mu.Lock()
 	r.id, r.name = c.ID, strings.TrimPrefix(c.Name, "/")

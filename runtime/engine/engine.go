@@ -109,6 +109,23 @@ type ExecTimeouter interface {
 	ExecTimeout(ctx context.Context, id string, cmd []string, timeout time.Duration, stdout, stderr io.Writer) (int, error)
 }
 
+// Publisher is implemented by an engine whose published ports belong to
+// the process that holds them, not to the engine: on Kubernetes a
+// published port is a port-forward, held by the process that created the
+// container. Publish makes the ports of container id, created by another
+// process (a shared stack that this process attaches to), reachable from
+// this process, and returns them as State.Ports does; Inspect reports them
+// from then on. It is idempotent; what it opens lasts until the container
+// is removed through this engine or the engine is closed. The runtime calls
+// it when it attaches to a running container it did not create.
+//
+// Engines whose daemon publishes the ports (Docker and Podman, local or
+// remote) do not implement it: their Inspect already reports ports that
+// every process dials.
+type Publisher interface {
+	Publish(ctx context.Context, id string) (map[PortKey]HostPort, error)
+}
+
 // Info describes a connected engine.
 type Info struct {
 	// Name is the engine's kind: "docker", "podman" or "kubernetes".
