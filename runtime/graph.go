@@ -69,6 +69,10 @@ func (s *Stack) startAll(ctx context.Context) error {
 				select {
 				case <-r.exitedCh:
 					if err := r.exitError(); err != nil {
+						// Failed before the cancel, so that a dependent
+						// sees its dependency fail, not just the cancel.
+						r.fail(err)
+						u.fail(err)
 						fail(err)
 					}
 				case <-allDone:

@@ -185,6 +185,11 @@ func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *un
 	case <-dep.failed:
 		return &depError{service: r.label(), dep: d.Service}
 	case <-ctx.Done():
+		// A failed dependency cancels the start: say so, whichever of the
+		// two this select saw first.
+		if closed(dep.failed) {
+			return &depError{service: r.label(), dep: d.Service}
+		}
 		return ctx.Err()
 	}
 	switch d.Condition {
