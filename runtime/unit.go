@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -185,9 +186,10 @@ func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *un
 	case <-dep.failed:
 		return &depError{service: r.label(), dep: d.Service}
 	case <-ctx.Done():
-		// A failed dependency cancels the start: say so, whichever of the
-		// two this select saw first.
-		if closed(dep.failed) {
+		// A failed dependency cancels the start (a deadline is not a
+		// failure of it): say so, whichever of the two this select saw
+		// first.
+		if closed(dep.failed) && errors.Is(ctx.Err(), context.Canceled) {
 			return &depError{service: r.label(), dep: d.Service}
 		}
 		return ctx.Err()
