@@ -473,6 +473,7 @@ func TestSharedRebuild(t *testing.T) {
 // stack and in one that attached while it ran. An exit with another code
 // is reported as the one-shot's failure.
 func TestSharedOneShotCompletesAfterReady(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		code int
