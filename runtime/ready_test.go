@@ -150,6 +150,7 @@ func TestExecsStartGently(t *testing.T) {
 // A crash-looping server with a restart policy fails the start as soon as
 // it restarts, naming it, instead of counting as ready or completed.
 func TestCrashLoopFailsFast(t *testing.T) {
+	t.Parallel()
 	for _, hc := range []bool{false, true} {
 		t.Run(fmt.Sprintf("healthcheck=%v", hc), func(t *testing.T) {
 			eng := newFakeEngine(t, map[string]behaviour{"crash": {exitAfter: 100 * time.Millisecond, exitCode: 0}})
@@ -172,6 +173,7 @@ func TestCrashLoopFailsFast(t *testing.T) {
 // service_healthy dependents fail to start, with its exit named, as compose
 // says "dependency failed to start".
 func TestHealthcheckedExitFailsDependents(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"db":  {exitAfter: 100 * time.Millisecond},
 		"app": {listenAfter: time.Millisecond, protocol: "redis"},
@@ -232,6 +234,7 @@ func startedServices(eng *fakeEngine) map[string]bool {
 // An exec that the engine reports as successful while the container
 // restarted under it is not a passing healthcheck.
 func TestExecDuringARestartIsNotHealthy(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"flaky": {exitAfter: 150 * time.Millisecond, exitCode: 1, exec: func([]string, time.Duration) int { return 0 }},
 	})
@@ -287,6 +290,7 @@ func TestBudget(t *testing.T) {
 // No secret appears in an error, the diagnostics or the timeline: not the
 // value of a password variable, not a password argument.
 func TestSecretsMasked(t *testing.T) {
+	t.Parallel()
 	const secret = "TopSecret-4711"
 	eng := newFakeEngine(t, map[string]behaviour{"cache": {exec: func([]string, time.Duration) int { return 1 }}})
 	svc := withHC(composeplan.ServiceSpec{
