@@ -575,15 +575,18 @@ func (e noBuildEngine) Build(ctx context.Context, spec engine.BuildSpec, out io.
 // engine has it (no build hash), and a missing one fails with the engine's
 // refusal.
 func TestBuildOnEngineThatCannotBuild(t *testing.T) {
-	fe := newFakeEngine(t, map[string]behaviour{"present": {}})
+	// A server that answers at once: the test is about the build section,
+	// and a service that never answers or exits would cost the start a wait.
+	fe := newFakeEngine(t, map[string]behaviour{"present": {listenAfter: time.Millisecond, protocol: "redis"}})
 	eng := noBuildEngine{fe}
 	t.Setenv("COMPOSEGEN_NO_WATCHER", "1")
 	name := "fake-nobuild-" + strconv.Itoa(int(fakeSeq.Add(1)))
 	engine.Register(name, func(context.Context) (engine.Engine, error) { return eng, nil })
 	dir := t.TempDir()
 	up := func(image string) error {
-		plan := fakePlan(composeplan.ServiceSpec{Name: "app", Image: image, Build: &composeplan.BuildSpec{Context: "app"}})
-		s, err := Up(context.Background(), plan, WithEngine(name), WithDir(dir))
+		app := server("app", image)
+		app.Build = &composeplan.BuildSpec{Context: "app"}
+		s, err := Up(context.Background(), fakePlan(app), WithEngine(name), WithDir(dir))
 		if s != nil {
 			_ = s.Down(context.Background())
 		}

@@ -76,6 +76,7 @@ func dumpPlan() (*composeplan.Plan, map[string]behaviour) {
 // in one line (state, readiness, ports), without the probe errors of the
 // broker that became ready; the password is masked.
 func TestStartFailureDumpGolden(t *testing.T) {
+	t.Parallel()
 	plan, scripts := dumpPlan()
 	eng := newFakeEngine(t, scripts)
 	_, err := upFake(t, eng, plan)
@@ -90,6 +91,7 @@ func TestStartFailureDumpGolden(t *testing.T) {
 // services that are fine follow, with their logs but without their
 // start-up probe errors.
 func TestTestFailureDumpGolden(t *testing.T) {
+	t.Parallel()
 	plan, scripts := dumpPlan()
 	scripts["migrate"] = behaviour{exitAfter: 50 * time.Millisecond}
 	scripts["app"] = behaviour{listenAfter: 10 * time.Millisecond, protocol: "redis", exitAfter: time.Second, exitCode: 1, output: []fakeLine{
@@ -117,6 +119,7 @@ func TestTestFailureDumpGolden(t *testing.T) {
 // logs; the services waiting for it, and the ready ones, follow in one line
 // each.
 func TestTimeoutDumpTopDown(t *testing.T) {
+	t.Parallel()
 	plan, scripts := dumpPlan()
 	scripts["broker"] = behaviour{} // never answers
 	eng := newFakeEngine(t, scripts)

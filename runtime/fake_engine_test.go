@@ -16,6 +16,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/engines"
 )
 
 // fakeEngine is an in-memory engine for unit tests of the runtime's logic.
@@ -513,8 +514,14 @@ func upFake(t *testing.T, eng *fakeEngine, plan *composeplan.Plan, opts ...Optio
 // fakeOpts are the options that start a stack on eng, registered under a
 // name unique to the call.
 func fakeOpts(t *testing.T, eng *fakeEngine) []Option {
-	t.Setenv("COMPOSEGEN_NO_WATCHER", "1") // a watcher could not open a fake engine
 	name := "fake-" + strconv.Itoa(int(fakeSeq.Add(1)))
+	// No process watcher: it could not open a fake engine. Its once for
+	// this engine's name is used up here rather than with
+	// COMPOSEGEN_NO_WATCHER=1, as t.Setenv would keep the tests on fake
+	// engines from running in parallel.
+	noWatcher := &sync.Once{}
+	noWatcher.Do(func() {})
+	watcherOnce.Store(engines.Name(name), noWatcher)
 	engine.Register(name, func(ctx context.Context) (engine.Engine, error) { return eng, nil })
 	return []Option{WithEngine(name), WithDir(t.TempDir()), WithLogf(t.Logf)}
 }

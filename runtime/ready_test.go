@@ -55,6 +55,7 @@ func wantErr(t *testing.T, err error, wants ...string) {
 // kind's probe gates readiness and every exec, so the first connection
 // after Up succeeds.
 func TestReadyWaitsForTheProbe(t *testing.T) {
+	t.Parallel()
 	const listen = 400 * time.Millisecond
 	eng := newFakeEngine(t, map[string]behaviour{
 		"db": {listenAfter: listen, protocol: "redis", exec: func([]string, time.Duration) int { return 0 }},
@@ -80,6 +81,7 @@ func TestReadyWaitsForTheProbe(t *testing.T) {
 // An exec before the server is up breaks some servers (RabbitMQ): none may
 // run before the probe passes.
 func TestNoExecBeforeTheProbe(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"rabbit": {listenAfter: 300 * time.Millisecond, protocol: "redis", breakIfExecBefore: 300 * time.Millisecond},
 	})
@@ -97,6 +99,7 @@ func TestNoExecBeforeTheProbe(t *testing.T) {
 // exec took its whole 3 s timeout); one that never answers still fails,
 // after that budget.
 func TestProbeFailuresCountDockersLongestRuns(t *testing.T) {
+	t.Parallel()
 	hc := composeplan.HealthcheckSpec{Interval: 200 * time.Millisecond, Timeout: 300 * time.Millisecond, Retries: 3}
 	eng := newFakeEngine(t, map[string]behaviour{
 		"late":  {listenAfter: 1100 * time.Millisecond, protocol: "redis", exec: func([]string, time.Duration) int { return 0 }},
@@ -117,6 +120,7 @@ func TestProbeFailuresCountDockersLongestRuns(t *testing.T) {
 // A healthcheck without a probe starts gently: the first exec after a
 // short delay, then backing off, never back to back.
 func TestExecsStartGently(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"app": {exec: func(_ []string, since time.Duration) int {
 			if since < 1500*time.Millisecond {
@@ -146,6 +150,7 @@ func TestExecsStartGently(t *testing.T) {
 // A crash-looping server with a restart policy fails the start as soon as
 // it restarts, naming it, instead of counting as ready or completed.
 func TestCrashLoopFailsFast(t *testing.T) {
+	t.Parallel()
 	for _, hc := range []bool{false, true} {
 		t.Run(fmt.Sprintf("healthcheck=%v", hc), func(t *testing.T) {
 			eng := newFakeEngine(t, map[string]behaviour{"crash": {exitAfter: 100 * time.Millisecond, exitCode: 0}})
@@ -168,6 +173,7 @@ func TestCrashLoopFailsFast(t *testing.T) {
 // service_healthy dependents fail to start, with its exit named, as compose
 // says "dependency failed to start".
 func TestHealthcheckedExitFailsDependents(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"db":  {exitAfter: 100 * time.Millisecond},
 		"app": {listenAfter: time.Millisecond, protocol: "redis"},
@@ -185,6 +191,7 @@ func TestHealthcheckedExitFailsDependents(t *testing.T) {
 // waits for service_completed_successfully starts; a failing one fails the
 // start and keeps its dependents from starting.
 func TestOneShots(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{0, 3} {
 		t.Run(fmt.Sprintf("exit %d", code), func(t *testing.T) {
 			eng := newFakeEngine(t, map[string]behaviour{
@@ -227,6 +234,7 @@ func startedServices(eng *fakeEngine) map[string]bool {
 // An exec that the engine reports as successful while the container
 // restarted under it is not a passing healthcheck.
 func TestExecDuringARestartIsNotHealthy(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"flaky": {exitAfter: 150 * time.Millisecond, exitCode: 1, exec: func([]string, time.Duration) int { return 0 }},
 	})
@@ -237,6 +245,7 @@ func TestExecDuringARestartIsNotHealthy(t *testing.T) {
 
 // An unhealthy service fails after Docker's budget, not before.
 func TestUnhealthyAfterDockersBudget(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{"sick": {exec: func([]string, time.Duration) int { return 1 }}})
 	svc := withHC(composeplan.ServiceSpec{Name: "sick", Image: "sick"}, composeplan.HealthcheckSpec{Interval: 200 * time.Millisecond, Retries: 3, StartPeriod: 300 * time.Millisecond})
 	start := time.Now()
@@ -281,6 +290,7 @@ func TestBudget(t *testing.T) {
 // No secret appears in an error, the diagnostics or the timeline: not the
 // value of a password variable, not a password argument.
 func TestSecretsMasked(t *testing.T) {
+	t.Parallel()
 	const secret = "TopSecret-4711"
 	eng := newFakeEngine(t, map[string]behaviour{"cache": {exec: func([]string, time.Duration) int { return 1 }}})
 	svc := withHC(composeplan.ServiceSpec{
@@ -368,6 +378,7 @@ func TestReplicas(t *testing.T) {
 
 // The start's timeout explains what was not ready, with its last probes.
 func TestTimeoutExplains(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{"never": {}})
 	_, err := upFake(t, eng, fakePlan(server("stuck", "never")), WithTimeout(500*time.Millisecond))
 	wantErr(t, err, "deadline exceeded", `service "stuck": running`, "redis probe of port 6379", "last logs")
@@ -434,6 +445,7 @@ func TestHealthcheckTimeoutExcludesExecSetup(t *testing.T) {
 // (service_completed_successfully), which starts, instead of waiting until
 // the timeout.
 func TestExitSeenAfterTheWaitBreaks(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		// Long enough for all 3 broken waits (retried after 50, 100 and
 		// 200 ms) to hit the running migration, even on a loaded machine.

@@ -482,6 +482,7 @@ func TestSharedRebuild(t *testing.T) {
 // the process that started the stack and in one that attached while it
 // ran. An exit with another code is reported as the one-shot's failure.
 func TestSharedOneShotCompletesAfterReady(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		code int

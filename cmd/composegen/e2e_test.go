@@ -13,10 +13,13 @@ import (
 	"github.com/ory/dockertest/v3"
 )
 
-// requireDocker skips when no Docker engine answers, except under CI=true,
-// where that is a failure.
+// requireDocker skips under -short (unit tests only) and when no Docker
+// engine answers, except under CI=true, where that is a failure.
 func requireDocker(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Docker; skipped with -short")
+	}
 	pool, err := dockertest.NewPool("")
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

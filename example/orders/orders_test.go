@@ -24,6 +24,7 @@ import (
 // when go test ends.
 func newService(t *testing.T) (*orders.Service, *pgxpool.Pool, *redis.Client) {
 	t.Helper()
+	skipShort(t)
 	stack := itest.Shared(t)
 	ctx := context.Background()
 	db, err := pgxpool.New(ctx, stack.Postgres.FreshDSN(t))
@@ -165,6 +166,7 @@ func TestTestsAreIsolated(t *testing.T) {
 // PostgreSQL alone), for tests that change the server itself.
 func TestOwnStack(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	pg := itest.StartPostgres(t)
 	db, err := pgxpool.New(context.Background(), pg.DSN())
 	if err != nil {
@@ -173,5 +175,14 @@ func TestOwnStack(t *testing.T) {
 	defer db.Close()
 	if err := db.Ping(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// skipShort skips an integration test under go test -short, which runs the
+// unit tests only: these tests need a container engine.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs a container engine; skipped with -short")
 	}
 }

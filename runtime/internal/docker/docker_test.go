@@ -14,10 +14,14 @@ import (
 	dt "github.com/ory/dockertest/v3/docker"
 )
 
-// openOrSkip connects to the engine that Open finds; without one the test
-// is skipped, except under CI=true, where it fails.
+// openOrSkip connects to the engine that Open finds. Under -short (unit
+// tests only) the test is skipped; without an engine too, except under
+// CI=true, where it fails.
 func openOrSkip(t testing.TB) *Engine {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a container engine; skipped with -short")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	e, err := OpenEnv(ctx, discover.OS())

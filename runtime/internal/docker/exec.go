@@ -21,8 +21,9 @@ import (
 var errExecUnknown = errors.New("the engine does not know the exit code")
 
 // execSettle bounds how long Exec waits, after the exec's output closed,
-// for the engine to report the process as exited.
-const execSettle = 5 * time.Second
+// for the engine to report the process as exited. (A variable for the
+// unit tests.)
+var execSettle = 5 * time.Second
 
 // Exec runs cmd in the running container and returns its exit code. The
 // output is streamed to stdout and stderr as it comes (nothing is buffered

@@ -100,7 +100,11 @@ func TestExecExitCodeLags(t *testing.T) {
 }
 
 func TestExecUnknownExitCode(t *testing.T) {
-	t.Parallel()
+	// Not parallel with other top-level tests: it shortens execSettle (the
+	// "still running" case waits for all of it) until its subtests end.
+	old := execSettle
+	t.Cleanup(func() { execSettle = old })
+	execSettle = 500 * time.Millisecond
 	for _, tt := range []struct {
 		name    string
 		running bool // the container
@@ -115,7 +119,7 @@ func TestExecUnknownExitCode(t *testing.T) {
 		{"container stopped", false, func(int) (int, string) { return 200, `{"Running":true,"ExitCode":0}` },
 			3 * time.Second, "the container stopped under the exec"},
 		{"still running", true, func(int) (int, string) { return 200, `{"Running":true,"ExitCode":0}` },
-			execSettle + 3*time.Second, "the exec closed its output but still runs after 5s"},
+			execSettle + 3*time.Second, "the exec closed its output but still runs after 500ms"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -33,8 +33,10 @@ var _ engine.Engine = (*Engine)(nil)
 
 // pingTimeout bounds the connection and the ping of each candidate
 // engine; infoTimeout the questions that follow a ping that answered.
+// (pingTimeout is a variable for the unit tests.)
+var pingTimeout = 5 * time.Second
+
 const (
-	pingTimeout    = 5 * time.Second
 	sshPingTimeout = 150 * time.Second // the master's authentication and a first login (see loginTimeout)
 	infoTimeout    = 30 * time.Second
 )

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,6 +142,10 @@ func TestOpenNamesEveryAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ml.Close() // accepts (the kernel does) but never answers
+	// The mute socket costs a whole ping bound: a short one here (this test
+	// is not parallel, so no other test reads it meanwhile).
+	defer func(d time.Duration) { pingTimeout = d }(pingTimeout)
+	pingTimeout = 300 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -154,7 +159,7 @@ func TestOpenNamesEveryAddress(t *testing.T) {
 		"no Docker engine answered; tried:",
 		"unix://" + missing + " (default socket): no such socket",
 		"unix://" + refused + " (rootless Docker socket): connection refused",
-		"unix://" + mute + " (rootful Podman socket): no answer within 5s",
+		"unix://" + mute + " (rootful Podman socket): no answer within 300ms",
 		"start Docker or Podman",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -389,9 +394,17 @@ func TestConnectPodmanWithoutInfo(t *testing.T) {
 	}
 	stuck := make(chan struct{})
 	t.Cleanup(func() { close(stuck) })
+	askedInfo := make(chan struct{}, 1) // /info was asked by the second Connect
+	var secondConnect atomic.Bool
 	h := fakeEngineHeaders(true, false, "elsewhere", true)
 	serve(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/info" {
+			if secondConnect.Load() {
+				select {
+				case askedInfo <- struct{}{}:
+				default:
+				}
+			}
 			<-stuck
 			return
 		}
@@ -419,9 +432,19 @@ func TestConnectPodmanWithoutInfo(t *testing.T) {
 	}
 
 	// Served by another process (a forwarded socket, say): /info decides.
+	// Connect waits for the stuck /info until its context ends, which
+	// happens as soon as /info is asked (or after 10 s if it never is).
 	isPodmanProcess = func(int) bool { return false }
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	secondConnect.Store(true)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
+	go func() {
+		select {
+		case <-askedInfo:
+			cancel2()
+		case <-ctx2.Done():
+		}
+	}()
 	if e, err := Connect(ctx2, unixEndpoint(path, "test socket")); err == nil {
 		e.Close()
 		t.Error("Connect did not ask /info of a socket another process serves")

@@ -61,6 +61,10 @@ var errNoExitCode = errors.New("the engine's die event has no exit code")
 // again after it ended or failed before it gives up.
 const waitReconnects = 5
 
+// waitRetryDelay and waitRetryMaxDelay are the backoff between two event
+// streams. (Variables for the unit tests.)
+var waitRetryDelay, waitRetryMaxDelay = 50 * time.Millisecond, time.Second
+
 // waitEvents waits for the first "die" event of the container after the
 // start that its inspection shows.
 //
@@ -80,7 +84,7 @@ func (e *Engine) waitEvents(ctx context.Context, id string) (int, error) {
 	}
 	start := s.StartedAt
 	var lastErr error
-	for i, delay := 0, 50*time.Millisecond; i <= waitReconnects; i, delay = i+1, backoff(delay, time.Second) {
+	for i, delay := 0, waitRetryDelay; i <= waitReconnects; i, delay = i+1, backoff(delay, waitRetryMaxDelay) {
 		if i > 0 {
 			if err := sleep(ctx, delay); err != nil {
 				return -1, err

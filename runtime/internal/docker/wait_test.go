@@ -115,7 +115,10 @@ func TestWaitSeesTheExitWhileTheStreamWasBroken(t *testing.T) {
 
 // A stream that keeps breaking is an error, not a wait for ever.
 func TestWaitGivesUpOnAStreamThatKeepsBreaking(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it shortens the backoff between streams, which it
+	// waits for waitReconnects times, while no other test runs.
+	defer func(d, m time.Duration) { waitRetryDelay, waitRetryMaxDelay = d, m }(waitRetryDelay, waitRetryMaxDelay)
+	waitRetryDelay, waitRetryMaxDelay = 5*time.Millisecond, 100*time.Millisecond
 	f := &eventsEngine{started: time.Now().Add(-time.Minute), breaks: 1000}
 	code, err := fakeWait(t, f)
 	if err == nil || code != -1 {

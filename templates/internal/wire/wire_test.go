@@ -148,8 +148,12 @@ func TestPGExec(t *testing.T) {
 }
 
 func TestPGExecHonoursContext(t *testing.T) {
-	c := fakePG(t, func(string) [][]byte { time.Sleep(time.Second); return nil })
+	// The server does not answer until the test ends (the Close below
+	// writes to the server, which then reads again).
+	release := make(chan struct{})
+	c := fakePG(t, func(string) [][]byte { <-release; return nil })
 	defer c.Close()
+	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()

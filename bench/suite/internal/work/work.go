@@ -66,6 +66,9 @@ func SetEndpoints(e Endpoints) { pkg = e }
 
 // Run is one test of the suite.
 func Run(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the suite needs a container engine; skipped with -short")
+	}
 	t.Parallel()
 	var e Endpoints
 	exclusive := false
