@@ -121,6 +121,33 @@ func claimForRemoval(project string) (release func(gone bool), ok bool) {
 	return nil, false
 }
 
+// claimOwnForRemoval is claimForRemoval for a removal this process asked
+// for by name (Prune): its own mark does not keep the stack, another
+// process's does. The mark is dropped for the claim and taken again when
+// the stack stays.
+func claimOwnForRemoval(ctx context.Context, project string) (release func(gone bool), ok bool) {
+	inUseHeld.Lock()
+	f := inUseHeld.m[project]
+	delete(inUseHeld.m, project)
+	inUseHeld.Unlock()
+	if f == nil {
+		return claimForRemoval(project)
+	}
+	f.Close()
+	rehold := func() { _ = holdInUse(context.WithoutCancel(ctx), project) }
+	claimed, ok := claimForRemoval(project)
+	if !ok {
+		rehold()
+		return nil, false
+	}
+	return func(gone bool) {
+		claimed(gone)
+		if !gone {
+			rehold()
+		}
+	}, true
+}
+
 // inUse reports whether a live process uses project.
 func inUse(project string) bool {
 	release, ok := claimForRemoval(project)

@@ -155,4 +155,48 @@ func TestInUseClaims(t *testing.T) {
 		t.Fatal("the new user's mark is not on the file at the path")
 	}
 	releaseInUse("mine")
+
+	// Prune of a stack this process names: its own mark does not keep
+	// it; the mark comes back when the stack stays.
+	if err := holdInUse(ctx, "own"); err != nil {
+		t.Fatal(err)
+	}
+	release, ok = claimOwnForRemoval(ctx, "own")
+	if !ok {
+		t.Fatal("this process's own mark kept its Prune from claiming the stack")
+	}
+	release(false)
+	if !inUse("own") {
+		t.Fatal("the stack stayed, yet this process's mark is gone")
+	}
+	release, ok = claimOwnForRemoval(ctx, "own")
+	if !ok {
+		t.Fatal("cannot claim again")
+	}
+	release(true)
+	if inUse("own") {
+		t.Fatal("removed, yet still marked")
+	}
+}
+
+// Another process's mark keeps a stack from a Prune that names it, even
+// one from a process that uses it too.
+func TestInUseOwnClaimSeesOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	t.Setenv("TMPDIR", t.TempDir())
+	ctx := context.Background()
+	if err := holdInUse(ctx, "both"); err != nil {
+		t.Fatal(err)
+	}
+	defer releaseInUse("both")
+	startInUseChild(t, "both")
+	if _, ok := claimOwnForRemoval(ctx, "both"); ok {
+		t.Fatal("claimed a stack another process uses")
+	}
+	releaseInUse("both")
+	if !inUse("both") {
+		t.Fatal("the child's mark is gone")
+	}
 }

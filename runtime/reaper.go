@@ -152,6 +152,11 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 	claims := map[string]func(bool){}
 	for p := range reasons {
 		release, ok := claimForRemoval(p)
+		if policy.project != "" {
+			// Prune of a stack named by this process: its own use of
+			// it does not keep it.
+			release, ok = claimOwnForRemoval(ctx, p)
+		}
 		if !ok {
 			skipped = append(skipped, p)
 			delete(reasons, p)
@@ -242,7 +247,9 @@ type PruneOptions struct {
 // kept ones (WithKeepOnFailure, COMPOSEGEN_KEEP, reused shared stacks),
 // those whose owner provably died, and those whose owner cannot be checked
 // from this machine once they are older than COMPOSEGEN_ORPHAN_AGE (6h).
-// The private files of dead owners go too, and the lock, lease and
+// A stack that a running process uses is skipped and reported (Skipped),
+// except that this process's own use does not keep a stack named by
+// opts.Project. The private files of dead owners go too, and the lock, lease and
 // failure files (under os.TempDir) of the stacks that are not on the engine
 // any more, unless a running process holds them. It never removes the
 // stack of a process that runs.
