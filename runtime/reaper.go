@@ -151,12 +151,13 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 	var skipped []string
 	claims := map[string]func(bool){}
 	for p := range reasons {
-		release, ok := claimForRemoval(p)
+		claim := claimForRemoval
 		if policy.project != "" {
 			// Prune of a stack named by this process: its own use of
 			// it does not keep it.
-			release, ok = claimOwnForRemoval(ctx, p)
+			claim = func(p string) (func(bool), bool) { return claimOwnForRemoval(ctx, p) }
 		}
+		release, ok := claim(p)
 		if !ok {
 			skipped = append(skipped, p)
 			delete(reasons, p)
