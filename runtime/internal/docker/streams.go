@@ -34,6 +34,12 @@ func (e *Engine) Logs(ctx context.Context, id string, opts engine.LogOptions, st
 		}
 		return fmt.Errorf("logs of container %s: %w", id, notFound(err))
 	}
+	// A followed stream that the context ended can come back without an
+	// error (over TCP + TLS, the client reads the cut as the end of the
+	// stream): the output is then incomplete, which the caller must know.
+	if opts.Follow && ctx.Err() != nil {
+		return ctx.Err()
+	}
 	return nil
 }
 
