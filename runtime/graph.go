@@ -32,12 +32,18 @@ func (s *Stack) startAll(ctx context.Context) error {
 		if firstErr == nil || (errors.As(firstErr, &de) && !errors.As(err, &de)) {
 			firstErr = err
 		}
-		cancel()
+		if !s.cfg.keepGoing {
+			cancel()
+		}
 	}
 	n := 0
 	for _, u := range s.order {
 		u.watch(ctx)
-		n += len(u.replicas)
+		for _, r := range u.replicas {
+			if !r.resumed {
+				n++
+			}
+		}
 	}
 	s.adm = admit(ctx, s.gate, n)
 	defer s.adm.releaseAll()
@@ -51,6 +57,7 @@ func (s *Stack) startAll(ctx context.Context) error {
 			for _, r := range u.replicas {
 				select {
 				case <-r.readyCh:
+				case <-u.failed: // a shared start goes on without it (keepGoing)
 				case <-ctx.Done():
 					return
 				}
@@ -83,6 +90,9 @@ func (s *Stack) startAll(ctx context.Context) error {
 	g := errgroup.Group{}
 	for _, u := range s.order {
 		for _, r := range u.replicas {
+			if r.resumed {
+				continue
+			}
 			g.Go(func() error {
 				if err := r.run(ctx); err != nil {
 					r.fail(err)

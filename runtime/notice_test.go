@@ -42,7 +42,7 @@ func TestSharedReplacedNoticeIsOneLine(t *testing.T) {
 		n := len(lines)
 		mu.Unlock()
 		cfg := newConfig(append(append([]Option(nil), opts...), extra...))
-		s, err := acquireShared(context.Background(), plan, cfg, eng, cfg.dir, cfg.dir, &mask.Masker{}, runInfo{scope: run}, 0)
+		s, err := acquireShared(context.Background(), plan, cfg, eng, cfg.dir, cfg.dir, &mask.Masker{}, runInfo{scope: run}, 0, &sharedEntry{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 	cfg := newConfig(append(append([]Option(nil), opts...), WithReuse()))
 	// A kept shared stack, with a failure file left by an earlier run, a
 	// lock and a lease.
-	kept, err := acquireShared(context.Background(), plan, cfg, eng, cfg.dir, cfg.dir, &mask.Masker{}, runInfo{scope: "run1"}, 0)
+	kept, err := acquireShared(context.Background(), plan, cfg, eng, cfg.dir, cfg.dir, &mask.Masker{}, runInfo{scope: "run1"}, 0, &sharedEntry{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -35,6 +36,15 @@ type config struct {
 	// every resource.
 	owner  *owner.ID
 	labels map[string]string
+	// Set by Shared for the stack it starts: a failed service does not
+	// stop the others (keepGoing); onStack sees the stack once its units
+	// exist, onReady each service once every replica is ready; resume
+	// names the running containers of the ready services of a start that
+	// another process left half-way, which this one completes.
+	keepGoing bool
+	onStack   func(*Stack)
+	onReady   func(service string)
+	resume    map[string][]engine.Resource
 	// grace replaces composeplan.UnclassifiedGrace (tests).
 	grace time.Duration
 }
@@ -113,8 +123,20 @@ func WithLogf(logf func(format string, args ...any)) Option {
 // milliseconds). COMPOSEGEN_VERBOSE=1 does the same.
 func WithVerbose() Option { return func(c *config) { c.verbose = true } }
 
-// WithServices starts only the named services and their depends_on closure.
-// The generated StartX functions use it.
+// WithServices starts only the named services, their depends_on closure
+// and the one-shots that feed them: a migration or a seed that depends on
+// a named service (or on what it needs) runs and completes before the
+// start returns, as in the whole stack. The generated StartX functions use
+// it.
+//
+// With Shared, it does not start another stack: the test attaches to the
+// run's one shared stack (the services of the active profiles) and waits
+// only until the named services, their dependencies and the one-shots
+// that feed them are ready, while the rest keeps starting; a later Shared
+// without WithServices waits for the rest. A failure of a service outside
+// them does not fail the test. The Stack it returns holds only those
+// services. (A named service that the active profiles leave out makes a
+// stack of its own, as with Start.)
 func WithServices(names ...string) Option {
 	return func(c *config) { c.services = append(c.services, names...) }
 }

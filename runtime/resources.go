@@ -23,6 +23,9 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 		}
 		engName := s.project + "_" + name
 		s.networks[name] = engName
+		if s.cfg.resume != nil {
+			continue // created by the start this one completes
+		}
 		g.Go(func() error {
 			opts, err := s.res.expandMap("networks."+name+".driver_opts", spec.DriverOpts)
 			if err != nil {
@@ -62,6 +65,9 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 		}
 		engName := s.project + "_" + v.Name
 		s.volumes[v.Name] = engName
+		if s.cfg.resume != nil {
+			continue
+		}
 		g.Go(func() error {
 			opts, err := s.res.expandMap("volumes."+v.Name+".driver_opts", v.DriverOpts)
 			if err != nil {

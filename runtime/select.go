@@ -9,8 +9,9 @@ import (
 )
 
 // selectServices returns the services to start, in plan order: those of
-// the active profiles, or, with WithServices, the named ones; each with the
-// closure of its required dependencies.
+// the active profiles, or, with WithServices, the named ones and the
+// one-shots that feed them (see addFeeders); each with the closure of its
+// required dependencies.
 func selectServices(plan *composeplan.Plan, cfg config) ([]*composeplan.ServiceSpec, error) {
 	sel := &selection{byName: map[string]*composeplan.ServiceSpec{}, want: map[string]bool{}, profiles: plan.Profiles}
 	for i := range plan.Services {
@@ -36,6 +37,11 @@ func selectServices(plan *composeplan.Plan, cfg config) ([]*composeplan.ServiceS
 	}
 	for _, r := range roots {
 		if err := sel.visit(r, ""); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.services) > 0 {
+		if err := sel.addFeeders(plan); err != nil {
 			return nil, err
 		}
 	}
@@ -106,6 +112,47 @@ func (sel *selection) visit(name, from string) error {
 		}
 		if err := sel.visit(ref.service, name); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// addFeeders selects, until nothing changes, the one-shots of the active
+// profiles that depend on a selected service (a migration or a seed that
+// waits for the database), with what they need: a test that starts only
+// the database gets it migrated, as the whole stack would be. A one-shot
+// is a service the plan says runs once (composeplan.LifecycleOneShot) or
+// one that a dependent waits for with service_completed_successfully; a
+// service of unknown lifecycle is not pulled in (go generate names those,
+// with the fix).
+func (sel *selection) addFeeders(plan *composeplan.Plan) error {
+	completes := map[string]bool{}
+	for i := range plan.Services {
+		for _, d := range plan.Services[i].DependsOn {
+			if d.Condition == "service_completed_successfully" {
+				completes[d.Service] = true
+			}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for i := range plan.Services {
+			sp := &plan.Services[i]
+			oneShot := sp.Lifecycle == composeplan.LifecycleOneShot || sp.Lifecycle == "" && completes[sp.Name]
+			if sel.want[sp.Name] || !sel.active(sp) || !oneShot {
+				continue
+			}
+			feeds := false
+			for _, d := range sp.DependsOn {
+				feeds = feeds || sel.want[d.Service]
+			}
+			if !feeds {
+				continue
+			}
+			if err := sel.visit(sp.Name, ""); err != nil {
+				return err
+			}
+			changed = true
 		}
 	}
 	return nil

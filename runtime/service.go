@@ -48,6 +48,9 @@ type Service struct {
 	failOnce  sync.Once
 	exitOnce  sync.Once
 	completed bool // it exited 0 as a one-shot
+	// resumed is a replica that another process's start made ready: this
+	// start attached to it and does not run it again.
+	resumed bool
 }
 
 func newService(s *Stack, u *unit, number int, env map[string]string) *Service {

@@ -152,6 +152,22 @@ type sharedEntry struct {
 	done chan struct{}
 	s    *Stack
 	err  error
+
+	// For the calls that wait for part of the stack (sharedpart.go): the
+	// stack this process starts, once its units exist, and the start's
+	// keys, once known.
+	mu   sync.Mutex
+	st   *Stack
+	sh   *sharedStart
+	used bool // a call got part of st
+}
+
+// partUsed reports whether a call of this process got part of the stack
+// this process starts.
+func (e *sharedEntry) partUsed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.used
 }
 
 var sharedStacks struct {
@@ -165,6 +181,10 @@ func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string
 	m := &mask.Masker{}
 	fail := func(err error) (*Stack, error) {
 		return nil, &startError{msg: m.String(fmt.Sprintf("shared stack of %s: %v", plan.Name, err)), err: err}
+	}
+	want, err := sharedWant(plan, &cfg)
+	if err != nil {
+		return fail(err)
 	}
 	t0 := time.Now()
 	eng, err := engines.Open(ctx, cfg.engine)
@@ -190,23 +210,33 @@ func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string
 
 	if first {
 		// The start serves every test of the process: it is bounded by its
-		// own timeout, not by the first caller's deadline.
-		e.s, e.err = acquireShared(context.WithoutCancel(ctx), plan, cfg, eng, base, dir, m, run, opened)
-		close(e.done)
+		// own timeout, not by the first caller's deadline, and goes on when
+		// the first caller waits only for part of it.
+		go func() {
+			e.s, e.err = acquireShared(context.WithoutCancel(ctx), plan, cfg, eng, base, dir, m, run, opened, e)
+			close(e.done)
+		}()
+	}
+	s := e.s
+	if want != nil {
+		if s, err = e.waitPart(ctx, want); err != nil {
+			return nil, err
+		}
 	} else {
 		select {
 		case <-e.done:
 		case <-ctx.Done():
 			return fail(fmt.Errorf("waiting for another test to start it: %w", ctx.Err()))
 		}
+		if e.err != nil {
+			return nil, e.err
+		}
+		s = e.s
 	}
-	if e.err != nil {
-		return nil, e.err
-	}
-	if err := e.s.sharedHealth(); err != nil {
+	if err := s.sharedHealth(); err != nil {
 		return nil, err
 	}
-	return e.s, nil
+	return s, nil
 }
 
 // processKey identifies a shared stack within this process, before its key
@@ -231,7 +261,7 @@ func processKey(plan *composeplan.Plan, cfg config, dir string, eng engine.Engin
 
 // acquireShared attaches to the shared stack or, when there is none yet,
 // starts it, taking turns with the other processes of the run.
-func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng engine.Engine, base, dir string, m *mask.Masker, run runInfo, opened time.Duration) (*Stack, error) {
+func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng engine.Engine, base, dir string, m *mask.Masker, run runInfo, opened time.Duration, e *sharedEntry) (*Stack, error) {
 	t0 := time.Now()
 	fail := func(err error) (*Stack, error) {
 		return nil, &startError{msg: m.String(fmt.Sprintf("shared stack of %s: %v", plan.Name, err)), err: err}
@@ -253,8 +283,11 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	if err != nil {
 		return fail(err)
 	}
-	sh := &sharedStart{plan: plan, cfg: cfg, eng: eng, base: base, dir: dir, res: res, mask: m, run: run, keys: keys}
+	sh := &sharedStart{plan: plan, cfg: cfg, eng: eng, base: base, dir: dir, res: res, mask: m, run: run, keys: keys, entry: e}
 	sh.project = sharedProjectName(plan.Name, keys.key)
+	e.mu.Lock()
+	e.sh = sh
+	e.mu.Unlock()
 	// In use by this process from now on: no other process removes it
 	// (inuse.go), however its owner fares.
 	if err := holdInUse(ctx, sh.project); err != nil {
@@ -293,12 +326,25 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 		return nil, &startError{msg: msg, err: errors.New(msg)}
 	}
 	s, st, err := sh.attach(ctx)
+	var resume map[string][]engine.Resource
 	switch st {
 	case attachReady:
 		return s, nil
 	case attachBroken:
 		return fail(err)
-	case attachPartial, attachStale:
+	case attachPartial:
+		// A start of this run whose process ended before the whole stack
+		// was ready (its tests only needed part of it): complete it,
+		// never removing a service that tests may use.
+		if list, lerr := sh.eng.List(ctx, map[string]string{labelManaged: "true", labelShared: keys.key}); lerr == nil && !cfg.reuse {
+			var own *owner.ID
+			if resume, own = sh.resumable(ctx, list); resume != nil {
+				sh.cfg.owner = own
+				break
+			}
+		}
+		fallthrough
+	case attachStale:
 		// What a start that died half-way left (its process was
 		// killed), or a kept stack whose containers no longer run.
 		if err := sh.remove(ctx, map[string]string{labelShared: keys.key}); err != nil {
@@ -311,10 +357,9 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	if cfg.reuse {
 		sh.removeDrifted(ctx)
 	}
-	s, err = sh.start(ctx)
+	s, err = sh.start(ctx, resume)
 	sh.noteReplaced(err == nil)
 	if err != nil {
-		sh.writeFailure(err.Error())
 		return nil, err
 	}
 	return s, nil
@@ -391,6 +436,8 @@ type sharedStart struct {
 	project string
 	// replaced are the kept stacks this start removed.
 	replaced []replaced
+	// entry is this process's entry for the stack.
+	entry *sharedEntry
 }
 
 func (sh *sharedStart) lockFile() string {
@@ -401,25 +448,33 @@ func (sh *sharedStart) failureFile() string {
 	return filepath.Join(lockRoot(), "shared-"+sh.keys.key[:32]+".err")
 }
 
-// writeFailure records a failed start for the other processes of this run
-// (the message is masked).
-func (sh *sharedStart) writeFailure(msg string) {
-	_ = os.WriteFile(sh.failureFile(), []byte(sh.run.scope+"\n"+msg), 0o600)
+// writeFailure records a failed start for the other processes of this run:
+// the services that failed (a test that waits for others may still use
+// them) and the message (masked).
+func (sh *sharedStart) writeFailure(failed []string, msg string) {
+	_ = os.WriteFile(sh.failureFile(), []byte(sh.run.scope+"\n"+strings.Join(failed, " ")+"\n"+msg), 0o600)
 }
 
 // readFailure returns the failure that another process of this run
 // recorded, "" if none.
 func (sh *sharedStart) readFailure() string {
+	_, msg := sh.readFailureOf()
+	return msg
+}
+
+// readFailureOf returns the services that failed in the start that another
+// process of this run recorded as failed, and its message ("" if none).
+func (sh *sharedStart) readFailureOf() ([]string, string) {
 	b, err := os.ReadFile(sh.failureFile())
 	if err != nil {
-		return ""
+		return nil, ""
 	}
-	scope, msg, ok := strings.Cut(string(b), "\n")
-	if !ok || scope != sh.run.scope {
+	parts := strings.SplitN(string(b), "\n", 3)
+	if len(parts) < 3 || parts[0] != sh.run.scope {
 		_ = os.Remove(sh.failureFile()) // an earlier run's
-		return ""
+		return nil, ""
 	}
-	return msg + "\n(this start failed earlier in this go test run, in another test binary; it is not retried until the next run)"
+	return strings.Fields(parts[1]), parts[2] + "\n(this start failed earlier in this go test run, in another test binary; it is not retried until the next run)"
 }
 
 // attachState is what attach found.
@@ -452,7 +507,7 @@ func (sh *sharedStart) attach(ctx context.Context) (*Stack, attachState, error) 
 	if !ready {
 		return nil, attachPartial, nil
 	}
-	s, err := sh.rebuild(ctx, list)
+	s, err := sh.rebuild(ctx, list, nil)
 	if err != nil {
 		if sh.cfg.reuse && run != sh.run.scope {
 			return nil, attachStale, err
@@ -481,12 +536,15 @@ func (sh *sharedStart) notice(format string, args ...any) {
 // rebuild makes the Stack of a running shared stack from its resources:
 // every container of every selected service must be there and running,
 // except one-shots, which must have exited 0.
-func (sh *sharedStart) rebuild(ctx context.Context, list []engine.Resource) (*Stack, error) {
-	selected, err := selectServices(sh.plan, sh.cfg)
+//
+// With services, only those (a closure: see sharedWant) are rebuilt.
+func (sh *sharedStart) rebuild(ctx context.Context, list []engine.Resource, services []string) (*Stack, error) {
+	cfg := sh.cfg
+	cfg.services = services
+	selected, err := selectServices(sh.plan, cfg)
 	if err != nil {
 		return nil, err
 	}
-	cfg := sh.cfg
 	cfg.projectName = sh.project
 	s := newStack(sh.plan, cfg, sh.eng, sh.dir, sh.res, sh.mask, time.Now())
 	if err := s.buildUnits(selected); err != nil {
@@ -648,8 +706,15 @@ func (sh *sharedStart) removeDrifted(ctx context.Context) {
 }
 
 // start starts the shared stack: with a watcher that removes it when the
-// run ends, or, for reuse, marked as kept once ready.
-func (sh *sharedStart) start(ctx context.Context) (*Stack, error) {
+// run ends, or, for reuse, marked as kept once ready. With resume, it
+// completes the start that another process of the run left half-way (see
+// sharedpart.go), whose watcher removes it.
+//
+// A service that fails does not stop the others (a test may wait only for
+// them); the start's error is that of the first failure. The stack then
+// stays for the tests that can use it, until the run ends (for reuse, until
+// the next run), unless nothing of it is ready.
+func (sh *sharedStart) start(ctx context.Context, resume map[string][]engine.Resource) (*Stack, error) {
 	cfg := sh.cfg
 	cfg.projectName = sh.project
 	cfg.keepOnFailure = false
@@ -659,18 +724,49 @@ func (sh *sharedStart) start(ctx context.Context) (*Stack, error) {
 		labelSharedPlan:   normalizeProjectName(sh.plan.Name),
 		labelSharedRun:    sh.run.scope,
 	}
-	if !cfg.reuse {
-		w, err := sh.spawnWatcher(cfg)
-		if err != nil {
-			return nil, &startError{msg: sh.mask.String(fmt.Sprintf("shared stack of %s: cannot start the watcher that removes it when the run ends: %v", sh.plan.Name, err)), err: err}
+	if resume != nil {
+		cfg.resume = resume
+	} else {
+		sh.resetReady()
+		if !cfg.reuse {
+			w, err := sh.spawnWatcher(cfg)
+			if err != nil {
+				return nil, &startError{msg: sh.mask.String(fmt.Sprintf("shared stack of %s: cannot start the watcher that removes it when the run ends: %v", sh.plan.Name, err)), err: err}
+			}
+			cfg.owner = &w
 		}
-		cfg.owner = &w
+	}
+	cfg.keepGoing = true
+	cfg.onReady = sh.markReady
+	cfg.onStack = func(s *Stack) {
+		sh.entry.mu.Lock()
+		sh.entry.st = s
+		sh.entry.mu.Unlock()
 	}
 	s, err := up(ctx, sh.plan, cfg, sh.base)
 	if err != nil {
+		var failed []string
+		usable := false
 		if s != nil {
-			_ = s.Down(context.Background())
+			for _, u := range s.order {
+				if closed(u.failed) {
+					failed = append(failed, u.spec.Name)
+				} else if closed(u.healthy) {
+					usable = true
+				}
+			}
 		}
+		if s != nil && (!usable || cfg.reuse && !sh.entry.partUsed()) {
+			_ = s.Down(context.Background())
+			failed = nil
+			for _, u := range s.order {
+				failed = append(failed, u.spec.Name)
+			}
+		}
+		if s != nil {
+			unregister(s) // what is left serves the run's tests, not this process's
+		}
+		sh.writeFailure(failed, err.Error())
 		return nil, err
 	}
 	labels := map[string]string{labelReady: "true"}

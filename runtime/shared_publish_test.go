@@ -74,7 +74,7 @@ func TestSharedRebuildPublishes(t *testing.T) {
 	}
 	eng := &privateEngine{fakeEngine: fe, published: map[string]bool{}}
 	sh := &sharedStart{plan: plan, cfg: started.cfg, eng: eng, dir: started.dir, res: started.res, mask: started.mask, keys: sharedKeys{key: key}, project: started.project}
-	s, err := sh.rebuild(context.Background(), list)
+	s, err := sh.rebuild(context.Background(), list, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestSharedRebuildPublishes(t *testing.T) {
 
 	eng2 := &privateEngine{fakeEngine: fe, published: map[string]bool{}, fail: errors.New("no listener")}
 	sh.eng = eng2
-	if _, err := sh.rebuild(context.Background(), list); err == nil || !strings.Contains(err.Error(), `service "cache": publish its ports to this process: no listener`) {
+	if _, err := sh.rebuild(context.Background(), list, nil); err == nil || !strings.Contains(err.Error(), `service "cache": publish its ports to this process: no listener`) {
 		t.Errorf("rebuild with a failing Publish: %v", err)
 	}
 }

@@ -625,3 +625,64 @@ func TestSharedReuseDriftWhileInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Per-test readiness on the one shared stack: package e needs only
+// PostgreSQL, package f the whole stack with a broker that is ready only
+// once f's test lets it. With -p 1, e runs first: its tests get PostgreSQL,
+// migrated and seeded, while the broker is not ready, and its test binary
+// ends with the start half-way. f then completes that start: it attaches to
+// the PostgreSQL container e used (never removing a service that tests may
+// use), starts the broker, and its tests get the same stack.
+func TestSharedWaitsOnlyForWhatTheTestUses(t *testing.T) {
+	s := newSuite(t, "part")
+	s.pkgs = []string{"./internal/sharedsuite/e", "./internal/sharedsuite/f"}
+	s.args = []string{"-p", "1"}
+	r := s.run()
+	if r.code != 0 {
+		t.Fatalf("go test failed:\n%s", r.out)
+	}
+	part, full := r.field("ATTACH-PART"), r.field("ATTACH-FULL")
+	if len(part) != 4 || len(full) != 1 {
+		t.Fatalf("%d tests attached for postgres only, %d for the whole stack; want 4 and 1:\n%s", len(part), len(full), r.out)
+	}
+	for _, f := range append(part, full...) {
+		if f[3] != full[0][3] || f[4] != full[0][4] {
+			t.Errorf("tests attached to different stacks or PostgreSQL containers: %v and %v", f, full[0])
+		}
+	}
+	if len(r.projects) != 1 {
+		t.Errorf("projects seen on the engine: %v, want one", r.projects)
+	}
+	if n := len(r.field("OK")); n != 5 {
+		t.Errorf("%d tests passed, want 5:\n%s", n, r.out)
+	}
+	if _, raw := engineOf(t); raw != nil && (r.creates < 5 || r.creates > 6) {
+		// postgres, migrate, seed, redis, broker; the broker again when e's
+		// binary ended before it was ready.
+		t.Errorf("%d containers created, want 5 or 6 (one stack)", r.creates)
+	}
+}
+
+// A broken broker fails the test that needs it, not those that wait only
+// for PostgreSQL, in the process that starts the stack or another.
+func TestSharedPartialFailureIsAttributed(t *testing.T) {
+	s := newSuite(t, "partfail")
+	s.pkgs = []string{"./internal/sharedsuite/e", "./internal/sharedsuite/f"}
+	r := s.run()
+	if r.code == 0 {
+		t.Fatalf("go test passed, want f's whole-stack test to fail:\n%s", r.out)
+	}
+	fatals := r.field("FATAL")
+	if len(fatals) != 1 || fatals[0][1] != "f" || fatals[0][2] != "TestWholeStack" {
+		t.Fatalf("failed at Shared: %v, want f's TestWholeStack only:\n%s", fatals, r.out)
+	}
+	msg := strings.Join(fatals[0][3:], " ")
+	for _, want := range []string{`"broker"`, "exited with code 3", "broker broke"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the failure does not say %s: %s", want, msg)
+		}
+	}
+	if n := len(r.field("OK")); n != 4 {
+		t.Errorf("%d tests passed, want the 4 that need only PostgreSQL:\n%s", n, r.out)
+	}
+}

@@ -442,7 +442,7 @@ func TestSharedRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh := &sharedStart{plan: plan, cfg: started.cfg, eng: eng, dir: started.dir, res: started.res, mask: started.mask, keys: sharedKeys{key: key}, project: started.project}
-	s, err := sh.rebuild(context.Background(), list)
+	s, err := sh.rebuild(context.Background(), list, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func TestSharedRebuild(t *testing.T) {
 	if err := s.sharedHealth(); err == nil || !strings.Contains(err.Error(), `service "cache" stopped`) {
 		t.Errorf("health after the container was killed: %v", err)
 	}
-	if _, err := sh.rebuild(context.Background(), list); err == nil || !strings.Contains(err.Error(), `service "cache": its container is exited`) {
+	if _, err := sh.rebuild(context.Background(), list, nil); err == nil || !strings.Contains(err.Error(), `service "cache": its container is exited`) {
 		t.Errorf("rebuild with a dead container: %v", err)
 	}
 }
@@ -512,7 +512,7 @@ func TestSharedOneShotCompletesAfterReady(t *testing.T) {
 				t.Fatal(err)
 			}
 			sh := &sharedStart{plan: plan, cfg: started.cfg, eng: eng, dir: started.dir, res: started.res, mask: started.mask, keys: sharedKeys{key: key}, project: started.project}
-			attached, err := sh.rebuild(context.Background(), list)
+			attached, err := sh.rebuild(context.Background(), list, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -223,13 +223,23 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	register(s)
 	ctx, endStart := s.beginStart(ctx) // Down (or a signal) cancels the start
 	defer endStart()
-	if err := s.eng.CreateProject(ctx, s.project, s.labels(nil)); err != nil {
-		return fail(s, err)
+	if cfg.resume == nil {
+		if err := s.eng.CreateProject(ctx, s.project, s.labels(nil)); err != nil {
+			return fail(s, err)
+		}
 	}
 	if err := s.createNetworksAndVolumes(ctx); err != nil {
 		return fail(s, err)
 	}
 	s.tNets = time.Now()
+	if cfg.resume != nil {
+		if err := s.resumeUnits(ctx); err != nil {
+			return fail(s, err)
+		}
+	}
+	if cfg.onStack != nil {
+		cfg.onStack(s)
+	}
 	if err := s.startAll(ctx); err != nil {
 		return fail(s, err)
 	}

@@ -128,7 +128,7 @@ func (u *unit) fail(err error) {
 
 // watch closes the unit's events as its replicas reach them.
 func (u *unit) watch(ctx context.Context) {
-	all := func(pick func(r *Service) chan struct{}, done chan struct{}) {
+	all := func(pick func(r *Service) chan struct{}, done chan struct{}, then func()) {
 		for _, r := range u.replicas {
 			select {
 			case <-pick(r):
@@ -139,10 +139,17 @@ func (u *unit) watch(ctx context.Context) {
 			}
 		}
 		close(done)
+		if then != nil {
+			then()
+		}
 	}
-	go all(func(r *Service) chan struct{} { return r.startedCh }, u.started)
-	go all(func(r *Service) chan struct{} { return r.readyCh }, u.healthy)
-	go all(func(r *Service) chan struct{} { return r.exitedCh }, u.completed)
+	var ready func()
+	if f := u.stack.cfg.onReady; f != nil {
+		ready = func() { f(u.spec.Name) }
+	}
+	go all(func(r *Service) chan struct{} { return r.startedCh }, u.started, nil)
+	go all(func(r *Service) chan struct{} { return r.readyCh }, u.healthy, ready)
+	go all(func(r *Service) chan struct{} { return r.exitedCh }, u.completed, nil)
 }
 
 // waiting reports whether the replica was not started because it waits for

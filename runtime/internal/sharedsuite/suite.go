@@ -8,13 +8,15 @@
 //	COMPOSEGEN_SUITE_NAME    the plan's name (unique per parent test run)
 //	COMPOSEGEN_SUITE_REPORT  the report file (one line per event)
 //	COMPOSEGEN_SUITE_MODE    share, fail, panic, timeout, sigkill, wait,
-//	                         startfail, dead, killwatcher, hold
+//	                         startfail, dead, killwatcher, hold, part,
+//	                         partfail
 //	COMPOSEGEN_SUITE_DRIFT   a value the plan interpolates (key drift)
 package sharedsuite
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -29,14 +31,42 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/owner"
 	"github.com/composegen/composegen/templates"
 )
 
 // Plan is PostgreSQL with a migration and a seed, and Redis. In startfail
-// mode the migration fails.
+// mode the migration fails. In part and partfail modes a slow broker joins
+// them (see Broker).
 func Plan() *composeplan.Plan {
+	p := basePlan()
+	if m := Mode(); m == "part" || m == "partfail" {
+		p.Services = append(p.Services, Broker(m == "partfail"))
+	}
+	return p
+}
+
+// Broker is a worker that is ready only once a test lets it (see
+// LetBrokerStart): a broker far slower than the database. With fail, it
+// exits with code 3 instead.
+func Broker(fail bool) composeplan.ServiceSpec {
+	cmd := "until [ -f /tmp/go ]; do sleep 0.1; done; exec sleep 3600"
+	if fail {
+		cmd = "echo broker broke >&2; exit 3"
+	}
+	return composeplan.ServiceSpec{
+		Name: "broker", Image: "busybox:latest", Entrypoint: []string{},
+		Command:   []string{"sh", "-c", cmd},
+		Lifecycle: composeplan.LifecycleWorker,
+		Healthcheck: &composeplan.HealthcheckSpec{
+			Test: []string{"CMD", "test", "-f", "/tmp/go"}, Interval: 200 * time.Millisecond, Retries: 10000,
+		},
+	}
+}
+
+func basePlan() *composeplan.Plan {
 	migration := "CREATE TABLE items (id serial PRIMARY KEY, owner text NOT NULL)"
 	if Mode() == "startfail" {
 		migration = "CREATE TABLE items (broken"
@@ -60,12 +90,12 @@ func Plan() *composeplan.Plan {
 				Probe: &composeplan.ProbeSpec{Protocol: "postgres", Port: 5432},
 			},
 			{
-				Name: "migrate", Image: "postgres:16", Entrypoint: []string{},
+				Name: "migrate", Image: "postgres:16", Entrypoint: []string{}, Lifecycle: composeplan.LifecycleOneShot,
 				Command: psql(migration), Environment: pgEnv,
 				DependsOn: []composeplan.Dependency{{Service: "postgres", Condition: "service_healthy", Required: true}},
 			},
 			{
-				Name: "seed", Image: "postgres:16", Entrypoint: []string{},
+				Name: "seed", Image: "postgres:16", Entrypoint: []string{}, Lifecycle: composeplan.LifecycleOneShot,
 				Command: psql("INSERT INTO items (owner) VALUES ('seed')"), Environment: pgEnv,
 				DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}},
 			},
@@ -317,4 +347,108 @@ func OwnStack(t *testing.T) {
 	}
 	time.Sleep(time.Second) // the reaper of the start above ran too
 	Report("D-DONE")
+}
+
+// RunPart is a test of package pkg that needs only PostgreSQL: it waits
+// for postgres (and the migration and seed that feed it), checks that the
+// broker is not part of what it got and, in part mode, is not ready yet,
+// and uses a fresh database.
+func RunPart(t *testing.T, pkg string) {
+	t0 := time.Now()
+	s := runtime.Shared(recorder{t, pkg}, plan(), runtime.WithServices("postgres"))
+	took := time.Since(t0)
+	if s.Service("broker") != nil || s.Service("redis") != nil {
+		t.Errorf("Shared with WithServices(postgres) returned the broker or redis")
+	}
+	if Mode() == "part" && pkg == "e" && brokerReady(t) {
+		t.Errorf("the broker was ready when Shared(WithServices(postgres)) returned: it waited for it")
+	}
+	Report("ATTACH-PART %s %s %s %s %d", pkg, t.Name(), s.ProjectName(), s.Service("postgres").ContainerID(), took.Microseconds())
+	dsn := templates.PostgresFreshDSN(t, s.Service("postgres"))
+	db, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	var owner string
+	if err := db.QueryRow(context.Background(), "SELECT owner FROM items").Scan(&owner); err != nil || owner != "seed" {
+		t.Fatalf("the migration and the seed had not run: %v %q", err, owner)
+	}
+	Report("OK %s %s", pkg, t.Name())
+}
+
+// RunFull is a test of package pkg that needs the whole stack: it lets the
+// broker start, waits for everything and checks the broker answers.
+func RunFull(t *testing.T, pkg string) {
+	stop := LetBrokerStart(t)
+	t0 := time.Now()
+	s := runtime.Shared(recorder{t, pkg}, plan())
+	took := time.Since(t0)
+	stop()
+	res, err := s.Service("broker").Exec(context.Background(), "test", "-f", "/tmp/go")
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("broker not ready after Shared: %v %+v", err, res)
+	}
+	Report("ATTACH-FULL %s %s %s %s %d", pkg, t.Name(), s.ProjectName(), s.Service("postgres").ContainerID(), took.Microseconds())
+	Report("OK %s %s", pkg, t.Name())
+}
+
+// brokerContainers returns the broker containers of the suite's plan.
+func brokerContainers(t *testing.T) []string {
+	ctx := context.Background()
+	eng, err := engines.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := eng.List(ctx, map[string]string{"io.composegen.shared.plan": os.Getenv("COMPOSEGEN_SUITE_NAME"), "com.docker.compose.service": "broker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range list {
+		if r.Kind == engine.KindContainer {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// brokerReady reports whether a broker container of the suite was let
+// start.
+func brokerReady(t *testing.T) bool {
+	ctx := context.Background()
+	eng, err := engines.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range brokerContainers(t) {
+		if code, err := eng.Exec(ctx, id, []string{"test", "-f", "/tmp/go"}, io.Discard, io.Discard); err == nil && code == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// LetBrokerStart lets every broker container of the suite's plan start,
+// those of now and those created later, until stop is called.
+func LetBrokerStart(t *testing.T) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	eng, err := engines.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			for _, id := range brokerContainers(t) {
+				_, _ = eng.Exec(ctx, id, []string{"touch", "/tmp/go"}, io.Discard, io.Discard)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
