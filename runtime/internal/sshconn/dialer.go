@@ -127,6 +127,17 @@ var logins = make(chan struct{}, maxLogins)
 // sshConnectTimeout bounds ssh's own connection set-up.
 const sshConnectTimeout = "10"
 
+// ssh's keepalives: a connection whose server has not answered for
+// serverAliveInterval × serverAliveCountMax seconds (a remote host or
+// network that went away without a reset) ends ssh, and with it every
+// session it carries, which then fail with ssh's "Timeout, server not
+// responding" instead of waiting for ever (TCP alone would notice after
+// hours). Two minutes: a loaded sshd answers within that.
+const (
+	serverAliveInterval = "30"
+	serverAliveCountMax = "4"
+)
+
 // New starts the control master (which authenticates, so that
 // authentication errors surface here, with ssh's stderr) and the first
 // spare sessions.
@@ -179,7 +190,9 @@ func NewWith(ctx context.Context, spec *discover.SSH, opts Options) (*Dialer, er
 // args returns ssh's arguments for the control socket ctlPath ("none"
 // without multiplexing), ending with "--", the host and cmd.
 func (d *Dialer) args(ctlPath string, extra []string, cmd ...string) []string {
-	a := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + sshConnectTimeout, "-o", "ControlPath=" + ctlPath}
+	a := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + sshConnectTimeout,
+		"-o", "ServerAliveInterval=" + serverAliveInterval, "-o", "ServerAliveCountMax=" + serverAliveCountMax,
+		"-o", "ControlPath=" + ctlPath}
 	a = append(a, extra...)
 	if d.spec.Port != "" {
 		a = append(a, "-p", d.spec.Port)

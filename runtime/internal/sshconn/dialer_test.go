@@ -81,7 +81,7 @@ func TestNotInstalled(t *testing.T) {
 func TestArgs(t *testing.T) {
 	d := &Dialer{spec: &discover.SSH{User: "ci", Host: "build-1", Port: "2200", Path: "/run/user/1000/docker.sock"}}
 	got := strings.Join(d.args("/tmp/x/ctl", []string{"-T"}, d.remoteCommand()...), " ")
-	want := "-o BatchMode=yes -o ConnectTimeout=10 -o ControlPath=/tmp/x/ctl -T -p 2200 -l ci -- build-1 docker --host 'unix:///run/user/1000/docker.sock' system dial-stdio"
+	want := "-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=30 -o ServerAliveCountMax=4 -o ControlPath=/tmp/x/ctl -T -p 2200 -l ci -- build-1 docker --host 'unix:///run/user/1000/docker.sock' system dial-stdio"
 	if got != want {
 		t.Errorf("ssh args:\n%s\nwant\n%s", got, want)
 	}
