@@ -108,6 +108,9 @@ type suite struct {
 	runID   string // unique id of the run
 	project string
 	labels  map[string]string
+
+	builtMu sync.Mutex
+	built   map[string]bool // the IDs of the images the run built
 }
 
 // Run runs the conformance suite against eng.
@@ -126,6 +129,7 @@ func Run(t *testing.T, eng engine.Engine, opts ...Option) {
 	s.labels = map[string]string{Label: s.runID}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
+	t.Logf("the run's resources carry the label %s=%s", Label, s.runID)
 	if err := eng.CreateProject(ctx, s.project, s.labels); err != nil {
 		t.Fatalf("CreateProject: %v", err)
 	}

@@ -3,6 +3,8 @@ package enginetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -232,9 +234,6 @@ func testBuild(ctx context.Context, t *testing.T, s *suite) {
 		t.Fatal(err)
 	}
 	tag := "composegen-enginetest-" + s.runID + ":build"
-	if s.cfg.removeImage != nil {
-		t.Cleanup(func() { _ = s.cfg.removeImage(context.Background(), tag) })
-	}
 	base, err := s.eng.Image(ctx, s.cfg.image)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +241,7 @@ func testBuild(ctx context.Context, t *testing.T, s *suite) {
 	spec := engine.BuildSpec{Tag: tag, ContextDir: dir, Dockerfile: "custom.Dockerfile", Target: "first",
 		Args: map[string]string{"GREETING": "hi from build"}, Labels: s.labelsFor(t), Platform: base.OS + "/" + base.Architecture}
 	var out syncBuilder
-	if err := s.eng.Build(ctx, spec, &out); err != nil {
+	if err := s.build(ctx, t, spec, &out); err != nil {
 		t.Fatalf("Build: %v\n%s", err, out.String())
 	}
 	if img, err := s.eng.Image(ctx, tag); err != nil || img.Architecture != base.Architecture {
@@ -255,7 +254,7 @@ func testBuild(ctx context.Context, t *testing.T, s *suite) {
 	spec = engine.BuildSpec{Tag: tag + "-fails", ContextDir: dir, Labels: s.labelsFor(t)}
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+s.cfg.image+"\nRUN echo failing-step && exit 3\n"), 0o644)
 	out = syncBuilder{}
-	if err := s.eng.Build(ctx, spec, &out); err == nil {
+	if err := s.build(ctx, t, spec, &out); err == nil {
 		t.Errorf("Build of a failing Dockerfile succeeded")
 	} else if !strings.Contains(out.String(), "failing-step") {
 		t.Errorf("the failed build's output %q does not show its step's output", out.String())
@@ -285,14 +284,11 @@ func testBuildContext(ctx context.Context, t *testing.T, s *suite) {
 		}
 	}
 	tag := "composegen-enginetest-" + s.runID + ":buildctx"
-	if s.cfg.removeImage != nil {
-		t.Cleanup(func() { _ = s.cfg.removeImage(context.Background(), tag) })
-	}
 	labels := s.labelsFor(t)
 	labels["io.composegen.enginetest.build"] = "context"
 	spec := engine.BuildSpec{Tag: tag, ContextDir: filepath.Join(root, "ctx"), Dockerfile: "../docker/Dockerfile", Labels: labels}
 	var out syncBuilder
-	if err := s.eng.Build(ctx, spec, &out); err != nil {
+	if err := s.build(ctx, t, spec, &out); err != nil {
 		t.Fatalf("Build with the Dockerfile outside the context: %v\n%s", err, out.String())
 	}
 	img, err := s.eng.Image(ctx, tag)
@@ -307,12 +303,53 @@ func testBuildContext(ctx context.Context, t *testing.T, s *suite) {
 	}
 }
 
+// build builds spec and, with an image remover, removes the image it made
+// at the end of the test, by ID: a later build of the same tag (NoCache)
+// moves the tag and leaves the earlier image untagged, and removing the
+// tag alone left it dangling, with the intermediate images of its steps
+// (the classic builder's cache) under it. Removing an image removes
+// those of its parents that are untagged and have no other child, so
+// what another build shares stays. The cleanup checks that the image is
+// gone.
+func (s *suite) build(ctx context.Context, t *testing.T, spec engine.BuildSpec, out io.Writer) error {
+	if err := s.eng.Build(ctx, spec, out); err != nil {
+		return err
+	}
+	if s.cfg.removeImage == nil {
+		return nil
+	}
+	img, err := s.eng.Image(ctx, spec.Tag)
+	if err != nil {
+		return fmt.Errorf("inspect the built image %s: %w", spec.Tag, err)
+	}
+	s.builtMu.Lock()
+	if s.built == nil {
+		s.built = map[string]bool{}
+	}
+	first := !s.built[img.ID]
+	s.built[img.ID] = true
+	s.builtMu.Unlock()
+	if first { // a build from the cache makes the same image
+		t.Cleanup(func() {
+			rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := s.cfg.removeImage(rctx, img.ID); err != nil {
+				t.Errorf("remove the image %s built as %s: %v", img.ID, spec.Tag, err)
+			}
+			if _, err := s.eng.Image(rctx, img.ID); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("the image %s built as %s is still there after its removal: %v", img.ID, spec.Tag, err)
+			}
+		})
+	}
+	return nil
+}
+
 // rebuild builds spec again (from the cache) and with NoCache.
 func (s *suite) rebuild(ctx context.Context, t *testing.T, spec engine.BuildSpec) {
 	for _, noCache := range []bool{false, true} {
 		spec.NoCache = noCache
 		var out syncBuilder
-		if err := s.eng.Build(ctx, spec, &out); err != nil {
+		if err := s.build(ctx, t, spec, &out); err != nil {
 			t.Fatalf("Build again (NoCache %v): %v", noCache, err)
 		}
 		if cached := strings.Contains(strings.ToLower(out.String()), "using cache"); cached == noCache {

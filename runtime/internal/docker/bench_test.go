@@ -9,6 +9,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/discover"
+	"github.com/composegen/composegen/runtime/internal/sshconn"
 )
 
 // benchLabels mark the benchmarks' containers.
@@ -144,20 +145,23 @@ func BenchmarkSSHExec(b *testing.B) {
 	}
 	ep := eps[0]
 	for _, mode := range []struct {
-		name   string
-		mux    bool
-		spares int
-	}{{"plain", false, 0}, {"ControlMaster", true, 0}, {"ControlMaster+spares", true, 2}} {
+		name string
+		opts sshconn.Options
+	}{
+		{"plain", sshconn.Options{NoControlMaster: true, NoSpares: true}},
+		{"ControlMaster", sshconn.Options{NoSpares: true}},
+		{"ControlMaster+spares", sshconn.Options{}},
+	} {
 		for _, pace := range []time.Duration{0, 500 * time.Millisecond} {
-			b.Run(fmt.Sprintf("%s/pause=%v", mode.name, pace), func(b *testing.B) { sshExec(b, ep, mode.mux, mode.spares, pace) })
+			b.Run(fmt.Sprintf("%s/pause=%v", mode.name, pace), func(b *testing.B) { sshExec(b, ep, mode.opts, pace) })
 		}
 	}
 }
 
 // sshExec measures exec true in one ssh mode, with a pause between execs.
-func sshExec(b *testing.B, ep discover.Endpoint, mux bool, spares int, pace time.Duration) {
+func sshExec(b *testing.B, ep discover.Endpoint, opts sshconn.Options, pace time.Duration) {
 	ctx := context.Background()
-	d, err := startSSH(ctx, ep.SSH, mux, spares)
+	d, err := sshconn.NewWith(ctx, ep.SSH, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

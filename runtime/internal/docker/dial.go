@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/internal/discover"
+	"github.com/composegen/composegen/runtime/internal/sshconn"
 )
 
 // dialer opens a connection to the engine's API. Every connection of the
@@ -44,7 +45,7 @@ func newDialer(ctx context.Context, ep discover.Endpoint) (dialer, error) {
 		}
 		return d, nil
 	case "ssh":
-		return newSSHDialer(ctx, ep.SSH)
+		return sshconn.New(ctx, ep.SSH)
 	}
 	return nil, errors.New("unsupported scheme " + ep.Scheme)
 }

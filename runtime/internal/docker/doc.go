@@ -24,7 +24,8 @@
 // so the remote docker CLI decides which engine it reaches. A ControlMaster
 // in a private temporary directory carries all sessions over one
 // authenticated connection, and a few sessions are started ahead of need;
-// see sshDialer. Exec and other hijacked streams use such a connection too
+// package sshconn is that transport, this package only picks it for
+// ssh:// endpoints. Exec and other hijacked streams use such a connection too
 // (the sessions are half-closable, which hijacked streams need).
 //
 // # Where ports are published

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/composegen/composegen/runtime/engine"
@@ -189,18 +190,37 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// upgradeTimeout bounds the wait for the engine's answer to an exec's
+// start, which comes before the command runs: a connection that gets no
+// answer for that long is stuck (over ssh://, a session whose remote end
+// hangs), and the exec fails saying so instead of waiting for ever when
+// its ctx has no deadline. The command's own run time is not bounded.
+// (A variable for the unit tests.)
+var upgradeTimeout = 2 * time.Minute
+
 // hijackOn sends a POST that upgrades conn to a raw stream (exec start)
 // and returns the stream; on failure it closes conn. ctx ending during
 // the set-up closes the connection; afterwards the caller closes it.
 func hijackOn(ctx context.Context, conn net.Conn, path string, body any) (io.Reader, error) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	r, err := upgrade(conn, path, body)
+	bound := upgradeTimeout
+	err := conn.SetDeadline(time.Now().Add(bound))
+	var r io.Reader
+	if err == nil {
+		r, err = upgrade(conn, path, body)
+	}
+	if err == nil {
+		err = conn.SetDeadline(time.Time{})
+	}
 	if !stop() {
 		conn.Close()
 		return nil, ctx.Err()
 	}
 	if err != nil {
 		conn.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("the engine did not answer the start of the exec within %v (its connection is stuck): %w", bound, err)
+		}
 		return nil, err
 	}
 	return r, nil

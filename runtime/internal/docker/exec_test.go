@@ -18,6 +18,7 @@ import (
 // state is containerRunning.
 type execEngine struct {
 	hang             bool
+	silentStart      bool // the start is never answered
 	inspect          func(n int) (status int, body string)
 	containerRunning bool
 	polls            atomic.Int32
@@ -46,6 +47,10 @@ func (f *execEngine) start(w http.ResponseWriter) {
 		return
 	}
 	defer conn.Close()
+	if f.silentStart {
+		_, _ = conn.Read(make([]byte, 1)) // until the client closes
+		return
+	}
 	buf.WriteString("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
 	buf.Write(frame(1, "hello\n"))
 	buf.Flush()
@@ -151,6 +156,23 @@ func TestExecContextEndsStream(t *testing.T) {
 	}
 	if took > 3*time.Second {
 		t.Errorf("Exec returned %v after its context ended", took-500*time.Millisecond)
+	}
+}
+
+// TestExecStartNeverAnswered: a connection on which the engine never
+// answers the exec's start (over ssh://, a session whose remote end
+// hangs) fails the exec with an error that says so, within the bound,
+// although the exec's context has no deadline then.
+func TestExecStartNeverAnswered(t *testing.T) {
+	// Not parallel with other top-level tests: it shortens upgradeTimeout.
+	old := upgradeTimeout
+	t.Cleanup(func() { upgradeTimeout = old })
+	upgradeTimeout = 300 * time.Millisecond
+	f := &execEngine{silentStart: true, inspect: func(int) (int, string) { return 200, `{"Running":false,"ExitCode":0}` }}
+	r := fakeExec(t, f, time.Minute)
+	if r.err == nil || r.code == 0 || errors.Is(r.err, context.DeadlineExceeded) ||
+		!strings.Contains(r.err.Error(), "exec probe in container c: the engine did not answer the start of the exec within 300ms") {
+		t.Errorf("Exec = %d, %v; want an error saying the start was not answered within 300ms", r.code, r.err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/discover"
+	"github.com/composegen/composegen/runtime/internal/sshconn"
 	dt "github.com/ory/dockertest/v3/docker"
 )
 
@@ -37,7 +38,7 @@ var _ engine.Engine = (*Engine)(nil)
 var pingTimeout = 5 * time.Second
 
 const (
-	sshPingTimeout = 150 * time.Second // the master's authentication and a first login (see loginTimeout)
+	sshPingTimeout = 150 * time.Second // the master's authentication and a first login (see sshconn's login bound)
 	infoTimeout    = 30 * time.Second
 )
 
@@ -237,7 +238,7 @@ func (e *Engine) setHosts(ctx context.Context, ep discover.Endpoint, engineHost 
 	case "tcp":
 		host, _, _ = net.SplitHostPort(ep.Addr)
 	case "ssh":
-		host = sshHostname(ctx, ep.SSH)
+		host = sshconn.Hostname(ctx, ep.SSH)
 	}
 	loopback := isLoopback(host)
 	if loopback {

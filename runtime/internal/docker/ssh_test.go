@@ -2,16 +2,18 @@ package docker
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/composegen/composegen/runtime/internal/discover"
 )
+
+// The ssh transport's own tests are package sshconn's; these check that
+// an ssh:// endpoint goes through it and that its errors and clean-up
+// reach the engine's callers.
 
 // fakeSSH is an ssh that fails the way FAKE_SSH_MODE says.
 const fakeSSH = `#!/bin/sh
@@ -20,39 +22,33 @@ case " $* " in *" -G "*) echo "hostname fake.example"; exit 0;; esac
 master=0; case " $* " in *" -M "*) master=1;; esac
 case $FAKE_SSH_MODE in
 auth) echo "root@fake: Permission denied (publickey)." >&2; exit 255;;
-hostkey) echo "Host key verification failed." >&2; exit 255;;
 nodocker)
 	if [ $master = 1 ]; then : > "$ctl"; exec sleep 300; fi
 	echo "bash: line 1: docker: command not found" >&2; exit 127;;
 esac
 `
 
-// withFakeSSH puts the fake ssh first in PATH and makes TMPDIR private.
-func withFakeSSH(t *testing.T, mode string) (tmp string) {
-	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(fakeSSH), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Setenv("FAKE_SSH_MODE", mode)
-	tmp = t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	return tmp
-}
-
 func sshEndpoint(user, host, port, path string) discover.Endpoint {
 	s := &discover.SSH{User: user, Host: host, Port: port, Path: path}
 	return discover.Endpoint{Host: s.String(), From: "DOCKER_HOST", Scheme: "ssh", SSH: s, Explicit: true}
 }
 
+// TestSSHErrors: ssh's failure, at the master (auth) or at the first
+// session (nodocker), is Open's error, and leaves nothing in TMPDIR.
 func TestSSHErrors(t *testing.T) {
 	for _, tt := range []struct{ mode, want string }{
 		{"auth", "ssh authentication to ssh://root@fake failed (ssh runs in batch mode, without prompts: add the key to ssh-agent or name it with IdentityFile in ~/.ssh/config): root@fake: Permission denied (publickey)."},
-		{"hostkey", "ssh does not trust the host key of ssh://root@fake (connect once with ssh to check and accept it): Host key verification failed."},
 		{"nodocker", "no docker command on ssh://root@fake: the engine is reached through `docker system dial-stdio` there, so the docker CLI must be on the remote PATH: bash: line 1: docker: command not found"},
 	} {
 		t.Run(tt.mode, func(t *testing.T) {
-			tmp := withFakeSSH(t, tt.mode)
+			bin := t.TempDir()
+			if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(fakeSSH), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+			t.Setenv("FAKE_SSH_MODE", tt.mode)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_, err := openFirst(ctx, []discover.Endpoint{sshEndpoint("root", "fake", "", "")})
@@ -71,15 +67,6 @@ func TestSSHNotInstalled(t *testing.T) {
 	_, err := Connect(context.Background(), sshEndpoint("", "h", "", ""))
 	if err == nil || !strings.Contains(err.Error(), "the ssh command was not found in PATH: install the OpenSSH client") {
 		t.Errorf("error %v; want one saying that ssh is missing", err)
-	}
-}
-
-func TestSSHArgs(t *testing.T) {
-	d := &sshDialer{spec: &discover.SSH{User: "ci", Host: "build-1", Port: "2200", Path: "/run/user/1000/docker.sock"}}
-	got := strings.Join(d.args("/tmp/x/ctl", []string{"-T"}, d.remoteCommand()...), " ")
-	want := "-o BatchMode=yes -o ConnectTimeout=10 -o ControlPath=/tmp/x/ctl -T -p 2200 -l ci -- build-1 docker --host 'unix:///run/user/1000/docker.sock' system dial-stdio"
-	if got != want {
-		t.Errorf("ssh args:\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -107,251 +94,28 @@ func TestSSHEngineErrors(t *testing.T) {
 	}
 }
 
+// TestSSHCloseCleansUp: the engine's Close closes its ssh dialer, which
+// removes its private directory (the control sockets) from TMPDIR.
 func TestSSHCloseCleansUp(t *testing.T) {
 	ep := sshEngine(t)
-	t.Setenv("TMPDIR", t.TempDir())
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	e, err := Connect(ctx, ep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := e.dial.(*sshDialer)
+	if left, _ := os.ReadDir(tmp); len(left) == 0 {
+		t.Errorf("no private directory in TMPDIR while the engine is open")
+	}
 	if _, err := e.Exec(ctx, "composegen-absent", []string{"true"}, nil, nil); err == nil {
 		t.Errorf("exec in an absent container succeeded")
 	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(d.dir); !os.IsNotExist(err) {
-		t.Errorf("Close left the private directory %s: %v", d.dir, err)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("Close left %d entries in TMPDIR (%s...)", len(left), left[0].Name())
 	}
-	for _, m := range d.masters {
-		if m.alive() {
-			t.Errorf("Close left the ControlMaster %s running", m.ctlPath)
-		}
-	}
-	for _, c := range d.pool {
-		t.Errorf("Close left a spare session: %v", c)
-	}
-}
-
-// slowLoginSSH is an ssh whose sessions log in the way a remote login
-// with pyenv in ~/.bashrc does: every login takes one lock (pyenv's
-// rehash) for FAKE_SSH_LOGIN seconds, so concurrent logins queue. It
-// records how many sessions were logging in when each one started, then
-// answers every HTTP request with a ping's answer.
-const slowLoginSSH = `#!/bin/sh
-for a; do case $a in ControlPath=*) ctl=${a#ControlPath=};; esac; done
-case " $* " in *" -G "*) echo "hostname fake.example"; exit 0;; esac
-case " $* " in *" -M "*) : > "$ctl"; exec sleep 300;; esac
-dir=$FAKE_SSH_DIR
-mkdir "$dir/login.$$"
-ls -d "$dir"/login.* | wc -l >> "$dir/concurrent"
-until mkdir "$dir/lock" 2>/dev/null; do sleep 0.02; done
-sleep "$FAKE_SSH_LOGIN"
-rmdir "$dir/lock" "$dir/login.$$"
-cr=$(printf '\r')
-while IFS= read -r line; do
-	case ${line%$cr} in
-	"") printf 'HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK';;
-	esac
-done
-`
-
-// TestSSHSlowLoginsAreNotErrors: logins that queue on the remote (a lock
-// in its ~/.bashrc, a loaded host) make dials wait, not fail, and the
-// dialer does not make the queue longer. Before the fix, a burst of dials
-// started up to six logins at once; the last of them queued for longer
-// than the warm timeout, and its dial failed with "read |0: i/o timeout"
-// (the stall seen over ssh:// in the conformance suite, about 1 run in
-// 3).
-func TestSSHSlowLoginsAreNotErrors(t *testing.T) {
-	bin := t.TempDir()
-	// Not t.TempDir: the fake's last commands (children of a killed
-	// session) may still write there when the test ends.
-	dir := lingeringDir(t)
-	if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(slowLoginSSH), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Setenv("FAKE_SSH_DIR", dir)
-	t.Setenv("FAKE_SSH_LOGIN", "0.4")
-	t.Setenv("TMPDIR", t.TempDir())
-	defer setLoginTimeout(loginTimeout())
-	// Enough for maxLogins queued logins on a loaded machine (a fake login
-	// takes up to 1.5 s at a load of 25 on 2 cores); the six logins that
-	// the dialer used to start at once queued for more than that.
-	setLoginTimeout(6 * time.Second)
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := newSSHDialer(ctx, &discover.SSH{User: "root", Host: "fake"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	const dials = 8 // execs started together, as a stack's readiness probes do
-	errs := make(chan error, dials)
-	for range dials {
-		go func() {
-			c, err := d.DialContext(ctx)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			errs <- c.(*cmdConn).ping()
-		}()
-	}
-	for range dials {
-		if err := <-errs; err != nil {
-			t.Errorf("dial: %v", err)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "concurrent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	most := 0
-	for _, f := range strings.Fields(string(b)) {
-		n, _ := strconv.Atoi(f)
-		most = max(most, n)
-	}
-	if most > maxLogins {
-		t.Errorf("%d sessions logged in at the same time; want at most %d", most, maxLogins)
-	}
-}
-
-// maxSessionsSSH is an ssh whose server allows FAKE_SSH_MAX sessions per
-// connection, as sshd's MaxSessions does: a session over a master that
-// already carries that many is refused with OpenSSH's message. Each
-// session records how many others its master carried when it opened, then
-// answers every HTTP request with a ping's answer.
-const maxSessionsSSH = `#!/bin/sh
-for a; do case $a in ControlPath=*) ctl=${a#ControlPath=};; esac; done
-case " $* " in *" -G "*) echo "hostname fake.example"; exit 0;; esac
-case " $* " in *" -M "*) mkdir "$ctl.s" && : > "$ctl" && exec sleep 300; exit 255;; esac
-i=0
-until mkdir "$ctl.lock" 2>/dev/null; do
-	i=$((i+1)); [ $i -gt 500 ] && exit 255 # the dialer is gone
-	sleep 0.01
-done
-n=0
-for f in "$ctl.s"/*; do [ -e "$f" ] && kill -0 "${f##*/}" 2>/dev/null && n=$((n+1)); done
-if [ "$n" -ge "$FAKE_SSH_MAX" ]; then
-	rmdir "$ctl.lock"
-	echo "mux_client_request_session: session request failed: Session open refused by peer" >&2
-	exit 255
-fi
-: > "$ctl.s/$$"
-rmdir "$ctl.lock"
-echo "$n" >> "$FAKE_SSH_DIR/open"
-cr=$(printf '\r')
-while IFS= read -r line; do
-	case ${line%$cr} in
-	"") printf 'HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK';;
-	esac
-done
-rm -f "$ctl.s/$$"
-`
-
-// lingeringDir is a temporary directory removed at the end of the test,
-// retrying while processes that the test killed still write there.
-func lingeringDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "composegen-fakessh-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for i := 0; i < 50 && os.RemoveAll(dir) != nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	return dir
-}
-
-// TestSSHMaxSessions: sshd refuses the sessions of a connection beyond its
-// MaxSessions (10 by default), so a test binary that holds more
-// connections at once (exit watchers, execs, log streams of a few stacks)
-// needs more than one master. Twenty connections held open at once all
-// work, and no master carries more sessions than the server allows; with
-// COMPOSEGEN_SSH_SESSIONS, a server that allows fewer works too.
-func TestSSHMaxSessions(t *testing.T) {
-	for _, tt := range []struct {
-		name, serverMax, env string
-	}{
-		{"sshd default", "10", ""},
-		{"MaxSessions 3", "3", "3"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			bin := t.TempDir()
-			// Not t.TempDir: a fake session that the dialer kills at Close
-			// may still write there for a moment.
-			dir := lingeringDir(t)
-			if err := os.WriteFile(filepath.Join(bin, "ssh"), []byte(maxSessionsSSH), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-			t.Setenv("FAKE_SSH_DIR", dir)
-			t.Setenv("FAKE_SSH_MAX", tt.serverMax)
-			t.Setenv("COMPOSEGEN_SSH_SESSIONS", tt.env)
-			t.Setenv("TMPDIR", lingeringDir(t))
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			d, err := newSSHDialer(ctx, &discover.SSH{User: "root", Host: "fake"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			const held = 20
-			conns := make(chan net.Conn, held)
-			errs := make(chan error, held)
-			for range held {
-				go func() {
-					c, err := d.DialContext(ctx)
-					if err == nil {
-						err = c.(*cmdConn).ping()
-						conns <- c
-					}
-					errs <- err
-				}()
-			}
-			for range held {
-				if err := <-errs; err != nil {
-					t.Errorf("dial: %v", err)
-				}
-			}
-			close(conns)
-			defer func() {
-				for c := range conns {
-					c.Close()
-				}
-			}()
-			b, err := os.ReadFile(filepath.Join(dir, "open"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			most, _ := strconv.Atoi(tt.serverMax)
-			for _, f := range strings.Fields(string(b)) {
-				if n, _ := strconv.Atoi(f); n >= most {
-					t.Errorf("a session opened over a master that carried %d; the server allows %d", n, most)
-				}
-			}
-			d.mu.Lock()
-			masters := len(d.masters)
-			d.mu.Unlock()
-			if want := held / d.perMaster; masters < want {
-				t.Errorf("%d masters carry %d sessions; want at least %d", masters, held, want)
-			}
-		})
-	}
-	t.Run("invalid", func(t *testing.T) {
-		t.Setenv("COMPOSEGEN_SSH_SESSIONS", "many")
-		withFakeSSH(t, "auth")
-		_, err := newSSHDialer(context.Background(), &discover.SSH{Host: "fake"})
-		if err == nil || !strings.Contains(err.Error(), `COMPOSEGEN_SSH_SESSIONS="many": want the remote sshd's MaxSessions`) {
-			t.Errorf("error %v; want one naming COMPOSEGEN_SSH_SESSIONS", err)
-		}
-	})
 }

@@ -1,4 +1,4 @@
-package docker
+package sshconn
 
 import (
 	"bufio"
@@ -6,22 +6,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/composegen/composegen/runtime/internal/discover"
 )
 
-// sshDialer reaches an engine the way the docker CLI's connhelper does:
+// Dialer reaches an engine the way the docker CLI's connhelper does:
 // every connection is `ssh [-p port] [-l user] host -- docker system
 // dial-stdio`, whose stdin and stdout carry the API connection.
 //
@@ -41,7 +38,7 @@ import (
 // (ssh -W to the remote socket would skip the remote shell altogether,
 // but it needs stream forwarding, which hardened sshd configurations
 // refuse, and it would bypass the remote docker CLI's choice of engine.)
-type sshDialer struct {
+type Dialer struct {
 	spec   *discover.SSH
 	bin    string
 	dir    string // private directory of the control sockets; "" without multiplexing
@@ -72,7 +69,7 @@ type master struct {
 	ctlPath  string
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when it exited
-	sessions int           // open sessions (sshDialer.mu)
+	sessions int           // open sessions (Dialer.mu)
 }
 
 func (m *master) alive() bool {
@@ -130,15 +127,41 @@ var logins = make(chan struct{}, maxLogins)
 // sshConnectTimeout bounds ssh's own connection set-up.
 const sshConnectTimeout = "10"
 
-// newSSHDialer starts the control master (which authenticates, so that
-// authentication errors surface here, with ssh's stderr).
-func newSSHDialer(ctx context.Context, spec *discover.SSH) (*sshDialer, error) {
-	return startSSH(ctx, spec, true, 2)
+// ssh's keepalives: a connection whose server has not answered for
+// serverAliveInterval × serverAliveCountMax seconds (a remote host or
+// network that went away without a reset) ends ssh, and with it every
+// session it carries, which then fail with ssh's "Timeout, server not
+// responding" instead of waiting for ever (TCP alone would notice after
+// hours). Two minutes: a loaded sshd answers within that.
+const (
+	serverAliveInterval = "30"
+	serverAliveCountMax = "4"
+)
+
+// New starts the control master (which authenticates, so that
+// authentication errors surface here, with ssh's stderr) and the first
+// spare sessions.
+func New(ctx context.Context, spec *discover.SSH) (*Dialer, error) {
+	return NewWith(ctx, spec, Options{})
 }
 
-// startSSH is newSSHDialer with multiplexing and spares as options, for
-// measurements.
-func startSSH(ctx context.Context, spec *discover.SSH, mux bool, spares int) (*sshDialer, error) {
+// Options turn off the dialer's speed-ups, for measurements: the zero
+// Options are New's.
+type Options struct {
+	// NoControlMaster makes every session its own ssh connection, as the
+	// docker CLI does.
+	NoControlMaster bool
+	// NoSpares starts each session when a dial asks for it.
+	NoSpares bool
+}
+
+// NewWith is New with opts.
+func NewWith(ctx context.Context, spec *discover.SSH, opts Options) (*Dialer, error) {
+	spares := 2
+	if opts.NoSpares {
+		spares = 0
+	}
+	mux := !opts.NoControlMaster
 	bin, err := exec.LookPath("ssh")
 	if err != nil {
 		return nil, errors.New("the ssh command was not found in PATH: install the OpenSSH client, or reach the engine with tcp:// and TLS")
@@ -147,7 +170,7 @@ func startSSH(ctx context.Context, spec *discover.SSH, mux bool, spares int) (*s
 	if err != nil {
 		return nil, err
 	}
-	d := &sshDialer{spec: spec, bin: bin, spares: spares, perMaster: perMaster, changed: make(chan struct{})}
+	d := &Dialer{spec: spec, bin: bin, spares: spares, perMaster: perMaster, changed: make(chan struct{})}
 	if !mux {
 		return d, nil
 	}
@@ -166,8 +189,10 @@ func startSSH(ctx context.Context, spec *discover.SSH, mux bool, spares int) (*s
 
 // args returns ssh's arguments for the control socket ctlPath ("none"
 // without multiplexing), ending with "--", the host and cmd.
-func (d *sshDialer) args(ctlPath string, extra []string, cmd ...string) []string {
-	a := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + sshConnectTimeout, "-o", "ControlPath=" + ctlPath}
+func (d *Dialer) args(ctlPath string, extra []string, cmd ...string) []string {
+	a := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + sshConnectTimeout,
+		"-o", "ServerAliveInterval=" + serverAliveInterval, "-o", "ServerAliveCountMax=" + serverAliveCountMax,
+		"-o", "ControlPath=" + ctlPath}
 	a = append(a, extra...)
 	if d.spec.Port != "" {
 		a = append(a, "-p", d.spec.Port)
@@ -182,7 +207,7 @@ func (d *sshDialer) args(ctlPath string, extra []string, cmd ...string) []string
 // startMaster runs a ControlMaster on ctlPath in the foreground of a
 // child process (it dies with this process) and waits until its control
 // socket exists, which ssh creates once it has authenticated.
-func (d *sshDialer) startMaster(ctx context.Context, ctlPath string) (*master, error) {
+func (d *Dialer) startMaster(ctx context.Context, ctlPath string) (*master, error) {
 	cmd := exec.Command(d.bin, d.args(ctlPath, []string{"-M", "-N", "-o", "ControlPersist=no"})...)
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
@@ -216,7 +241,7 @@ func (d *sshDialer) startMaster(ctx context.Context, ctlPath string) (*master, e
 // session reserves a session on a live master that has room, starting
 // another master when every one is full (nil without multiplexing).
 // release gives the session back.
-func (d *sshDialer) session() (*master, error) {
+func (d *Dialer) session() (*master, error) {
 	if d.dir == "" {
 		return nil, nil
 	}
@@ -251,7 +276,7 @@ func (d *sshDialer) session() (*master, error) {
 	return m, nil
 }
 
-func (d *sshDialer) reserve() *master {
+func (d *Dialer) reserve() *master {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, m := range d.masters {
@@ -263,7 +288,7 @@ func (d *sshDialer) reserve() *master {
 	return nil
 }
 
-func (d *sshDialer) release(m *master) {
+func (d *Dialer) release(m *master) {
 	if m == nil {
 		return
 	}
@@ -273,7 +298,7 @@ func (d *sshDialer) release(m *master) {
 }
 
 // remoteCommand is what ssh runs on the remote host.
-func (d *sshDialer) remoteCommand() []string {
+func (d *Dialer) remoteCommand() []string {
 	if d.spec.Path != "" {
 		return []string{"docker", "--host", shellQuote("unix://" + d.spec.Path), "system", "dial-stdio"}
 	}
@@ -290,7 +315,7 @@ func shellQuote(s string) string {
 // within ctx and loginTimeout. Only a session that failed (ssh exited: no
 // route, authentication, no docker there) makes the dial fail, with
 // ssh's reason.
-func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
+func (d *Dialer) DialContext(ctx context.Context) (net.Conn, error) {
 	d.mu.Lock()
 	spares := d.spares
 	d.mu.Unlock()
@@ -341,7 +366,7 @@ func (d *sshDialer) DialContext(ctx context.Context) (net.Conn, error) {
 // a dial gives up only when no session at all became ready for
 // loginTimeout (while spares come, the remote works, and the dial waits
 // for its turn within its ctx).
-func (d *sshDialer) since(t time.Time) time.Time {
+func (d *Dialer) since(t time.Time) time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.lastReady.After(t) {
@@ -350,7 +375,7 @@ func (d *sshDialer) since(t time.Time) time.Time {
 	return t
 }
 
-func (d *sshDialer) trace(format string, args ...any) {
+func (d *Dialer) trace(format string, args ...any) {
 	if sshTrace {
 		d.mu.Lock()
 		pool, warming := len(d.pool), d.warming
@@ -360,7 +385,7 @@ func (d *sshDialer) trace(format string, args ...any) {
 }
 
 // slowError says that no session became ready within loginTimeout.
-func (d *sshDialer) slowError() error {
+func (d *Dialer) slowError() error {
 	d.mu.Lock()
 	n := d.warming
 	d.mu.Unlock()
@@ -369,7 +394,7 @@ func (d *sshDialer) slowError() error {
 }
 
 // failures returns how many spares failed to warm so far.
-func (d *sshDialer) failures() int {
+func (d *Dialer) failures() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.warmFails
@@ -377,7 +402,7 @@ func (d *sshDialer) failures() int {
 
 // failedSince returns the last warming error when a spare failed after
 // the n-th failure.
-func (d *sshDialer) failedSince(n int) error {
+func (d *Dialer) failedSince(n int) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.warmFails > n {
@@ -389,7 +414,7 @@ func (d *sshDialer) failedSince(n int) error {
 // takeSpare returns the oldest warm spare that is still usable; without
 // one, it returns a channel closed when a warming spare is done (nil when
 // none is warming).
-func (d *sshDialer) takeSpare() (*cmdConn, chan struct{}) {
+func (d *Dialer) takeSpare() (*cmdConn, chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for len(d.pool) > 0 {
@@ -409,7 +434,7 @@ func (d *sshDialer) takeSpare() (*cmdConn, chan struct{}) {
 }
 
 // grow keeps one more spare after a dial found none warm.
-func (d *sshDialer) grow() {
+func (d *Dialer) grow() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.spares > 0 && d.spares < maxSpares {
@@ -419,13 +444,13 @@ func (d *sshDialer) grow() {
 
 // refill starts warming sessions until spares are warm or warming, at
 // most maxLogins at a time.
-func (d *sshDialer) refill() {
+func (d *Dialer) refill() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.refillLocked()
 }
 
-func (d *sshDialer) refillLocked() {
+func (d *Dialer) refillLocked() {
 	for !d.closed && len(d.pool)+d.warming < d.spares && d.warming < maxLogins {
 		d.warming++
 		go d.warm()
@@ -436,7 +461,7 @@ func (d *sshDialer) refillLocked() {
 // handed out only once the remote login is done and the engine answered.
 // A session that fails is dropped (the next dial tries again, so a broken
 // remote is not retried in a loop).
-func (d *sshDialer) warm() {
+func (d *Dialer) warm() {
 	logins <- struct{}{}
 	c, err := d.spawn()
 	if err == nil {
@@ -482,7 +507,7 @@ func (d *sshDialer) warm() {
 }
 
 // spawn starts one dial-stdio session.
-func (d *sshDialer) spawn() (*cmdConn, error) {
+func (d *Dialer) spawn() (*cmdConn, error) {
 	m, err := d.session()
 	if err != nil {
 		return nil, err
@@ -508,7 +533,7 @@ func (d *sshDialer) spawn() (*cmdConn, error) {
 
 // Close stops the spares and the master, and removes the private
 // directory.
-func (d *sshDialer) Close() error {
+func (d *Dialer) Close() error {
 	d.mu.Lock()
 	d.closed = true
 	pool := d.pool
@@ -531,9 +556,9 @@ func (d *sshDialer) Close() error {
 	return nil
 }
 
-// sshHostname returns the address ssh really connects to for spec (its
+// Hostname returns the address ssh really connects to for spec (its
 // HostName, after ~/.ssh/config), spec.Host when ssh -G cannot say.
-func sshHostname(ctx context.Context, spec *discover.SSH) string {
+func Hostname(ctx context.Context, spec *discover.SSH) string {
 	args := []string{"-G"}
 	if spec.Port != "" {
 		args = append(args, "-p", spec.Port)
@@ -553,239 +578,3 @@ func sshHostname(ctx context.Context, spec *discover.SSH) string {
 	}
 	return spec.Host
 }
-
-// sshError explains why ssh exited.
-func sshError(spec *discover.SSH, st *os.ProcessState, stderr string) error {
-	msg := strings.TrimSpace(stderr)
-	target := spec.String()
-	switch {
-	case strings.Contains(msg, "Permission denied") || strings.Contains(msg, "Too many authentication failures"):
-		return fmt.Errorf("ssh authentication to %s failed (ssh runs in batch mode, without prompts: add the key to ssh-agent or name it with IdentityFile in ~/.ssh/config): %s", target, msg)
-	case strings.Contains(msg, "Host key verification failed") || strings.Contains(msg, "HOST IDENTIFICATION HAS CHANGED"):
-		return fmt.Errorf("ssh does not trust the host key of %s (connect once with ssh to check and accept it): %s", target, msg)
-	case st != nil && st.ExitCode() == 127 || strings.Contains(msg, "command not found") || strings.Contains(msg, "docker: not found"):
-		return fmt.Errorf("no docker command on %s: the engine is reached through `docker system dial-stdio` there, so the docker CLI must be on the remote PATH: %s", target, msg)
-	case strings.Contains(msg, "Session open refused") || strings.Contains(msg, "administratively prohibited"):
-		return fmt.Errorf("the sshd of %s refused a session: its MaxSessions is lower than the sessions composegen opens per ssh connection (%d unless COMPOSEGEN_SSH_SESSIONS says otherwise); set COMPOSEGEN_SSH_SESSIONS to that MaxSessions: %s", target, sessionsPerMaster, msg)
-	case strings.Contains(msg, "Cannot connect to the Docker daemon") || strings.Contains(msg, "raw stream connection") || strings.Contains(msg, "unknown command"):
-		return fmt.Errorf("the docker CLI on %s cannot reach its engine (`docker system dial-stdio` needs Docker 18.09 or later and a running engine there): %s", target, msg)
-	}
-	code := "was killed"
-	if st != nil && st.Exited() {
-		code = fmt.Sprintf("exited with code %d", st.ExitCode())
-	}
-	if msg == "" {
-		msg = "no message"
-	}
-	return fmt.Errorf("ssh to %s %s: %s", target, code, msg)
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > b.max {
-		b.buf = append([]byte(nil), b.buf[len(b.buf)-b.max:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}
-
-// sshTrace, when COMPOSEGEN_SSH_TRACE is set, logs every session's
-// lifecycle to stderr (for diagnosing stalls).
-var sshTrace = os.Getenv("COMPOSEGEN_SSH_TRACE") != ""
-
-var traceStart = time.Now()
-
-var liveSessions atomic.Int64
-
-func traceSSH(format string, args ...any) {
-	if sshTrace {
-		fmt.Fprintf(os.Stderr, "ssh-trace %8.3f "+format+"\n", append([]any{time.Since(traceStart).Seconds()}, args...)...)
-	}
-}
-
-func (c *cmdConn) trace(format string, args ...any) {
-	if sshTrace {
-		traceSSH("pid %d: "+format, append([]any{c.cmd.Process.Pid}, args...)...)
-	}
-}
-
-// cmdConn is a net.Conn over a command's stdin and stdout.
-type cmdConn struct {
-	cmd    *exec.Cmd
-	spec   *discover.SSH
-	stdin  *os.File
-	stdout *os.File
-	stderr *tailBuffer
-	done   chan struct{} // closed when the command exited
-	born   time.Time
-	once   sync.Once
-	closed chan struct{}
-	// buffered holds what the ping read past its answer (normally
-	// nothing); Read returns it first.
-	buffered *bufio.Reader
-}
-
-// loginTimeout bounds a spare's login and first ping, and a dial's wait
-// for a spare. A login is slow when the remote host is loaded, or when
-// its shell start-up files wait (pyenv's rehash lock: up to 60 s); only a
-// session that does not answer for this long is given up.
-var loginTimeoutNanos atomic.Int64
-
-func init() { setLoginTimeout(2 * time.Minute) }
-
-// loginTimeout is the bound described above (atomic: a test changes it
-// while the goroutines of an earlier test's dialer may still read it).
-func loginTimeout() time.Duration { return time.Duration(loginTimeoutNanos.Load()) }
-
-func setLoginTimeout(d time.Duration) { loginTimeoutNanos.Store(int64(d)) }
-
-// ping sends GET /_ping and reads the answer, leaving the connection
-// ready for the next request.
-func (c *cmdConn) ping() error {
-	if err := c.SetDeadline(time.Now().Add(loginTimeout())); err != nil {
-		return err
-	}
-	if _, err := io.WriteString(c, "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"); err != nil {
-		return err
-	}
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("ping: %s", resp.Status)
-	}
-	c.buffered = br
-	return errors.Join(err, c.SetDeadline(time.Time{}))
-}
-
-func startCmdConn(cmd *exec.Cmd, spec *discover.SSH) (*cmdConn, error) {
-	inR, inW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, err
-	}
-	c := &cmdConn{cmd: cmd, spec: spec, stdin: inW, stdout: outR, stderr: &tailBuffer{max: 4096},
-		done: make(chan struct{}), born: time.Now(), closed: make(chan struct{})}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, c.stderr
-	cmd.SysProcAttr = childAttr()
-	err = cmd.Start()
-	inR.Close()
-	outW.Close()
-	if err != nil {
-		inW.Close()
-		outR.Close()
-		return nil, fmt.Errorf("start ssh: %w", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(c.done)
-		c.trace("exited: %v after %v; stderr %q", cmd.ProcessState, time.Since(c.born).Round(time.Millisecond), strings.TrimSpace(c.stderr.String()))
-	}()
-	return c, nil
-}
-
-// usable reports whether a spare may still be handed out.
-func (c *cmdConn) usable() bool {
-	select {
-	case <-c.done:
-		return false
-	default:
-		return time.Since(c.born) < maxSpareAge
-	}
-}
-
-// exitError returns ssh's failure when the command failed (waiting a
-// moment for it to exit after closing its output), else err.
-func (c *cmdConn) exitError(err error) error {
-	select {
-	case <-c.closed:
-		return err
-	case <-c.done:
-	case <-time.After(time.Second):
-		return err
-	}
-	if st := c.cmd.ProcessState; st.Success() {
-		return err
-	}
-	return sshError(c.spec, c.cmd.ProcessState, c.stderr.String())
-}
-
-// Read reads the command's stdout; at its end, a failed ssh becomes an
-// error that says why.
-func (c *cmdConn) Read(p []byte) (int, error) {
-	if c.buffered != nil && c.buffered.Buffered() > 0 {
-		return c.buffered.Read(p)
-	}
-	n, err := c.stdout.Read(p)
-	if err == io.EOF {
-		err = c.exitError(io.EOF)
-	}
-	return n, err
-}
-
-// Write writes to the command's stdin.
-func (c *cmdConn) Write(p []byte) (int, error) {
-	n, err := c.stdin.Write(p)
-	if err != nil {
-		err = c.exitError(err)
-	}
-	return n, err
-}
-
-// CloseWrite closes the command's stdin: the engine sees the end of the
-// request stream (hijacked connections need it).
-func (c *cmdConn) CloseWrite() error { return c.stdin.Close() }
-
-// Close ends the session.
-func (c *cmdConn) Close() error {
-	c.once.Do(func() {
-		c.trace("closed after %v", time.Since(c.born).Round(time.Millisecond))
-		close(c.closed)
-		c.stdin.Close()
-		c.stdout.Close()
-		select {
-		case <-c.done:
-		default:
-			_ = c.cmd.Process.Kill()
-		}
-	})
-	return nil
-}
-
-// LocalAddr, RemoteAddr and the deadlines make cmdConn a net.Conn.
-func (c *cmdConn) LocalAddr() net.Addr  { return sshAddr("local") }
-func (c *cmdConn) RemoteAddr() net.Addr { return sshAddr(c.spec.String()) }
-
-func (c *cmdConn) SetDeadline(t time.Time) error {
-	return errors.Join(c.stdout.SetReadDeadline(t), c.stdin.SetWriteDeadline(t))
-}
-func (c *cmdConn) SetReadDeadline(t time.Time) error  { return c.stdout.SetReadDeadline(t) }
-func (c *cmdConn) SetWriteDeadline(t time.Time) error { return c.stdin.SetWriteDeadline(t) }
-
-type sshAddr string
-
-func (a sshAddr) Network() string { return "ssh" }
-func (a sshAddr) String() string  { return string(a) }
