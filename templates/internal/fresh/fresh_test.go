@@ -1,4 +1,4 @@
-package templates
+package fresh_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/runtimetest"
+	"github.com/composegen/composegen/templates"
+	"github.com/composegen/composegen/templates/internal/fresh"
 )
 
 // freshPlan is PostgreSQL with a migration and a seed (one-shots run by
@@ -61,13 +63,13 @@ func freshPlan(name string) *composeplan.Plan {
 // checkIsolation uses a fresh database and a fresh Redis database as a
 // test would: it sees the seed only, adds rows and keys of its own, and
 // sees only those. It returns how long FreshDSN and FreshURL took.
-func checkIsolation(t *testing.T, pg, rs StackService, rows int) (freshDSN, freshURL time.Duration) {
+func checkIsolation(t *testing.T, pg, rs templates.StackService, rows int) (freshDSN, freshURL time.Duration) {
 	ctx := context.Background()
 	t0 := time.Now()
-	dsn := PostgresFreshDSN(t, pg)
+	dsn := templates.PostgresFreshDSN(t, pg)
 	freshDSN = time.Since(t0)
 	t0 = time.Now()
-	u := RedisFreshURL(t, rs)
+	u := templates.RedisFreshURL(t, rs)
 	freshURL = time.Since(t0)
 
 	db, err := pgx.Connect(ctx, dsn)
@@ -148,7 +150,7 @@ func TestFreshOnStartedStack(t *testing.T) {
 	t.Logf("FreshDSN median %s, FreshURL median %s (20 parallel tests)", median(dsnTimes), median(urlTimes))
 	// Every test's database was dropped and every leased database flushed.
 	ctx := context.Background()
-	db, err := pgx.Connect(ctx, PostgresDSN(pg))
+	db, err := pgx.Connect(ctx, templates.PostgresDSN(pg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestFreshOnStartedStack(t *testing.T) {
 	if left, err = pgx.CollectRows(r, pgx.RowTo[string]); err != nil || len(left) > 0 {
 		t.Errorf("databases left after the tests: %q (%v)", left, err)
 	}
-	opt, _ := redis.ParseURL(RedisURL(rs))
+	opt, _ := redis.ParseURL(templates.RedisURL(rs))
 	for n := 1; n < 16; n++ {
 		o := *opt
 		o.DB = n
@@ -189,7 +191,7 @@ func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
 		DependsOn: []composeplan.Dependency{{Service: "seed", Condition: "service_completed_successfully", Required: true}},
 	})
 	stack := runtime.Start(t, plan)
-	msg := fatalOf(t, func(tb TB) { PostgresFreshDSN(tb, stack.Service("postgres")) })
+	msg := fatalOf(t, func(tb templates.TB) { templates.PostgresFreshDSN(tb, stack.Service("postgres")) })
 	t.Logf("FreshDSN failed with:\n%s", msg)
 	for _, want := range []string{`cannot take the template of database "app"`, "other sessions are connected", "(holder)", "runtime.WithServices"} {
 		if !strings.Contains(msg, want) {
@@ -230,7 +232,9 @@ func TestPostgresFreshDSNPrivileges(t *testing.T) {
 		{"limited", "limited-pw", []string{`user "limited" may not create databases`, `ALTER ROLE "limited" CREATEDB`}},
 		{"creator", "creator-pw", []string{`user "creator" may not copy database "app"`, `ALTER DATABASE "app" IS_TEMPLATE true`}},
 	} {
-		msg := fatalOf(t, func(tb TB) { pgFresh(tb, pg, pgCreds{user: tc.user, password: tc.password, db: "app"}) })
+		msg := fatalOf(t, func(tb templates.TB) {
+			fresh.Postgres(tb, pg, fresh.Login{User: tc.user, Password: tc.password}, "app")
+		})
 		t.Logf("%s: FreshDSN failed with:\n%s", tc.user, msg)
 		for _, w := range tc.want {
 			if !strings.Contains(msg, w) {
