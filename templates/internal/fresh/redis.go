@@ -10,20 +10,15 @@ import (
 	"github.com/composegen/composegen/templates/internal/wire"
 )
 
+// redisDBCounts remembers each server's number of databases.
+var redisDBCounts once[string]
+
 // Redis is the work of templates.RedisFreshURL and its Bitnami and
 // Dragonfly twins (see them): it leases a logical database of the server
 // (1 and up) to t across every test binary of the stack, flushes it when
 // leased and when t ends, and returns its URL, with password when it is
 // not empty. It fails t, saying why and what to do, when it cannot.
 func Redis(t TB, s Service, password string) string {
-	t.Helper()
-	return redisFresh(t, s, password)
-}
-
-// redisDBCounts remembers each server's number of databases.
-var redisDBCounts once[string]
-
-func redisFresh(t TB, s Service, password string) string {
 	t.Helper()
 	ctx, cancel := testContext(t)
 	defer cancel()
