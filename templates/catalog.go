@@ -7,8 +7,8 @@ func str(name, fn, doc string, ports ...int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "string", Ports: ports}
 }
 
-// fresh is a per-test isolation accessor.
-func fresh(name, fn, doc string, port int) Accessor {
+// perTest is a per-test isolation accessor (FreshDSN, FreshURL).
+func perTest(name, fn, doc string, port int) Accessor {
 	return Accessor{Name: name, Doc: doc, Func: fn, Result: "string", Ports: []int{port}, PerTest: true}
 }
 
@@ -125,7 +125,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("DSN", "PostgresDSN", docPostgresDSN, 5432),
 			internal("DSN", "PostgresDSN", exPsql, 5432),
-			fresh("FreshDSN", "PostgresFreshDSN", docPostgresFresh, 5432),
+			perTest("FreshDSN", "PostgresFreshDSN", docPostgresFresh, 5432),
 			str("User", "PostgresUser", "returns POSTGRES_USER (or the content of POSTGRES_USER_FILE), default \"postgres\"."),
 			str("Password", "PostgresPassword", "returns POSTGRES_PASSWORD, else the content of the file named by POSTGRES_PASSWORD_FILE, read from the running container with trailing newlines trimmed as the entrypoint does (\"\" when it cannot be read)."),
 			str("Database", "PostgresDatabase", "returns POSTGRES_DB (or the content of POSTGRES_DB_FILE), default the user's name."),
@@ -140,7 +140,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("DSN", "BitnamiPostgresDSN", docPostgresDSN, 5432),
 			internal("DSN", "BitnamiPostgresDSN", exPsql, 5432),
-			fresh("FreshDSN", "BitnamiPostgresFreshDSN", docPostgresFresh, 5432),
+			perTest("FreshDSN", "BitnamiPostgresFreshDSN", docPostgresFresh, 5432),
 			str("User", "BitnamiPostgresUser", "returns POSTGRESQL_USERNAME (or POSTGRES_USER), default \"postgres\"."),
 			str("Password", "BitnamiPostgresPassword", "returns POSTGRESQL_PASSWORD (or POSTGRES_PASSWORD)."),
 			str("Database", "BitnamiPostgresDatabase", "returns POSTGRESQL_DATABASE (or POSTGRES_DB), default \"postgres\"."),
@@ -156,7 +156,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("DSN", "MySQLDSN", docMySQLDSN, 3306),
 			internal("DSN", "MySQLDSN", "", 3306),
-			fresh("FreshDSN", "MySQLFreshDSN", docMySQLFresh, 3306),
+			perTest("FreshDSN", "MySQLFreshDSN", docMySQLFresh, 3306),
 			str("URL", "MySQLURL", docMySQLURL, 3306),
 			internal("URL", "MySQLURL", "", 3306),
 			str("User", "MySQLUser", "returns MYSQL_USER when MYSQL_USER and MYSQL_PASSWORD are set (the image creates that user), else \"root\"."),
@@ -174,7 +174,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("DSN", "MariaDBDSN", docMySQLDSN, 3306),
 			internal("DSN", "MariaDBDSN", "", 3306),
-			fresh("FreshDSN", "MariaDBFreshDSN", docMySQLFresh, 3306),
+			perTest("FreshDSN", "MariaDBFreshDSN", docMySQLFresh, 3306),
 			str("URL", "MariaDBURL", docMySQLURL, 3306),
 			internal("URL", "MariaDBURL", "", 3306),
 			str("User", "MariaDBUser", "returns MARIADB_USER (or MYSQL_USER) when a password is set for it, else \"root\"."),
@@ -191,7 +191,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("DSN", "BitnamiMySQLDSN", docMySQLDSN, 3306),
 			internal("DSN", "BitnamiMySQLDSN", "", 3306),
-			fresh("FreshDSN", "BitnamiMySQLFreshDSN", docMySQLFresh, 3306),
+			perTest("FreshDSN", "BitnamiMySQLFreshDSN", docMySQLFresh, 3306),
 			str("URL", "BitnamiMySQLURL", docMySQLURL, 3306),
 			internal("URL", "BitnamiMySQLURL", "", 3306),
 			str("User", "BitnamiMySQLUser", "returns MYSQL_USER, else MYSQL_ROOT_USER (default \"root\")."),
@@ -208,7 +208,7 @@ var catalog = []Kind{
 		Accessors: []Accessor{
 			str("DSN", "BitnamiMariaDBDSN", docMySQLDSN, 3306),
 			internal("DSN", "BitnamiMariaDBDSN", "", 3306),
-			fresh("FreshDSN", "BitnamiMariaDBFreshDSN", docMySQLFresh, 3306),
+			perTest("FreshDSN", "BitnamiMariaDBFreshDSN", docMySQLFresh, 3306),
 			str("URL", "BitnamiMariaDBURL", docMySQLURL, 3306),
 			internal("URL", "BitnamiMariaDBURL", "", 3306),
 			str("User", "BitnamiMariaDBUser", "returns MARIADB_USER, else MARIADB_ROOT_USER (default \"root\")."),
@@ -226,7 +226,7 @@ var catalog = []Kind{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "RedisURL", docRedisURL, 6379),
 			redisInternal("RedisInternalURL", exRedisCLI),
-			fresh("FreshURL", "RedisFreshURL", docRedisFresh, 6379),
+			perTest("FreshURL", "RedisFreshURL", docRedisFresh, 6379),
 			str("Password", "RedisPassword", "returns the password set with --requirepass in the service's command (or REDIS_ARGS for redis-stack), \"\" when none."),
 		},
 	},
@@ -240,7 +240,7 @@ var catalog = []Kind{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "BitnamiRedisURL", docRedisURL, 6379),
 			redisInternal("BitnamiRedisInternalURL", exRedisCLI),
-			fresh("FreshURL", "BitnamiRedisFreshURL", docRedisFresh, 6379),
+			perTest("FreshURL", "BitnamiRedisFreshURL", docRedisFresh, 6379),
 			str("Password", "BitnamiRedisPassword", "returns REDIS_PASSWORD (VALKEY_PASSWORD for valkey), \"\" when none."),
 		},
 	},
@@ -254,7 +254,7 @@ var catalog = []Kind{
 			str("Addr", "RedisAddr", docRedisAddr, 6379),
 			str("URL", "DragonflyURL", docRedisURL, 6379),
 			redisInternal("DragonflyInternalURL", ""),
-			fresh("FreshURL", "DragonflyFreshURL", docRedisFresh, 6379),
+			perTest("FreshURL", "DragonflyFreshURL", docRedisFresh, 6379),
 			str("Password", "DragonflyPassword", "returns the password set with --requirepass in the service's command or DFLY_requirepass, \"\" when none."),
 		},
 	},

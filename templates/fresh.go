@@ -2,39 +2,17 @@ package templates
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"sync"
-	"time"
+
+	"github.com/composegen/composegen/templates/internal/fresh"
 )
 
-// Per-test isolation on a shared stack. A stack that many tests share (see
-// runtime.Shared) stays fast only if no test sees another's data, so each
-// data store kind offers an accessor that gives the calling test a store of
-// its own inside the running service:
-//
-//   - PostgreSQL (PostgresFreshDSN): a new database, a copy (CREATE DATABASE
-//     … TEMPLATE) of the service's database as its init scripts and the
-//     stack's one-shot services (migrations, seeds) left it, dropped when the
-//     test ends. The copy is made from a template that the first call of the
-//     stack takes, once, across every test binary that uses the stack.
-//   - MySQL and MariaDB (MySQLFreshDSN, MariaDBFreshDSN): a new database
-//     with the same tables and rows, dropped when the test ends.
-//   - Redis (RedisFreshURL): a logical database (redis://…/N) leased to the
-//     test across every test binary, flushed when leased and when released.
-//
-// They work on a stack from Start, Up or Shared, and take a few
-// milliseconds: what a test should reach for instead of a stack of its own.
-//
-// FreshDSN's own sessions stay within a budget that leaves the server's
-// connections to the tests: at most 4 at work per service across every
-// test binary of the stack, plus one idle per test binary (see
-// fresh_admin.go). Refusals that pass (too many connections, a restart)
-// are retried within the test's deadline, and a failure is never
-// remembered for the next test. Databases whose drop could not run (a
-// sibling test panicked, the binary was killed) are dropped by the next
-// FreshDSN on the stack.
+// The per-test isolation accessors (FreshDSN, FreshURL). Unlike the other
+// accessors they act on the running service: each creates or leases a
+// store for the calling test and removes it when the test ends. What they
+// derive from the service (its user, password and database) is computed
+// here, as for the pure accessors; the work itself (the copies, the pool,
+// the connection budget, the sweep of leftovers, the cross-process locks)
+// is package templates/internal/fresh's.
 
 // TB is the part of testing.TB that the per-test isolation accessors use.
 // *testing.T and *testing.B satisfy it.
@@ -66,85 +44,152 @@ type StackService interface {
 	Settle(ctx context.Context) error
 }
 
-// freshTimeout bounds each accessor's work when the test has no deadline;
-// with one, they stop a little before it (see testContext).
-const freshTimeout = 2 * time.Minute
+// PostgresFreshDSN is the FreshDSN accessor of the postgres kind: it creates
+// a database for the calling test, a copy of the service's database
+// (POSTGRES_DB) as its init scripts and the stack's one-shot services left
+// it, and returns a DSN for it (as DSN, with the new database's name). The
+// database is dropped when the test ends (WITH (FORCE): connections the test
+// left open are closed).
+//
+// The copy is made with CREATE DATABASE … TEMPLATE from a template database
+// (composegen_tmpl_<db>) that the first FreshDSN call of the stack takes
+// once, under a lock that every test binary sharing the stack honours; the
+// template accepts no connections, so copies never wait for one another. The
+// first call needs the service's database to be idle (no other session
+// connected to it) and the user to be allowed to create databases; when
+// either is not the case the test fails with what to do.
+//
+// Its own sessions are at most 4 at work on the service across every test
+// binary of the stack, plus one idle per test binary (application_name
+// "composegen FreshDSN"); a refusal that passes (too many clients, a
+// restart) is retried until shortly before the test's deadline. The first
+// call of each test binary drops the databases that test binaries which
+// ended left (a panic ends a binary before its other tests' cleanups run)
+// and the pool's copies beyond its size.
+func PostgresFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return fresh.Postgres(t, s, fresh.Login{User: PostgresUser(s), Password: PostgresPassword(s)}, PostgresDatabase(s))
+}
 
-// testContext returns a context that ends before t's deadline (leaving a
-// twentieth of the time left, at least 100ms and at most 5s, for the test
-// to report), or after freshTimeout.
-func testContext(t TB) (context.Context, context.CancelFunc) {
-	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if dl, ok := d.Deadline(); ok {
-			margin := min(max(time.Until(dl)/20, 100*time.Millisecond), 5*time.Second)
-			return context.WithDeadline(context.Background(), dl.Add(-margin))
+// BitnamiPostgresFreshDSN is the FreshDSN accessor of the postgres-bitnami
+// kind (see PostgresFreshDSN). Bitnami's custom user (POSTGRESQL_USERNAME)
+// cannot create databases unless an init script grants it CREATEDB.
+func BitnamiPostgresFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return fresh.Postgres(t, s, fresh.Login{User: BitnamiPostgresUser(s), Password: BitnamiPostgresPassword(s)}, BitnamiPostgresDatabase(s))
+}
+
+// MySQLFreshDSN is the FreshDSN accessor of the mysql kind: it creates a
+// database for the calling test with the same tables and rows as the
+// service's database (MYSQL_DATABASE) as its init scripts and the stack's
+// one-shot services left it, and returns a DSN for it (as DSN, with the new
+// database's name and DSN's user, who is granted all privileges on it). The
+// database is dropped when the test ends (the test's sessions are killed
+// first).
+//
+// MySQL has no CREATE DATABASE … TEMPLATE: the first call of the stack
+// copies the service's database into a template database
+// (composegen_tmpl_<db>), once, under a lock that every test binary sharing
+// the stack honours; each call then creates its tables from the template's
+// definitions (SHOW CREATE TABLE, so indexes and foreign keys are kept) and
+// copies its rows, in one round trip. Views are copied too; triggers,
+// routines and events are not. Databases are created as root when the
+// service's environment gives root's password (MYSQL_ROOT_PASSWORD, or
+// MYSQL_ALLOW_EMPTY_PASSWORD), else as DSN's user, who then needs the
+// CREATE and DROP privileges on all databases.
+//
+// As for PostgresFreshDSN, its own sessions stay within 4 at work across
+// the stack's test binaries plus one idle per binary, transient refusals
+// (error 1040, too many connections) are retried within the test's
+// deadline, and the first call of each test binary drops what ended test
+// binaries left.
+func MySQLFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, officialMySQL(s, "MYSQL_"), officialMySQLRoot(s, "MYSQL_"))
+}
+
+// MariaDBFreshDSN is the FreshDSN accessor of the mariadb kind (see
+// MySQLFreshDSN; root's password is MARIADB_ROOT_PASSWORD or
+// MYSQL_ROOT_PASSWORD, or empty with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD).
+func MariaDBFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, officialMySQL(s, "MARIADB_", "MYSQL_"), officialMySQLRoot(s, "MARIADB_", "MYSQL_"))
+}
+
+// BitnamiMySQLFreshDSN is the FreshDSN accessor of the mysql-bitnami kind
+// (see MySQLFreshDSN; root is MYSQL_ROOT_USER with MYSQL_ROOT_PASSWORD).
+func BitnamiMySQLFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, bitnamiMySQL(s, "MYSQL_"), bitnamiMySQLRoot(s, "MYSQL_"))
+}
+
+// BitnamiMariaDBFreshDSN is the FreshDSN accessor of the mariadb-bitnami
+// kind (see MySQLFreshDSN; root is MARIADB_ROOT_USER with
+// MARIADB_ROOT_PASSWORD).
+func BitnamiMariaDBFreshDSN(t TB, s StackService) string {
+	t.Helper()
+	return mysqlFresh(t, s, bitnamiMySQL(s, "MARIADB_"), bitnamiMySQLRoot(s, "MARIADB_"))
+}
+
+// officialMySQLRoot returns root's login when the environment gives its
+// password (nil with a random root password, or none).
+func officialMySQLRoot(s Service, prefixes ...string) *fresh.Login {
+	for _, p := range prefixes {
+		if pw := envOrFile(s, p+"ROOT_PASSWORD"); pw != "" {
+			return &fresh.Login{User: "root", Password: pw}
 		}
 	}
-	return context.WithTimeout(context.Background(), freshTimeout)
-}
-
-// cleanupContext bounds the work done at t.Cleanup (dropping a database).
-func cleanupContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 30*time.Second)
-}
-
-// templateName is the name of the template copy of database db: at most 63
-// bytes (PostgreSQL's and MySQL's identifier limits are 63 and 64).
-func templateName(db string) string {
-	name := "composegen_tmpl_" + db
-	if len(name) <= 63 {
-		return name
-	}
-	h := sha256.Sum256([]byte(db))
-	return name[:50] + "_" + hex.EncodeToString(h[:6])
-}
-
-// once runs work once per key in this process, as long as it succeeds:
-// callers that come while it runs wait for it (each until its own ctx
-// ends) and share its result; a failure is returned to the callers that
-// waited for it and never remembered, so that the next caller tries again
-// (and when the failure is the end of the worker's own deadline, the
-// waiters try again at once, within theirs).
-type once[T any] struct {
-	mu sync.Mutex
-	m  map[string]*onceCall[T]
-}
-
-type onceCall[T any] struct {
-	done chan struct{}
-	val  T
-	err  error
-}
-
-func (o *once[T]) do(ctx context.Context, key string, work func() (T, error)) (T, error) {
-	for {
-		o.mu.Lock()
-		if o.m == nil {
-			o.m = map[string]*onceCall[T]{}
-		}
-		c := o.m[key]
-		if c == nil {
-			c = &onceCall[T]{done: make(chan struct{})}
-			o.m[key] = c
-			o.mu.Unlock()
-			c.val, c.err = work()
-			if c.err != nil {
-				o.mu.Lock()
-				delete(o.m, key)
-				o.mu.Unlock()
-			}
-			close(c.done)
-			return c.val, c.err
-		}
-		o.mu.Unlock()
-		select {
-		case <-c.done:
-			if c.err == nil || !isCtxErr(c.err) || ctx.Err() != nil {
-				return c.val, c.err
-			}
-		case <-ctx.Done():
-			var zero T
-			return zero, fmt.Errorf("waiting for another test of this process to prepare it: %w", ctx.Err())
+	for _, v := range []string{"MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", "MYSQL_ALLOW_EMPTY_PASSWORD"} {
+		if x := s.Env(v); x != "" && x != "0" && x != "no" {
+			return &fresh.Login{User: "root"}
 		}
 	}
+	return nil
+}
+
+// bitnamiMySQLRoot returns the root user's login of Bitnami's images when
+// the environment gives its password.
+func bitnamiMySQLRoot(s Service, prefix string) *fresh.Login {
+	if pw := s.Env(prefix + "ROOT_PASSWORD"); pw != "" {
+		return &fresh.Login{User: envDefault(s, prefix+"ROOT_USER", "root"), Password: pw}
+	}
+	return nil
+}
+
+// mysqlFresh hands FreshDSN on a MySQL-family service to package fresh,
+// with the account and database of DSN (app), and root's login when known.
+func mysqlFresh(t TB, s StackService, app mysqlCreds, root *fresh.Login) string {
+	t.Helper()
+	return fresh.MySQL(t, s, fresh.Login{User: app.user, Password: app.password}, app.database, root)
+}
+
+// RedisFreshURL is the FreshURL accessor of the redis kind: it leases a
+// logical database of the server to the calling test and returns its URL
+// (redis://[:password@]host:port/N, as URL with N for 0). The lease holds
+// across every test binary that uses the stack: no two tests get the same
+// database at the same time. The database is flushed when leased and when
+// the test ends, when it is released. Database 0, the one URL and the
+// stack's other services use, is never leased.
+//
+// When every database is leased, FreshURL waits for one, until shortly
+// before the test's deadline, rather than share; the server's databases
+// setting (16 by default: 15 leases) bounds how many tests hold one at a
+// time.
+func RedisFreshURL(t TB, s StackService) string {
+	t.Helper()
+	return fresh.Redis(t, s, RedisPassword(s))
+}
+
+// BitnamiRedisFreshURL is the FreshURL accessor of the redis-bitnami kind
+// (see RedisFreshURL).
+func BitnamiRedisFreshURL(t TB, s StackService) string {
+	t.Helper()
+	return fresh.Redis(t, s, BitnamiRedisPassword(s))
+}
+
+// DragonflyFreshURL is the FreshURL accessor of the dragonfly kind (see
+// RedisFreshURL; Dragonfly's --dbnum sets the number of databases).
+func DragonflyFreshURL(t TB, s StackService) string {
+	t.Helper()
+	return fresh.Redis(t, s, DragonflyPassword(s))
 }

@@ -5,6 +5,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/composegen/composegen/templates/internal/dsn"
 )
 
 // command returns the service's command after interpolation.
@@ -170,7 +172,7 @@ func MemcachedAddr(s Service) string { return addr(s, 11211) }
 func mongoURI(host, user, password, authSource string) string {
 	u := url.URL{Scheme: "mongodb", Host: host, Path: "/"}
 	if user != "" {
-		u.User = userinfo(user, password)
+		u.User = dsn.Userinfo(user, password)
 		u.RawQuery = "authSource=" + url.QueryEscape(authSource)
 	}
 	return u.String()
@@ -221,7 +223,7 @@ func RabbitMQManagementURL(s Service) string { return "http://" + addr(s, 15672)
 func NATSURL(s Service) string {
 	u := url.URL{Scheme: "nats", Host: addr(s, 4222)}
 	if user := commandFlag(s, "--user", "-user"); user != "" {
-		u.User = userinfo(user, commandFlag(s, "--pass", "-pass"))
+		u.User = dsn.Userinfo(user, commandFlag(s, "--pass", "-pass"))
 	} else if token := commandFlag(s, "--auth", "-auth"); token != "" {
 		u.User = url.User(token)
 	}

@@ -1,7 +1,7 @@
 package templates
 
 import (
-	"net/url"
+	"github.com/composegen/composegen/templates/internal/dsn"
 )
 
 // addr returns host:port of the service's published container port (tcp).
@@ -26,22 +26,6 @@ func firstEnv(s Service, def string, names ...string) string {
 	return def
 }
 
-// userinfo returns user:password, or user alone when the password is empty,
-// escaped for a URL.
-func userinfo(user, password string) *url.Userinfo {
-	if password == "" {
-		return url.User(user)
-	}
-	return url.UserPassword(user, password)
-}
-
-// dbURL returns scheme://user:password@host/db?query with every part escaped
-// ("/" in db included).
-func dbURL(scheme string, user *url.Userinfo, host, db, query string) string {
-	u := url.URL{Scheme: scheme, User: user, Host: host, Path: "/" + db, RawPath: "/" + url.PathEscape(db), RawQuery: query}
-	return u.String()
-}
-
 // PostgresUser is the User accessor of the postgres kind: POSTGRES_USER,
 // default "postgres" (also when empty, as the entrypoint's ${POSTGRES_USER:=postgres}).
 func PostgresUser(s Service) string {
@@ -62,11 +46,7 @@ func PostgresDatabase(s Service) string {
 
 // PostgresDSN is the DSN accessor of the postgres kind.
 func PostgresDSN(s Service) string {
-	return postgresURL(addr(s, 5432), PostgresUser(s), PostgresPassword(s), PostgresDatabase(s))
-}
-
-func postgresURL(host, user, password, db string) string {
-	return dbURL("postgres", userinfo(user, password), host, db, "sslmode=disable")
+	return dsn.Postgres(addr(s, 5432), PostgresUser(s), PostgresPassword(s), PostgresDatabase(s))
 }
 
 // BitnamiPostgresUser is the User accessor of the postgres-bitnami kind.
@@ -88,7 +68,7 @@ func BitnamiPostgresDatabase(s Service) string {
 
 // BitnamiPostgresDSN is the DSN accessor of the postgres-bitnami kind.
 func BitnamiPostgresDSN(s Service) string {
-	return postgresURL(addr(s, 5432), BitnamiPostgresUser(s), BitnamiPostgresPassword(s), BitnamiPostgresDatabase(s))
+	return dsn.Postgres(addr(s, 5432), BitnamiPostgresUser(s), BitnamiPostgresPassword(s), BitnamiPostgresDatabase(s))
 }
 
 // mysqlCreds derives the account and database of a MySQL-family image.
@@ -131,19 +111,11 @@ func bitnamiMySQL(s Service, prefix string) mysqlCreds {
 	return c
 }
 
-// dsn returns the go-sql-driver/mysql DSN. That format has no escaping for
-// user and password: the driver splits at the first ':' and the last '@'
-// before the last '/', so any password works; the database is path-escaped.
-func (c mysqlCreds) dsn(host string) string {
-	up := c.user
-	if c.password != "" {
-		up += ":" + c.password
-	}
-	return up + "@tcp(" + host + ")/" + url.PathEscape(c.database)
-}
+// dsn returns the go-sql-driver/mysql DSN (see dsn.MySQL).
+func (c mysqlCreds) dsn(host string) string { return dsn.MySQL(host, c.user, c.password, c.database) }
 
 func (c mysqlCreds) url(host string) string {
-	return dbURL("mysql", userinfo(c.user, c.password), host, c.database, "")
+	return dsn.URL("mysql", dsn.Userinfo(c.user, c.password), host, c.database, "")
 }
 
 // MySQLDSN is the DSN accessor of the mysql kind.
@@ -221,7 +193,7 @@ func BitnamiMariaDBDatabase(s Service) string { return bitnamiMySQL(s, "MARIADB_
 // ClickHouseDSN is the DSN accessor of the clickhouse kind.
 func ClickHouseDSN(s Service) string {
 	user := envDefault(s, "CLICKHOUSE_USER", "default")
-	return dbURL("clickhouse", userinfo(user, s.Env("CLICKHOUSE_PASSWORD")), addr(s, 9000), envDefault(s, "CLICKHOUSE_DB", "default"), "")
+	return dsn.URL("clickhouse", dsn.Userinfo(user, s.Env("CLICKHOUSE_PASSWORD")), addr(s, 9000), envDefault(s, "CLICKHOUSE_DB", "default"), "")
 }
 
 // ClickHouseHTTPURL is the HTTPURL accessor of the clickhouse kind.

@@ -10,6 +10,16 @@
 // implements Service). They are pure: they read the service's environment
 // after interpolation, its command and its published ports, and compute.
 //
+// The per-test isolation accessors (PostgresFreshDSN, MySQLFreshDSN,
+// RedisFreshURL, ..., behind the generated FreshDSN and FreshURL methods)
+// are the exception: called with the test and a StackService, they create
+// or lease a store of the test's own in the running service and remove it
+// when the test ends. They derive the service's credentials here, as the
+// pure accessors do, and hand the rest, in one line each, to the internal
+// package templates/internal/fresh, which owns the per-test databases, the
+// pool of ready copies, the budget of administration connections, the sweep
+// of what ended test binaries left, and the cross-process locks.
+//
 // Variables of the *_FILE form (POSTGRES_PASSWORD_FILE, MARIADB_PASSWORD_FILE,
 // MONGO_INITDB_ROOT_PASSWORD_FILE, MINIO_ROOT_PASSWORD_FILE, ...) name a file
 // inside the container, typically a secret under /run/secrets. A kind lists

@@ -1,4 +1,4 @@
-package templates
+package fresh
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 // a small budget, so that the server's max_connections is left to the
 // tests: at most adminSessions sessions at work on a service at a time,
 // across every test binary that shares its stack (a lease of the stack,
-// see StackService.Lease), plus at most one idle session per test binary,
+// see Service.Lease), plus at most one idle session per test binary,
 // kept for the next call. With PostgreSQL's default max_connections of 100
 // and go test's -p 4, that is at most 8 of the 100.
 //
@@ -55,13 +55,13 @@ const adminAppName = "composegen FreshDSN"
 // this process (so that its goroutines wait on a channel, not by polling
 // lock files), then one of the stack's adminSessions leases.
 type gate struct {
-	s   StackService
+	s   Service
 	sem chan struct{}
 }
 
 var gates sync.Map // container ID → *gate
 
-func gateOf(s StackService) *gate {
+func gateOf(s Service) *gate {
 	g, _ := gates.LoadOrStore(s.ContainerID(), &gate{s: s, sem: make(chan struct{}, adminSessions)})
 	return g.(*gate)
 }
@@ -214,7 +214,7 @@ var held struct {
 var owners once[freshOwner]
 
 // ownerOf takes this process's owner slot on s's service, once.
-func ownerOf(ctx context.Context, s StackService) (freshOwner, error) {
+func ownerOf(ctx context.Context, s Service) (freshOwner, error) {
 	return owners.do(ctx, s.ContainerID(), func() (freshOwner, error) {
 		start := mrand.IntN(ownerSlots)
 		for i := 0; i < ownerSlots; i++ {
@@ -234,7 +234,7 @@ func ownerLock(slot int) string { return fmt.Sprintf("fresh-owner-%02x", slot) }
 
 // tryLock takes lock name of s's stack if it is free, without waiting (a
 // Lock whose context has ended tries once).
-func tryLock(s StackService, name string) (unlock func(), ok bool) {
+func tryLock(s Service, name string) (unlock func(), ok bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	unlock, err := s.Lock(ctx, name)
@@ -243,7 +243,7 @@ func tryLock(s StackService, name string) (unlock func(), ok bool) {
 
 // ownerGone reports whether no process holds owner slot k of s's stack any
 // more: whoever made databases with it has ended.
-func ownerGone(s StackService, k int) bool {
+func ownerGone(s Service, k int) bool {
 	unlock, ok := tryLock(s, ownerLock(k))
 	if ok {
 		unlock()
@@ -314,7 +314,7 @@ func parseFreshName(name string) (o freshOwner, ok bool) {
 // leftovers returns, of names, the test databases whose owners have ended:
 // of this lock space, and of a slot other than this process's that no
 // process holds.
-func leftovers(s StackService, me freshOwner, names []string) []string {
+func leftovers(s Service, me freshOwner, names []string) []string {
 	gone := map[int]bool{}
 	var out []string
 	for _, n := range names {

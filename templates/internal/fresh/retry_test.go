@@ -1,4 +1,4 @@
-package templates
+package fresh_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/runtimetest"
+	"github.com/composegen/composegen/templates"
+	"github.com/composegen/composegen/templates/internal/fresh"
 )
 
 // deadlineTB is a TB with a deadline of its own.
@@ -22,17 +24,6 @@ type deadlineTB struct {
 }
 
 func (d deadlineTB) Deadline() (time.Time, bool) { return d.deadline, true }
-
-// closeIdle closes this process's idle administration sessions, so that
-// the next FreshDSN needs a new connection.
-func closeIdle() {
-	pgSessions.mu.Lock()
-	defer pgSessions.mu.Unlock()
-	for k, c := range pgSessions.idle {
-		c.Close()
-		delete(pgSessions.idle, k)
-	}
-}
 
 // occupy opens connections to addr's "postgres" database until the server
 // refuses with too many clients, and returns how to close them.
@@ -66,8 +57,7 @@ func occupy(t *testing.T, addr string) (release func()) {
 // waits for a connection and succeeds once one is free.
 func TestPostgresFreshDSNTooManyClients(t *testing.T) {
 	runtimetest.RequireEngine(t)
-	defer func(n int) { pgPoolSize = n }(pgPoolSize)
-	pgPoolSize = 0 // no refill in the background holding a session
+	defer fresh.SetPoolSize(0)() // no refill in the background holding a session
 	plan := freshPlan("tpl-fresh-full")
 	plan.Services[0].Command = []string{"postgres", "-c", "max_connections=8", "-c", "superuser_reserved_connections=0"}
 	stack := runtime.Start(t, plan)
@@ -75,7 +65,9 @@ func TestPostgresFreshDSNTooManyClients(t *testing.T) {
 	addr := pg.Addr(5432)
 
 	release := occupy(t, addr)
-	msg := fatalOf(t, func(tb TB) { PostgresFreshDSN(deadlineTB{tb.(*fatalTB), time.Now().Add(3 * time.Second)}, pg) })
+	msg := fatalOf(t, func(tb templates.TB) {
+		templates.PostgresFreshDSN(deadlineTB{tb.(*fatalTB), time.Now().Add(3 * time.Second)}, pg)
+	})
 	release()
 	t.Logf("FreshDSN on a full server failed with:\n%s", msg)
 	if !strings.Contains(msg, "too many clients") || !strings.Contains(msg, "retrying after") || !strings.Contains(msg, "raise max_connections") {
@@ -86,7 +78,7 @@ func TestPostgresFreshDSNTooManyClients(t *testing.T) {
 	}
 	checkIsolation(t, pg, stack.Service("redis"), 1) // takes the template now
 
-	closeIdle()
+	fresh.CloseIdle()
 	release = occupy(t, addr)
 	var released atomic.Bool
 	go func() {
@@ -94,7 +86,7 @@ func TestPostgresFreshDSNTooManyClients(t *testing.T) {
 		released.Store(true)
 		release()
 	}()
-	dsn := PostgresFreshDSN(t, pg)
+	dsn := templates.PostgresFreshDSN(t, pg)
 	if !released.Load() {
 		t.Fatal("FreshDSN got a connection on a full server")
 	}

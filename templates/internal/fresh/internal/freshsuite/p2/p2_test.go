@@ -5,7 +5,7 @@ package p2
 import (
 	"testing"
 
-	"github.com/composegen/composegen/templates/internal/freshsuite"
+	"github.com/composegen/composegen/templates/internal/fresh/internal/freshsuite"
 )
 
 func TestFresh(t *testing.T) { freshsuite.Run(t, "p2") }

@@ -1,4 +1,4 @@
-package templates
+package fresh
 
 import (
 	"context"
@@ -10,41 +10,15 @@ import (
 	"github.com/composegen/composegen/templates/internal/wire"
 )
 
-// RedisFreshURL is the FreshURL accessor of the redis kind: it leases a
-// logical database of the server to the calling test and returns its URL
-// (redis://[:password@]host:port/N, as URL with N for 0). The lease holds
-// across every test binary that uses the stack: no two tests get the same
-// database at the same time. The database is flushed when leased and when
-// the test ends, when it is released. Database 0, the one URL and the
-// stack's other services use, is never leased.
-//
-// When every database is leased, FreshURL waits for one, until shortly
-// before the test's deadline, rather than share; the server's databases
-// setting (16 by default: 15 leases) bounds how many tests hold one at a
-// time.
-func RedisFreshURL(t TB, s StackService) string {
-	t.Helper()
-	return redisFresh(t, s, RedisPassword(s))
-}
-
-// BitnamiRedisFreshURL is the FreshURL accessor of the redis-bitnami kind
-// (see RedisFreshURL).
-func BitnamiRedisFreshURL(t TB, s StackService) string {
-	t.Helper()
-	return redisFresh(t, s, BitnamiRedisPassword(s))
-}
-
-// DragonflyFreshURL is the FreshURL accessor of the dragonfly kind (see
-// RedisFreshURL; Dragonfly's --dbnum sets the number of databases).
-func DragonflyFreshURL(t TB, s StackService) string {
-	t.Helper()
-	return redisFresh(t, s, DragonflyPassword(s))
-}
-
 // redisDBCounts remembers each server's number of databases.
 var redisDBCounts once[string]
 
-func redisFresh(t TB, s StackService, password string) string {
+// Redis is the work of templates.RedisFreshURL and its Bitnami and
+// Dragonfly twins (see them): it leases a logical database of the server
+// (1 and up) to t across every test binary of the stack, flushes it when
+// leased and when t ends, and returns its URL, with password when it is
+// not empty. It fails t, saying why and what to do, when it cannot.
+func Redis(t TB, s Service, password string) string {
 	t.Helper()
 	ctx, cancel := testContext(t)
 	defer cancel()

@@ -1,4 +1,4 @@
-package templates
+package fresh_test
 
 import (
 	"database/sql"
@@ -13,6 +13,7 @@ import (
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/runtimetest"
+	"github.com/composegen/composegen/templates"
 )
 
 // mariadbPlan is MariaDB with a migration (a parent and a child table with
@@ -71,7 +72,7 @@ func TestMariaDBFreshDSN(t *testing.T) {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
 				t0 := time.Now()
-				dsn := MariaDBFreshDSN(t, svc)
+				dsn := templates.MariaDBFreshDSN(t, svc)
 				mu.Lock()
 				took = append(took, time.Since(t0))
 				mu.Unlock()
@@ -134,7 +135,7 @@ func (f *fatalTB) Fatalf(format string, args ...any) {
 
 // fatalOf runs fn with a fatalTB and returns what it failed with, "" if it
 // did not.
-func fatalOf(t *testing.T, fn func(tb TB)) (msg string) {
+func fatalOf(t *testing.T, fn func(tb templates.TB)) (msg string) {
 	f := &fatalTB{T: t}
 	defer func() {
 		if r := recover(); r != nil {
@@ -153,7 +154,7 @@ func fatalOf(t *testing.T, fn func(tb TB)) (msg string) {
 func TestMariaDBFreshDSNWithoutPrivileges(t *testing.T) {
 	runtimetest.RequireEngine(t)
 	stack := runtime.Start(t, mariadbPlan("tpl-fresh-maria-noroot", false))
-	msg := fatalOf(t, func(tb TB) { MariaDBFreshDSN(tb, stack.Service("db")) })
+	msg := fatalOf(t, func(tb templates.TB) { templates.MariaDBFreshDSN(tb, stack.Service("db")) })
 	t.Logf("FreshDSN failed with:\n%s", msg)
 	for _, want := range []string{`user "app" lacks a privilege`, "MARIADB_ROOT_PASSWORD"} {
 		if !strings.Contains(msg, want) {

@@ -1,4 +1,4 @@
-package templates
+package fresh
 
 import (
 	"context"
@@ -134,7 +134,7 @@ func TestOnce(t *testing.T) {
 // locks and leases of one process, with the runtime's semantics (a
 // context that has ended tries once).
 type fakeStack struct {
-	StackService
+	Service
 	mu    sync.Mutex
 	locks map[string]bool
 }

@@ -1,4 +1,4 @@
-package templates
+package fresh
 
 import (
 	"context"
@@ -14,42 +14,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/composegen/composegen/templates/internal/dsn"
 	"github.com/composegen/composegen/templates/internal/wire"
 )
 
-// PostgresFreshDSN is the FreshDSN accessor of the postgres kind: it creates
-// a database for the calling test, a copy of the service's database
-// (POSTGRES_DB) as its init scripts and the stack's one-shot services left
-// it, and returns a DSN for it (as DSN, with the new database's name). The
-// database is dropped when the test ends (WITH (FORCE): connections the test
-// left open are closed).
-//
-// The copy is made with CREATE DATABASE … TEMPLATE from a template database
-// (composegen_tmpl_<db>) that the first FreshDSN call of the stack takes
-// once, under a lock that every test binary sharing the stack honours; the
-// template accepts no connections, so copies never wait for one another. The
-// first call needs the service's database to be idle (no other session
-// connected to it) and the user to be allowed to create databases; when
-// either is not the case the test fails with what to do.
-//
-// Its own sessions are at most 4 at work on the service across every test
-// binary of the stack, plus one idle per test binary (application_name
-// "composegen FreshDSN"); a refusal that passes (too many clients, a
-// restart) is retried until shortly before the test's deadline. The first
-// call of each test binary drops the databases that test binaries which
-// ended left (a panic ends a binary before its other tests' cleanups run)
-// and the pool's copies beyond its size.
-func PostgresFreshDSN(t TB, s StackService) string {
+// Postgres is the work of templates.PostgresFreshDSN (see it): it creates a
+// database for t, a copy of database db of the service as its init scripts
+// and the stack's one-shot services left it, drops it when t ends, and
+// returns its DSN (user login, no TLS). It fails t, saying why and what to
+// do, when it cannot.
+func Postgres(t TB, s Service, login Login, db string) string {
 	t.Helper()
-	return pgFresh(t, s, pgCreds{user: PostgresUser(s), password: PostgresPassword(s), db: PostgresDatabase(s)})
-}
-
-// BitnamiPostgresFreshDSN is the FreshDSN accessor of the postgres-bitnami
-// kind (see PostgresFreshDSN). Bitnami's custom user (POSTGRESQL_USERNAME)
-// cannot create databases unless an init script grants it CREATEDB.
-func BitnamiPostgresFreshDSN(t TB, s StackService) string {
-	t.Helper()
-	return pgFresh(t, s, pgCreds{user: BitnamiPostgresUser(s), password: BitnamiPostgresPassword(s), db: BitnamiPostgresDatabase(s)})
+	return pgFresh(t, s, pgCreds{user: login.User, password: login.Password, db: db})
 }
 
 type pgCreds struct{ user, password, db string }
@@ -113,7 +89,7 @@ func pgTransientTemplate(err error) bool {
 
 // pgFresh is FreshDSN for a PostgreSQL service whose user, password and
 // database are c.
-func pgFresh(t TB, s StackService, c pgCreds) string {
+func pgFresh(t TB, s Service, c pgCreds) string {
 	t.Helper()
 	ctx, cancel := testContext(t)
 	defer cancel()
@@ -153,7 +129,7 @@ func pgFresh(t TB, s StackService, c pgCreds) string {
 			t.Logf("%s", dropFailure(name, err))
 		}
 	})
-	return postgresURL(addr, c.user, c.password, name)
+	return dsn.Postgres(addr, c.user, c.password, name)
 }
 
 // pgCreate creates database name as a copy of tmpl.
@@ -250,7 +226,7 @@ type pgPoolKey struct {
 
 // pgFiller creates the copies that calls asked for, one at a time.
 type pgFiller struct {
-	s       StackService
+	s       Service
 	g       *gate
 	pending int
 	running bool
@@ -260,7 +236,7 @@ type pgFiller struct {
 // background unless the pool holds pgPoolSize already: the pool grows with
 // the demand (a stack whose test asks once costs one spare copy, not
 // pgPoolSize).
-func pgRefill(s StackService, g *gate, admin wire.PGConfig, tmpl string) {
+func pgRefill(s Service, g *gate, admin wire.PGConfig, tmpl string) {
 	if pgPoolSize == 0 {
 		return
 	}
@@ -349,7 +325,7 @@ func pgPoolCreate(prefix string) string { return `CREATE DATABASE "` + prefix }
 
 // pgSweep drops what ended test binaries left on the server: their tests'
 // databases, and the pool's copies beyond its size.
-func pgSweep(ctx context.Context, s StackService, g *gate, admin wire.PGConfig, me freshOwner, tmpl string) (dropped []string, err error) {
+func pgSweep(ctx context.Context, s Service, g *gate, admin wire.PGConfig, me freshOwner, tmpl string) (dropped []string, err error) {
 	var names []string
 	err = adminDo(ctx, g, pgSessions, admin, pgTransient, func(ctx context.Context, conn *wire.PG) error {
 		rows, err := conn.Exec(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 't\_%'`)
@@ -415,7 +391,7 @@ func maintenanceDB(db string) string {
 
 // pgTakeTemplate makes the template copy of c.db, unless a test (of this or
 // another process) made it already.
-func pgTakeTemplate(ctx context.Context, s StackService, g *gate, admin wire.PGConfig, c pgCreds) (string, error) {
+func pgTakeTemplate(ctx context.Context, s Service, g *gate, admin wire.PGConfig, c pgCreds) (string, error) {
 	tmpl := templateName(c.db)
 	if err := s.Settle(ctx); err != nil {
 		return "", fmt.Errorf("the template of database %q is taken once the stack's one-shot services completed: %w", c.db, err)

@@ -1,4 +1,4 @@
-package templates
+package fresh
 
 import (
 	"context"
@@ -7,83 +7,33 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/composegen/composegen/templates/internal/dsn"
 	"github.com/composegen/composegen/templates/internal/wire"
 )
 
-// MySQLFreshDSN is the FreshDSN accessor of the mysql kind: it creates a
-// database for the calling test with the same tables and rows as the
-// service's database (MYSQL_DATABASE) as its init scripts and the stack's
-// one-shot services left it, and returns a DSN for it (as DSN, with the new
-// database's name and DSN's user, who is granted all privileges on it). The
-// database is dropped when the test ends (the test's sessions are killed
-// first).
-//
-// MySQL has no CREATE DATABASE … TEMPLATE: the first call of the stack
-// copies the service's database into a template database
-// (composegen_tmpl_<db>), once, under a lock that every test binary sharing
-// the stack honours; each call then creates its tables from the template's
-// definitions (SHOW CREATE TABLE, so indexes and foreign keys are kept) and
-// copies its rows, in one round trip. Views are copied too; triggers,
-// routines and events are not. Databases are created as root when the
-// service's environment gives root's password (MYSQL_ROOT_PASSWORD, or
-// MYSQL_ALLOW_EMPTY_PASSWORD), else as DSN's user, who then needs the
-// CREATE and DROP privileges on all databases.
-//
-// As for PostgresFreshDSN, its own sessions stay within 4 at work across
-// the stack's test binaries plus one idle per binary, transient refusals
-// (error 1040, too many connections) are retried within the test's
-// deadline, and the first call of each test binary drops what ended test
-// binaries left.
-func MySQLFreshDSN(t TB, s StackService) string {
+// MySQL is the work of templates.MySQLFreshDSN and its MariaDB and Bitnami
+// twins (see them): it creates a database for t with the tables and rows of
+// database db of the service as its init scripts and the stack's one-shot
+// services left it, grants it to login, drops it when t ends, and returns
+// its DSN (login's). The databases are created as root when root is
+// known, else as login. It fails t, saying why and what to do, when it
+// cannot.
+func MySQL(t TB, s Service, login Login, db string, root *Login) string {
 	t.Helper()
-	return mysqlFresh(t, s, officialMySQL(s, "MYSQL_"), officialMySQLRoot(s, "MYSQL_"))
-}
-
-// MariaDBFreshDSN is the FreshDSN accessor of the mariadb kind (see
-// MySQLFreshDSN; root's password is MARIADB_ROOT_PASSWORD or
-// MYSQL_ROOT_PASSWORD, or empty with MARIADB_ALLOW_EMPTY_ROOT_PASSWORD).
-func MariaDBFreshDSN(t TB, s StackService) string {
-	t.Helper()
-	return mysqlFresh(t, s, officialMySQL(s, "MARIADB_", "MYSQL_"), officialMySQLRoot(s, "MARIADB_", "MYSQL_"))
-}
-
-// BitnamiMySQLFreshDSN is the FreshDSN accessor of the mysql-bitnami kind
-// (see MySQLFreshDSN; root is MYSQL_ROOT_USER with MYSQL_ROOT_PASSWORD).
-func BitnamiMySQLFreshDSN(t TB, s StackService) string {
-	t.Helper()
-	return mysqlFresh(t, s, bitnamiMySQL(s, "MYSQL_"), bitnamiMySQLRoot(s, "MYSQL_"))
-}
-
-// BitnamiMariaDBFreshDSN is the FreshDSN accessor of the mariadb-bitnami
-// kind (see MySQLFreshDSN; root is MARIADB_ROOT_USER with
-// MARIADB_ROOT_PASSWORD).
-func BitnamiMariaDBFreshDSN(t TB, s StackService) string {
-	t.Helper()
-	return mysqlFresh(t, s, bitnamiMySQL(s, "MARIADB_"), bitnamiMySQLRoot(s, "MARIADB_"))
-}
-
-// officialMySQLRoot returns root's credentials when the environment gives
-// them (ok false with a random root password, or none).
-func officialMySQLRoot(s Service, prefixes ...string) *mysqlCreds {
-	for _, p := range prefixes {
-		if pw := envOrFile(s, p+"ROOT_PASSWORD"); pw != "" {
-			return &mysqlCreds{user: "root", password: pw}
-		}
+	app := mysqlCreds{user: login.User, password: login.Password, database: db}
+	if root == nil {
+		return mysqlFresh(t, s, app, nil)
 	}
-	for _, v := range []string{"MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", "MYSQL_ALLOW_EMPTY_PASSWORD"} {
-		if x := s.Env(v); x != "" && x != "0" && x != "no" {
-			return &mysqlCreds{user: "root"}
-		}
-	}
-	return nil
+	return mysqlFresh(t, s, app, &mysqlCreds{user: root.User, password: root.Password})
 }
 
-func bitnamiMySQLRoot(s Service, prefix string) *mysqlCreds {
-	if pw := s.Env(prefix + "ROOT_PASSWORD"); pw != "" {
-		return &mysqlCreds{user: envDefault(s, prefix+"ROOT_USER", "root"), password: pw}
-	}
-	return nil
+// mysqlCreds is an account of the server, and the database it uses.
+type mysqlCreds struct {
+	user, password, database string
 }
+
+// dsn returns the go-sql-driver/mysql DSN (see dsn.MySQL).
+func (c mysqlCreds) dsn(host string) string { return dsn.MySQL(host, c.user, c.password, c.database) }
 
 // mysqlCopy is how to fill a new database like the template: the tables'
 // definitions, the rows to copy, the views. Every statement names the
@@ -133,7 +83,7 @@ func mysqlTransient(err error) bool {
 	return false
 }
 
-func mysqlFresh(t TB, s StackService, app mysqlCreds, root *mysqlCreds) string {
+func mysqlFresh(t TB, s Service, app mysqlCreds, root *mysqlCreds) string {
 	t.Helper()
 	ctx, cancel := testContext(t)
 	defer cancel()
@@ -182,7 +132,7 @@ func mysqlFresh(t TB, s StackService, app mysqlCreds, root *mysqlCreds) string {
 
 // mysqlTakeTemplate copies the service's database into the template
 // database, unless a test (of this or another process) did.
-func mysqlTakeTemplate(ctx context.Context, s StackService, g *gate, cfg wire.MySQLConfig, app mysqlCreds) (string, error) {
+func mysqlTakeTemplate(ctx context.Context, s Service, g *gate, cfg wire.MySQLConfig, app mysqlCreds) (string, error) {
 	tmpl := templateName(app.database)
 	if err := s.Settle(ctx); err != nil {
 		return "", fmt.Errorf("the template of database %q is taken once the stack's one-shot services completed: %w", app.database, err)
@@ -415,7 +365,7 @@ func mysqlDrop(ctx context.Context, g *gate, cfg wire.MySQLConfig, name string) 
 
 // mysqlSweep drops the tests' databases that ended test binaries left on
 // the server.
-func mysqlSweep(ctx context.Context, s StackService, g *gate, cfg wire.MySQLConfig, me freshOwner) (dropped []string, err error) {
+func mysqlSweep(ctx context.Context, s Service, g *gate, cfg wire.MySQLConfig, me freshOwner) (dropped []string, err error) {
 	var names []string
 	err = adminDo(ctx, g, mysqlSessions, cfg, mysqlTransient, func(ctx context.Context, c *wire.MySQL) error {
 		rows, err := c.Exec(ctx, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 't\_%'`)

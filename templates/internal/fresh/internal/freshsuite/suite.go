@@ -1,4 +1,4 @@
-// Package freshsuite is the test suite that the templates package's
+// Package freshsuite is the test suite that package fresh's
 // connection-budget and leftover tests run with a real `go test` of several
 // packages at once (p1 to p4, built with -tags freshsuite): every test
 // attaches to one kept shared stack and calls FreshDSN, as a suite of many

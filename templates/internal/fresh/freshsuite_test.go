@@ -1,4 +1,4 @@
-package templates_test
+package fresh_test
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/runtimetest"
-	"github.com/composegen/composegen/templates"
-	"github.com/composegen/composegen/templates/internal/freshsuite"
+	"github.com/composegen/composegen/templates/internal/fresh"
+	"github.com/composegen/composegen/templates/internal/fresh/internal/freshsuite"
 )
 
 // These tests run the packages of internal/freshsuite with a real
@@ -121,7 +121,7 @@ func (s *freshSuite) counter() func() (sessions, pool, tests int, err error) {
 		}
 	}
 	c := s.pg()
-	prefix := templates.PoolPrefix(templates.TemplateName("app"))
+	prefix := fresh.PoolPrefix(fresh.TemplateName("app"))
 	return func() (sessions, pool, tests int, err error) {
 		err = c.QueryRow(context.Background(), `SELECT
 			(SELECT count(*) FROM pg_stat_activity WHERE application_name = 'composegen FreshDSN'),
@@ -201,14 +201,14 @@ func TestFreshDSNConnectionBudget(t *testing.T) {
 			if !ok || oks != tc.pkgs*tc.tests {
 				t.Fatalf("%d of %d tests passed (%d failed):\n%s", oks, tc.pkgs*tc.tests, fails, out)
 			}
-			if budget := templates.AdminSessions + tc.pkgs; maxSessions > budget {
-				t.Errorf("%d FreshDSN sessions at once, over the budget of %d (%d at work, 1 idle per test binary)", maxSessions, budget, templates.AdminSessions)
+			if budget := fresh.AdminSessions + tc.pkgs; maxSessions > budget {
+				t.Errorf("%d FreshDSN sessions at once, over the budget of %d (%d at work, 1 idle per test binary)", maxSessions, budget, fresh.AdminSessions)
 			}
 			if polls < 10 {
 				t.Errorf("only %d polls of the server during the run", polls)
 			}
-			if tc.db == "postgres" && (maxPool > templates.PoolSize || pool > templates.PoolSize) {
-				t.Errorf("the pool held %d copies (%d after the run), over its size %d", maxPool, pool, templates.PoolSize)
+			if tc.db == "postgres" && (maxPool > fresh.PoolSize || pool > fresh.PoolSize) {
+				t.Errorf("the pool held %d copies (%d after the run), over its size %d", maxPool, pool, fresh.PoolSize)
 			}
 			if left != 0 {
 				t.Errorf("%d test databases left after the run", left)
@@ -244,9 +244,9 @@ func TestFreshDSNLeftovers(t *testing.T) {
 				// Surplus pool copies, as test binaries that refilled
 				// it at once left them before the pool had a lock.
 				c := s.pg()
-				prefix := templates.PoolPrefix(templates.TemplateName("app"))
-				for i := 0; i < templates.PoolSize+2; i++ {
-					if _, err := c.Exec(context.Background(), fmt.Sprintf(`CREATE DATABASE %q TEMPLATE %q`, fmt.Sprintf("%ssurplus%d", prefix, i), templates.TemplateName("app"))); err != nil {
+				prefix := fresh.PoolPrefix(fresh.TemplateName("app"))
+				for i := 0; i < fresh.PoolSize+2; i++ {
+					if _, err := c.Exec(context.Background(), fmt.Sprintf(`CREATE DATABASE %q TEMPLATE %q`, fmt.Sprintf("%ssurplus%d", prefix, i), fresh.TemplateName("app"))); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -267,8 +267,8 @@ func TestFreshDSNLeftovers(t *testing.T) {
 			if !strings.Contains(out, "dropped ") || !strings.Contains(out, "left on this stack by test binaries that ended") {
 				t.Errorf("the next run does not say what it dropped:\n%s", out)
 			}
-			if db == "postgres" && pool > templates.PoolSize {
-				t.Errorf("%d pool copies after the next run, over its size %d", pool, templates.PoolSize)
+			if db == "postgres" && pool > fresh.PoolSize {
+				t.Errorf("%d pool copies after the next run, over its size %d", pool, fresh.PoolSize)
 			}
 		})
 	}
