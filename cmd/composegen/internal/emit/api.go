@@ -64,7 +64,7 @@ func (g *gen) options() {
 		example = fmt.Sprintf(" For example, %s(t, %s(%s)) starts service %s and the services it depends on, waits until each is ready, and returns the stack.",
 			model.StartFunc, model.WithServicesFunc, s.ConstName, quote(s.Name))
 	}
-	g.decl(doc(fmt.Sprintf("%s starts only the given services and the services they depend on (depends_on), whatever the active profiles; it is [runtime.WithServices] with typed names.%s", model.WithServicesFunc, example)),
+	g.decl(doc(fmt.Sprintf("%s starts only the given services, the services they depend on (depends_on) and the one-shots that feed them (a migration that depends on one), whatever the active profiles; it is [runtime.WithServices] with typed names.%s With %s, the test waits only for those services on the run's one shared stack.", model.WithServicesFunc, example, model.SharedFunc)),
 		typedOption(model.WithServicesFunc, "services", model.ServiceNameType, "WithServices"))
 	if len(g.p.Profiles) == 0 {
 		return
