@@ -164,6 +164,12 @@ func (s *Stack) sweep(ctx context.Context) error {
 // (links, network_mode: service:, volumes_from, pid, ipc) waits for it.
 func (r *Service) run(ctx context.Context) error {
 	st := r.stack
+	if r.adopt.ID != "" {
+		if err := r.adoptContainer(ctx); err != nil {
+			return fmt.Errorf("service %q: %w", r.label(), err)
+		}
+		return r.finish(ctx)
+	}
 	early := len(containerRefs(r.spec)) == 0
 	if early {
 		if err := r.create(ctx); err != nil {
@@ -190,6 +196,36 @@ func (r *Service) run(ctx context.Context) error {
 	if err := r.start(ctx); err != nil {
 		return fmt.Errorf("service %q: %w", r.label(), err)
 	}
+	return r.finish(ctx)
+}
+
+// adoptContainer binds the replica to the running container r.adopt, which
+// another process's start created and started (see resumeUnits).
+func (r *Service) adoptContainer(ctx context.Context) error {
+	eng := r.stack.eng
+	st, err := eng.Inspect(ctx, r.adopt.ID)
+	if err != nil {
+		return fmt.Errorf("inspect container: %w", err)
+	}
+	if p, ok := eng.(engine.Publisher); ok && st.Running {
+		ports, err := p.Publish(ctx, r.adopt.ID)
+		if err != nil {
+			return fmt.Errorf("publish its ports to this process: %w", err)
+		}
+		st.Ports = ports
+	}
+	r.mu.Lock()
+	r.id, r.name = r.adopt.ID, strings.TrimPrefix(r.adopt.Name, "/")
+	r.base, r.tCreated, r.tStarted = st, st.StartedAt, st.StartedAt
+	r.mu.Unlock()
+	r.setState(st)
+	go r.watchExit(r.stack.life, r.exitedCh, &r.exitOnce)
+	return nil
+}
+
+// finish waits, once the replica's container runs, until it is ready.
+func (r *Service) finish(ctx context.Context) error {
+	st := r.stack
 	close(r.startedCh)
 	if err := r.awaitReady(ctx); err != nil {
 		return err

@@ -51,6 +51,10 @@ type Service struct {
 	// resumed is a replica that another process's start made ready: this
 	// start attached to it and does not run it again.
 	resumed bool
+	// adopt is the running container that another process's start
+	// started for the replica, not yet ready: this start waits for it
+	// instead of starting another.
+	adopt engine.Resource
 }
 
 func newService(s *Stack, u *unit, number int, env map[string]string) *Service {

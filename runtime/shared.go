@@ -84,8 +84,10 @@ const sharedWaitExtra = 30 * time.Second
 // everything the plan reads (interpolated values, env files, bind-mounted
 // files, images, and the build hash and built image of each service with a
 // build section) and the options that change what runs (WithProfiles,
-// WithServices, WithScale, WithEnv, WithFixedPorts, WithEngine,
-// WithReuse). A change in any of them gets another stack, never a stale
+// WithScale, WithEnv, WithFixedPorts, WithEngine, WithReuse). WithServices
+// does not: the test attaches to the same stack and waits only for the
+// named services, their dependencies and the one-shots that feed them,
+// while the rest keeps starting (see WithServices). A change in any of them gets another stack, never a stale
 // one: an edited build context gets a new image and a new stack. With
 // WithBuild the images are built first, and the stack changes when the
 // build made another image. WithProjectName and WithKeepOnFailure do not

@@ -42,7 +42,8 @@ import (
 //     for that hash, built first when needed (with WithBuild, once per
 //     go test run), so that an edited context never attaches to a stack
 //     that runs the image of the old one;
-//   - the options that change what runs: profiles, services, scale, fixed
+//   - the options that change what runs: profiles, services (only those
+//     outside the active profiles: see sharedWant), scale, fixed
 //     ports, reuse, the engine and its endpoint, the project directory
 //     (not WithBuild: a forced build that makes another image changes the
 //     image's id, and so the key, and one that makes the same image does

@@ -266,12 +266,17 @@ func (sh *sharedStart) resumable(ctx context.Context, list []engine.Resource) (m
 }
 
 // resumeUnits binds the replicas of the services of cfg.resume to their
-// running containers and removes what the interrupted start left of the
-// others, which this start then runs.
+// running containers; a service whose every replica's container runs but
+// was not ready yet is adopted (this start waits for it, as the
+// interrupted one would have); what the interrupted start left of the
+// others is removed, and this start runs them.
 func (s *Stack) resumeUnits(ctx context.Context) error {
 	for _, u := range s.order {
 		cs, ok := s.cfg.resume[u.spec.Name]
 		if !ok {
+			if s.adoptUnit(ctx, u) {
+				continue
+			}
 			_, err := removeLabelled(ctx, s.eng, map[string]string{labelManaged: "true", labelProject: s.project, labelService: u.spec.Name}, nil, nil)
 			if err != nil {
 				return fmt.Errorf("service %q: remove what the interrupted start left: %w", u.spec.Name, err)
@@ -290,4 +295,36 @@ func (s *Stack) resumeUnits(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// adoptUnit sets, when every replica of u has a running container of the
+// interrupted start, each replica's container to adopt.
+func (s *Stack) adoptUnit(ctx context.Context, u *unit) bool {
+	list, err := s.eng.List(ctx, map[string]string{labelManaged: "true", labelProject: s.project, labelService: u.spec.Name})
+	if err != nil {
+		return false
+	}
+	byNumber := map[string]engine.Resource{}
+	for _, c := range list {
+		if c.Kind == engine.KindContainer {
+			byNumber[c.Labels[labelNumber]] = c
+		}
+	}
+	if len(byNumber) != len(u.replicas) {
+		return false
+	}
+	for _, r := range u.replicas {
+		c, ok := byNumber[fmt.Sprint(r.number)]
+		if !ok {
+			return false
+		}
+		st, err := s.eng.Inspect(ctx, c.ID)
+		if err != nil || !st.Running || st.Restarting || st.Paused || st.RestartCount > 0 {
+			return false
+		}
+	}
+	for _, r := range u.replicas {
+		r.adopt = byNumber[fmt.Sprint(r.number)]
+	}
+	return true
 }
