@@ -50,6 +50,43 @@ func TestSelectServices(t *testing.T) {
 		})
 	}
 
+	// The one-shots that feed the named services come with them: those the
+	// plan says run once, and those a dependent waits for with
+	// service_completed_successfully; not a worker, not a service of
+	// unknown lifecycle, not a one-shot outside the active profiles or
+	// feeding only what is not selected.
+	once := composeplan.LifecycleOneShot
+	fed := &composeplan.Plan{Services: []composeplan.ServiceSpec{
+		{Name: "db"},
+		{Name: "migrate", Lifecycle: once, DependsOn: []composeplan.Dependency{{Service: "db", Condition: "service_healthy", Required: true}}},
+		{Name: "seed", DependsOn: []composeplan.Dependency{{Service: "migrate", Condition: "service_completed_successfully", Required: true}, {Service: "cache", Required: true}}},
+		{Name: "cache"},
+		{Name: "api", DependsOn: []composeplan.Dependency{{Service: "seed", Condition: "service_completed_successfully", Required: true}}},
+		{Name: "worker", Lifecycle: composeplan.LifecycleWorker, DependsOn: []composeplan.Dependency{{Service: "db", Required: true}}},
+		{Name: "script", DependsOn: []composeplan.Dependency{{Service: "db", Required: true}}},
+		{Name: "tools-init", Lifecycle: once, Profiles: []string{"tools"}, DependsOn: []composeplan.Dependency{{Service: "db", Required: true}}},
+		{Name: "broker"},
+		{Name: "broker-init", Lifecycle: once, DependsOn: []composeplan.Dependency{{Service: "broker", Required: true}}},
+	}}
+	for _, tc := range []struct {
+		services, want []string
+	}{
+		{[]string{"db"}, []string{"db", "migrate", "seed", "cache"}},
+		// seed depends on cache too: it may write there, so it comes, with
+		// what it needs.
+		{[]string{"cache"}, []string{"db", "migrate", "seed", "cache"}},
+		{[]string{"broker"}, []string{"broker", "broker-init"}},
+		{[]string{"worker"}, []string{"db", "migrate", "seed", "cache", "worker"}},
+	} {
+		got, err := selectServices(fed, config{services: tc.services})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(names(got), tc.want) {
+			t.Errorf("WithServices(%v) selected %v, want %v", tc.services, names(got), tc.want)
+		}
+	}
+
 	if _, err := selectServices(plan, config{services: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), `no service "nope"`) {
 		t.Errorf("unknown service: err = %v", err)
 	}
