@@ -219,7 +219,7 @@ func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string
 			close(e.done)
 		}()
 	}
-	s := e.s
+	var s *Stack
 	if want != nil {
 		if s, err = e.waitPart(ctx, want); err != nil {
 			return nil, err
