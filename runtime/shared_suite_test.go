@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/docker"
+	"github.com/composegen/composegen/runtime/internal/sharedsuite"
 	"github.com/composegen/composegen/runtime/runtimetest"
 )
 
@@ -684,5 +686,53 @@ func TestSharedPartialFailureIsAttributed(t *testing.T) {
 	}
 	if n := len(r.field("OK")); n != 4 {
 		t.Errorf("%d tests passed, want the 4 that need only PostgreSQL:\n%s", n, r.out)
+	}
+}
+
+// In one test binary: a test that waits only for PostgreSQL gets it (and
+// its migration) while the broker is not ready, a test that needs the whole
+// stack gets the same stack once the broker is, and the first test's
+// services are those of that stack. (Run with -race: the waiters read the
+// start in progress.)
+func TestSharedPartInOneProcess(t *testing.T) {
+	runtimetest.RequireEngine(t)
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "cgpart" + hex.EncodeToString(b[:])
+	t.Setenv("COMPOSEGEN_SUITE_NAME", name)
+	t.Setenv("COMPOSEGEN_SUITE_MODE", "part")
+	plan := sharedsuite.Plan()
+	part := runtime.Shared(t, plan, runtime.WithServices("postgres"))
+	if part.Service("broker") != nil || part.Service("redis") != nil || part.Service("migrate") == nil || part.Service("seed") == nil {
+		t.Fatalf("Shared(WithServices(postgres)) holds the wrong services")
+	}
+	if res, err := part.Service("postgres").Exec(context.Background(), "psql", "-U", "app", "-d", "app", "-tAc", "SELECT owner FROM items"); err != nil || strings.TrimSpace(res.Stdout) != "seed" {
+		t.Fatalf("the migration and the seed had not run: %v %+v", err, res)
+	}
+	eng := runtimetest.RequireEngine(t)
+	list, err := eng.List(context.Background(), map[string]string{planLabel: name, "com.docker.compose.service": "broker"})
+	if err != nil || len(list) == 0 {
+		t.Fatalf("no broker container while PostgreSQL was ready (%v): the whole stack is not starting", err)
+	}
+	for _, r := range list {
+		if r.Kind != engine.KindContainer {
+			continue
+		}
+		if code, err := eng.Exec(context.Background(), r.ID, []string{"test", "-f", "/tmp/go"}, io.Discard, io.Discard); err == nil && code == 0 {
+			t.Fatal("the broker was ready: Shared(WithServices(postgres)) waited for it")
+		}
+	}
+	stop := sharedsuite.LetBrokerStart(t)
+	full := runtime.Shared(t, plan)
+	stop()
+	if full.ProjectName() != part.ProjectName() || full.Service("postgres").ContainerID() != part.Service("postgres").ContainerID() {
+		t.Errorf("the whole stack is another one: %s and %s", full.ProjectName(), part.ProjectName())
+	}
+	if res, err := full.Service("broker").Exec(context.Background(), "test", "-f", "/tmp/go"); err != nil || res.ExitCode != 0 {
+		t.Errorf("broker not ready after Shared: %v %+v", err, res)
+	}
+	again := runtime.Shared(t, plan, runtime.WithServices("postgres"))
+	if again.Service("broker") != nil || again.Service("postgres").ContainerID() != part.Service("postgres").ContainerID() {
+		t.Errorf("a later Shared(WithServices(postgres)) got another stack or the broker")
 	}
 }
