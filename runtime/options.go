@@ -37,6 +37,9 @@ type config struct {
 	labels map[string]string
 	// grace replaces composeplan.UnclassifiedGrace (tests).
 	grace time.Duration
+	// maxStarting is COMPOSEGEN_MAX_STARTING's value, read once here so
+	// that tests can set it per start (gateFor parses it).
+	maxStarting string
 }
 
 // defaultTimeout bounds a start unless WithTimeout or COMPOSEGEN_TIMEOUT
@@ -57,6 +60,7 @@ func newConfig(opts []Option) config {
 	cfg.dir = os.Getenv("COMPOSEGEN_DIR")
 	cfg.engine = os.Getenv("COMPOSEGEN_ENGINE")
 	cfg.reuse = envBool("COMPOSEGEN_REUSE")
+	cfg.maxStarting = os.Getenv(maxStartingEnv)
 	for _, o := range opts {
 		o(&cfg)
 	}
