@@ -199,7 +199,7 @@ func TestFidelityEnvFilesSecretsConfigs(t *testing.T) {
 		"app.conf":     "listen 8080\n",
 	})
 	plan := &composeplan.Plan{
-		Name: "rt-files",
+		Name:    "rt-files",
 		Secrets: []composeplan.FileSpec{{Name: "db_password", File: "secret.txt"}},
 		Configs: []composeplan.FileSpec{
 			{Name: "app_conf", File: "app.conf"},
@@ -1140,7 +1140,7 @@ func TestFidelitySecretConfigMode(t *testing.T) {
 	dir := projectDir(t, map[string]string{"secret.txt": "s3cret", "app.conf": "conf\n"})
 	mode := func(m uint32) *uint32 { return &m }
 	plan := &composeplan.Plan{
-		Name: "rt-filemode",
+		Name:    "rt-filemode",
 		Secrets: []composeplan.FileSpec{{Name: "token", File: "secret.txt"}},
 		Configs: []composeplan.FileSpec{{Name: "conf", File: "app.conf"}, {Name: "inline", Content: "inline"}},
 		Services: []composeplan.ServiceSpec{{
