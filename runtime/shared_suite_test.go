@@ -538,8 +538,11 @@ func TestSharedStandaloneBinary(t *testing.T) {
 // (its start runs the reaper) and asks prune to remove the shared one: no
 // process of the run removes it, prune says it skipped it, and every test
 // on it passes. Once the run is over nothing uses it, and prune removes it.
+//
+// Not parallel: its last prune wants every process of the run gone, and
+// run beside the parallel suites it once found the stack still in use
+// right after go test ended (not investigated further).
 func TestSharedWatcherKilled(t *testing.T) {
-	t.Parallel()
 	s := newSuite(t, "killwatcher")
 	s.pkgs = append(s.pkgs, "./internal/sharedsuite/d")
 	s.args = []string{"-p=4"} // every package at once: they wait for each other
