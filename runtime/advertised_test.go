@@ -28,6 +28,7 @@ func TestReplacePort(t *testing.T) {
 // environment and the command, for each of two parallel stacks.
 func TestAdvertisedPortsRewritten(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := &composeplan.Plan{Name: "rt-adv", Services: []composeplan.ServiceSpec{{
 		Name: "broker", Image: "busybox",
 		Command: []string{"sh", "-c", "echo advertise=127.0.0.1:19092; exec sleep 300"},

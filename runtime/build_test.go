@@ -83,12 +83,13 @@ func (j *imageJanitor) add(id string) {
 // WithBuild builds once per go test run.
 func TestBuildRebuildsWhatChanged(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	c := testClient(t)
 	engName, eng := newCountingEngine(t)
 	name := "rt-bctx-" + strconv.Itoa(os.Getpid())
 	image := normalizeProjectName(name) + "-web"
 	janitor := newImageJanitor(t, c, image)
-	dir := absProjectDir(t, map[string]string{
+	dir := projectDir(t, map[string]string{
 		"web/Dockerfile":    "FROM busybox\nLABEL composegen.test=" + name + "\nCOPY . /srv/\nCMD [\"sleep\", \"300\"]\n",
 		"web/index.html":    "one\n",
 		"web/.dockerignore": "notes.txt\n",
@@ -199,13 +200,6 @@ func TestBuildRebuildsWhatChanged(t *testing.T) {
 		hit.Round(time.Microsecond), hashed.Round(time.Microsecond), time.Since(t0).Round(time.Millisecond))
 }
 
-// absProjectDir is projectDir's directory.
-func absProjectDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	projectDir(t, files)
-	return os.Getenv("COMPOSEGEN_DIR")
-}
-
 // forgetForcedBuild forgets that this go test run forced the build of
 // image, as a new run would.
 func forgetForcedBuild(t *testing.T, eng engine.Engine, image string) {
@@ -235,13 +229,14 @@ func newTestResolver(t *testing.T, dir string) *resolver {
 // Concurrent starts of one image build it once, and none fails.
 func TestBuildConcurrentStartsBuildOnce(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	c := testClient(t)
 	engName, eng := newCountingEngine(t)
 	name := "rt-bconc-" + strconv.Itoa(os.Getpid())
 	image := normalizeProjectName(name) + "-app"
 	janitor := newImageJanitor(t, c, image)
 	removeBuildFiles(t, eng, image)
-	dir := absProjectDir(t, map[string]string{"app/Dockerfile": "FROM busybox\nRUN echo " + name + " > /built\nCMD [\"sleep\", \"300\"]\n"})
+	dir := projectDir(t, map[string]string{"app/Dockerfile": "FROM busybox\nRUN echo " + name + " > /built\nCMD [\"sleep\", \"300\"]\n"})
 	plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "app", Build: &composeplan.BuildSpec{Context: "app"}}}}
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -276,6 +271,7 @@ func TestBuildConcurrentStartsBuildOnce(t *testing.T) {
 // and one that makes the same image attaches.
 func TestSharedReuseBuild(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	c := testClient(t)
 	engName, eng := newCountingEngine(t)
 	pid := strconv.Itoa(os.Getpid())
@@ -286,7 +282,7 @@ func TestSharedReuseBuild(t *testing.T) {
 	name := "rt-sbuild-" + pid
 	planName := normalizeProjectName(name)
 	janitor := newImageJanitor(t, c, baseRepo+":"+pid, planName+"-web")
-	dir := absProjectDir(t, map[string]string{
+	dir := projectDir(t, map[string]string{
 		"web/Dockerfile": "FROM " + baseRepo + ":" + pid + "\nLABEL composegen.test=" + name + "\nCOPY index.html /srv/\nCMD [\"sleep\", \"300\"]\n",
 		"web/index.html": "one\n",
 	})
@@ -369,7 +365,7 @@ func TestSharedReuseBuild(t *testing.T) {
 	// A new local base image, which the hash cannot see: WithBuild makes
 	// another image, and the kept stack is replaced.
 	var out strings.Builder
-	if err := c.BuildImage(dt.BuildImageOptions{Name: baseRepo + ":" + pid, ContextDir: absProjectDir(t, map[string]string{"Dockerfile": "FROM busybox\nLABEL composegen.test=newbase-" + pid + "\n"}),
+	if err := c.BuildImage(dt.BuildImageOptions{Name: baseRepo + ":" + pid, ContextDir: projectDir(t, map[string]string{"Dockerfile": "FROM busybox\nLABEL composegen.test=newbase-" + pid + "\n"}),
 		OutputStream: &out, RmTmpContainer: true, ForceRmTmpContainer: true}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

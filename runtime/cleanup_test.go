@@ -201,6 +201,7 @@ func TestChildHold(t *testing.T) {
 // process: the stack existed during the test and nothing is left after.
 func TestNoLeakWhateverTheOutcome(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	for _, tc := range []struct {
 		mode     string
 		wantCode int
@@ -214,6 +215,7 @@ func TestNoLeakWhateverTheOutcome(t *testing.T) {
 		{"Panic", 2, []string{"panic: deliberate panic", "CLEANUP-RAN 0"}},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
 			project := instanceName("leak-" + strings.ToLower(tc.mode))
 			out, code := runChild(t, tc.mode, project)
 			if code != tc.wantCode {
@@ -236,6 +238,7 @@ func TestNoLeakWhateverTheOutcome(t *testing.T) {
 // waiting for its healthcheck and a dependent waits for it.
 func TestNoLeakOnSIGINTMidStart(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	project := instanceName("leak-sigint-start")
 	cmd := childCmd("SlowStart", project)
 	var out bytes.Buffer
@@ -281,6 +284,7 @@ func TestNoLeakOnSIGINTMidStart(t *testing.T) {
 // reaps it (and the next start's own stack is gone after its test).
 func TestNoLeakAfterSIGKILLAndNewStart(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	project := instanceName("leak-sigkill")
 	cmd, output, exited := startChildUntil(t, "Hold", project, "UP")
 	pid := cmd.Process.Pid
@@ -306,6 +310,7 @@ func TestNoLeakAfterSIGKILLAndNewStart(t *testing.T) {
 // (what CI runners send on cancellation).
 func TestNoLeakOnSIGTERMMidTest(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	project := instanceName("leak-sigterm")
 	cmd, output, exited := startChildUntil(t, "Hold", project, "UP")
 	_ = cmd.Process.Signal(syscall.SIGTERM)

@@ -45,6 +45,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 func TestControlExec(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	s := Start(t, &composeplan.Plan{Name: "rt-exec", Services: []composeplan.ServiceSpec{sleeper("app")}})
 	app := s.Service("app")
 	ctx := context.Background()
@@ -79,6 +80,7 @@ func TestControlExec(t *testing.T) {
 
 func TestControlLogs(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	s := Start(t, &composeplan.Plan{Name: "rt-logs", Services: []composeplan.ServiceSpec{{
 		Name: "app", Image: "busybox", Command: []string{"sh", "-c", "echo boot-out; echo boot-err >&2; exec sleep 300"}, Lifecycle: composeplan.LifecycleWorker,
 	}}})
@@ -154,6 +156,7 @@ func dialReadHTTP(t *testing.T, addr string) string {
 
 func TestControlStopStartRestart(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	s := Start(t, readyPlan())
 	web, client := s.Service("web"), s.Service("client")
 	ctx := context.Background()
@@ -200,6 +203,7 @@ func TestControlStopStartRestart(t *testing.T) {
 
 func TestControlPauseKillCopy(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	s := Start(t, &composeplan.Plan{Name: "rt-pause", Services: []composeplan.ServiceSpec{{
 		Name: "app", Image: "busybox", Lifecycle: composeplan.LifecycleWorker,
 		Command: []string{"sh", "-c", "trap 'echo got-hup' HUP; while true; do sleep 0.1; done"},

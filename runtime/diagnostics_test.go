@@ -104,6 +104,7 @@ var _ TB = (*fakeTB)(nil)
 // log lines go to the test log, then the stack is removed.
 func TestDiagnosticsOnTestFailure(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ok"}, Interval: 100 * time.Millisecond, Retries: 100}
 	plan := &composeplan.Plan{Name: "rt-diag", Services: []composeplan.ServiceSpec{
 		{Name: "web", Image: "busybox", Healthcheck: hc,
@@ -158,6 +159,7 @@ func TestDiagnosticsOnTestFailure(t *testing.T) {
 // file), which no reader of the logs can undo.
 func TestStartFailureDumpInterleaved(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	project := instanceName("rt-interleave")
 	plan := &composeplan.Plan{Name: "rt-interleave", Services: []composeplan.ServiceSpec{
 		{Name: "migrate", Image: "busybox", Command: []string{"sh", "-c",
@@ -195,6 +197,7 @@ func TestStartFailureDumpInterleaved(t *testing.T) {
 // TestDiagnosticsQuietOnSuccess: a passing test logs no diagnostics.
 func TestDiagnosticsQuietOnSuccess(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := &composeplan.Plan{Name: "rt-quiet", Services: []composeplan.ServiceSpec{{Name: "a", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker}}}
 	ft := &fakeTB{name: "TestFake"}
 	var s *Stack
@@ -214,6 +217,7 @@ func TestDiagnosticsQuietOnSuccess(t *testing.T) {
 // created.
 func TestStartFailureFailsTheTest(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	project := instanceName("rt-startfail")
 	plan := &composeplan.Plan{Name: "rt-startfail", Services: []composeplan.ServiceSpec{
 		{Name: "crash", Image: "busybox", Command: []string{"sh", "-c", "echo cannot-open-config >&2; exit 5"}},
@@ -289,6 +293,7 @@ func TestLogDirWritesFullLogs(t *testing.T) {
 // to inspect and remove it; the printed removal commands work.
 func TestKeepOnFailure(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := redisPlan("rt-keep")
 	ft := &fakeTB{name: "TestFake"}
 	var s *Stack

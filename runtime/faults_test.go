@@ -101,6 +101,7 @@ func keptErr(t *testing.T, plan *composeplan.Plan) (project string, err error) {
 
 func TestFaultServiceExitsNonZero(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	// "crash" has a healthcheck with a budget of minutes: its exit must
 	// fail the start at once, and "app", which waits for it to be
 	// healthy, must never be created.
@@ -122,6 +123,7 @@ func TestFaultServiceExitsNonZero(t *testing.T) {
 
 func TestFaultFailingOneShotDependency(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := &composeplan.Plan{Name: "rt-oneshot", Services: []composeplan.ServiceSpec{
 		{Name: "migrate", Image: "busybox", Command: []string{"sh", "-c", "echo migration-failed >&2; exit 3"}},
 		{Name: "api", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
@@ -138,6 +140,7 @@ func TestFaultFailingOneShotDependency(t *testing.T) {
 
 func TestFaultMissingImage(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	image := "composegen-test.invalid/no-such-image:never"
 	plan := &composeplan.Plan{Name: "rt-noimage", Services: []composeplan.ServiceSpec{
 		{Name: "ghost", Image: image},
@@ -149,14 +152,12 @@ func TestFaultMissingImage(t *testing.T) {
 
 func TestFaultFailingBuild(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	dir := t.TempDir()
 	df := "FROM busybox\nRUN echo step-one-ok\nRUN echo the-build-broke-here && exit 7\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Plan.Dir is relative to the generated file's directory; tests of
-	// this package have none.
-	t.Setenv("COMPOSEGEN_DIR", dir)
 	image := "composegen-test-broken-build:" + strings.TrimPrefix(instanceName(""), "composegen-")
 	plan := &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{
 		{Name: "app", Image: image, Build: &composeplan.BuildSpec{Context: ".", Dockerfile: "Dockerfile"}},
@@ -164,7 +165,9 @@ func TestFaultFailingBuild(t *testing.T) {
 	if te, err := getEngine(context.Background()); err == nil {
 		removeBuildFiles(t, te.eng, image)
 	}
-	_, err := upErr(t, plan)
+	// Plan.Dir is relative to the generated file's directory; tests of
+	// this package have none.
+	_, err := upErr(t, plan, WithDir(dir))
 	wantAll(t, err, `service "app"`, "build image", "the-build-broke-here", "7")
 	// A failed build step leaves no container behind.
 	e, _ := getEngine(context.Background())
@@ -179,6 +182,7 @@ func TestFaultFailingBuild(t *testing.T) {
 
 func TestFaultBadBindMount(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := &composeplan.Plan{Name: "rt-bind", Services: []composeplan.ServiceSpec{
 		{Name: "web", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			Mounts: []composeplan.MountSpec{{Type: "bind", Source: "./testdata/no-such-dir", Target: "/data"}}},
@@ -224,6 +228,7 @@ func TestFaultDeadline(t *testing.T) {
 
 func TestFaultContextCancelled(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo not-yet; exit 1"}, Interval: time.Minute, Retries: 3}
 	plan := &composeplan.Plan{Name: "rt-cancel", Services: []composeplan.ServiceSpec{busybox("slow", hc, "sleep", "300")}}
 	project := instanceName(plan.Name)
@@ -256,6 +261,7 @@ func TestFaultContextCancelled(t *testing.T) {
 
 func TestFaultRequiredVariableUnset(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	const name = "COMPOSEGEN_TEST_REQUIRED_TOKEN"
 	os.Unsetenv(name)
 	plan := &composeplan.Plan{Name: "rt-required", Services: []composeplan.ServiceSpec{
@@ -274,6 +280,7 @@ func TestFaultRequiredVariableUnset(t *testing.T) {
 
 func TestFaultDockerUnreachable(t *testing.T) {
 	requireDocker(t) // the parent needs nothing from Docker; skip alike
+	t.Parallel()
 	out, code := runChild(t, "NoDocker", "", "DOCKER_HOST=unix:///nonexistent/docker.sock", "CI=")
 	if code != 0 {
 		t.Fatalf("child failed:\n%s", out)

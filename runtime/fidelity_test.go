@@ -20,10 +20,11 @@ import (
 // Tests that each compose field of a hand-built plan takes effect in real
 // containers, checked from inside them through Service.Exec.
 
-// projectDir writes files into a fresh directory, makes it the directory
-// the plan's relative paths are resolved against (COMPOSEGEN_DIR: from a
-// test inside package runtime, callerDir cannot find a generated file) and
-// returns the Plan.Dir to use.
+// projectDir writes files into a fresh directory and returns it, for
+// WithDir: the directory the plan's relative paths are resolved against
+// (from a test inside package runtime, callerDir cannot find a generated
+// file). An option, not COMPOSEGEN_DIR, so that the tests can run in
+// parallel.
 func projectDir(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -36,8 +37,7 @@ func projectDir(t *testing.T, files map[string]string) string {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("COMPOSEGEN_DIR", dir)
-	return "."
+	return dir
 }
 
 // sh runs a shell command in the service and returns its trimmed stdout,
@@ -82,6 +82,7 @@ func countVolumes(t *testing.T, c *docker.Client, label string) int {
 
 func TestFidelityVolumesAndMounts(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	c := testClient(t)
 	ext := "composegen-test-external-" + strconv.Itoa(os.Getpid())
 	if _, err := c.CreateVolume(docker.CreateVolumeOptions{Name: ext, Labels: map[string]string{"io.composegen.test": "external"}}); err != nil {
@@ -93,7 +94,7 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 		"conf/app.conf":  "setting=1\n",
 	})
 	plan := &composeplan.Plan{
-		Name: "rt-volumes", Dir: dir,
+		Name: "rt-volumes",
 		Volumes: []composeplan.VolumeSpec{
 			{Name: "data", Labels: map[string]string{"io.composegen.test": "named"}},
 			{Name: "shared", External: true, ExternalName: ext},
@@ -114,7 +115,7 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 		}},
 	}
 	ctx := context.Background()
-	s := Start(t, plan, WithTimeout(time.Minute))
+	s := Start(t, plan, WithTimeout(time.Minute), WithDir(dir))
 	app := s.Service("app")
 
 	// Named volume: per stack instance, labelled, writable.
@@ -170,6 +171,7 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 // Two instances of one plan get distinct named volumes.
 func TestFidelityNamedVolumePerInstance(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := &composeplan.Plan{
 		Name:    "rt-volinst",
 		Volumes: []composeplan.VolumeSpec{{Name: "data"}},
@@ -188,6 +190,7 @@ func TestFidelityNamedVolumePerInstance(t *testing.T) {
 
 func TestFidelityEnvFilesSecretsConfigs(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	dir := projectDir(t, map[string]string{
 		"base.env":     "A=from-base\nB=from-base\nQUOTED=\"q v\"\nREF=${A}-ref\n",
 		"override.env": "B=from-override\n",
@@ -195,9 +198,8 @@ func TestFidelityEnvFilesSecretsConfigs(t *testing.T) {
 		"secret.txt":   "s3cret",
 		"app.conf":     "listen 8080\n",
 	})
-	t.Setenv("RT_CONFIG_FROM_ENV", "config-from-env")
 	plan := &composeplan.Plan{
-		Name: "rt-files", Dir: dir,
+		Name:    "rt-files",
 		Secrets: []composeplan.FileSpec{{Name: "db_password", File: "secret.txt"}},
 		Configs: []composeplan.FileSpec{
 			{Name: "app_conf", File: "app.conf"},
@@ -224,7 +226,7 @@ func TestFidelityEnvFilesSecretsConfigs(t *testing.T) {
 			},
 		}},
 	}
-	s := Start(t, plan)
+	s := Start(t, plan, WithDir(dir), WithEnv("RT_CONFIG_FROM_ENV", "config-from-env"))
 	app := s.Service("app")
 	env := sh(t, app, "env")
 	// environment wins over env_file; later env files win over earlier
@@ -275,6 +277,7 @@ RUN echo prod > /stage
 
 func TestFidelityBuild(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	c := testClient(t)
 	tag := "composegen-test/build:" + strconv.Itoa(os.Getpid())
 	removeImageAtCleanup(t, c, tag, "rt-build-noimage")
@@ -289,7 +292,7 @@ func TestFidelityBuild(t *testing.T) {
 		"broken/Dockerfile":         "FROM busybox\nRUN echo building-marker-42 && exit 3\n",
 	})
 	plan := func(greeting, policy string) *composeplan.Plan {
-		return &composeplan.Plan{Name: "rt-build", Dir: dir, Services: []composeplan.ServiceSpec{{
+		return &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{{
 			Name: "app", Image: tag, PullPolicy: policy,
 			Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "dev",
 				Args: map[string]string{"GREETING": greeting}},
@@ -303,8 +306,7 @@ func TestFidelityBuild(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	t.Setenv("RT_GREETING", "one")
-	s, err := Up(ctx, plan("${RT_GREETING}", ""))
+	s, err := Up(ctx, plan("${RT_GREETING}", ""), WithDir(dir), WithEnv("RT_GREETING", "one"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +320,7 @@ func TestFidelityBuild(t *testing.T) {
 		removeImageAtCleanup(t, c, img.ID) // superseded by the rebuild below
 	}
 	// missing: the image of the same build hash exists, so no rebuild.
-	s, err = Up(ctx, plan("one", "missing"))
+	s, err = Up(ctx, plan("one", "missing"), WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +330,7 @@ func TestFidelityBuild(t *testing.T) {
 		t.Errorf("an unchanged build was rebuilt: image %v (%v), was %s", img, err, first)
 	}
 	// Another build arg is another build hash: rebuilt.
-	s, err = Up(ctx, plan("two", "missing"))
+	s, err = Up(ctx, plan("two", "missing"), WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +340,7 @@ func TestFidelityBuild(t *testing.T) {
 		removeImageAtCleanup(t, c, img.ID)
 	}
 	// build: always built.
-	s, err = Up(ctx, plan("two", "build"))
+	s, err = Up(ctx, plan("two", "build"), WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,9 +348,9 @@ func TestFidelityBuild(t *testing.T) {
 	_ = s.Down(ctx)
 
 	// No image: named after the project and service.
-	s, err = Up(ctx, &composeplan.Plan{Name: "rt-build", Dir: dir, Services: []composeplan.ServiceSpec{{
+	s, err = Up(ctx, &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{{
 		Name: "noimage", Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "prod"},
-	}}})
+	}}}, WithDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,9 +363,9 @@ func TestFidelityBuild(t *testing.T) {
 	}
 
 	// A failing build shows the build's output.
-	_, err = Up(ctx, &composeplan.Plan{Name: "rt-build", Dir: dir, Services: []composeplan.ServiceSpec{{
+	_, err = Up(ctx, &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{{
 		Name: "broken", Image: "composegen-test/broken:never-built", Build: &composeplan.BuildSpec{Context: "broken"},
-	}}})
+	}}}, WithDir(dir))
 	if err == nil {
 		t.Fatal("a failing build started")
 	}
@@ -387,6 +389,7 @@ func TestFidelityBuild(t *testing.T) {
 
 func TestFidelityPullPolicy(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	ctx := context.Background()
 	one := func(image, policy string) *composeplan.Plan {
 		return &composeplan.Plan{Name: "rt-pull", Services: []composeplan.ServiceSpec{{Name: "app", Image: image, PullPolicy: policy, Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker}}}
@@ -444,6 +447,7 @@ func capBit(t *testing.T, status, line string, bit uint) bool {
 
 func TestFidelityContainerOptions(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	yes := true
 	grace := 1500 * time.Millisecond
 	plan := &composeplan.Plan{Name: "rt-opts", Services: []composeplan.ServiceSpec{
@@ -579,6 +583,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 
 func TestFidelityPrivileged(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	s, err := Up(context.Background(), &composeplan.Plan{Name: "rt-priv", Services: []composeplan.ServiceSpec{
 		{Name: "priv", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker, Privileged: true},
 	}})
@@ -598,6 +603,7 @@ func TestFidelityPrivileged(t *testing.T) {
 
 func TestFidelityPlatformMismatch(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	other := "linux/s390x"
 	if goruntime.GOARCH == "s390x" {
 		other = "linux/amd64"
@@ -648,6 +654,7 @@ func networkPlan(internal bool) *composeplan.Plan {
 
 func TestFidelityNetworks(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	// Podman 4.3 (netavark) drops traffic between the containers of an
 	// internal network (two plain containers on it cannot ping each
 	// other), so net2 is a normal network there.
@@ -738,6 +745,7 @@ func TestFidelityNetworks(t *testing.T) {
 
 func TestFidelityDependsOnAndProfiles(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	app := sleeper("app")
 	app.DependsOn = []composeplan.Dependency{
 		{Service: "ghost", Condition: "service_started", Required: false},    // not in the plan
@@ -820,6 +828,7 @@ func portsPlan(published func(target int) string) *composeplan.Plan {
 
 func TestFidelityPorts(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	check := func(s *Stack, fixed map[int]int) {
 		t.Helper()
 		svc := s.Service("ports")
@@ -885,8 +894,8 @@ func freeBlock(t *testing.T, n int) int {
 
 func TestFidelityDriverOpts(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	skipOnPodman(t, "its local volume driver reads size= in driver_opts o as a disk quota (XFS project quota), not as a tmpfs mount option, and refuses to create the volume")
-	t.Setenv("RT_TMPFS_SIZE", "2m")
 	s := Start(t, &composeplan.Plan{
 		Name:     "rt-driveropts",
 		Volumes:  []composeplan.VolumeSpec{{Name: "mem", Driver: "local", DriverOpts: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=${RT_TMPFS_SIZE}"}}},
@@ -896,7 +905,7 @@ func TestFidelityDriverOpts(t *testing.T) {
 			Mounts:   []composeplan.MountSpec{{Type: "volume", Source: "mem", Target: "/mem"}},
 			Networks: []composeplan.ServiceNetwork{{Network: "mtu"}},
 		}},
-	})
+	}, WithEnv("RT_TMPFS_SIZE", "2m"))
 	app := s.Service("app")
 	if got := sh(t, app, "grep ' /mem ' /proc/mounts"); !strings.Contains(got, "tmpfs /mem tmpfs") || !strings.Contains(got, "size=2048k") {
 		t.Errorf("volume driver_opts: %q", got)
@@ -915,6 +924,7 @@ func cgroupValue(t *testing.T, svc *Service, file string) string {
 
 func TestFidelityHostOptions(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	c := testClient(t)
 	app := sleeper("app")
 	app.User = "nobody"
@@ -1027,6 +1037,7 @@ func slicesContain(list []string, s string) bool {
 
 func TestFidelityNamespacesAndVolumesFrom(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	c := testClient(t)
 	// A container outside the stack, for volumes_from container:NAME.
 	legacyName := "composegen-test-legacy-" + strconv.Itoa(os.Getpid())
@@ -1125,11 +1136,11 @@ func TestFidelityNamespacesAndVolumesFrom(t *testing.T) {
 
 func TestFidelitySecretConfigMode(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	dir := projectDir(t, map[string]string{"secret.txt": "s3cret", "app.conf": "conf\n"})
 	mode := func(m uint32) *uint32 { return &m }
-	t.Setenv("RT_SECRET_GID", "2345")
 	plan := &composeplan.Plan{
-		Name: "rt-filemode", Dir: dir,
+		Name:    "rt-filemode",
 		Secrets: []composeplan.FileSpec{{Name: "token", File: "secret.txt"}},
 		Configs: []composeplan.FileSpec{{Name: "conf", File: "app.conf"}, {Name: "inline", Content: "inline"}},
 		Services: []composeplan.ServiceSpec{{
@@ -1144,7 +1155,7 @@ func TestFidelitySecretConfigMode(t *testing.T) {
 			},
 		}},
 	}
-	s, err := Up(context.Background(), plan)
+	s, err := Up(context.Background(), plan, WithDir(dir), WithEnv("RT_SECRET_GID", "2345"))
 	if err != nil && os.Geteuid() != 0 && strings.Contains(err.Error(), "uid/gid") {
 		t.Skipf("setting a file's owner needs root: %v", err)
 	}

@@ -19,6 +19,7 @@ func busybox(name string, hc *composeplan.HealthcheckSpec, cmd ...string) compos
 // then on its short backoff, so this start fits in WithTimeout(30s).
 func TestHealthcheckIgnoresInterval(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD", "test", "-f", "/tmp/ready"}, Interval: time.Minute, Retries: 3}
 	plan := &composeplan.Plan{Name: "rt-hc", Services: []composeplan.ServiceSpec{
 		busybox("slow", hc, "sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 300"),
@@ -64,6 +65,7 @@ func TestEngineDoesNotRunTheHealthcheck(t *testing.T) {
 
 func TestUnhealthyReportsProbeOutputAndLogs(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: 200 * time.Millisecond, Retries: 3}
 	plan := &composeplan.Plan{Name: "rt-unhealthy", Services: []composeplan.ServiceSpec{
 		busybox("web", hc, "sh", "-c", "echo web-booting; exec sleep 300"),
@@ -87,6 +89,7 @@ func TestUnhealthyReportsProbeOutputAndLogs(t *testing.T) {
 
 func TestHealthcheckDisabledAndNone(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	failing := []string{"CMD", "false"}
 	plan := &composeplan.Plan{Name: "rt-nohc", Services: []composeplan.ServiceSpec{
 		busybox("disabled", &composeplan.HealthcheckSpec{Test: failing, Disable: true, Interval: time.Second, Retries: 1}, "sleep", "300"),
@@ -100,6 +103,7 @@ func TestHealthcheckDisabledAndNone(t *testing.T) {
 
 func TestServiceControl(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := pgRedisPlan()
 	plan.Services = plan.Services[1:2] // redis
 	s := Start(t, plan)

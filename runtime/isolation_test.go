@@ -157,6 +157,7 @@ func (l *lockedBuffer) String() string {
 // pass, nothing left.
 func TestIsolationThreeBinaries(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	barrier := filepath.Join(t.TempDir(), "go")
 	outs := make([]*lockedBuffer, 3)
 	errs := make([]error, 3)

@@ -34,6 +34,7 @@ func TestParseListening(t *testing.T) {
 // the start's timeout.
 func TestPortElsewhereFailsWithTheListeningPorts(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := &composeplan.Plan{Name: "rt-elsewhere", Services: []composeplan.ServiceSpec{
 		{Name: "api", Image: "busybox", Command: []string{"nc", "-ll", "-p", "8081", "-e", "echo", "hi"},
 			Ports: []composeplan.PortSpec{{Target: 8080, Protocol: "tcp"}},

@@ -18,6 +18,7 @@ import (
 // masked.
 func TestStartFailureMasksSecretsByShape(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	hc := func(test string) *composeplan.HealthcheckSpec {
 		return &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", test},
 			Interval: 200 * time.Millisecond, Timeout: 10 * time.Second, Retries: 3}

@@ -42,8 +42,10 @@ func withGrace(d time.Duration) Option { return func(c *config) { c.grace = d } 
 // migrates) has exited 0 when Up returns, whether the plan says it is one
 // or the runtime could not tell (it exits within the grace).
 func TestOneShotNobodyDependsOnCompletesBeforeUp(t *testing.T) {
+	t.Parallel()
 	for _, life := range []string{composeplan.LifecycleOneShot, ""} {
 		t.Run("lifecycle "+life, func(t *testing.T) {
+			t.Parallel()
 			eng := newFakeEngine(t, map[string]behaviour{
 				"db":      {listenAfter: 10 * time.Millisecond, protocol: "redis"},
 				"migrate": {exitAfter: 400 * time.Millisecond},
@@ -67,11 +69,13 @@ func TestOneShotNobodyDependsOnCompletesBeforeUp(t *testing.T) {
 // with another code than 0 fails the start with its output; so does an
 // unclassified service's.
 func TestOneShotExitCodes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		life string
 		code int
 	}{{composeplan.LifecycleOneShot, 0}, {composeplan.LifecycleOneShot, 3}, {"", 3}} {
 		t.Run(fmt.Sprintf("lifecycle %q exit %d", tc.life, tc.code), func(t *testing.T) {
+			t.Parallel()
 			eng := newFakeEngine(t, map[string]behaviour{
 				"db":   {listenAfter: 10 * time.Millisecond, protocol: "redis"},
 				"seed": {exitAfter: 600 * time.Millisecond, exitCode: tc.code},
@@ -102,6 +106,7 @@ func TestOneShotExitCodes(t *testing.T) {
 // ready and its grace is over is taken as long-running: Up returns, and
 // the log says, once, how to classify it.
 func TestUnclassifiedWorkerDoesNotHang(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"db":     {listenAfter: 10 * time.Millisecond, protocol: "redis"},
 		"ticker": {}, // runs until stopped
@@ -139,7 +144,9 @@ func TestUnclassifiedWorkerDoesNotHang(t *testing.T) {
 // A worker is never waited for beyond its readiness, and a declared
 // worker that exits 0 fails the start with the way to declare a one-shot.
 func TestDeclaredWorker(t *testing.T) {
+	t.Parallel()
 	t.Run("runs", func(t *testing.T) {
+		t.Parallel()
 		eng := newFakeEngine(t, map[string]behaviour{"worker": {}})
 		var logs logLines
 		worker := composeplan.ServiceSpec{Name: "worker", Image: "worker", Lifecycle: composeplan.LifecycleWorker}
@@ -153,6 +160,7 @@ func TestDeclaredWorker(t *testing.T) {
 		}
 	})
 	t.Run("exits 0", func(t *testing.T) {
+		t.Parallel()
 		eng := newFakeEngine(t, map[string]behaviour{"worker": {exitAfter: 100 * time.Millisecond}})
 		worker := composeplan.ServiceSpec{Name: "worker", Image: "worker", Lifecycle: composeplan.LifecycleWorker}
 		// Up waits for the exit: another service runs longer.
@@ -167,6 +175,7 @@ func TestDeclaredWorker(t *testing.T) {
 // ready, not only for its grace: one that exits 0 while a slower server
 // starts completed.
 func TestUnclassifiedWaitsForTheRest(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"db":      {listenAfter: 800 * time.Millisecond, protocol: "redis"},
 		"prepare": {exitAfter: 300 * time.Millisecond},
@@ -242,6 +251,7 @@ func TestOneShotsOnDocker(t *testing.T) {
 // A declared one-shot that keeps running is waited for until the start's
 // timeout, whose error says how to declare it long-running.
 func TestOneShotThatKeepsRunning(t *testing.T) {
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{"loader": {}})
 	loader := composeplan.ServiceSpec{Name: "loader", Image: "loader", Lifecycle: composeplan.LifecycleOneShot}
 	_, err := upFake(t, eng, fakePlan(loader), WithTimeout(300*time.Millisecond))

@@ -47,6 +47,9 @@ type config struct {
 	resume    map[string][]engine.Resource
 	// grace replaces composeplan.UnclassifiedGrace (tests).
 	grace time.Duration
+	// maxStarting is COMPOSEGEN_MAX_STARTING's value, read once here so
+	// that tests can set it per start (gateFor parses it).
+	maxStarting string
 }
 
 // defaultTimeout bounds a start unless WithTimeout or COMPOSEGEN_TIMEOUT
@@ -67,6 +70,7 @@ func newConfig(opts []Option) config {
 	cfg.dir = os.Getenv("COMPOSEGEN_DIR")
 	cfg.engine = os.Getenv("COMPOSEGEN_ENGINE")
 	cfg.reuse = envBool("COMPOSEGEN_REUSE")
+	cfg.maxStarting = os.Getenv(maxStartingEnv)
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -46,6 +46,9 @@ type suite struct {
 	interruptAfter int
 	// keep: the stack is expected to stay after the run (reuse).
 	keep bool
+	// started, when not nil, is closed once go test started (a suite may
+	// wait for its turn: suiteRuns).
+	started chan struct{}
 }
 
 // suiteResult is what a suite run left.
@@ -84,12 +87,20 @@ func listPlan(t *testing.T, eng engine.Engine, name string) []engine.Resource {
 	return list
 }
 
+// suiteRuns bounds the suites that run at once: the tests of this file run
+// in parallel (each waits on its containers most of the time), but each
+// suite is three test binaries on a PostgreSQL server, and too many at once
+// on two CPUs would stretch what they time (a stack gone within 10 s).
+var suiteRuns = make(chan struct{}, 4)
+
 // run runs go test on the suite and waits, unless keep, until nothing of
 // the plan is left (10 s at most).
 func (s *suite) run() *suiteResult {
 	t := s.t
 	t.Helper()
 	eng, raw := engineOf(t)
+	suiteRuns <- struct{}{}
+	defer func() { <-suiteRuns }()
 	res := &suiteResult{projects: map[string]bool{}}
 	// Containers are counted by ID: the client's event stream, when it
 	// reconnects, asks again for the events since the last second it saw,
@@ -161,6 +172,9 @@ func (s *suite) run() *suiteResult {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if s.started != nil {
+		close(s.started)
 	}
 	if s.interruptAfter > 0 {
 		go func() {
@@ -292,6 +306,7 @@ func (r *suiteResult) durations(kind string, i int) []time.Duration {
 // sees only its own rows and keys in fresh databases, and the stack is gone
 // within 10 s of go test's end.
 func TestSharedOneStackForManyBinaries(t *testing.T) {
+	t.Parallel()
 	s := newSuite(t, "share")
 	r := s.run()
 	if r.code != 0 {
@@ -319,6 +334,7 @@ func TestSharedOneStackForManyBinaries(t *testing.T) {
 // failing test, a panic, -timeout, a SIGKILLed test binary, and SIGINT to
 // go test and its test binaries (Ctrl-C).
 func TestSharedLifetime(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mode      string
 		args      []string
@@ -333,6 +349,7 @@ func TestSharedLifetime(t *testing.T) {
 		{mode: "wait", interrupt: 9},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
 			s := newSuite(t, tc.mode)
 			s.args, s.interruptAfter = tc.args, tc.interrupt
 			r := s.run()
@@ -355,6 +372,7 @@ func TestSharedLifetime(t *testing.T) {
 // A start that fails fails every test of the run with the same message,
 // and is tried once, not once per test binary.
 func TestSharedStartFailure(t *testing.T) {
+	t.Parallel()
 	s := newSuite(t, "startfail")
 	r := s.run()
 	if r.code == 0 {
@@ -389,6 +407,7 @@ func TestSharedStartFailure(t *testing.T) {
 // A container of the shared stack that dies is reported to every test that
 // asks for the stack afterwards, never used.
 func TestSharedDeadContainerIsReported(t *testing.T) {
+	t.Parallel()
 	s := newSuite(t, "dead")
 	s.args = []string{"-p", "1"} // a, then b (which kills postgres), then c
 	r := s.run()
@@ -418,6 +437,7 @@ func TestSharedDeadContainerIsReported(t *testing.T) {
 // one line when the stack is kept and one when it is replaced, none when
 // it is reused.
 func TestSharedReuseDriftAndPrune(t *testing.T) {
+	t.Parallel()
 	eng, raw := engineOf(t)
 	s := newSuite(t, "share")
 	s.env, s.keep = []string{"COMPOSEGEN_REUSE=1"}, true
@@ -480,8 +500,10 @@ func TestSharedReuseDriftAndPrune(t *testing.T) {
 // A test binary run on its own (not by go test) owns its shared stack: it
 // goes within 10 s of the binary's end, also when the binary is killed.
 func TestSharedStandaloneBinary(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"share", "sigkill"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			eng, _ := engineOf(t)
 			s := newSuite(t, mode)
 			bin := filepath.Join(t.TempDir(), "b.test")
@@ -518,6 +540,10 @@ func TestSharedStandaloneBinary(t *testing.T) {
 // (its start runs the reaper) and asks prune to remove the shared one: no
 // process of the run removes it, prune says it skipped it, and every test
 // on it passes. Once the run is over nothing uses it, and prune removes it.
+//
+// Not parallel: its last prune wants every process of the run gone, and
+// run beside the parallel suites it once found the stack still in use
+// right after go test ended (not investigated further).
 func TestSharedWatcherKilled(t *testing.T) {
 	s := newSuite(t, "killwatcher")
 	s.pkgs = append(s.pkgs, "./internal/sharedsuite/d")
@@ -560,12 +586,20 @@ func TestSharedWatcherKilled(t *testing.T) {
 // prune skips it; run 1 passes on it. Once its users ended, the next run
 // of the new version removes it.
 func TestSharedReuseDriftWhileInUse(t *testing.T) {
+	t.Parallel()
 	eng, _ := engineOf(t)
 	s1 := newSuite(t, "hold")
-	s1.env, s1.keep = []string{"COMPOSEGEN_REUSE=1"}, true
+	s1.env, s1.keep, s1.started = []string{"COMPOSEGEN_REUSE=1"}, true, make(chan struct{})
 	t.Cleanup(func() { removePlan(t, eng, s1.name) })
 	done := make(chan *suiteResult, 1)
 	go func() { done <- s1.run() }()
+	select {
+	case <-s1.started:
+	case r1 := <-done:
+		t.Fatalf("run 1 did not start:\n%s", r1.out)
+	case <-time.After(8 * time.Minute): // waiting for its turn, and failed
+		t.Fatal("run 1 did not start within 8 minutes")
+	}
 	deadline := time.Now().Add(4 * time.Minute)
 	for strings.Count(readFile(s1.report), "ATTACH ") < 9 {
 		if time.Now().After(deadline) {

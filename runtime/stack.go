@@ -211,7 +211,7 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	if err != nil {
 		return fail(nil, err)
 	}
-	gate, err := gateFor(eng.Info())
+	gate, err := gateFor(eng.Info(), cfg.maxStarting)
 	if err != nil {
 		return fail(nil, err)
 	}

@@ -81,6 +81,7 @@ func TestUpDown(t *testing.T) {
 
 func TestParallelStacks(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	var wg sync.WaitGroup
 	plan := pgRedisPlan()
 	plan.Services = plan.Services[1:2] // redis
@@ -106,6 +107,7 @@ func TestParallelStacks(t *testing.T) {
 
 func TestFailingOneShot(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	plan := &composeplan.Plan{Name: "rt-fail", Services: []composeplan.ServiceSpec{
 		{Name: "init", Image: "busybox", Command: []string{"sh", "-c", "echo boom >&2; exit 3"}},
 		{Name: "app", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,

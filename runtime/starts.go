@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,10 +43,11 @@ var (
 
 // gateFor returns the gate of the engine, nil when starts are not bounded:
 // the engine does not say how many CPUs its host has (Kubernetes: the
-// cluster schedules), or COMPOSEGEN_MAX_STARTING is 0.
-func gateFor(info engine.Info) (*startGate, error) {
+// cluster schedules), or COMPOSEGEN_MAX_STARTING (its value is v, from the
+// start's config) is 0.
+func gateFor(info engine.Info, v string) (*startGate, error) {
 	size := int64(info.CPUs * startsPerCPU)
-	if v, ok := os.LookupEnv(maxStartingEnv); ok && strings.TrimSpace(v) != "" {
+	if strings.TrimSpace(v) != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 {
 			return nil, fmt.Errorf("%s=%q: want the number of containers this process may start at once on one engine (0: no bound)", maxStartingEnv, v)

@@ -43,10 +43,14 @@ func starting(stacks []*Stack) int {
 	return most
 }
 
+// withMaxStarting sets the start's COMPOSEGEN_MAX_STARTING value, as the
+// variable does through newConfig, for tests that run in parallel.
+func withMaxStarting(v string) Option { return func(c *config) { c.maxStarting = v } }
+
 // upMany starts n copies of plan at once on eng.
-func upMany(t *testing.T, eng *fakeEngine, n int, plan func() *composeplan.Plan) ([]*Stack, []error) {
+func upMany(t *testing.T, eng *fakeEngine, n int, plan func() *composeplan.Plan, extra ...Option) ([]*Stack, []error) {
 	t.Helper()
-	opts := fakeOpts(t, eng)
+	opts := append(fakeOpts(t, eng), extra...)
 	stacks, errs := make([]*Stack, n), make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -73,6 +77,7 @@ func twoServices() *composeplan.Plan {
 // process starts at most COMPOSEGEN_MAX_STARTING containers at a time
 // (whole stacks, first come first served), and every stack comes up.
 func TestStartsAreBounded(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env  string
 		cpus int
@@ -84,10 +89,10 @@ func TestStartsAreBounded(t *testing.T) {
 		{env: "", cpus: 0}, // the engine does not say: no bound
 	} {
 		t.Run("env="+tc.env+"/cpus="+string(rune('0'+tc.cpus)), func(t *testing.T) {
-			t.Setenv(maxStartingEnv, tc.env)
+			t.Parallel()
 			eng := newFakeEngine(t, map[string]behaviour{"slow": {listenAfter: 300 * time.Millisecond, protocol: "redis"}})
 			eng.cpus = tc.cpus
-			stacks, errs := upMany(t, eng, 5, twoServices)
+			stacks, errs := upMany(t, eng, 5, twoServices, withMaxStarting(tc.env))
 			for i, err := range errs {
 				if err != nil {
 					t.Fatalf("stack %d: %v", i, err)
@@ -107,12 +112,12 @@ func TestStartsAreBounded(t *testing.T) {
 // A stack larger than the bound is admitted alone, and its containers
 // start together (a dependency never waits behind its dependent).
 func TestStartsBoundAdmitsABigStackWhole(t *testing.T) {
-	t.Setenv(maxStartingEnv, "1")
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{"slow": {listenAfter: 300 * time.Millisecond, protocol: "redis"}})
 	three := func() *composeplan.Plan {
 		return fakePlan(server("a", "slow"), server("b", "slow"), server("c", "slow"))
 	}
-	stacks, errs := upMany(t, eng, 2, three)
+	stacks, errs := upMany(t, eng, 2, three, withMaxStarting("1"))
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("stack %d: %v", i, err)
@@ -141,7 +146,7 @@ func TestStartsBoundAdmitsABigStackWhole(t *testing.T) {
 // A stack that cannot get its turn before its timeout says why, and what
 // to do; the stack ahead of it is not disturbed.
 func TestStartsBoundTimeoutExplains(t *testing.T) {
-	t.Setenv(maxStartingEnv, "1")
+	t.Parallel()
 	eng := newFakeEngine(t, map[string]behaviour{
 		"never": {protocol: "redis"}, // never listens
 		"fast":  {listenAfter: 10 * time.Millisecond, protocol: "redis"},
@@ -150,7 +155,7 @@ func TestStartsBoundTimeoutExplains(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		_, err := Up(ctx, fakePlan(server("stuck", "never")), fakeOpts(t, eng)...)
+		_, err := Up(ctx, fakePlan(server("stuck", "never")), append(fakeOpts(t, eng), withMaxStarting("1"))...)
 		ahead <- err
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -160,7 +165,7 @@ func TestStartsBoundTimeoutExplains(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_, err := upFake(t, eng, fakePlan(server("quick", "fast")), WithTimeout(500*time.Millisecond))
+	_, err := upFake(t, eng, fakePlan(server("quick", "fast")), WithTimeout(500*time.Millisecond), withMaxStarting("1"))
 	wantErr(t, err, "no container started", "waited", "for its turn", "at most 1 containers", maxStartingEnv, "WithTimeout", "-parallel")
 	if got := eng.startedOf("fast"); len(got) != 0 {
 		t.Errorf("the queued stack started %d container(s)", len(got))
@@ -170,7 +175,7 @@ func TestStartsBoundTimeoutExplains(t *testing.T) {
 		t.Errorf("first stack: %v, want its cancellation", err)
 	}
 	// Its slot is free again: a stack starts at once.
-	if _, err := upFake(t, eng, fakePlan(server("quick", "fast")), WithTimeout(5*time.Second)); err != nil {
+	if _, err := upFake(t, eng, fakePlan(server("quick", "fast")), WithTimeout(5*time.Second), withMaxStarting("1")); err != nil {
 		t.Fatalf("after the first stack ended: %v", err)
 	}
 }
@@ -178,7 +183,7 @@ func TestStartsBoundTimeoutExplains(t *testing.T) {
 func TestStartsBoundBadEnv(t *testing.T) {
 	for _, v := range []string{"abc", "-1", "2.5"} {
 		t.Setenv(maxStartingEnv, v)
-		_, err := gateFor(engine.Info{Endpoint: "x", CPUs: 2})
+		_, err := gateFor(engine.Info{Endpoint: "x", CPUs: 2}, newConfig(nil).maxStarting)
 		if err == nil || !strings.Contains(err.Error(), maxStartingEnv) || !strings.Contains(err.Error(), "0: no bound") {
 			t.Errorf("%s=%q: %v, want an error naming the variable and its values", maxStartingEnv, v, err)
 		}

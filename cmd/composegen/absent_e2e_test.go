@@ -54,6 +54,7 @@ func TestCacheLeftOut(t *testing.T) {
 // it, not with a nil pointer dereference; comparing the field with nil
 // keeps its meaning.
 func TestAbsentServiceE2E(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs a container engine and runs the go command; skipped with -short")
 	}

@@ -112,6 +112,7 @@ import (
 )
 
 func TestCorpusStart(t *testing.T) {
+	t.Parallel()
 	services := []string{%s}
 	stack := Start(t, runtime.WithServices(services...))
 	for _, name := range services {

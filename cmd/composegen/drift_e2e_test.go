@@ -37,6 +37,7 @@ func TestCache(t *testing.T) {
 // created; go generate makes it pass again. Without Docker the last go test
 // skips the start (it passes either way: the drift check comes first).
 func TestDriftEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the go command")
 	}

@@ -197,6 +197,7 @@ func newE2EModule(t *testing.T, files map[string]string, dropEnv ...string) (dir
 // file, go generate, and go test against real containers through the
 // generated names.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
 	dir, gocmd := newE2EModule(t, map[string]string{
 		"compose.yaml":        e2eCompose,

@@ -218,6 +218,7 @@ func TestKindsRoundTrip(t *testing.T) {
 // TestKinds generates the fixtures of one service per kind and round-trips
 // through each generated accessor with the kind's usual Go client.
 func TestKinds(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
 	dir, gocmd := newE2EModule(t, map[string]string{
 		"compose.yaml":           kindsCompose,

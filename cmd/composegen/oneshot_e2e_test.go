@@ -130,6 +130,7 @@ func TestShared(t *testing.T) {
 // the one-shots wrote, in 10 parallel starts, and the workers next to
 // them, classified or not, do not hang the start.
 func TestOneShotEndToEnd(t *testing.T) {
+	t.Parallel()
 	requireDocker(t)
 	if testing.Short() {
 		t.Skip("builds a module and starts 13 stacks (-short)")

@@ -103,6 +103,7 @@ func readFile(t *testing.T, path string) string {
 // This repository stands in for the released module through a replace
 // directive.
 func TestQuickstartGoTool(t *testing.T) {
+	t.Parallel()
 	root := testcorpus.RepoRoot(t)
 	dir, gocmd := quickstartModule(t, "//go:generate go tool composegen",
 		"\nreplace github.com/composegen/composegen => "+root+"\n")
@@ -133,6 +134,7 @@ func TestQuickstartGoTool(t *testing.T) {
 // (its content changes, so a fixed version would hit a stale copy in the
 // module cache), removed from the module cache afterwards.
 func TestQuickstartGoRunVersion(t *testing.T) {
+	t.Parallel()
 	root := testcorpus.RepoRoot(t)
 	proxy, version := fileProxy(t, root)
 	cache := goEnv(t, "GOMODCACHE")
@@ -247,6 +249,7 @@ func fileProxy(t *testing.T, root string) (string, string) {
 // under the zero pseudo-version; go generate, vet, test and check as in
 // the first way.
 func TestQuickstartUnpublishedCopy(t *testing.T) {
+	t.Parallel()
 	root := testcorpus.RepoRoot(t)
 	dir, gocmd := quickstartModule(t, "//go:generate go tool composegen -f ../compose.yaml", "")
 	gocmd("mod", "edit", "-replace", "github.com/composegen/composegen="+root)

@@ -204,6 +204,7 @@ const kubeE2ESkipEnv = "COMPOSEGEN_E2E_KUBE_SKIP"
 // each way a fixture could report ready too early, or wait for ever, or
 // print a secret.
 func TestReadinessEndToEnd(t *testing.T) {
+	t.Parallel()
 	kube := os.Getenv(kubeE2EEnv)
 	if kube == "" {
 		requireDocker(t)
