@@ -670,6 +670,7 @@ func TestSharedReuseDriftWhileInUse(t *testing.T) {
 // the PostgreSQL container e used (never removing a service that tests may
 // use), starts the broker, and its tests get the same stack.
 func TestSharedWaitsOnlyForWhatTheTestUses(t *testing.T) {
+	t.Parallel()
 	s := newSuite(t, "part")
 	s.pkgs = []string{"./internal/sharedsuite/e", "./internal/sharedsuite/f"}
 	s.args = []string{"-p", "1"}
@@ -702,6 +703,7 @@ func TestSharedWaitsOnlyForWhatTheTestUses(t *testing.T) {
 // A broken broker fails the test that needs it, not those that wait only
 // for PostgreSQL, in the process that starts the stack or another.
 func TestSharedPartialFailureIsAttributed(t *testing.T) {
+	t.Parallel()
 	s := newSuite(t, "partfail")
 	s.pkgs = []string{"./internal/sharedsuite/e", "./internal/sharedsuite/f"}
 	r := s.run()
