@@ -32,11 +32,13 @@ const (
 	ServiceRedis ServiceName = "redis"
 )
 
-// WithServices starts only the given services and the services they depend on
-// (depends_on), whatever the active profiles; it is [runtime.WithServices]
-// with typed names. For example, Start(t, WithServices(ServiceMigrate)) starts
-// service "migrate" and the services it depends on, waits until each is ready,
-// and returns the stack.
+// WithServices starts only the given services, the services they depend on
+// (depends_on) and the one-shots that feed them (a migration that depends on
+// one), whatever the active profiles; it is [runtime.WithServices] with typed
+// names. For example, Start(t, WithServices(ServiceMigrate)) starts service
+// "migrate" and the services it depends on, waits until each is ready, and
+// returns the stack. With Shared, the test waits only for those services on
+// the run's one shared stack.
 func WithServices(services ...ServiceName) runtime.Option {
 	names := make([]string, len(services))
 	for i, n := range services {
