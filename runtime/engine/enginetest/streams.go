@@ -130,11 +130,15 @@ func testCopy(ctx context.Context, t *testing.T, s *suite) {
 	if b, _ := io.ReadAll(tr); string(b) != "hello\n" {
 		t.Errorf("CopyFrom: hello.txt holds %q", b)
 	}
-	// Into a missing directory: an error (Docker), or the directory is
-	// created (Podman), but never a silent loss.
+	// Into a missing directory: an error wrapping engine.ErrNotFound
+	// (Docker, Kubernetes: the runtime then copies into the deepest
+	// existing directory), or the directory is created (Podman), but
+	// never a silent loss.
 	err = s.eng.CopyTo(ctx, id, "/no/such/dir", bytes.NewReader(buf.Bytes()))
 	if _, out, _ := s.exec(ctx, t, id, "cat", "/no/such/dir/sub/hello.txt"); err == nil && out != "hello\n" {
 		t.Errorf("CopyTo into a missing directory: nil, but the file is not there")
+	} else if err != nil {
+		notFound(t, "CopyTo into a missing directory", err)
 	}
 	_, err = s.eng.CopyFrom(ctx, id, "/no/such/file")
 	notFound(t, "CopyFrom of a missing path", err)
