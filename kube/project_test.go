@@ -85,7 +85,10 @@ func TestRemoveNamespaceHonoursContext(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	t.Parallel()
 	p := newProject(t)
-	for _, id := range []string{"nonsense", namespaceOf(p.name) + "/absent", "no-such-ns/absent"} {
+	// Ids of the engine's form (the conformance suite checks a malformed
+	// one): a pod absent from an existing namespace, and an absent
+	// namespace.
+	for _, id := range []string{namespaceOf(p.name) + "/absent", "no-such-ns/absent"} {
 		ctx := p.ctx()
 		_, err := p.eng.Inspect(ctx, id)
 		notFoundErr(t, "Inspect "+id, err)
