@@ -31,6 +31,7 @@ import (
 // (port-forwards), List and Remove, and Image.
 func TestConformance(t *testing.T) {
 	eng := testEngine(t)
+	t.Parallel() // alongside the package's other cluster tests
 	t.Logf("engine: %+v", eng.Info())
 	enginetest.Run(t, eng,
 		enginetest.Without(

@@ -12,7 +12,8 @@ import (
 // A stopped container's pod is deleted and Start makes a new one; the
 // engine keeps the output of the earlier run for Logs, and Wait on the
 // stopped container returns its exit code at once. (The conformance
-// suite checks create, start, stop, kill and start again as on Docker.)
+// suite checks create, start, stop, kill, signals and start again as on
+// Docker.)
 func TestStopStartKeepsEarlierOutput(t *testing.T) {
 	t.Parallel()
 	p := newProject(t)
@@ -21,6 +22,12 @@ func TestStopStartKeepsEarlierOutput(t *testing.T) {
 	first := p.inspect(id)
 	if !eventually(10*time.Second, func() bool { return strings.Contains(p.logs(id, engine.LogOptions{}), "run ") }) {
 		t.Fatalf("no output")
+	}
+	// Kill sends a signal other than SIGKILL by running kill in the
+	// container: one that is not a name or a number is refused before it
+	// reaches a shell.
+	if err := p.eng.Kill(p.ctx(), id, "SIGNOPE;rm"); err == nil || !strings.Contains(err.Error(), "not a signal") {
+		t.Errorf("Kill with a bogus signal: %v; want it refused", err)
 	}
 	if err := p.eng.Stop(p.ctx(), id, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -41,26 +48,16 @@ func TestStopStartKeepsEarlierOutput(t *testing.T) {
 	}
 }
 
-// A one-shot with restart on-failure that exits 0 has exited: its pod's
-// policy (OnFailure) does not restart it.
-func TestOnFailureExitZeroHasExited(t *testing.T) {
-	t.Parallel()
-	p := newProject(t)
-	spec := p.spec("oneshot", "sh", "-c", "sleep 1; exit 0")
-	spec.Restart = engine.RestartPolicy{Name: "on-failure"}
-	id := p.run(spec)
-	if code, err := p.eng.Wait(p.ctx(), id); err != nil || code != 0 {
-		t.Errorf("Wait = %d, %v; want 0", code, err)
-	}
-	var st engine.State
-	if !eventually(10*time.Second, func() bool { st = p.inspect(id); return st.Status == "exited" }) || st.ExitCode != 0 || st.Restarting {
-		t.Errorf("one-shot state %+v; want exited with 0", st)
-	}
-}
-
+// A crash-looping container (restart always) is restarting, with its
+// last run's exit code and output; a one-shot with restart on-failure
+// that exits 0 has exited (its pod's policy, OnFailure, does not restart
+// it).
 func TestCrashLoopIsRestarting(t *testing.T) {
 	t.Parallel()
 	p := newProject(t)
+	oneshot := p.spec("oneshot", "sh", "-c", "sleep 1; exit 0")
+	oneshot.Restart = engine.RestartPolicy{Name: "on-failure"}
+	oid := p.run(oneshot)
 	spec := p.spec("crasher", "sh", "-c", "echo crashing; exit 3")
 	spec.Restart = engine.RestartPolicy{Name: "always"}
 	id := p.run(spec)
@@ -79,6 +76,12 @@ func TestCrashLoopIsRestarting(t *testing.T) {
 	// run's is shown.
 	if out := p.logs(id, engine.LogOptions{Tail: 20}); !strings.Contains(out, "crashing") {
 		t.Errorf("logs of a crash-looping container = %q; want its last run's", out)
+	}
+	if code, err := p.eng.Wait(p.ctx(), oid); err != nil || code != 0 {
+		t.Errorf("on-failure one-shot: Wait = %d, %v; want 0", code, err)
+	}
+	if !eventually(10*time.Second, func() bool { st = p.inspect(oid); return st.Status == "exited" }) || st.ExitCode != 0 || st.Restarting {
+		t.Errorf("on-failure one-shot that exited 0: state %+v; want exited with 0", st)
 	}
 }
 
@@ -117,21 +120,5 @@ func TestUnschedulablePodSaysWhy(t *testing.T) {
 	}
 	if st := p.inspect(id); st.Status != "created" || !strings.Contains(st.Error, "FailedScheduling") {
 		t.Errorf("state %+v; want created, with the scheduler's reason", st)
-	}
-}
-
-// Kill sends a signal other than SIGKILL by running kill in the
-// container: a signal that is not a name or a number is refused before
-// it reaches a shell. (The conformance suite checks that a signal is
-// delivered.)
-func TestKillRefusesABogusSignal(t *testing.T) {
-	t.Parallel()
-	p := newProject(t)
-	id := p.run(p.spec("sleeper", "sleep", "300"))
-	if err := p.eng.Kill(p.ctx(), id, "SIGNOPE;rm"); err == nil || !strings.Contains(err.Error(), "not a signal") {
-		t.Errorf("Kill with a bogus signal: %v; want it refused", err)
-	}
-	if !p.inspect(id).Running {
-		t.Errorf("the container stopped after a refused signal")
 	}
 }
