@@ -91,4 +91,27 @@
 // sent by running kill in the container (the image needs a shell or
 // kill); Pull leaves pulling to the kubelet; Image reports the images the
 // nodes list. State.Pid is 0 (the engine is not local).
+//
+// # Conformance
+//
+// The engine passes the engine SPI's conformance suite
+// (runtime/engine/enginetest, run by TestConformance on a real cluster)
+// without the features Kubernetes does not have:
+//
+//   - Pause: Kubernetes cannot freeze a container.
+//   - Build: a cluster cannot build images.
+//   - Pull: the kubelet pulls a pod's image when it starts the pod, so
+//     Pull does nothing and cannot fail for a missing image (Start fails).
+//   - SharedNamespaces: a pod cannot join another pod's network, pid or
+//     ipc namespace.
+//   - SharedVolumes: a named volume is an emptyDir of the one pod that
+//     mounts it.
+//   - LogStreams: the pod log API merges stdout and stderr (Logs writes
+//     both to stdout, in order).
+//   - Pid: the API does not report a container's process id.
+//
+// Everything else is checked as on Docker: create, start, stop, kill and
+// start again, stop signals and other signals, restart policies, tty
+// output, exec, logs (tail, follow), copy, networks and aliases, published
+// ports, List and Remove, Image and not-found errors.
 package kube

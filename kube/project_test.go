@@ -82,10 +82,25 @@ func TestRemoveNamespaceHonoursContext(t *testing.T) {
 	}
 }
 
+// Ids of the engine's form (the conformance suite checks a malformed
+// one) that name nothing: every operation is ErrNotFound, and Publish
+// opens nothing.
 func TestNotFound(t *testing.T) {
 	t.Parallel()
 	p := newProject(t)
-	for _, id := range []string{"nonsense", namespaceOf(p.name) + "/absent", "no-such-ns/absent"} {
+	other := openOther(t)
+	_, err := other.Publish(p.ctx(), containerID(namespaceOf(p.name), "nope"))
+	if !errorsIs(err, engine.ErrNotFound) {
+		t.Errorf("Publish of a missing container: %v, want ErrNotFound", err)
+	}
+	other.mu.Lock()
+	n := len(other.forwards)
+	other.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d forwards held after a failed Publish", n)
+	}
+	// A pod absent from an existing namespace, and an absent namespace.
+	for _, id := range []string{namespaceOf(p.name) + "/absent", "no-such-ns/absent"} {
 		ctx := p.ctx()
 		_, err := p.eng.Inspect(ctx, id)
 		notFoundErr(t, "Inspect "+id, err)

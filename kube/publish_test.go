@@ -119,21 +119,3 @@ func TestPublishForAnotherProcess(t *testing.T) {
 	}
 	get(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(fixed)), "")
 }
-
-// Publish of a container that does not exist is ErrNotFound and opens
-// nothing.
-func TestPublishNotFound(t *testing.T) {
-	t.Parallel()
-	p := newProject(t)
-	other := openOther(t)
-	_, err := other.Publish(p.ctx(), containerID(namespaceOf(p.name), "nope"))
-	if !errorsIs(err, engine.ErrNotFound) {
-		t.Fatalf("Publish of a missing container: %v, want ErrNotFound", err)
-	}
-	other.mu.Lock()
-	n := len(other.forwards)
-	other.mu.Unlock()
-	if n != 0 {
-		t.Errorf("%d forwards held after a failed Publish", n)
-	}
-}

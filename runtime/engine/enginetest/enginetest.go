@@ -27,7 +27,12 @@ import (
 )
 
 // Feature is something an engine may be unable to do; Without turns its
-// checks off.
+// checks off: the cases that need it skip (saying so), and the checks
+// within other cases that need it are left out (ExecWhilePausedFails,
+// Pid) or made the way the engine does it (LogStreams). The engine's
+// tests say why each one is off; the Kubernetes engine, for example,
+// runs without Pause, Build, Pull, SharedNamespaces, SharedVolumes,
+// LogStreams and Pid (see its package documentation).
 type Feature string
 
 // The features that Without can turn off.
@@ -57,6 +62,15 @@ const (
 	// SharedNamespaces is a container that joins another's network, pid
 	// and ipc namespaces ("container:<id>").
 	SharedNamespaces Feature = "shared-namespaces"
+	// SharedVolumes is a named volume that a second container mounts
+	// after the first one wrote to it.
+	SharedVolumes Feature = "shared-volumes"
+	// LogStreams is Logs keeping a container's stdout and stderr apart.
+	// Without it the suite expects both streams, in order, on stdout.
+	LogStreams Feature = "log-streams"
+	// Pid is State.Pid of a running container (a process id on the
+	// engine's machine).
+	Pid Feature = "pid"
 )
 
 // Option configures Run.
@@ -266,7 +280,7 @@ func (s *suite) run(ctx context.Context, t *testing.T, spec engine.ContainerSpec
 // network creates a network of the test.
 func (s *suite) network(ctx context.Context, t *testing.T, suffix string) string {
 	t.Helper()
-	name, err := s.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: s.name(t, suffix), Labels: s.labelsFor(t)})
+	name, err := s.eng.CreateNetwork(ctx, engine.NetworkSpec{Name: s.name(t, suffix), Project: s.project, Labels: s.labelsFor(t)})
 	if err != nil {
 		t.Fatalf("CreateNetwork: %v", err)
 	}

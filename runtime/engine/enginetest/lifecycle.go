@@ -67,7 +67,11 @@ func testCreateStartInspect(ctx context.Context, t *testing.T, s *suite) {
 	if d := st.StartedAt.Sub(before); d < -time.Minute || d > time.Minute {
 		t.Errorf("StartedAt %v is %v away from the start", st.StartedAt, d)
 	}
-	if st.Pid <= 0 {
+	if s.cfg.without[Pid] {
+		if st.Pid != 0 {
+			t.Errorf("running container has pid %d; want 0 from an engine that does not report pids (Without(Pid))", st.Pid)
+		}
+	} else if st.Pid <= 0 {
 		t.Errorf("running container has pid %d", st.Pid)
 	} else if s.eng.Info().Local {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", st.Pid)); err != nil {

@@ -18,7 +18,7 @@ import (
 func init() {
 	register("NetworkAliases", "", testNetworkAliases)
 	register("MultipleNetworks", MultipleNetworks, testMultipleNetworks)
-	register("NamedVolume", "", testNamedVolume)
+	register("NamedVolume", SharedVolumes, testNamedVolume)
 	register("ListAndRemove", "", testListRemove)
 	register("RemoveSharedNamespaces", SharedNamespaces, testRemoveSharedNamespaces)
 	register("ImageInspect", Images, testImage)
@@ -66,7 +66,7 @@ func testMultipleNetworks(ctx context.Context, t *testing.T, s *suite) {
 
 func testNamedVolume(ctx context.Context, t *testing.T, s *suite) {
 	vol := s.name(t, "data")
-	if err := s.eng.CreateVolume(ctx, engine.VolumeSpec{Name: vol, Labels: s.labelsFor(t)}); err != nil {
+	if err := s.eng.CreateVolume(ctx, engine.VolumeSpec{Name: vol, Project: s.project, Labels: s.labelsFor(t)}); err != nil {
 		t.Fatal(err)
 	}
 	s.cleanup(t, engine.Resource{Kind: engine.KindVolume, ID: vol, Name: vol})
@@ -91,7 +91,7 @@ func testListRemove(ctx context.Context, t *testing.T, s *suite) {
 	labels := s.labelsFor(t)
 	net := s.network(ctx, t, "net")
 	vol := s.name(t, "vol")
-	if err := s.eng.CreateVolume(ctx, engine.VolumeSpec{Name: vol, Labels: labels}); err != nil {
+	if err := s.eng.CreateVolume(ctx, engine.VolumeSpec{Name: vol, Project: s.project, Labels: labels}); err != nil {
 		t.Fatal(err)
 	}
 	running := s.spec(t, "running", "sleep", "300")

@@ -25,6 +25,18 @@ func testLogs(ctx context.Context, t *testing.T, s *suite) {
 	// stdout and stderr are copied separately: the sleeps order them.
 	id := s.run(ctx, t, s.spec(t, "", "sh", "-c", `for i in 1 2 3 4 5; do echo line$i; done; sleep 0.5; echo oops >&2; exec sleep 300`))
 	s.waitOutput(ctx, t, id, "line5")
+	if s.cfg.without[LogStreams] {
+		// Both streams, in order, on stdout.
+		var out, errs string
+		if !eventually(ctx, 10*time.Second, func() bool { out, errs = s.logs(ctx, t, id, engine.LogOptions{}); return strings.Contains(out, "oops") }) ||
+			out != "line1\nline2\nline3\nline4\nline5\noops\n" || errs != "" {
+			t.Errorf("stdout %q, stderr %q; want line1 to line5 and oops on stdout (Without(LogStreams))", out, errs)
+		}
+		if out, errs = s.logs(ctx, t, id, engine.LogOptions{Tail: 2}); out != "line5\noops\n" || errs != "" {
+			t.Errorf("Tail 2: stdout %q, stderr %q; want \"line5\\noops\\n\" on stdout", out, errs)
+		}
+		return
+	}
 	var errs string
 	if !eventually(ctx, 10*time.Second, func() bool { _, errs = s.logs(ctx, t, id, engine.LogOptions{}); return errs == "oops\n" }) {
 		t.Errorf("stderr = %q; want \"oops\\n\"", errs)
@@ -118,11 +130,15 @@ func testCopy(ctx context.Context, t *testing.T, s *suite) {
 	if b, _ := io.ReadAll(tr); string(b) != "hello\n" {
 		t.Errorf("CopyFrom: hello.txt holds %q", b)
 	}
-	// Into a missing directory: an error (Docker), or the directory is
-	// created (Podman), but never a silent loss.
+	// Into a missing directory: an error wrapping engine.ErrNotFound
+	// (Docker, Kubernetes: the runtime then copies into the deepest
+	// existing directory), or the directory is created (Podman), but
+	// never a silent loss.
 	err = s.eng.CopyTo(ctx, id, "/no/such/dir", bytes.NewReader(buf.Bytes()))
 	if _, out, _ := s.exec(ctx, t, id, "cat", "/no/such/dir/sub/hello.txt"); err == nil && out != "hello\n" {
 		t.Errorf("CopyTo into a missing directory: nil, but the file is not there")
+	} else if err != nil {
+		notFound(t, "CopyTo into a missing directory", err)
 	}
 	_, err = s.eng.CopyFrom(ctx, id, "/no/such/file")
 	notFound(t, "CopyFrom of a missing path", err)
