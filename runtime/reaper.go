@@ -29,7 +29,7 @@ var (
 	reapEvery = 2 * time.Second
 	reapMu    sync.Mutex
 	reapLast  = map[string]time.Time{}
-	reaping   sync.WaitGroup
+	reaping   reapers
 )
 
 // orphanAge is how old the resources of an owner that cannot be judged must
@@ -54,10 +54,10 @@ func startReaper(eng engine.Engine) {
 		return
 	}
 	reapLast[key] = time.Now()
-	reaping.Add(1)
+	reaping.add()
 	reapMu.Unlock()
 	go func() {
-		defer reaping.Done()
+		defer reaping.done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_, _ = reap(ctx, eng, reapPolicy{maxAge: orphanAge()})
@@ -67,12 +67,50 @@ func startReaper(eng engine.Engine) {
 
 // waitReaping waits for the background reaper, at most until ctx ends.
 func waitReaping(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { reaping.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-reaping.idle():
 	case <-ctx.Done():
 	}
+}
+
+// reapers counts the background reapers. Unlike a sync.WaitGroup, it may
+// get a new reaper while another goroutine waits for the earlier ones to
+// end (parallel tests start stacks while others end).
+type reapers struct {
+	mu   sync.Mutex
+	n    int
+	none chan struct{} // closed when n drops to 0; nil while n is 0
+}
+
+func (r *reapers) add() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == 0 {
+		r.none = make(chan struct{})
+	}
+	r.n++
+}
+
+func (r *reapers) done() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n--
+	if r.n == 0 {
+		close(r.none)
+		r.none = nil
+	}
+}
+
+// idle returns a channel that is closed once no reaper that runs now runs.
+func (r *reapers) idle() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return r.none
 }
 
 // reapPolicy says which projects go.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,4 +87,37 @@ func TestReaperVerdicts(t *testing.T) {
 	if left := remains(); !left["live"] || left["young-unknown"] {
 		t.Errorf("left %v", left)
 	}
+}
+
+// A reaper may start while another goroutine waits for the earlier ones
+// (a sync.WaitGroup panicked there: "WaitGroup is reused before previous
+// Wait has returned"), and the wait ends once those that ran end.
+func TestReapersAddWhileWaiting(t *testing.T) {
+	var r reapers
+	select {
+	case <-r.idle():
+	default:
+		t.Fatal("no reaper runs, yet idle is not closed")
+	}
+	for i := 0; i < 200; i++ {
+		r.add()
+		idle := r.idle()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); <-idle }()
+		go func() { defer wg.Done(); r.add(); r.done() }()
+		r.done()
+		wg.Wait()
+	}
+	r.add()
+	idle := r.idle()
+	r.add()
+	r.done()
+	select {
+	case <-idle:
+		t.Fatal("idle closed while a reaper runs")
+	default:
+	}
+	r.done()
+	<-idle
 }
