@@ -654,7 +654,10 @@ func networkPlan(internal bool) *composeplan.Plan {
 
 func TestFidelityNetworks(t *testing.T) {
 	requireDocker(t)
-	t.Parallel()
+	// Not parallel: on Podman 4.3 the ping from one instance's network to
+	// the other's was answered once while the parallel tests created and
+	// removed their networks (netavark rewrites its forwarding rules), and
+	// never when the test ran alone (3/3, and every serial run before).
 	// Podman 4.3 (netavark) drops traffic between the containers of an
 	// internal network (two plain containers on it cannot ping each
 	// other), so net2 is a normal network there.
