@@ -188,7 +188,10 @@ func testExecContainerKilled(ctx context.Context, t *testing.T, s *suite) {
 // restart policy restarts it (an engine's Kill would count as a manual
 // stop, which is not restarted).
 func testExecContainerRestarted(ctx context.Context, t *testing.T, s *suite) {
-	spec := s.spec(t, "", "sh", "-c", "while [ ! -e /tmp/crash ]; do sleep 0.1; done; rm /tmp/crash; exit 1")
+	// It crashes a second after the file appears, so that the exec that
+	// makes the file gets its exit code before the restart (on Podman, an
+	// exec whose container restarts loses it).
+	spec := s.spec(t, "", "sh", "-c", "while [ ! -e /tmp/crash ]; do sleep 0.1; done; rm /tmp/crash; sleep 1; exit 1")
 	spec.Restart = engine.RestartPolicy{Name: "always"}
 	id := s.run(ctx, t, spec)
 	first := s.waitRunning(ctx, t, id)
