@@ -93,6 +93,57 @@ func listPlan(t *testing.T, eng engine.Engine, name string) []engine.Resource {
 // on two CPUs would stretch what they time (a stack gone within 10 s).
 var suiteRuns = make(chan struct{}, 4)
 
+// suiteEvents fans the engine's events out to the suites that run at once.
+// The client's own listeners are not safe to add and remove concurrently
+// (removing the last one disables the stream, closing the channels of
+// listeners added meanwhile, and can wait for ever holding its lock: the
+// parallel suites hung on Podman), so one listener is added, once, and
+// never removed.
+var suiteEvents struct {
+	once sync.Once
+	mu   sync.Mutex
+	subs map[chan *dt.APIEvents]bool
+}
+
+// subscribeEvents returns a channel of the engine's events until
+// unsubscribe is called.
+func subscribeEvents(t *testing.T, raw *dt.Client) (<-chan *dt.APIEvents, func()) {
+	suiteEvents.once.Do(func() {
+		suiteEvents.subs = map[chan *dt.APIEvents]bool{}
+		events := make(chan *dt.APIEvents, 1024)
+		if err := raw.AddEventListener(events); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				for ev := range events { // closed when the client's stream ends
+					suiteEvents.mu.Lock()
+					for sub := range suiteEvents.subs {
+						select {
+						case sub <- ev:
+						default: // full: the suite's count is off, and says so
+						}
+					}
+					suiteEvents.mu.Unlock()
+				}
+				events = make(chan *dt.APIEvents, 1024)
+				for raw.AddEventListener(events) != nil {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	})
+	ch := make(chan *dt.APIEvents, 1024)
+	suiteEvents.mu.Lock()
+	suiteEvents.subs[ch] = true
+	suiteEvents.mu.Unlock()
+	return ch, func() {
+		suiteEvents.mu.Lock()
+		delete(suiteEvents.subs, ch)
+		suiteEvents.mu.Unlock()
+	}
+}
+
 // run runs go test on the suite and waits, unless keep, until nothing of
 // the plan is left (10 s at most).
 func (s *suite) run() *suiteResult {
@@ -129,14 +180,11 @@ func (s *suite) run() *suiteResult {
 		}
 	}()
 	if raw != nil {
-		events := make(chan *dt.APIEvents, 256)
-		if err := raw.AddEventListener(events); err != nil {
-			t.Fatal(err)
-		}
+		events, unsubscribe := subscribeEvents(t, raw)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { _ = raw.RemoveEventListener(events) }()
+			defer unsubscribe()
 			for {
 				select {
 				case <-stop:
