@@ -93,73 +93,24 @@ func listPlan(t *testing.T, eng engine.Engine, name string) []engine.Resource {
 // on two CPUs would stretch what they time (a stack gone within 10 s).
 var suiteRuns = make(chan struct{}, 4)
 
-// suiteEvents fans the engine's events out to the suites that run at once.
-// The client's own listeners are not safe to add and remove concurrently
-// (removing the last one disables the stream, closing the channels of
-// listeners added meanwhile, and can wait for ever holding its lock: the
-// parallel suites hung on Podman), so one listener is added, once, and
-// never removed.
-var suiteEvents struct {
-	once sync.Once
-	mu   sync.Mutex
-	subs map[chan *dt.APIEvents]bool
-}
-
-// subscribeEvents returns a channel of the engine's events until
-// unsubscribe is called.
-func subscribeEvents(t *testing.T, raw *dt.Client) (<-chan *dt.APIEvents, func()) {
-	suiteEvents.once.Do(func() {
-		suiteEvents.subs = map[chan *dt.APIEvents]bool{}
-		events := make(chan *dt.APIEvents, 1024)
-		if err := raw.AddEventListener(events); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			for {
-				for ev := range events { // closed when the client's stream ends
-					suiteEvents.mu.Lock()
-					for sub := range suiteEvents.subs {
-						select {
-						case sub <- ev:
-						default: // full: the suite's count is off, and says so
-						}
-					}
-					suiteEvents.mu.Unlock()
-				}
-				events = make(chan *dt.APIEvents, 1024)
-				for raw.AddEventListener(events) != nil {
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
-		}()
-	})
-	ch := make(chan *dt.APIEvents, 1024)
-	suiteEvents.mu.Lock()
-	suiteEvents.subs[ch] = true
-	suiteEvents.mu.Unlock()
-	return ch, func() {
-		suiteEvents.mu.Lock()
-		delete(suiteEvents.subs, ch)
-		suiteEvents.mu.Unlock()
-	}
-}
-
 // run runs go test on the suite and waits, unless keep, until nothing of
 // the plan is left (10 s at most).
 func (s *suite) run() *suiteResult {
 	t := s.t
 	t.Helper()
-	eng, raw := engineOf(t)
+	eng, _ := engineOf(t)
 	suiteRuns <- struct{}{}
 	defer func() { <-suiteRuns }()
 	res := &suiteResult{projects: map[string]bool{}}
-	// Containers are counted by ID: the client's event stream, when it
-	// reconnects, asks again for the events since the last second it saw,
-	// so one create may arrive twice (seen on Podman).
+	// Containers are counted by ID, from the listing every 100 ms (they
+	// live for seconds at least). Not from the engine's event stream: the
+	// client's listeners cannot be added and removed concurrently by the
+	// suites that run in parallel (the suites hung on Podman), and a stream
+	// that reconnects repeats events.
 	created := map[string]bool{}
 	_ = os.Remove(s.report) // a suite may run several times
 
-	// Watch the engine: projects by polling, creations by events.
+	// Watch the engine: projects and containers, by polling.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -170,6 +121,10 @@ func (s *suite) run() *suiteResult {
 			for _, r := range listPlan(t, eng, s.name) {
 				mu.Lock()
 				res.projects[r.Labels["com.docker.compose.project"]] = true
+				if r.Kind == engine.KindContainer && !created[r.ID] {
+					created[r.ID] = true
+					res.creates++
+				}
 				mu.Unlock()
 			}
 			select {
@@ -179,34 +134,6 @@ func (s *suite) run() *suiteResult {
 			}
 		}
 	}()
-	if raw != nil {
-		events, unsubscribe := subscribeEvents(t, raw)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer unsubscribe()
-			for {
-				select {
-				case <-stop:
-					return
-				case ev := <-events:
-					if ev != nil && ev.Type == "container" && ev.Action == "create" && ev.Actor.Attributes[planLabel] == s.name {
-						mu.Lock()
-						id := ev.Actor.ID
-						if id == "" {
-							id = ev.ID
-						}
-						if !created[id] {
-							created[id] = true
-							res.creates++
-						}
-						mu.Unlock()
-					}
-				}
-			}
-		}()
-	}
-
 	args := append([]string{"test", "-tags", "sharedsuite", "-count=1", "-p", "3", "-parallel", "3"}, s.args...)
 	args = append(args, s.pkgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
