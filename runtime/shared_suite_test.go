@@ -108,6 +108,9 @@ func (s *suite) run() *suiteResult {
 	// suites that run in parallel (the suites hung on Podman), and a stream
 	// that reconnects repeats events.
 	created := map[string]bool{}
+	for _, r := range listPlan(t, eng, s.name) {
+		created[r.ID] = true // there before the run (a kept stack): not created by it
+	}
 	_ = os.Remove(s.report) // a suite may run several times
 
 	// Watch the engine: projects and containers, by polling.
