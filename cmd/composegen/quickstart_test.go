@@ -131,27 +131,16 @@ func TestQuickstartGoTool(t *testing.T) {
 // generate; the generated code's imports then need one (go get ./... here;
 // go mod tidy does the same and more, TestQuickstartGoTool runs it). The
 // repository is served by a file proxy under a pseudo-version of its own
-// (its content changes, so a fixed version would hit a stale copy in the
-// module cache), removed from the module cache afterwards.
+// (its content changes, so a fixed version would hit a stale copy in a
+// module cache), through a module cache of its own: the shared one would
+// list that version to the tests running beside this one (go get of the
+// latest version would then pick it).
 func TestQuickstartGoRunVersion(t *testing.T) {
 	t.Parallel()
 	root := testcorpus.RepoRoot(t)
 	proxy, version := fileProxy(t, root)
-	cache := goEnv(t, "GOMODCACHE")
-	t.Cleanup(func() {
-		os.RemoveAll(filepath.Join(cache, "github.com", "composegen", "composegen@"+version))
-		at := filepath.Join(cache, "cache", "download", "github.com", "composegen", "composegen", "@v")
-		matches, _ := filepath.Glob(filepath.Join(at, version+".*"))
-		for _, m := range append(matches, filepath.Join(at, "list")) {
-			os.Remove(m)
-		}
-		// The directories, when nothing else is in them.
-		for _, d := range []string{at, filepath.Dir(at), filepath.Dir(filepath.Dir(at)), filepath.Join(cache, "github.com", "composegen")} {
-			os.Remove(d)
-		}
-	})
 	dir, gocmd := quickstartModule(t, "//go:generate go run github.com/composegen/composegen/cmd/composegen@"+version, "",
-		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+localProxy(t))
+		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+localProxy(t), "GOMODCACHE="+t.TempDir())
 	gocmd("generate", "./...")
 	gen := readFile(t, filepath.Join(dir, "itest", "compose_gen.go"))
 	if !strings.Contains(gen, "// versions:\n//   composegen "+version+"\n") {
