@@ -15,7 +15,7 @@ import (
 // the service advertises to its clients (PortSpec.Advertised) and rewrites
 // the advertising environment variables to it. It returns container port →
 // chosen host port. With WithFixedPorts the compose file's ports are kept.
-func (s *Service) allocateAdvertised() (map[int]int, error) {
+func (s *replica) allocateAdvertised() (map[int]int, error) {
 	out := map[int]int{}
 	if s.stack.cfg.fixedPorts {
 		return out, nil

@@ -21,11 +21,7 @@ const maxExecOutput = 1 << 20
 // maxLogs bounds what Logs returns (the last bytes).
 const maxLogs = 1 << 20
 
-// Exec runs cmd in the service's container (no shell: pass "sh", "-c", ...
-// for one) and returns its exit code and output (the last MiB of each
-// stream). The error is for failures to run it at all; a non-zero exit is
-// in ExitCode.
-func (s *Service) Exec(ctx context.Context, cmd ...string) (ExecResult, error) {
+func (s *replica) Exec(ctx context.Context, cmd ...string) (ExecResult, error) {
 	return s.exec(ctx, 0, cmd)
 }
 
@@ -33,7 +29,7 @@ func (s *Service) Exec(ctx context.Context, cmd ...string) (ExecResult, error) {
 // starts when the engine can tell (engine.ExecTimeouter), else the whole
 // call. When the command outlives it, the error wraps
 // context.DeadlineExceeded.
-func (s *Service) exec(ctx context.Context, timeout time.Duration, cmd []string) (ExecResult, error) {
+func (s *replica) exec(ctx context.Context, timeout time.Duration, cmd []string) (ExecResult, error) {
 	if err := s.hasContainer(); err != nil {
 		return ExecResult{}, err
 	}
@@ -63,10 +59,7 @@ func (s *Service) exec(ctx context.Context, timeout time.Duration, cmd []string)
 	return ExecResult{ExitCode: code, Stdout: stdout.String(), Stderr: stderr.String()}, nil
 }
 
-// Logs returns the container's output so far (stdout and stderr
-// interleaved as the engine stored them), at most its last MiB; WriteLogs
-// streams all of it.
-func (s *Service) Logs(ctx context.Context) (string, error) {
+func (s *replica) Logs(ctx context.Context) (string, error) {
 	b := &limitedBuffer{max: maxLogs}
 	err := s.WriteLogs(ctx, b)
 	out := b.String()
@@ -76,17 +69,14 @@ func (s *Service) Logs(ctx context.Context) (string, error) {
 	return out, err
 }
 
-// WriteLogs copies the container's whole output so far to w.
-func (s *Service) WriteLogs(ctx context.Context, w io.Writer) error {
+func (s *replica) WriteLogs(ctx context.Context, w io.Writer) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
 	return s.stack.eng.Logs(ctx, s.ContainerID(), engine.LogOptions{Tty: s.spec.Tty}, w, w)
 }
 
-// FollowLogs copies the container's output to w until ctx is done or the
-// container stops.
-func (s *Service) FollowLogs(ctx context.Context, w io.Writer) error {
+func (s *replica) FollowLogs(ctx context.Context, w io.Writer) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
@@ -97,9 +87,7 @@ func (s *Service) FollowLogs(ctx context.Context, w io.Writer) error {
 	return err
 }
 
-// Stop stops the container with its stop signal and grace period (10s by
-// default, the compose file's stop_grace_period, or timeout if positive).
-func (s *Service) Stop(ctx context.Context, timeout time.Duration) error {
+func (s *replica) Stop(ctx context.Context, timeout time.Duration) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
@@ -112,10 +100,7 @@ func (s *Service) Stop(ctx context.Context, timeout time.Duration) error {
 	return s.stack.eng.Stop(ctx, s.ContainerID(), grace)
 }
 
-// Start starts the stopped container again and waits until it is ready
-// (its probe and healthcheck pass again). Host ports may change: the port
-// methods and the accessors built on them always return the current ones.
-func (s *Service) Start(ctx context.Context) error {
+func (s *replica) Start(ctx context.Context) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
@@ -125,17 +110,7 @@ func (s *Service) Start(ctx context.Context) error {
 	return s.afterRestart(ctx)
 }
 
-// Restart restarts the container (stop with its stop signal and grace
-// period, then start) and waits until it is ready again, as after Up. Like
-// `docker compose restart`, it then restarts the services of the stack that
-// declare this one in depends_on with restart: true, each awaited too.
-//
-// The container keeps its filesystem (not its tmpfs mounts) and its
-// networks, but the engine may publish its ports on other host ports: the
-// port methods (and accessors built on them, such as DSN) always return the
-// current ones, so call them again after Restart rather than keeping an
-// address from before.
-func (s *Service) Restart(ctx context.Context) error {
+func (s *replica) Restart(ctx context.Context) error {
 	if err := s.Stop(ctx, 0); err != nil {
 		return fmt.Errorf("restart %s: %w", s.label(), err)
 	}
@@ -158,13 +133,13 @@ func (s *Service) Restart(ctx context.Context) error {
 
 // afterRestart waits for readiness again, with a fresh baseline and exit
 // watcher: the first run's exit must not count.
-func (s *Service) afterRestart(ctx context.Context) error {
+func (s *replica) afterRestart(ctx context.Context) error {
 	st, err := s.stack.eng.Inspect(ctx, s.ContainerID())
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", s.label(), err)
 	}
 	s.setState(st)
-	fresh := newService(s.stack, s.unit, s.number, s.env)
+	fresh := newReplica(s.stack, s.unit, s.number, s.env)
 	fresh.id, fresh.name, fresh.ports, fresh.base = s.ContainerID(), s.ContainerName(), s.currentPorts(), st
 	fresh.tStarted = time.Now()
 	go fresh.watchExit(ctx, fresh.exitedCh, &fresh.exitOnce)
@@ -177,31 +152,27 @@ func (s *Service) afterRestart(ctx context.Context) error {
 }
 
 // stateSnapshot returns the ports and pid it recorded, as a State.
-func (s *Service) stateSnapshot() engine.State {
+func (s *replica) stateSnapshot() engine.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return engine.State{Ports: s.ports, Pid: s.pid}
 }
 
-// Pause freezes the container's processes.
-func (s *Service) Pause(ctx context.Context) error {
+func (s *replica) Pause(ctx context.Context) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
 	return s.stack.eng.Pause(ctx, s.ContainerID())
 }
 
-// Unpause resumes a paused container.
-func (s *Service) Unpause(ctx context.Context) error {
+func (s *replica) Unpause(ctx context.Context) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
 	return s.stack.eng.Unpause(ctx, s.ContainerID())
 }
 
-// Kill sends signal (such as "SIGKILL" or "SIGHUP"; "" for SIGKILL) to the
-// container's main process.
-func (s *Service) Kill(ctx context.Context, signal string) error {
+func (s *replica) Kill(ctx context.Context, signal string) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
@@ -219,9 +190,7 @@ var knownSignals = map[string]bool{
 	"SIGUSR2": true, "SIGTERM": true, "SIGSTOP": true, "SIGCONT": true,
 }
 
-// CopyTo writes content as file dst (an absolute path) in the container,
-// with mode perm. Missing parent directories are created (mode 0755).
-func (s *Service) CopyTo(ctx context.Context, dst string, content []byte, perm int64) error {
+func (s *replica) CopyTo(ctx context.Context, dst string, content []byte, perm int64) error {
 	if err := s.hasContainer(); err != nil {
 		return err
 	}
@@ -242,7 +211,7 @@ func (s *Service) CopyTo(ctx context.Context, dst string, content []byte, perm i
 
 // upload extracts, in directory base, a tar of file dst and the
 // directories between base and it.
-func (s *Service) upload(ctx context.Context, base, dst string, content []byte, perm int64) error {
+func (s *replica) upload(ctx context.Context, base, dst string, content []byte, perm int64) error {
 	rel := strings.TrimPrefix(strings.TrimPrefix(dst, base), "/")
 	now := time.Now()
 	var b bytes.Buffer
@@ -266,8 +235,7 @@ func (s *Service) upload(ctx context.Context, base, dst string, content []byte, 
 	return s.stack.eng.CopyTo(ctx, s.ContainerID(), base, &b)
 }
 
-// CopyFrom reads file src (an absolute path) from the container.
-func (s *Service) CopyFrom(ctx context.Context, src string) ([]byte, error) {
+func (s *replica) CopyFrom(ctx context.Context, src string) ([]byte, error) {
 	if err := s.hasContainer(); err != nil {
 		return nil, err
 	}
@@ -290,7 +258,7 @@ func (s *Service) CopyFrom(ctx context.Context, src string) ([]byte, error) {
 
 // hasContainer reports an error for a service without a container (one
 // whose creation failed).
-func (s *Service) hasContainer() error {
+func (s *replica) hasContainer() error {
 	if s.ContainerID() == "" {
 		return fmt.Errorf("service %q has no container", s.label())
 	}

@@ -43,7 +43,7 @@ func (s *Stack) labels(extra map[string]string) map[string]string {
 }
 
 // create creates the replica's container with everything the plan says.
-func (r *Service) create(ctx context.Context) error {
+func (r *replica) create(ctx context.Context) error {
 	image, err := r.ensureImage(ctx)
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func creating(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // containerSpec resolves the plan's service into the container to create.
-func (r *Service) containerSpec(ctx context.Context, image string) (engine.ContainerSpec, error) {
+func (r *replica) containerSpec(ctx context.Context, image string) (engine.ContainerSpec, error) {
 	st := r.stack
 	spec := r.spec
 	res := st.res
@@ -170,7 +170,7 @@ func (r *Service) containerSpec(ctx context.Context, image string) (engine.Conta
 
 // containerLabels are the service's labels (interpolated) plus compose's
 // and the stack's.
-func (r *Service) containerLabels() (map[string]string, error) {
+func (r *replica) containerLabels() (map[string]string, error) {
 	labels := map[string]string{}
 	for k, v := range r.spec.Labels {
 		x, err := r.stack.res.expand("labels."+k, v)
@@ -212,7 +212,7 @@ func restartPolicy(res *resolver, v string) (engine.RestartPolicy, error) {
 // hostOptions applies dns, security_opt, group_add, extra_hosts, cap_add,
 // cap_drop, tmpfs (all interpolated), the memory, CPU and pids limits, the
 // OOM settings, devices, userns_mode and cgroup_parent.
-func (r *Service) hostOptions(c *engine.ContainerSpec) error {
+func (r *replica) hostOptions(c *engine.ContainerSpec) error {
 	spec := r.spec
 	res := r.stack.res
 	var err error
@@ -285,7 +285,7 @@ func (r *Service) hostOptions(c *engine.ContainerSpec) error {
 // port of the engine's publish address (or the port's host_ip), unless
 // fixed ports were asked for (first replica only: the others would
 // collide).
-func (r *Service) portBindings(advertised map[int]int) []engine.PortBinding {
+func (r *replica) portBindings(advertised map[int]int) []engine.PortBinding {
 	spec := r.spec
 	if spec.NetworkMode == "host" || spec.NetworkMode == "none" || strings.HasPrefix(spec.NetworkMode, "service:") || strings.HasPrefix(spec.NetworkMode, "container:") {
 		return nil
@@ -314,7 +314,7 @@ func (r *Service) portBindings(advertised map[int]int) []engine.PortBinding {
 // namespaces applies pid, ipc and volumes_from; a service: reference
 // becomes the other service's container (started before, see
 // containerSpec).
-func (r *Service) namespaces(c *engine.ContainerSpec) error {
+func (r *replica) namespaces(c *engine.ContainerSpec) error {
 	st := r.stack
 	container := func(field, name string) (string, error) {
 		dep := st.units[name]
@@ -361,7 +361,7 @@ func (r *Service) namespaces(c *engine.ContainerSpec) error {
 
 // networking sets the network mode or the networks to join, with the
 // service's name, container_name and aliases as aliases.
-func (r *Service) networking(c *engine.ContainerSpec) error {
+func (r *replica) networking(c *engine.ContainerSpec) error {
 	st := r.stack
 	mode, err := st.res.expand("network_mode", r.spec.NetworkMode)
 	if err != nil {
@@ -417,7 +417,7 @@ func (r *Service) networking(c *engine.ContainerSpec) error {
 }
 
 // mounts resolves volumes, bind mounts, secrets and configs.
-func (r *Service) mounts(c *engine.ContainerSpec) error {
+func (r *replica) mounts(c *engine.ContainerSpec) error {
 	for i, m := range r.spec.Mounts {
 		em, err := r.mount(m)
 		if err != nil {
@@ -428,7 +428,7 @@ func (r *Service) mounts(c *engine.ContainerSpec) error {
 	return r.fileMounts(c)
 }
 
-func (r *Service) mount(m composeplan.MountSpec) (engine.Mount, error) {
+func (r *replica) mount(m composeplan.MountSpec) (engine.Mount, error) {
 	st := r.stack
 	src, err := st.res.expand("source", m.Source)
 	if err != nil {

@@ -53,7 +53,7 @@ func (s *Stack) Diagnostics(ctx context.Context) string {
 // others describes, one line each, every replica that skip does not
 // name: its state, ports, and whether it became ready. "" when there is
 // none.
-func (s *Stack) others(ctx context.Context, skip func(*Service) bool) string {
+func (s *Stack) others(ctx context.Context, skip func(*replica) bool) string {
 	var b strings.Builder
 	for _, u := range s.order {
 		for _, r := range u.replicas {
@@ -70,15 +70,15 @@ func (s *Stack) others(ctx context.Context, skip func(*Service) bool) string {
 
 // failedBy reports whether err is the failure of replica r: errors name
 // their service first (`service "label": ...`).
-func failedBy(err error) func(*Service) bool {
-	return func(r *Service) bool {
+func failedBy(err error) func(*replica) bool {
+	return func(r *replica) bool {
 		return strings.HasPrefix(err.Error(), fmt.Sprintf("service %q:", r.label()))
 	}
 }
 
 // describe says what is true of the replica now, in full: state, ports,
 // readiness, last probe outputs and last log lines.
-func (r *Service) describe(ctx context.Context) string {
+func (r *replica) describe(ctx context.Context) string {
 	h := r.head(ctx)
 	text := fmt.Sprintf("service %q: %s%s", r.label(), h.text, r.probeTail())
 	if h.logs {
@@ -99,7 +99,7 @@ type headline struct {
 // head says in one line what is true of the replica now: its container's
 // state, whether it became ready (or completed, for a one-shot) and its
 // published ports.
-func (r *Service) head(ctx context.Context) headline {
+func (r *replica) head(ctx context.Context) headline {
 	id := r.ContainerID()
 	r.mu.Lock()
 	failure := r.err
@@ -158,7 +158,7 @@ func (r *Service) head(ctx context.Context) headline {
 // failureText is a replica's failure in one line, without its `service
 // "label": ` prefix, which the dump already shows, and without the log
 // lines that follow it (the dump shows them apart).
-func failureText(r *Service, failure error) string {
+func failureText(r *replica, failure error) string {
 	var de *depError
 	if errors.As(failure, &de) {
 		return fmt.Sprintf("its dependency %q failed", de.dep)
@@ -180,7 +180,7 @@ func failureText(r *Service, failure error) string {
 
 // probeTail returns "; last probes:" and the replica's last probe and
 // healthcheck outputs, "" when there are none.
-func (r *Service) probeTail() string {
+func (r *replica) probeTail() string {
 	r.mu.Lock()
 	probes := append([]string(nil), r.probes...)
 	r.mu.Unlock()
@@ -195,7 +195,7 @@ func (r *Service) probeTail() string {
 	return b.String()
 }
 
-func (r *Service) dialAddr(hp engine.HostPort) string {
+func (r *replica) dialAddr(hp engine.HostPort) string {
 	return fmt.Sprintf("%s:%d", r.dialHost(hp), hp.Port)
 }
 
@@ -235,13 +235,13 @@ func stateText(st engine.State, failure error) string {
 // logTail returns "; last logs:\n..." with the container's last lines
 // (bounded in lines and bytes, non-printable bytes escaped), "; no log
 // output" when there are none.
-func (r *Service) logTail() string {
+func (r *replica) logTail() string {
 	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
 	return r.logTailCtx(ctx)
 }
 
-func (r *Service) logTailCtx(ctx context.Context) string {
+func (r *replica) logTailCtx(ctx context.Context) string {
 	if r.ContainerID() == "" {
 		return ""
 	}

@@ -103,11 +103,11 @@ func TestTestFailureDumpGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Service("broker").probes) == 0 {
+	if len(s.replica("broker").probes) == 0 {
 		t.Fatal("the broker's probes never failed: the test does not show that they are left out")
 	}
 	select {
-	case <-s.Service("app").exitedCh:
+	case <-s.replica("app").exitedCh:
 	case <-time.After(time.Minute):
 		t.Fatal("app did not exit")
 	}
@@ -159,8 +159,8 @@ func TestTimeoutDumpTopDown(t *testing.T) {
 func TestFailureTextOneLine(t *testing.T) {
 	spec := server("web", "web")
 	u := &unit{spec: &spec}
-	r := &Service{unit: u, spec: &spec, number: 1}
-	u.replicas = []*Service{r}
+	r := &replica{unit: u, spec: &spec, number: 1}
+	u.replicas = []*replica{r}
 	for _, tc := range []struct {
 		err  error
 		want string

@@ -87,7 +87,7 @@ func (s *Stack) writePrivate(kind string, content []byte, perm os.FileMode) (str
 
 // fileMounts mounts secrets (at /run/secrets/NAME) and configs (at their
 // target, default /NAME), read-only.
-func (r *Service) fileMounts(c *engine.ContainerSpec) error {
+func (r *replica) fileMounts(c *engine.ContainerSpec) error {
 	st := r.stack
 	for _, ref := range r.spec.Secrets {
 		m, err := r.fileMount("secret", ref, findFile(st.plan.Secrets, ref.Source), "/run/secrets/"+ref.Source)
@@ -115,7 +115,7 @@ func findFile(list []composeplan.FileSpec, name string) *composeplan.FileSpec {
 	return nil
 }
 
-func (r *Service) fileMount(kind string, ref composeplan.FileRef, spec *composeplan.FileSpec, defTarget string) (engine.Mount, error) {
+func (r *replica) fileMount(kind string, ref composeplan.FileRef, spec *composeplan.FileSpec, defTarget string) (engine.Mount, error) {
 	st := r.stack
 	if spec == nil {
 		return engine.Mount{}, fmt.Errorf("%s %q is not declared at the top level", kind, ref.Source)
@@ -180,7 +180,7 @@ func (r *Service) fileMount(kind string, ref composeplan.FileRef, spec *composep
 // bind mount shows them in the container (the engine does not remap bind
 // mounts). Setting another uid or gid needs the test process to be allowed
 // to chown (root).
-func (r *Service) ownedFile(kind string, content []byte, ref composeplan.FileRef) (string, error) {
+func (r *replica) ownedFile(kind string, content []byte, ref composeplan.FileRef) (string, error) {
 	res := r.stack.res
 	mode := os.FileMode(0o444)
 	if ref.Mode != nil {

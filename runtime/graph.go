@@ -162,7 +162,7 @@ func (s *Stack) sweep(ctx context.Context) error {
 // container before it starts any), so it happens at once, overlapping with
 // the dependencies' start and readiness; only what names another container
 // (links, network_mode: service:, volumes_from, pid, ipc) waits for it.
-func (r *Service) run(ctx context.Context) error {
+func (r *replica) run(ctx context.Context) error {
 	st := r.stack
 	if r.adopt.ID != "" {
 		if err := r.adoptContainer(ctx); err != nil {
@@ -201,7 +201,7 @@ func (r *Service) run(ctx context.Context) error {
 
 // adoptContainer binds the replica to the running container r.adopt, which
 // another process's start created and started (see resumeUnits).
-func (r *Service) adoptContainer(ctx context.Context) error {
+func (r *replica) adoptContainer(ctx context.Context) error {
 	eng := r.stack.eng
 	st, err := eng.Inspect(ctx, r.adopt.ID)
 	if err != nil {
@@ -224,7 +224,7 @@ func (r *Service) adoptContainer(ctx context.Context) error {
 }
 
 // finish waits, once the replica's container runs, until it is ready.
-func (r *Service) finish(ctx context.Context) error {
+func (r *replica) finish(ctx context.Context) error {
 	st := r.stack
 	close(r.startedCh)
 	if err := r.awaitReady(ctx); err != nil {
@@ -256,7 +256,7 @@ func (r *Service) finish(ctx context.Context) error {
 
 // start starts the container, records the state it started in and watches
 // for its exit.
-func (r *Service) start(ctx context.Context) error {
+func (r *replica) start(ctx context.Context) error {
 	eng := r.stack.eng
 	if err := eng.Start(ctx, r.ContainerID()); err != nil {
 		return fmt.Errorf("start container: %w", err)
@@ -280,7 +280,7 @@ func (r *Service) start(ctx context.Context) error {
 // dependent waiting for service_completed_successfully would wait for it
 // until its timeout. It gives up when the stack ends or the container is
 // gone.
-func (r *Service) watchExit(ctx context.Context, exited chan struct{}, once *sync.Once) {
+func (r *replica) watchExit(ctx context.Context, exited chan struct{}, once *sync.Once) {
 	var code int
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		var err error
@@ -305,13 +305,13 @@ func (r *Service) watchExit(ctx context.Context, exited chan struct{}, once *syn
 }
 
 // exit returns the exit code the watcher saw.
-func (r *Service) exit() int {
+func (r *replica) exit() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.exitCode
 }
 
-func (r *Service) isCompleted() bool {
+func (r *replica) isCompleted() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.completed
@@ -330,7 +330,7 @@ func (s *Stack) timeoutError(cause error) error {
 	defer cancel()
 	// In full: the services that were not ready and not waiting for a
 	// dependency (what the start waited for); in one line: the others.
-	full := func(r *Service) bool { return !closed(r.readyCh) && !r.waiting() }
+	full := func(r *replica) bool { return !closed(r.readyCh) && !r.waiting() }
 	some := false
 	for _, u := range s.order {
 		for _, r := range u.replicas {
@@ -338,7 +338,7 @@ func (s *Stack) timeoutError(cause error) error {
 		}
 	}
 	if !some {
-		full = func(r *Service) bool { return !closed(r.readyCh) }
+		full = func(r *replica) bool { return !closed(r.readyCh) }
 	}
 	var b strings.Builder
 	for _, u := range s.order {

@@ -17,7 +17,7 @@ var images singleflight.Group
 // ensureImage makes the service's image available according to its pull
 // policy and build section (and WithBuild), and returns its reference: for
 // an image built from the build section, its id (see build.go).
-func (r *Service) ensureImage(ctx context.Context) (string, error) {
+func (r *replica) ensureImage(ctx context.Context) (string, error) {
 	st := r.stack
 	policy, err := st.res.expand("pull_policy", r.spec.PullPolicy)
 	if err != nil {
@@ -67,7 +67,7 @@ func (r *Service) ensureImage(ctx context.Context) (string, error) {
 // imageAction decides whether the image is to be built, pulled or used as
 // it is (""), for an image that is not identified by a build hash: pulled
 // images, and build sections on an engine that cannot build.
-func (r *Service) imageAction(ctx context.Context, image, policy string) (string, error) {
+func (r *replica) imageAction(ctx context.Context, image, policy string) (string, error) {
 	present := func() (bool, error) {
 		_, err := r.stack.eng.Image(ctx, image)
 		if errors.Is(err, engine.ErrNotFound) {
@@ -103,7 +103,7 @@ func (r *Service) imageAction(ctx context.Context, image, policy string) (string
 	return "", fmt.Errorf("pull_policy: %q is not one of always, never, missing, build", policy)
 }
 
-func (r *Service) pull(ctx context.Context, image, policy string) error {
+func (r *replica) pull(ctx context.Context, image, policy string) error {
 	platform, _ := r.stack.res.expand("platform", r.spec.Platform)
 	var out limitedBuffer
 	out.max = 64 << 10
@@ -119,7 +119,7 @@ func (r *Service) pull(ctx context.Context, image, policy string) error {
 
 // build builds the service's image without a build hash: on an engine
 // that cannot build (NoBuild), whose Build says why.
-func (r *Service) build(ctx context.Context) error {
+func (r *replica) build(ctx context.Context) error {
 	bt, err := resolveBuild(r.stack.res, r.stack.dir, r.stack.plan.Name, r.spec, false)
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func (r *Service) build(ctx context.Context) error {
 // checkPlatform refuses to run an image built for another platform than the
 // service's platform: field asks for (the engine would run it, emulated or
 // failing with "exec format error").
-func (r *Service) checkPlatform(ctx context.Context, image string) error {
+func (r *replica) checkPlatform(ctx context.Context, image string) error {
 	want, err := r.stack.res.expand("platform", r.spec.Platform)
 	if err != nil || want == "" {
 		return err

@@ -15,7 +15,7 @@ import (
 // (/proc/PID/net/tcp and tcp6 on the engine's host). ok is false where that
 // cannot be read: a remote engine, another OS, no permission. It sees the
 // container itself, so docker-proxy's listener on the host never counts.
-func (s *Service) listening() (ports map[int]bool, ok bool) {
+func (s *replica) listening() (ports map[int]bool, ok bool) {
 	if !s.stack.info.Local {
 		return nil, false
 	}
@@ -83,7 +83,7 @@ var elsewhereSettle = 10 * time.Second
 // listenWatch tells a generic tcp probe that waits in vain why: nothing
 // listens in the container at all, or it listens only on other ports.
 type listenWatch struct {
-	s         *Service
+	s         *replica
 	port      int
 	checked   time.Time
 	elsewhere time.Time // since when the container listens only elsewhere

@@ -65,7 +65,7 @@ func TestListenWatchRepeatsItsNote(t *testing.T) {
 	defer ln.Close()
 	// This process stands for the container: it listens on ln's port, and
 	// not on port 1.
-	s := &Service{stack: &Stack{info: engine.Info{Local: true}}, pid: os.Getpid()}
+	s := &replica{stack: &Stack{info: engine.Info{Local: true}}, pid: os.Getpid()}
 	w := &listenWatch{s: s, port: 1}
 	note, fatal := w.check()
 	if !strings.Contains(note, "nothing listens on container port 1; the container listens on ") || fatal {

@@ -256,13 +256,13 @@ func (s *Stack) Lease(ctx context.Context, name string, n int) (slot int, releas
 
 // Lock takes the lock called name of the service (a lock of its stack
 // instance, see Stack.Lock).
-func (s *Service) Lock(ctx context.Context, name string) (unlock func(), err error) {
+func (s *replica) Lock(ctx context.Context, name string) (unlock func(), err error) {
 	return s.stack.Lock(ctx, s.spec.Name+"."+name)
 }
 
 // Lease leases one of n slots called name of the service (a lease of its
 // stack instance, see Stack.Lease).
-func (s *Service) Lease(ctx context.Context, name string, n int) (slot int, release func(), err error) {
+func (s *replica) Lease(ctx context.Context, name string, n int) (slot int, release func(), err error) {
 	return s.stack.Lease(ctx, s.spec.Name+"."+name, n)
 }
 

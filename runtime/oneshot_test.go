@@ -55,7 +55,7 @@ func TestOneShotNobodyDependsOnCompletesBeforeUp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !s.Service("migrate").isCompleted() {
+			if !s.replica("migrate").isCompleted() {
 				t.Error("Up returned before the migration completed")
 			}
 			if err := s.Settle(t.Context()); err != nil {
@@ -89,13 +89,13 @@ func TestOneShotExitCodes(t *testing.T) {
 				if tc.life == "" && err == nil {
 					// Taken as long-running at the end of its grace: its
 					// failure comes later, and Settle reports it.
-					<-s.Service("seed").exitedCh
+					<-s.replica("seed").exitedCh
 					err = s.Settle(t.Context())
 				}
 				wantErr(t, err, `service "seed"`, "exited with code 3", "seed run 1 log line")
 			case err != nil:
 				t.Fatal(err)
-			case !s.Service("seed").isCompleted():
+			case !s.replica("seed").isCompleted():
 				t.Error("Up returned before the one-shot completed")
 			}
 		})
@@ -119,7 +119,7 @@ func TestUnclassifiedWorkerDoesNotHang(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range s.Service("ticker").Replicas() {
+	for _, r := range s.replica("ticker").Replicas() {
 		if r.isCompleted() || !closed(r.readyCh) {
 			t.Errorf("%s: completed %v, ready %v; want running and ready", r.label(), r.isCompleted(), closed(r.readyCh))
 		}
@@ -155,8 +155,8 @@ func TestDeclaredWorker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Service("worker").isCompleted() || len(logs.matching(`"worker"`)) > 0 {
-			t.Errorf("completed %v, logs %q", s.Service("worker").isCompleted(), logs.matching(`"worker"`))
+		if s.replica("worker").isCompleted() || len(logs.matching(`"worker"`)) > 0 {
+			t.Errorf("completed %v, logs %q", s.replica("worker").isCompleted(), logs.matching(`"worker"`))
 		}
 	})
 	t.Run("exits 0", func(t *testing.T) {
@@ -185,7 +185,7 @@ func TestUnclassifiedWaitsForTheRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Service("prepare").isCompleted() {
+	if !s.replica("prepare").isCompleted() {
 		t.Error("prepare exited 0 before the rest of the stack was ready, but is not completed")
 	}
 }
@@ -209,7 +209,7 @@ func TestOneShotsOnDocker(t *testing.T) {
 		// The grace is long: whatever the machine's load, the script
 		// ends within it.
 		s := Start(t, plan, withGrace(time.Minute))
-		if !s.Service("prepare").isCompleted() {
+		if !s.replica("prepare").isCompleted() {
 			t.Fatal("Start returned before prepare completed")
 		}
 		res, err := s.Service("app").Exec(t.Context(), "cat", "/shared/marker")
@@ -226,7 +226,7 @@ func TestOneShotsOnDocker(t *testing.T) {
 		}}
 		s := Start(t, plan, logs.option())
 		for _, name := range []string{"ticker", "worker"} {
-			if r := s.Service(name); r.isCompleted() || closed(r.exitedCh) {
+			if r := s.replica(name); r.isCompleted() || closed(r.exitedCh) {
 				t.Errorf("%s: not running when Start returned", name)
 			}
 		}

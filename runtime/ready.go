@@ -66,7 +66,7 @@ const (
 
 // readiness is the state of one replica's wait.
 type readiness struct {
-	r       *Service
+	r       *replica
 	hc      *composeplan.HealthcheckSpec // nil without a healthcheck
 	cmd     []string                     // the healthcheck's command, interpolated
 	probe   *composeplan.ProbeSpec       // nil without one (or its port is not published)
@@ -86,7 +86,7 @@ type readiness struct {
 // restart, an unhealthy verdict or the end of ctx is an error that names
 // the service and the cause. An unclassified service is ready once it runs
 // (or completed); see awaitGrace for the rest of its wait.
-func (r *Service) awaitReady(ctx context.Context) error {
+func (r *replica) awaitReady(ctx context.Context) error {
 	w, err := r.newReadiness()
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func (r *Service) awaitReady(ctx context.Context) error {
 
 // awaitExit waits until the container exited (at most stateEvery, the
 // safety net of the exit watcher).
-func (r *Service) awaitExit(ctx context.Context) error {
+func (r *replica) awaitExit(ctx context.Context) error {
 	exited, wait := r.exitedCh, stateEvery
 	if closed(exited) {
 		// The state has not caught up with the exit yet.
@@ -148,7 +148,7 @@ func (r *Service) awaitExit(ctx context.Context) error {
 // once per service, how to classify it. So a migration that nothing names
 // as such still completes before Start returns, and a worker that nothing
 // names as such delays the start by the grace at most.
-func (r *Service) awaitGrace(ctx context.Context) error {
+func (r *replica) awaitGrace(ctx context.Context) error {
 	w := &readiness{r: r}
 	grace := time.NewTimer(time.Until(r.startedAt().Add(r.stack.cfg.grace)))
 	defer grace.Stop()
@@ -190,7 +190,7 @@ func (r *Service) awaitGrace(ctx context.Context) error {
 	}
 }
 
-func (r *Service) newReadiness() (*readiness, error) {
+func (r *replica) newReadiness() (*readiness, error) {
 	w := &readiness{r: r, start: r.startedAt(), probeOK: true}
 	if hasHealthcheck(r.spec) {
 		w.hc = r.spec.Healthcheck
@@ -240,7 +240,7 @@ func (w *readiness) checkState(ctx context.Context, force bool) (done bool, err 
 // judge says what a container state means for a replica that is coming up
 // or up: running (nil, false), completed (a one-shot that exited 0: nil,
 // true), or an error.
-func (r *Service) judge(st engine.State) (completed bool, err error) {
+func (r *replica) judge(st engine.State) (completed bool, err error) {
 	r.mu.Lock()
 	base := r.base
 	r.mu.Unlock()
@@ -274,7 +274,7 @@ func (r *Service) judge(st engine.State) (completed bool, err error) {
 
 // exitError is the start's error for a replica whose container stopped
 // while the stack came up: nil for a one-shot that exited 0.
-func (r *Service) exitError() error {
+func (r *replica) exitError() error {
 	ctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
 	st, err := r.stack.eng.Inspect(ctx, r.ContainerID())
@@ -291,7 +291,7 @@ func (r *Service) exitError() error {
 }
 
 // exitErrorCode explains an exit like compose does.
-func (r *Service) exitErrorCode(st engine.State) error {
+func (r *replica) exitErrorCode(st engine.State) error {
 	var why []string
 	if st.OOMKilled {
 		why = append(why, "killed by the kernel for lack of memory (OOM)")
@@ -433,7 +433,7 @@ func (w *readiness) wait() time.Duration {
 var healthExecs = make(chan struct{}, max(4, goruntime.NumCPU()))
 
 // runHealthcheck execs the healthcheck once, bounded by its timeout.
-func (r *Service) runHealthcheck(ctx context.Context, hc *composeplan.HealthcheckSpec, cmd []string) error {
+func (r *replica) runHealthcheck(ctx context.Context, hc *composeplan.HealthcheckSpec, cmd []string) error {
 	timeout := hc.Timeout
 	if timeout <= 0 {
 		timeout = defaultHCTime
@@ -463,7 +463,7 @@ func (r *Service) runHealthcheck(ctx context.Context, hc *composeplan.Healthchec
 }
 
 // healthCmd returns the healthcheck's command, interpolated.
-func (r *Service) healthCmd() ([]string, error) {
+func (r *replica) healthCmd() ([]string, error) {
 	t := r.spec.Healthcheck.Test
 	res := r.stack.res
 	var cmd []string
@@ -504,7 +504,7 @@ func shortCmd(test []string) string {
 }
 
 // recordProbe keeps the last five probe and healthcheck outputs.
-func (r *Service) recordProbe(out string) {
+func (r *replica) recordProbe(out string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.probes = append(r.probes, time.Since(r.tStarted).Round(time.Millisecond).String()+": "+out)
@@ -513,7 +513,7 @@ func (r *Service) recordProbe(out string) {
 	}
 }
 
-func (r *Service) startedAt() time.Time {
+func (r *replica) startedAt() time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tStarted.IsZero() {

@@ -205,7 +205,7 @@ func TestOneShots(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !s.Service("migrate").isCompleted() {
+				if !s.replica("migrate").isCompleted() {
 					t.Error("migrate not completed")
 				}
 				return
@@ -462,7 +462,7 @@ func TestExitSeenAfterTheWaitBreaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !closed(s.Service("seed").startedCh) {
+	if !closed(s.replica("seed").startedCh) {
 		t.Error("seed did not start")
 	}
 	eng.mu.Lock()

@@ -15,9 +15,13 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 )
 
-// Service is one running container of a stack's service (a replica; most
-// services have one). Its methods are safe for concurrent use.
-type Service struct {
+// replica is the state machine behind a Service: one container of a
+// stack's service, from its creation to its readiness (or failure) and its
+// exit. Its channels are closed once each, as the container runs, is
+// ready, exits or fails; the graph (graph.go) drives it, and Service is
+// its public face.
+type replica struct {
+	pub    *Service // its public face, one per replica
 	stack  *Stack
 	unit   *unit
 	spec   *composeplan.ServiceSpec
@@ -57,8 +61,8 @@ type Service struct {
 	adopt engine.Resource
 }
 
-func newService(s *Stack, u *unit, number int, env map[string]string) *Service {
-	return &Service{
+func newReplica(s *Stack, u *unit, number int, env map[string]string) *replica {
+	r := &replica{
 		stack: s, unit: u, spec: u.spec, number: number, env: env,
 		ports:     map[engine.PortKey]engine.HostPort{},
 		startedCh: make(chan struct{}),
@@ -66,11 +70,13 @@ func newService(s *Stack, u *unit, number int, env map[string]string) *Service {
 		exitedCh:  make(chan struct{}),
 		failedCh:  make(chan struct{}),
 	}
+	r.pub = &Service{r}
+	return r
 }
 
 // label names the replica in messages: "postgres", or "web[2]" for the
 // second replica of a scaled service.
-func (s *Service) label() string {
+func (s *replica) label() string {
 	if len(s.unit.replicas) > 1 {
 		return s.spec.Name + "[" + strconv.Itoa(s.number) + "]"
 	}
@@ -78,7 +84,7 @@ func (s *Service) label() string {
 }
 
 // fail records why the replica could not start and wakes what waits for it.
-func (s *Service) fail(err error) {
+func (s *replica) fail(err error) {
 	s.failOnce.Do(func() {
 		s.mu.Lock()
 		s.err = err
@@ -96,38 +102,27 @@ func closed(ch chan struct{}) bool {
 	}
 }
 
-// Name returns the compose service name.
-func (s *Service) Name() string { return s.spec.Name }
+func (s *replica) Name() string { return s.spec.Name }
 
-// Replica returns the replica's number, from 1.
-func (s *Service) Replica() int { return s.number }
+func (s *replica) Replica() int { return s.number }
 
-// Replicas returns the service's containers, one Service each, in replica
-// order: replica 1 first.
-func (s *Service) Replicas() []*Service { return append([]*Service(nil), s.unit.replicas...) }
+func (s *replica) Replicas() []*replica { return append([]*replica(nil), s.unit.replicas...) }
 
-// ContainerID returns the id of the service's container.
-func (s *Service) ContainerID() string {
+func (s *replica) ContainerID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.id
 }
 
-// ContainerName returns the engine's name of the service's container.
-func (s *Service) ContainerName() string {
+func (s *replica) ContainerName() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.name
 }
 
-// Host returns the host on which the service's ports are published.
-func (s *Service) Host() string { return s.stack.info.DialHost }
+func (s *replica) Host() string { return s.stack.info.DialHost }
 
-// Port returns the published host address of container port target
-// ("tcp" or "udp"). It panics if the port was not published, which generated
-// code rules out: every declared port is published. After Restart or Start
-// the host port may change; Port always returns the current one.
-func (s *Service) Port(target int, protocol string) Port {
+func (s *replica) Port(target int, protocol string) Port {
 	p, ok := s.LookupPort(target, protocol)
 	if !ok {
 		panic(fmt.Sprintf("composegen: service %q: container port %d/%s is not published (network_mode %q?)", s.spec.Name, target, protocol, s.spec.NetworkMode))
@@ -135,9 +130,7 @@ func (s *Service) Port(target int, protocol string) Port {
 	return p
 }
 
-// LookupPort is Port without the panic: ok is false when the port is not
-// published.
-func (s *Service) LookupPort(target int, protocol string) (p Port, ok bool) {
+func (s *replica) LookupPort(target int, protocol string) (p Port, ok bool) {
 	if protocol == "" {
 		protocol = "tcp"
 	}
@@ -158,20 +151,16 @@ func (s *Service) LookupPort(target int, protocol string) (p Port, ok bool) {
 
 // dialHost is where a published port is dialled: the engine's host, or the
 // address the port is bound to when that is a specific one of this machine.
-func (s *Service) dialHost(hp engine.HostPort) string {
+func (s *replica) dialHost(hp engine.HostPort) string {
 	if s.stack.info.Local && hp.IP != "" && hp.IP != "0.0.0.0" && hp.IP != "::" {
 		return hp.IP
 	}
 	return s.stack.info.DialHost
 }
 
-// Addr returns host:port where container port target (tcp) is published. It
-// panics when the port is not published, which generated code rules out.
-func (s *Service) Addr(target int) string { return s.Port(target, "tcp").Addr() }
+func (s *replica) Addr(target int) string { return s.Port(target, "tcp").Addr() }
 
-// Ports returns the service's published ports, in the compose file's order
-// (ports, then expose, then the kind's default ports).
-func (s *Service) Ports() []Port {
+func (s *replica) Ports() []Port {
 	var out []Port
 	for _, p := range s.spec.Ports {
 		if port, ok := s.LookupPort(p.Target, p.Protocol); ok {
@@ -184,7 +173,7 @@ func (s *Service) Ports() []Port {
 // Advertised returns the host addresses of the ports whose address the
 // service advertises to its clients (Kafka's advertised listeners), in the
 // plan's port order; nil when none.
-func (s *Service) Advertised() []string {
+func (s *replica) Advertised() []string {
 	var out []string
 	for _, p := range s.spec.Ports {
 		if len(p.Advertised) > 0 {
@@ -200,7 +189,7 @@ func (s *Service) Advertised() []string {
 // when the service became ready: those named by the NAME_FILE variables of
 // the kind's FileEnv (an absolute path, or a secret's name under
 // /run/secrets), for the kind's accessors.
-func (s *Service) File(path string) (string, bool) {
+func (s *replica) File(path string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.files[path]
@@ -216,7 +205,7 @@ func secretPath(p string) string {
 }
 
 // readFiles reads the files named by the service's FileEnv variables.
-func (s *Service) readFiles(ctx context.Context) error {
+func (s *replica) readFiles(ctx context.Context) error {
 	for _, name := range s.spec.FileEnv {
 		v := s.env[name+"_FILE"]
 		if v == "" {
@@ -238,18 +227,14 @@ func (s *Service) readFiles(ctx context.Context) error {
 	return nil
 }
 
-// LookupEnv returns the value of the service's environment variable after
-// interpolation (environment and env_file), and whether it is set.
-func (s *Service) LookupEnv(name string) (string, bool) {
+func (s *replica) LookupEnv(name string) (string, bool) {
 	v, ok := s.env[name]
 	return v, ok
 }
 
-// Env returns the value of the service's environment variable, "" if unset.
-func (s *Service) Env(name string) string { return s.env[name] }
+func (s *replica) Env(name string) string { return s.env[name] }
 
-// Environ returns a copy of the service's resolved environment.
-func (s *Service) Environ() map[string]string {
+func (s *replica) Environ() map[string]string {
 	m := make(map[string]string, len(s.env))
 	for k, v := range s.env {
 		m[k] = v
@@ -257,9 +242,7 @@ func (s *Service) Environ() map[string]string {
 	return m
 }
 
-// Healthcheck returns a copy of the healthcheck declared in the compose file,
-// nil when it declares none.
-func (s *Service) Healthcheck() *Healthcheck {
+func (s *replica) Healthcheck() *Healthcheck {
 	hc := s.spec.Healthcheck
 	if hc == nil {
 		return nil
@@ -270,15 +253,11 @@ func (s *Service) Healthcheck() *Healthcheck {
 	}
 }
 
-// InternalAddr returns "service:port", the address other containers of the
-// stack use to reach container port target.
-func (s *Service) InternalAddr(target int) string {
+func (s *replica) InternalAddr(target int) string {
 	return net.JoinHostPort(s.spec.Name, strconv.Itoa(target))
 }
 
-// Command returns the service's command after interpolation, nil when the
-// compose file keeps the image's.
-func (s *Service) Command() []string {
+func (s *replica) Command() []string {
 	cmd, err := s.stack.res.expandAll("command", s.spec.Command)
 	if err != nil {
 		return nil
@@ -287,7 +266,7 @@ func (s *Service) Command() []string {
 }
 
 // setState records what an inspect says of the container: ports and pid.
-func (s *Service) setState(st engine.State) {
+func (s *replica) setState(st engine.State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st.Ports != nil {
@@ -298,7 +277,7 @@ func (s *Service) setState(st engine.State) {
 	}
 }
 
-func (s *Service) currentPorts() map[engine.PortKey]engine.HostPort {
+func (s *replica) currentPorts() map[engine.PortKey]engine.HostPort {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := make(map[engine.PortKey]engine.HostPort, len(s.ports))

@@ -573,7 +573,7 @@ func (sh *sharedStart) rebuild(ctx context.Context, list []engine.Resource, serv
 
 // attach binds the replica to its running container c, whose ports it
 // publishes to this process when the engine needs that (engine.Publisher).
-func (r *Service) attach(ctx context.Context, c engine.Resource) error {
+func (r *replica) attach(ctx context.Context, c engine.Resource) error {
 	if c.ID == "" {
 		return fmt.Errorf("service %q: its container no longer exists (removed outside composegen?)", r.label())
 	}
@@ -880,4 +880,4 @@ func (s *Stack) Settle(ctx context.Context) error {
 
 // Settle waits until the one-shot services of the service's stack have
 // completed (see Stack.Settle).
-func (s *Service) Settle(ctx context.Context) error { return s.stack.Settle(ctx) }
+func (s *replica) Settle(ctx context.Context) error { return s.stack.Settle(ctx) }

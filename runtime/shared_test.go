@@ -449,7 +449,7 @@ func TestSharedRebuild(t *testing.T) {
 	if got, want := s.Service("cache").Addr(6379), started.Service("cache").Addr(6379); got != want {
 		t.Errorf("rebuilt address %s, want %s", got, want)
 	}
-	if !s.Service("job").isCompleted() {
+	if !s.replica("job").isCompleted() {
 		t.Error("the completed one-shot is not completed in the rebuilt stack")
 	}
 	if err := s.Settle(context.Background()); err != nil {
@@ -516,11 +516,11 @@ func TestSharedOneShotCompletesAfterReady(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if closed(attached.Service("seed").exitedCh) {
+			if closed(attached.replica("seed").exitedCh) {
 				t.Fatal("the seed had already exited when the test attached: the test checks nothing")
 			}
 			for name, s := range map[string]*Stack{"started": started, "attached": attached} {
-				<-s.Service("seed").exitedCh
+				<-s.replica("seed").exitedCh
 				err := s.Settle(context.Background())
 				herr := s.sharedHealth()
 				if tc.code == 0 {

@@ -285,7 +285,7 @@ func (s *Stack) buildUnits(selected []*composeplan.ServiceSpec) error {
 			if err != nil {
 				return fmt.Errorf("service %q: %w", spec.Name, err)
 			}
-			u.replicas = append(u.replicas, newService(s, u, i, env))
+			u.replicas = append(u.replicas, newReplica(s, u, i, env))
 		}
 		s.units[spec.Name] = u
 		s.order = append(s.order, u)
@@ -340,6 +340,15 @@ func (s *Stack) Down(ctx context.Context) error {
 // if it is not part of this stack instance (not selected, or excluded by
 // profiles).
 func (s *Stack) Service(name string) *Service {
+	if r := s.replica(name); r != nil {
+		return r.pub
+	}
+	return nil
+}
+
+// replica returns the first replica of the service named name, nil if it
+// is not part of this stack instance.
+func (s *Stack) replica(name string) *replica {
 	if s == nil {
 		return nil
 	}

@@ -15,7 +15,7 @@ import (
 type unit struct {
 	stack    *Stack
 	spec     *composeplan.ServiceSpec
-	replicas []*Service
+	replicas []*replica
 
 	// life is the service's lifecycle: what ready means for it.
 	life lifecycle
@@ -128,7 +128,7 @@ func (u *unit) fail(err error) {
 
 // watch closes the unit's events as its replicas reach them.
 func (u *unit) watch(ctx context.Context) {
-	all := func(pick func(r *Service) chan struct{}, done chan struct{}, then func()) {
+	all := func(pick func(r *replica) chan struct{}, done chan struct{}, then func()) {
 		for _, r := range u.replicas {
 			select {
 			case <-pick(r):
@@ -147,14 +147,14 @@ func (u *unit) watch(ctx context.Context) {
 	if f := u.stack.cfg.onReady; f != nil {
 		ready = func() { f(u.spec.Name) }
 	}
-	go all(func(r *Service) chan struct{} { return r.startedCh }, u.started, nil)
-	go all(func(r *Service) chan struct{} { return r.readyCh }, u.healthy, ready)
-	go all(func(r *Service) chan struct{} { return r.exitedCh }, u.completed, nil)
+	go all(func(r *replica) chan struct{} { return r.startedCh }, u.started, nil)
+	go all(func(r *replica) chan struct{} { return r.readyCh }, u.healthy, ready)
+	go all(func(r *replica) chan struct{} { return r.exitedCh }, u.completed, nil)
 }
 
 // waiting reports whether the replica was not started because it waits for
 // a dependency's condition.
-func (r *Service) waiting() bool {
+func (r *replica) waiting() bool {
 	if closed(r.startedCh) {
 		return false
 	}
@@ -178,7 +178,7 @@ func (r *Service) waiting() bool {
 }
 
 // waitFor blocks until dependency d's condition holds for dep.
-func (r *Service) waitFor(ctx context.Context, d composeplan.Dependency, dep *unit) error {
+func (r *replica) waitFor(ctx context.Context, d composeplan.Dependency, dep *unit) error {
 	var ch chan struct{}
 	switch d.Condition {
 	case "service_healthy":

@@ -28,7 +28,7 @@ type TB interface {
 // service: Service, plus the identity of its container and the locks and
 // leases that its stack instance's users (every test binary of a go test
 // run that shares it) coordinate through. The generated code passes its
-// *runtime.Service, which implements it.
+// runtimeimpl.Service, which implements it.
 type StackService interface {
 	Service
 	// ContainerID returns the id of the service's container.

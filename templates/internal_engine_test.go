@@ -9,6 +9,7 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/runtime/runtimetest"
 )
 
@@ -43,19 +44,19 @@ func TestInternalAccessorsFromToolbox(t *testing.T) {
 		},
 	})
 	ctx := context.Background()
-	db, cache := stack.Service("db"), stack.Service("cache")
+	db, cache := runtimeimpl.Of(stack.Service("db")), runtimeimpl.Of(stack.Service("cache"))
 
 	dsn := PostgresDSN(InNetwork(db))
 	if want := "postgres://app:s3cr%40t%2Fpw@db:5432/shop?sslmode=disable"; dsn != want {
 		t.Errorf("InternalDSN = %q, want %q", dsn, want)
 	}
-	res, err := stack.Service("toolbox").Exec(ctx, "psql", dsn, "-tAc", "select current_user || '@' || current_database()")
+	res, err := runtimeimpl.Of(stack.Service("toolbox")).Exec(ctx, "psql", dsn, "-tAc", "select current_user || '@' || current_database()")
 	if err != nil || res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != "app@shop" {
 		t.Errorf("psql InternalDSN in the toolbox: %v, exit %d, stdout %q, stderr %q", err, res.ExitCode, res.Stdout, res.Stderr)
 	}
 	// The password in the DSN is the one that works: a wrong one fails.
 	wrong := strings.Replace(dsn, "s3cr%40t%2Fpw", "wrong", 1)
-	if res, err := stack.Service("toolbox").Exec(ctx, "psql", wrong, "-c", "select 1"); err != nil || res.ExitCode == 0 {
+	if res, err := runtimeimpl.Of(stack.Service("toolbox")).Exec(ctx, "psql", wrong, "-c", "select 1"); err != nil || res.ExitCode == 0 {
 		t.Errorf("psql with a wrong password: %v, exit %d", err, res.ExitCode)
 	}
 
@@ -63,7 +64,7 @@ func TestInternalAccessorsFromToolbox(t *testing.T) {
 	if want := "redis://default:r3d%40s3cret@cache:6379/0"; u != want {
 		t.Errorf("InternalURL = %q, want %q", u, want)
 	}
-	tools := stack.Service("redis-tools")
+	tools := runtimeimpl.Of(stack.Service("redis-tools"))
 	if res, err := tools.Exec(ctx, "redis-cli", "-u", u, "set", "from-toolbox", "yes"); err != nil || res.ExitCode != 0 || strings.TrimSpace(res.Stdout) != "OK" {
 		t.Errorf("redis-cli -u InternalURL set: %v, exit %d, stdout %q, stderr %q", err, res.ExitCode, res.Stdout, res.Stderr)
 	}

@@ -6,7 +6,7 @@
 // probe used when the compose file declares no healthcheck.
 //
 // The accessor functions (PostgresDSN, RedisAddr, ...) are called by
-// generated code with the running service (a *runtime.Service, which
+// generated code with the running service (a runtimeimpl.Service, which
 // implements Service). They are pure: they read the service's environment
 // after interpolation, its command and its published ports, and compute.
 //
@@ -40,7 +40,7 @@ import (
 )
 
 // Service is what an accessor reads of a running service. The generated code
-// passes its *runtime.Service, which implements it.
+// passes its runtimeimpl.Service, which implements it.
 type Service interface {
 	// Env returns a variable of the service's environment after
 	// interpolation, "" when unset.

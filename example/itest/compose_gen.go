@@ -13,6 +13,7 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	composeplan "github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -114,7 +115,7 @@ func Up(ctx context.Context, opts ...runtime.Option) (*Stack, error) {
 // Postgres is the compose service "postgres" (image postgres:16). Its kind in
 // the templates catalog is postgres.
 type Postgres struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartPostgres starts service "postgres" and the services it depends on only,
@@ -222,7 +223,7 @@ func (s *Postgres) Replicas() []*Postgres {
 	rs := s.svc.Replicas()
 	out := make([]*Postgres, len(rs))
 	for i, r := range rs {
-		out[i] = &Postgres{svc: r}
+		out[i] = &Postgres{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -231,7 +232,7 @@ func (s *Postgres) Replicas() []*Postgres {
 // do not cover: Exec, logs, the container id, any port.
 func (s *Postgres) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Postgres field is when the
@@ -260,7 +261,7 @@ type PostgresEnv struct {
 // Redis is the compose service "redis" (image redis:7-alpine). Its kind in the
 // templates catalog is redis.
 type Redis struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartRedis starts service "redis" and the services it depends on only, waits
@@ -353,7 +354,7 @@ func (s *Redis) Replicas() []*Redis {
 	rs := s.svc.Replicas()
 	out := make([]*Redis, len(rs))
 	for i, r := range rs {
-		out[i] = &Redis{svc: r}
+		out[i] = &Redis{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -362,7 +363,7 @@ func (s *Redis) Replicas() []*Redis {
 // not cover: Exec, logs, the container id, any port.
 func (s *Redis) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Redis field is when the stack
@@ -381,10 +382,10 @@ type RedisEnv struct{}
 func newComposeStack(rt *runtime.Stack) *Stack {
 	s := &Stack{rt: rt}
 	if svc := rt.Service("postgres"); svc != nil {
-		s.Postgres = &Postgres{svc: svc}
+		s.Postgres = &Postgres{svc: runtimeimpl.Of(svc)}
 	}
 	if svc := rt.Service("redis"); svc != nil {
-		s.Redis = &Redis{svc: svc}
+		s.Redis = &Redis{svc: runtimeimpl.Of(svc)}
 	}
 	return s
 }

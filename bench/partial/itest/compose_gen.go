@@ -13,6 +13,7 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	composeplan "github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -130,7 +131,7 @@ func Up(ctx context.Context, opts ...runtime.Option) (*Stack, error) {
 //
 // It runs once (it runs psql): Start returns after it has exited 0.
 type Migrate struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartMigrate starts service "migrate" and the services it depends on only,
@@ -175,7 +176,7 @@ func (s *Migrate) Replicas() []*Migrate {
 	rs := s.svc.Replicas()
 	out := make([]*Migrate, len(rs))
 	for i, r := range rs {
-		out[i] = &Migrate{svc: r}
+		out[i] = &Migrate{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -184,7 +185,7 @@ func (s *Migrate) Replicas() []*Migrate {
 // not cover: Exec, logs, the container id, any port.
 func (s *Migrate) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Migrate field is when the stack
@@ -205,7 +206,7 @@ type MigrateEnv struct {
 // Postgres is the compose service "postgres" (image postgres:16). Its kind in
 // the templates catalog is postgres.
 type Postgres struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartPostgres starts service "postgres" and the services it depends on only,
@@ -313,7 +314,7 @@ func (s *Postgres) Replicas() []*Postgres {
 	rs := s.svc.Replicas()
 	out := make([]*Postgres, len(rs))
 	for i, r := range rs {
-		out[i] = &Postgres{svc: r}
+		out[i] = &Postgres{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -322,7 +323,7 @@ func (s *Postgres) Replicas() []*Postgres {
 // do not cover: Exec, logs, the container id, any port.
 func (s *Postgres) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Postgres field is when the
@@ -351,7 +352,7 @@ type PostgresEnv struct {
 // RabbitMQ is the compose service "rabbitmq" (image rabbitmq:3-management).
 // Its kind in the templates catalog is rabbitmq.
 type RabbitMQ struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartRabbitMQ starts service "rabbitmq" and the services it depends on only,
@@ -434,7 +435,7 @@ func (s *RabbitMQ) Replicas() []*RabbitMQ {
 	rs := s.svc.Replicas()
 	out := make([]*RabbitMQ, len(rs))
 	for i, r := range rs {
-		out[i] = &RabbitMQ{svc: r}
+		out[i] = &RabbitMQ{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -443,7 +444,7 @@ func (s *RabbitMQ) Replicas() []*RabbitMQ {
 // do not cover: Exec, logs, the container id, any port.
 func (s *RabbitMQ) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's RabbitMQ field is when the
@@ -462,7 +463,7 @@ type RabbitMQEnv struct{}
 // Redis is the compose service "redis" (image redis:7-alpine). Its kind in the
 // templates catalog is redis.
 type Redis struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartRedis starts service "redis" and the services it depends on only, waits
@@ -555,7 +556,7 @@ func (s *Redis) Replicas() []*Redis {
 	rs := s.svc.Replicas()
 	out := make([]*Redis, len(rs))
 	for i, r := range rs {
-		out[i] = &Redis{svc: r}
+		out[i] = &Redis{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -564,7 +565,7 @@ func (s *Redis) Replicas() []*Redis {
 // not cover: Exec, logs, the container id, any port.
 func (s *Redis) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Redis field is when the stack
@@ -583,16 +584,16 @@ type RedisEnv struct{}
 func newComposeStack(rt *runtime.Stack) *Stack {
 	s := &Stack{rt: rt}
 	if svc := rt.Service("migrate"); svc != nil {
-		s.Migrate = &Migrate{svc: svc}
+		s.Migrate = &Migrate{svc: runtimeimpl.Of(svc)}
 	}
 	if svc := rt.Service("postgres"); svc != nil {
-		s.Postgres = &Postgres{svc: svc}
+		s.Postgres = &Postgres{svc: runtimeimpl.Of(svc)}
 	}
 	if svc := rt.Service("rabbitmq"); svc != nil {
-		s.RabbitMQ = &RabbitMQ{svc: svc}
+		s.RabbitMQ = &RabbitMQ{svc: runtimeimpl.Of(svc)}
 	}
 	if svc := rt.Service("redis"); svc != nil {
-		s.Redis = &Redis{svc: svc}
+		s.Redis = &Redis{svc: runtimeimpl.Of(svc)}
 	}
 	return s
 }

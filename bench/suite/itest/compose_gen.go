@@ -13,6 +13,7 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	composeplan "github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -126,7 +127,7 @@ func Up(ctx context.Context, opts ...runtime.Option) (*Stack, error) {
 // It runs once ("nginx" waits for it to complete): Start returns after it has
 // exited 0.
 type Migrate struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartMigrate starts service "migrate" and the services it depends on only,
@@ -171,7 +172,7 @@ func (s *Migrate) Replicas() []*Migrate {
 	rs := s.svc.Replicas()
 	out := make([]*Migrate, len(rs))
 	for i, r := range rs {
-		out[i] = &Migrate{svc: r}
+		out[i] = &Migrate{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -180,7 +181,7 @@ func (s *Migrate) Replicas() []*Migrate {
 // not cover: Exec, logs, the container id, any port.
 func (s *Migrate) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Migrate field is when the stack
@@ -201,7 +202,7 @@ type MigrateEnv struct {
 // Nginx is the compose service "nginx" (image nginx:latest). Its kind in the
 // templates catalog is nginx.
 type Nginx struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartNginx starts service "nginx" and the services it depends on only, waits
@@ -268,7 +269,7 @@ func (s *Nginx) Replicas() []*Nginx {
 	rs := s.svc.Replicas()
 	out := make([]*Nginx, len(rs))
 	for i, r := range rs {
-		out[i] = &Nginx{svc: r}
+		out[i] = &Nginx{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -277,7 +278,7 @@ func (s *Nginx) Replicas() []*Nginx {
 // not cover: Exec, logs, the container id, any port.
 func (s *Nginx) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Nginx field is when the stack
@@ -295,7 +296,7 @@ type NginxEnv struct{}
 // Postgres is the compose service "postgres" (image postgres:16). Its kind in
 // the templates catalog is postgres.
 type Postgres struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartPostgres starts service "postgres" and the services it depends on only,
@@ -403,7 +404,7 @@ func (s *Postgres) Replicas() []*Postgres {
 	rs := s.svc.Replicas()
 	out := make([]*Postgres, len(rs))
 	for i, r := range rs {
-		out[i] = &Postgres{svc: r}
+		out[i] = &Postgres{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -412,7 +413,7 @@ func (s *Postgres) Replicas() []*Postgres {
 // do not cover: Exec, logs, the container id, any port.
 func (s *Postgres) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Postgres field is when the
@@ -441,7 +442,7 @@ type PostgresEnv struct {
 // Redis is the compose service "redis" (image redis:7-alpine). Its kind in the
 // templates catalog is redis.
 type Redis struct {
-	svc *runtime.Service
+	svc runtimeimpl.Service
 }
 
 // StartRedis starts service "redis" and the services it depends on only, waits
@@ -534,7 +535,7 @@ func (s *Redis) Replicas() []*Redis {
 	rs := s.svc.Replicas()
 	out := make([]*Redis, len(rs))
 	for i, r := range rs {
-		out[i] = &Redis{svc: r}
+		out[i] = &Redis{svc: runtimeimpl.Of(r)}
 	}
 	return out
 }
@@ -543,7 +544,7 @@ func (s *Redis) Replicas() []*Redis {
 // not cover: Exec, logs, the container id, any port.
 func (s *Redis) Service() *runtime.Service {
 	s.mustRun()
-	return s.svc
+	return s.svc.Service
 }
 
 // mustRun panics when s is nil, as the Stack's Redis field is when the stack
@@ -562,16 +563,16 @@ type RedisEnv struct{}
 func newComposeStack(rt *runtime.Stack) *Stack {
 	s := &Stack{rt: rt}
 	if svc := rt.Service("migrate"); svc != nil {
-		s.Migrate = &Migrate{svc: svc}
+		s.Migrate = &Migrate{svc: runtimeimpl.Of(svc)}
 	}
 	if svc := rt.Service("nginx"); svc != nil {
-		s.Nginx = &Nginx{svc: svc}
+		s.Nginx = &Nginx{svc: runtimeimpl.Of(svc)}
 	}
 	if svc := rt.Service("postgres"); svc != nil {
-		s.Postgres = &Postgres{svc: svc}
+		s.Postgres = &Postgres{svc: runtimeimpl.Of(svc)}
 	}
 	if svc := rt.Service("redis"); svc != nil {
-		s.Redis = &Redis{svc: svc}
+		s.Redis = &Redis{svc: runtimeimpl.Of(svc)}
 	}
 	return s
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/owner"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -211,10 +212,10 @@ func Run(t *testing.T, pkg string, victim bool) {
 func Isolation(t *testing.T, s *runtime.Stack, pkg string) {
 	ctx := context.Background()
 	t0 := time.Now()
-	dsn := templates.PostgresFreshDSN(t, s.Service("postgres"))
+	dsn := templates.PostgresFreshDSN(t, runtimeimpl.Of(s.Service("postgres")))
 	tDSN := time.Since(t0)
 	t0 = time.Now()
-	u := templates.RedisFreshURL(t, s.Service("redis"))
+	u := templates.RedisFreshURL(t, runtimeimpl.Of(s.Service("redis")))
 	tURL := time.Since(t0)
 	Report("FRESH %s %s %d %d", pkg, t.Name(), tDSN.Microseconds(), tURL.Microseconds())
 
@@ -372,7 +373,7 @@ func RunPart(t *testing.T, pkg string) {
 		t.Errorf("the broker was ready when Shared(WithServices(postgres)) returned: it waited for it")
 	}
 	Report("ATTACH-PART %s %s %s %s %d", pkg, t.Name(), s.ProjectName(), s.Service("postgres").ContainerID(), took.Microseconds())
-	dsn := templates.PostgresFreshDSN(t, s.Service("postgres"))
+	dsn := templates.PostgresFreshDSN(t, runtimeimpl.Of(s.Service("postgres")))
 	db, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)

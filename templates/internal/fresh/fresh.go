@@ -56,7 +56,7 @@ type TB interface {
 }
 
 // Service is what provisioning reads of a running service
-// (templates.StackService, which a *runtime.Service implements): its
+// (templates.StackService, which a runtimeimpl.Service implements): its
 // published ports, the identity of its container, and the locks and leases
 // that its stack instance's users (every test binary of a go test run that
 // shares it) coordinate through.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/runtime/runtimetest"
 	"github.com/composegen/composegen/templates"
 	"github.com/composegen/composegen/templates/internal/fresh"
@@ -133,7 +134,7 @@ func median(ds []time.Duration) time.Duration {
 func TestFreshOnStartedStack(t *testing.T) {
 	runtimetest.RequireEngine(t)
 	stack := runtime.Start(t, freshPlan("tpl-fresh"))
-	pg, rs := stack.Service("postgres"), stack.Service("redis")
+	pg, rs := runtimeimpl.Of(stack.Service("postgres")), runtimeimpl.Of(stack.Service("redis"))
 	var mu sync.Mutex
 	var dsnTimes, urlTimes []time.Duration
 	t.Run("group", func(t *testing.T) {
@@ -191,7 +192,7 @@ func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
 		DependsOn: []composeplan.Dependency{{Service: "seed", Condition: "service_completed_successfully", Required: true}},
 	})
 	stack := runtime.Start(t, plan)
-	msg := fatalOf(t, func(tb templates.TB) { templates.PostgresFreshDSN(tb, stack.Service("postgres")) })
+	msg := fatalOf(t, func(tb templates.TB) { templates.PostgresFreshDSN(tb, runtimeimpl.Of(stack.Service("postgres"))) })
 	t.Logf("FreshDSN failed with:\n%s", msg)
 	for _, want := range []string{`cannot take the template of database "app"`, "other sessions are connected", "(holder)", "runtime.WithServices"} {
 		if !strings.Contains(msg, want) {
@@ -203,7 +204,7 @@ func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
 	}
 	// The failure is not remembered: once the session is gone, the next
 	// FreshDSN of this process takes the template.
-	pg := stack.Service("postgres")
+	pg := runtimeimpl.Of(stack.Service("postgres"))
 	admin, err := pgx.Connect(context.Background(), "postgres://app:fresh-secret@"+pg.Addr(5432)+"/postgres?sslmode=disable")
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +214,7 @@ func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
 	if err := admin.QueryRow(context.Background(), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'holder'").Scan(&ended); err != nil || ended != 1 {
 		t.Fatalf("ending the holder's session: %d ended, %v", ended, err)
 	}
-	checkIsolation(t, pg, stack.Service("redis"), 1)
+	checkIsolation(t, pg, runtimeimpl.Of(stack.Service("redis")), 1)
 }
 
 // A user that may not create databases, or not copy the service's, gets a
@@ -224,7 +225,7 @@ func TestPostgresFreshDSNPrivileges(t *testing.T) {
 	plan.Services[2].Command = []string{"psql", "-v", "ON_ERROR_STOP=1", "-h", "postgres", "-U", "app", "-d", "app", "-c",
 		"INSERT INTO items (owner) VALUES ('seed'); CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; CREATE ROLE creator LOGIN CREATEDB PASSWORD 'creator-pw'"}
 	stack := runtime.Start(t, plan)
-	pg := stack.Service("postgres")
+	pg := runtimeimpl.Of(stack.Service("postgres"))
 	for _, tc := range []struct {
 		user, password string
 		want           []string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/runtime/runtimetest"
 	"github.com/composegen/composegen/templates"
 )
@@ -64,7 +65,7 @@ func TestMariaDBFreshDSN(t *testing.T) {
 	// log it.
 	_ = mysql.SetLogger(mysql.Logger(nopLogger{}))
 	stack := runtime.Start(t, mariadbPlan("tpl-fresh-maria", true))
-	svc := stack.Service("db")
+	svc := runtimeimpl.Of(stack.Service("db"))
 	var mu sync.Mutex
 	var took []time.Duration
 	t.Run("group", func(t *testing.T) {
@@ -154,7 +155,7 @@ func fatalOf(t *testing.T, fn func(tb templates.TB)) (msg string) {
 func TestMariaDBFreshDSNWithoutPrivileges(t *testing.T) {
 	runtimetest.RequireEngine(t)
 	stack := runtime.Start(t, mariadbPlan("tpl-fresh-maria-noroot", false))
-	msg := fatalOf(t, func(tb templates.TB) { templates.MariaDBFreshDSN(tb, stack.Service("db")) })
+	msg := fatalOf(t, func(tb templates.TB) { templates.MariaDBFreshDSN(tb, runtimeimpl.Of(stack.Service("db"))) })
 	t.Logf("FreshDSN failed with:\n%s", msg)
 	for _, want := range []string{`user "app" lacks a privilege`, "MARIADB_ROOT_PASSWORD"} {
 		if !strings.Contains(msg, want) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/runtime/runtimetest"
 	"github.com/composegen/composegen/templates"
 	"github.com/composegen/composegen/templates/internal/fresh"
@@ -61,7 +62,7 @@ func TestPostgresFreshDSNTooManyClients(t *testing.T) {
 	plan := freshPlan("tpl-fresh-full")
 	plan.Services[0].Command = []string{"postgres", "-c", "max_connections=8", "-c", "superuser_reserved_connections=0"}
 	stack := runtime.Start(t, plan)
-	pg := stack.Service("postgres")
+	pg := runtimeimpl.Of(stack.Service("postgres"))
 	addr := pg.Addr(5432)
 
 	release := occupy(t, addr)
@@ -76,7 +77,7 @@ func TestPostgresFreshDSNTooManyClients(t *testing.T) {
 	if strings.Contains(msg, "fresh-secret") {
 		t.Error("the failure shows the password")
 	}
-	checkIsolation(t, pg, stack.Service("redis"), 1) // takes the template now
+	checkIsolation(t, pg, runtimeimpl.Of(stack.Service("redis")), 1) // takes the template now
 
 	fresh.CloseIdle()
 	release = occupy(t, addr)

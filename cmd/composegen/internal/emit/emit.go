@@ -24,6 +24,9 @@ import (
 const (
 	runtimePkg   = "github.com/composegen/composegen/runtime"
 	templatesPkg = "github.com/composegen/composegen/templates"
+	// runtimeimplPkg holds what generated code needs of a service beyond
+	// runtime.Service (protobuf-go's protoimpl pattern).
+	runtimeimplPkg = "github.com/composegen/composegen/runtime/runtimeimpl"
 )
 
 // File renders the generated file for p. It writes nothing.
@@ -99,6 +102,7 @@ func (g *gen) header() {
 	}
 	g.f.ImportName(runtimePkg, "runtime")
 	g.f.ImportName(templatesPkg, "templates")
+	g.f.ImportName(runtimeimplPkg, "runtimeimpl")
 	g.f.ImportName("context", "context")
 	g.f.ImportName("testing", "testing")
 	g.f.ImportName("time", "time")
@@ -117,7 +121,7 @@ func (g *gen) helpers() {
 		body = append(body, jen.If(
 			jen.Id("svc").Op(":=").Id("rt").Dot("Service").Call(jen.Lit(s.Name)),
 			jen.Id("svc").Op("!=").Nil(),
-		).Block(jen.Id("s").Dot(s.TypeName).Op("=").Op("&").Id(s.TypeName).Values(jen.Dict{jen.Id("svc"): jen.Id("svc")})))
+		).Block(jen.Id("s").Dot(s.TypeName).Op("=").Op("&").Id(s.TypeName).Values(jen.Dict{jen.Id("svc"): jen.Qual(runtimeimplPkg, "Of").Call(jen.Id("svc"))})))
 	}
 	body = append(body, jen.Return(jen.Id("s")))
 	g.decl(doc("newComposeStack wraps a started runtime stack in the typed Stack."),

@@ -55,7 +55,7 @@ func (g *gen) serviceType(s *model.Service) {
 	if s.Replicas > 1 {
 		first += fmt.Sprintf(" It runs %d replicas: a handle is one replica, see [%s.Replicas].", s.Replicas, s.TypeName)
 	}
-	g.decl(doc(append([]string{first}, s.Notes...)...), jen.Type().Id(s.TypeName).Struct(jen.Id("svc").Op("*").Qual(runtimePkg, "Service")))
+	g.decl(doc(append([]string{first}, s.Notes...)...), jen.Type().Id(s.TypeName).Struct(jen.Id("svc").Qual(runtimeimplPkg, "Service")))
 }
 
 func (g *gen) startFunc(s *model.Service) {
@@ -117,7 +117,7 @@ func (g *gen) fixedMethods(s *model.Service, recv *jen.Statement) {
 	g.replicas(s, recv)
 	g.decl(doc("Service returns the runtime service "+name+", for what the typed methods do not cover: Exec, logs, the container id, any port."),
 		jen.Func().Params(recv.Clone()).Id("Service").Params().Op("*").Qual(runtimePkg, "Service").
-			Block(guard(), jen.Return(svc.Clone())))
+			Block(guard(), jen.Return(svc.Clone().Dot("Service"))))
 }
 
 func (g *gen) replicas(s *model.Service, recv *jen.Statement) {
@@ -131,7 +131,7 @@ func (g *gen) replicas(s *model.Service, recv *jen.Statement) {
 			jen.Id("rs").Op(":=").Id("s").Dot("svc").Dot("Replicas").Call(),
 			jen.Id("out").Op(":=").Make(jen.Index().Op("*").Id(s.TypeName), jen.Len(jen.Id("rs"))),
 			jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rs")).Block(
-				jen.Id("out").Index(jen.Id("i")).Op("=").Op("&").Id(s.TypeName).Values(jen.Dict{jen.Id("svc"): jen.Id("r")}),
+				jen.Id("out").Index(jen.Id("i")).Op("=").Op("&").Id(s.TypeName).Values(jen.Dict{jen.Id("svc"): jen.Qual(runtimeimplPkg, "Of").Call(jen.Id("r"))}),
 			),
 			jen.Return(jen.Id("out")),
 		))

@@ -23,6 +23,7 @@ import (
 
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/runtimeimpl"
 	"github.com/composegen/composegen/templates"
 )
 
@@ -108,9 +109,9 @@ func Attach(t testing.TB, opts ...runtime.Option) *runtime.Stack {
 func FreshDSN(t testing.TB, s *runtime.Stack) string {
 	t.Helper()
 	if DB() == "mariadb" {
-		return templates.MariaDBFreshDSN(t, s.Service(Service))
+		return templates.MariaDBFreshDSN(t, runtimeimpl.Of(s.Service(Service)))
 	}
-	return templates.PostgresFreshDSN(t, s.Service(Service))
+	return templates.PostgresFreshDSN(t, runtimeimpl.Of(s.Service(Service)))
 }
 
 var reportMu sync.Mutex
