@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/internal/admin"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/composegen/composegen/runtime"
 )
 
 // The runtime's shared-stack suite (runtime/internal/sharedsuite) run on
@@ -257,7 +256,7 @@ func TestSharedKeptStackAcrossRuns(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pruned, err := runtime.Prune(ctx, runtime.PruneOptions{Engine: Name, Project: p1})
+	pruned, err := admin.Prune(ctx, admin.PruneOptions{Engine: Name, Project: p1})
 	if err != nil {
 		t.Fatal(err)
 	}

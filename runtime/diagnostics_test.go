@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/composeplan"
 )
 
@@ -333,7 +334,7 @@ func TestKeepOnFailure(t *testing.T) {
 	if !strings.Contains(out, "prune -project "+project) {
 		t.Fatalf("no removal command in:\n%s", out)
 	}
-	pruned, err := Prune(context.Background(), PruneOptions{Project: project})
+	pruned, err := prune(context.Background(), admin.PruneOptions{Project: project})
 	if err != nil || len(pruned) != 1 || pruned[0].Reason != "kept (failure)" {
 		t.Fatalf("Prune = %+v, %v", pruned, err)
 	}

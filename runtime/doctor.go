@@ -12,45 +12,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 )
 
-// DoctorOptions select what Doctor checks.
-type DoctorOptions struct {
-	// Engine names the engine ("" for COMPOSEGEN_ENGINE, else Docker).
-	Engine string
-	// Images are the images a compose file needs: Doctor says which are
-	// present on the engine and which a start would have to pull.
-	Images []string
-	// RoundTripImage is the small image of the round trip (default
-	// "busybox"); it is pulled when absent, as a start would.
-	RoundTripImage string
+func init() {
+	admin.Impl.Doctor = doctor
+	admin.Impl.Prune = prune
 }
 
-// Finding is one line of Doctor's report.
-type Finding struct {
-	// Check names what was checked: "engine", "round trip", "image
-	// postgres:16".
-	Check string
-	// Level is "ok", "warning" (works, but may not where pulls are
-	// blocked) or "problem" (a stack cannot start).
-	Level string
-	// Detail says what was found and, for a problem, what to do.
-	Detail string
-}
-
-// Doctor says why tests could not start a stack: which engine they would
-// use and why (DOCKER_HOST, a context, a socket), its version and API, and
-// whether it can create a container, publish a port and answer on it from
-// this process (a real round trip with a small container, removed
-// afterwards); then, for each of opts.Images, whether it is present or
-// would be pulled. It reports problems as findings, not errors.
-func Doctor(ctx context.Context, opts DoctorOptions) []Finding {
-	var out []Finding
+// doctor is admin.Doctor.
+func doctor(ctx context.Context, opts admin.DoctorOptions) []admin.Finding {
+	var out []admin.Finding
 	add := func(check, level, format string, args ...any) {
-		out = append(out, Finding{Check: check, Level: level, Detail: fmt.Sprintf(format, args...)})
+		out = append(out, admin.Finding{Check: check, Level: level, Detail: fmt.Sprintf(format, args...)})
 	}
 	eng, err := engines.Open(ctx, opts.Engine)
 	if err != nil {
@@ -119,18 +96,18 @@ func aardvarkDir(rootless bool) string {
 // cannot tear a container's network down, and aardvark-dns 1.4 (Podman
 // 4.3) stops and binds again every network's listener at each container
 // start and stop, so name lookups in containers fail now and then.
-func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (Finding, bool) {
+func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (admin.Finding, bool) {
 	const check = "podman dns"
 	if dir == "" {
-		return Finding{}, false
+		return admin.Finding{}, false
 	}
 	files, err := os.ReadDir(dir)
 	if err != nil {
-		return Finding{}, false // none yet, or not ours to read
+		return admin.Finding{}, false // none yet, or not ours to read
 	}
 	rs, err := eng.List(ctx, nil)
 	if err != nil {
-		return Finding{Check: check, Level: "warning", Detail: fmt.Sprintf("cannot list the networks: %v", err)}, true
+		return admin.Finding{Check: check, Level: "warning", Detail: fmt.Sprintf("cannot list the networks: %v", err)}, true
 	}
 	networks := map[string]bool{}
 	for _, r := range rs {
@@ -140,13 +117,13 @@ func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (Finding, boo
 	}
 	stale := staleDNS(dir, files, networks)
 	if len(stale) == 0 {
-		return Finding{Check: check, Level: "ok", Detail: "aardvark-dns serves only networks that exist"}, true
+		return admin.Finding{Check: check, Level: "ok", Detail: "aardvark-dns serves only networks that exist"}, true
 	}
 	names := stale
 	if len(names) > 3 {
 		names = append(names[:3:3], "…")
 	}
-	return Finding{Check: check, Level: "warning", Detail: fmt.Sprintf(
+	return admin.Finding{Check: check, Level: "warning", Detail: fmt.Sprintf(
 		"aardvark-dns still serves networks that no longer exist (%d in %s: %s), and their bridges still hold addresses of Podman's subnets: "+
 			"Podman 4's aardvark-dns reloads every network at each container start and stop, so name lookups in containers fail now and then (\"Name or service not known\"). "+
 			"They are left when a container is removed before the containers that share its namespaces. "+
@@ -175,7 +152,7 @@ func staleDNS(dir string, files []os.DirEntry, networks map[string]bool) []strin
 
 // roundTrip starts a one-service stack that serves HTTP and fetches a page
 // from it through the published port.
-func roundTrip(ctx context.Context, opts DoctorOptions) (time.Duration, error) {
+func roundTrip(ctx context.Context, opts admin.DoctorOptions) (time.Duration, error) {
 	image := opts.RoundTripImage
 	if image == "" {
 		image = "busybox"

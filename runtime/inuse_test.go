@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -86,7 +87,7 @@ func TestReaperSkipsAStackInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]Pruned{}
+	got := map[string]admin.Pruned{}
 	for _, p := range pruned {
 		got[p.Project] = p
 	}

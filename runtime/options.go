@@ -189,7 +189,7 @@ func WithBuild() Option { return func(c *config) { c.build = true } }
 // was started from changed: the plan, the values of the variables it uses,
 // env files, bind-mounted files, images and these options. When something
 // changed, the next run removes the kept stack and starts a new one. Kept
-// stacks are spared by the reaper; `composegen prune` (runtime.Prune)
+// stacks are spared by the reaper; `composegen prune`
 // removes them. COMPOSEGEN_REUSE=1 does the same. It has no effect on
 // Start and Up.
 func WithReuse() Option { return func(c *config) { c.reuse = true } }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/owner"
@@ -128,29 +129,8 @@ type projectVerdict struct {
 	Kept    string // why it is kept ("failure", "reuse"), "" if it is not
 }
 
-// Pruned is one project that Prune or the reaper removed, or skipped
-// because a running process uses it (Skipped).
-type Pruned struct {
-	// Project is the stack instance's project name.
-	Project string
-	// Reason says why it was removed.
-	Reason string
-	// Resources counts the containers, networks, volumes and projects
-	// removed.
-	Resources int
-	// Removed names each resource removed ("container chain5-postgres-1",
-	// "network chain5_default"), sorted.
-	Removed []string
-	// Shared is the compose project name of a stack from Shared ("" for
-	// other stacks).
-	Shared string
-	// Skipped is set when the stack was not removed because a running
-	// process uses it (Reason says so); Resources is then 0.
-	Skipped bool
-}
-
 // reap removes the projects that policy condemns and reports them.
-func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, error) {
+func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]admin.Pruned, error) {
 	labels := map[string]string{labelManaged: "true"}
 	if policy.project != "" {
 		labels[labelProject] = policy.project
@@ -221,10 +201,10 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 		count[p]++
 		what[p] = append(what[p], r.Kind+" "+displayID(r))
 	}
-	var out []Pruned
+	var out []admin.Pruned
 	for p, why := range reasons {
 		sort.Strings(what[p])
-		out = append(out, Pruned{Project: p, Reason: why, Resources: count[p], Removed: what[p], Shared: sharedOrigins[p]})
+		out = append(out, admin.Pruned{Project: p, Reason: why, Resources: count[p], Removed: what[p], Shared: sharedOrigins[p]})
 		claims[p](true)
 		delete(claims, p)
 		removeLockDir(p)
@@ -237,10 +217,10 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]Pruned, 
 
 // skippedInUse reports the projects that a removal skipped because a live
 // process uses them.
-func skippedInUse(projects []string, sharedOrigins map[string]string) []Pruned {
-	var out []Pruned
+func skippedInUse(projects []string, sharedOrigins map[string]string) []admin.Pruned {
+	var out []admin.Pruned
 	for _, p := range projects {
-		out = append(out, Pruned{Project: p, Skipped: true, Shared: sharedOrigins[p],
+		out = append(out, admin.Pruned{Project: p, Skipped: true, Shared: sharedOrigins[p],
 			Reason: "a running process uses it; it goes once its users end (run prune again then)"})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
@@ -273,26 +253,8 @@ func judgeProjects(list []engine.Resource) map[string]*projectVerdict {
 	return out
 }
 
-// PruneOptions select what Prune removes.
-type PruneOptions struct {
-	// Engine names the engine ("" for COMPOSEGEN_ENGINE, else Docker).
-	Engine string
-	// Project limits Prune to one stack instance, which goes unless its
-	// owner runs.
-	Project string
-}
-
-// Prune removes, from the engine, the stacks that no running process owns:
-// kept ones (WithKeepOnFailure, COMPOSEGEN_KEEP, reused shared stacks),
-// those whose owner provably died, and those whose owner cannot be checked
-// from this machine once they are older than COMPOSEGEN_ORPHAN_AGE (6h).
-// A stack that a running process uses is skipped and reported (Skipped),
-// except that this process's own use does not keep a stack named by
-// opts.Project. The private files of dead owners go too, and the lock, lease and
-// failure files (under os.TempDir) of the stacks that are not on the engine
-// any more, unless a running process holds them. It never removes the
-// stack of a process that runs.
-func Prune(ctx context.Context, opts PruneOptions) ([]Pruned, error) {
+// prune is admin.Prune.
+func prune(ctx context.Context, opts admin.PruneOptions) ([]admin.Pruned, error) {
 	eng, err := engines.Open(ctx, opts.Engine)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 
 	dt "github.com/ory/dockertest/v3/docker"
 
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/docker"
@@ -462,7 +463,7 @@ func TestSharedReuseDriftAndPrune(t *testing.T) {
 		}
 	}
 
-	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: p3})
+	pruned, err := admin.Prune(context.Background(), admin.PruneOptions{Project: p3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +548,7 @@ func TestSharedWatcherKilled(t *testing.T) {
 	if len(listPlan(t, eng, s.name)) == 0 {
 		t.Fatal("the shared stack is gone after the run; it should wait for prune or the reaper")
 	}
-	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: project})
+	pruned, err := admin.Prune(context.Background(), admin.PruneOptions{Project: project})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,7 +603,7 @@ func TestSharedReuseDriftWhileInUse(t *testing.T) {
 	if !strings.Contains(r2.out, "kept shared stack "+p1+" changed (what it was started from) but a running process uses it") {
 		t.Errorf("run 2 did not say it left %s to its users:\n%s", p1, r2.out)
 	}
-	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: p1})
+	pruned, err := admin.Prune(context.Background(), admin.PruneOptions{Project: p1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -635,7 +636,7 @@ func TestSharedReuseDriftWhileInUse(t *testing.T) {
 			t.Errorf("the old stack's %s %s is left after its users ended", res.Kind, res.Name)
 		}
 	}
-	if _, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: p2}); err != nil {
+	if _, err := admin.Prune(context.Background(), admin.PruneOptions{Project: p2}); err != nil {
 		t.Fatal(err)
 	}
 }

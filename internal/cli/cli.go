@@ -13,7 +13,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/engine"
 )
 
@@ -133,7 +133,7 @@ func Prune(ctx context.Context, e *Env, args []string) int {
 	if code, ok := e.parse(fs, args, "use -project to name one stack", engineFlag); !ok {
 		return code
 	}
-	pruned, err := runtime.Prune(ctx, runtime.PruneOptions{Engine: *engineFlag, Project: *project})
+	pruned, err := admin.Prune(ctx, admin.PruneOptions{Engine: *engineFlag, Project: *project})
 	for _, p := range pruned {
 		name := p.Project
 		if p.Shared != "" {
@@ -196,7 +196,7 @@ func Doctor(ctx context.Context, e *Env, args []string) int {
 		}
 	}
 	code := 0
-	for _, f := range runtime.Doctor(ctx, runtime.DoctorOptions{Engine: *engineFlag, Images: images}) {
+	for _, f := range admin.Doctor(ctx, admin.DoctorOptions{Engine: *engineFlag, Images: images}) {
 		fmt.Fprintf(e.Stdout, "%-8s %s: %s\n", f.Level, f.Check, f.Detail)
 		if f.Level == "problem" {
 			code = 1

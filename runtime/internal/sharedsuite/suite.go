@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
@@ -342,7 +343,7 @@ func OwnStack(t *testing.T) {
 		}},
 	}
 	runtime.Start(t, own)
-	pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: project})
+	pruned, err := admin.Prune(context.Background(), admin.PruneOptions{Project: project})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime"
 	"github.com/composegen/composegen/runtime/runtimetest"
 	"github.com/composegen/composegen/templates/internal/fresh"
@@ -52,7 +53,7 @@ func newFreshSuite(t *testing.T, db string) *freshSuite {
 	s.stack = freshsuite.Attach(t, runtime.WithReuse())
 	project := s.stack.ProjectName()
 	t.Cleanup(func() {
-		if _, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: project}); err != nil {
+		if _, err := admin.Prune(context.Background(), admin.PruneOptions{Project: project}); err != nil {
 			t.Errorf("prune the kept stack: %v", err)
 		}
 	})

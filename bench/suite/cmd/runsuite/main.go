@@ -31,7 +31,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/composegen/composegen/runtime"
+	"github.com/composegen/composegen/internal/admin"
 )
 
 var pkgs = []string{"./suite/p1", "./suite/p2", "./suite/p3", "./suite/p4", "./suite/p5", "./suite/p6"}
@@ -263,7 +263,7 @@ var reused = map[string]bool{}
 // pruneReused removes the stack kept by the reuse runs.
 func pruneReused(string) {
 	for p := range reused {
-		pruned, err := runtime.Prune(context.Background(), runtime.PruneOptions{Project: p})
+		pruned, err := admin.Prune(context.Background(), admin.PruneOptions{Project: p})
 		if err != nil {
 			fmt.Println("prune:", err)
 		}
