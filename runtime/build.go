@@ -11,6 +11,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/buildctx"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
@@ -66,7 +67,7 @@ func resolveBuild(res *resolver, dir, planName string, sp *composeplan.ServiceSp
 		cdir = filepath.Join(dir, filepath.FromSlash(bctx))
 	}
 	spec := engine.BuildSpec{Tag: image, ContextDir: cdir,
-		Labels: map[string]string{labelManaged: "true", labelService: sp.Name}}
+		Labels: map[string]string{label.Managed: "true", label.Service: sp.Name}}
 	if spec.Args, err = res.expandMap("build.args", b.Args); err != nil {
 		return nil, err
 	}

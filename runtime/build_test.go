@@ -16,6 +16,7 @@ import (
 
 	dt "github.com/ory/dockertest/v3/docker"
 
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 
 	"github.com/composegen/composegen/runtime/composeplan"
@@ -294,21 +295,21 @@ func TestSharedReuseBuild(t *testing.T) {
 	forgetForcedBuild(t, eng, planName+"-web")
 	removeBuildFiles(t, eng, planName+"-web")
 	t.Cleanup(func() {
-		removed, _ := removeLabelled(context.Background(), te.eng, map[string]string{labelManaged: "true", labelSharedPlan: planName}, nil, nil)
+		removed, _ := removeLabelled(context.Background(), te.eng, map[string]string{label.Managed: "true", label.SharedPlan: planName}, nil, nil)
 		for _, r := range removed {
-			removeLockDir(r.Labels[labelProject])
-			removeKeptDir(r.Labels[labelProject])
+			removeLockDir(r.Labels[label.Project])
+			removeKeptDir(r.Labels[label.Project])
 		}
 	})
 	// stacks are the shared stacks of the plan on the engine (their keys).
 	stacks := func() []string {
-		list, err := te.eng.List(ctx, map[string]string{labelManaged: "true", labelSharedPlan: planName})
+		list, err := te.eng.List(ctx, map[string]string{label.Managed: "true", label.SharedPlan: planName})
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys := map[string]bool{}
 		for _, r := range list {
-			keys[r.Labels[labelShared]] = true
+			keys[r.Labels[label.Shared]] = true
 		}
 		var out []string
 		for k := range keys {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
 	docker "github.com/ory/dockertest/v3/docker"
 )
@@ -252,7 +253,7 @@ func TestNoLeakOnSIGINTMidStart(t *testing.T) {
 	e, _ := getEngine(context.Background())
 	for {
 		list, err := e.c.ListContainers(docker.ListContainersOptions{Filters: map[string][]string{
-			"label": {labelProject + "=" + project, labelService + "=slow"}, "status": {"running"}}})
+			"label": {label.Project + "=" + project, label.Service + "=slow"}, "status": {"running"}}})
 		if err != nil {
 			t.Fatal(err)
 		}

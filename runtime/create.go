@@ -12,27 +12,14 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
-)
-
-// Labels set on every resource, compose's own plus composegen's (the owner
-// labels come from package owner).
-const (
-	labelProject    = "com.docker.compose.project"
-	labelService    = "com.docker.compose.service"
-	labelNetwork    = "com.docker.compose.network"
-	labelVolume     = "com.docker.compose.volume"
-	labelOneoff     = "com.docker.compose.oneoff"
-	labelNumber     = "com.docker.compose.container-number"
-	labelWorkingDir = "com.docker.compose.project.working_dir"
-	labelManaged    = "io.composegen.managed"
-	labelKeep       = "io.composegen.keep"
+	"github.com/composegen/composegen/runtime/internal/label"
 )
 
 // labels returns the stack's labels (project, managed, owner) plus extra.
 func (s *Stack) labels(extra map[string]string) map[string]string {
 	l := s.owner.Labels(s.created)
-	l[labelProject] = s.project
-	l[labelManaged] = "true"
+	l[label.Project] = s.project
+	l[label.Managed] = "true"
 	for k, v := range s.cfg.labels {
 		l[k] = v
 	}
@@ -179,10 +166,10 @@ func (r *replica) containerLabels() (map[string]string, error) {
 		}
 		labels[k] = x
 	}
-	labels[labelService] = r.spec.Name
-	labels[labelOneoff] = "False"
-	labels[labelNumber] = strconv.Itoa(r.number)
-	labels[labelWorkingDir] = r.stack.dir
+	labels[label.Service] = r.spec.Name
+	labels[label.Oneoff] = "False"
+	labels[label.Number] = strconv.Itoa(r.number)
+	labels[label.WorkingDir] = r.stack.dir
 	return r.stack.labels(labels), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/label"
 	docker "github.com/ory/dockertest/v3/docker"
 )
 
@@ -52,7 +53,7 @@ func servicesStarted(t *testing.T, project string) map[string]bool {
 	e, _ := getEngine(context.Background())
 	out := map[string]bool{}
 	for svc := range servicesCreated(t, project) {
-		list, err := e.c.ListContainers(docker.ListContainersOptions{All: true, Filters: map[string][]string{"label": {labelProject + "=" + project, labelService + "=" + svc}}})
+		list, err := e.c.ListContainers(docker.ListContainersOptions{All: true, Filters: map[string][]string{"label": {label.Project + "=" + project, label.Service + "=" + svc}}})
 		if err != nil || len(list) != 1 {
 			t.Fatalf("container of %s: %v %d", svc, err, len(list))
 		}
@@ -69,13 +70,13 @@ func servicesStarted(t *testing.T, project string) map[string]bool {
 func servicesCreated(t *testing.T, project string) map[string]bool {
 	t.Helper()
 	e, _ := getEngine(context.Background())
-	list, err := e.c.ListContainers(docker.ListContainersOptions{All: true, Filters: map[string][]string{"label": {labelProject + "=" + project}}})
+	list, err := e.c.ListContainers(docker.ListContainersOptions{All: true, Filters: map[string][]string{"label": {label.Project + "=" + project}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]bool{}
 	for _, c := range list {
-		out[c.Labels[labelService]] = true
+		out[c.Labels[label.Service]] = true
 	}
 	return out
 }
@@ -239,7 +240,7 @@ func TestFaultContextCancelled(t *testing.T) {
 		// Cancel once the container runs and has been probed.
 		for ctx.Err() == nil {
 			list, err := e.c.ListContainers(docker.ListContainersOptions{Filters: map[string][]string{
-				"label": {labelProject + "=" + project}, "status": {"running"}}})
+				"label": {label.Project + "=" + project}, "status": {"running"}}})
 			if err == nil && len(list) > 0 {
 				// A few failed probes: the first healthcheck exec runs
 				// at once, but took over a second on a loaded Podman.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/label"
 	docker "github.com/ory/dockertest/v3/docker"
 )
 
@@ -120,7 +121,7 @@ func TestFidelityVolumesAndMounts(t *testing.T) {
 
 	// Named volume: per stack instance, labelled, writable.
 	sh(t, app, "echo v > /data/v && cat /data/v")
-	projectLabel := labelProject + "=" + s.ProjectName()
+	projectLabel := label.Project + "=" + s.ProjectName()
 	if n := countVolumes(t, c, projectLabel); n != 1 {
 		t.Errorf("%d volumes labelled with the project, want 1 (data; the external and unused ones are not created)", n)
 	}
@@ -532,7 +533,7 @@ func TestFidelityContainerOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config.Labels["com.example.team"] != "core" || info.Config.Labels[labelService] != "opts" {
+	if info.Config.Labels["com.example.team"] != "core" || info.Config.Labels[label.Service] != "opts" {
 		t.Errorf("labels: %v", info.Config.Labels)
 	}
 	if got := sh(t, opts, "cat /proc/self/status"); capBit(t, got, "CapEff", 21) {

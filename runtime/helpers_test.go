@@ -8,6 +8,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/docker"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/label"
 	dt "github.com/ory/dockertest/v3/docker"
 )
 
@@ -78,7 +79,7 @@ func countLabels(t testing.TB, labels map[string]string) counts {
 
 func projectCount(t testing.TB, project string) counts {
 	t.Helper()
-	return countLabels(t, map[string]string{labelProject: project})
+	return countLabels(t, map[string]string{label.Project: project})
 }
 
 // assertNoneLeft fails t when anything of project remains, and removes it.
@@ -98,7 +99,7 @@ func removeProject(t testing.TB, project string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := removeLabelled(context.Background(), e.eng, map[string]string{labelProject: project}, nil, nil); err != nil {
+	if _, err := removeLabelled(context.Background(), e.eng, map[string]string{label.Project: project}, nil, nil); err != nil {
 		t.Errorf("removing %s: %v", project, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/internal/admin"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -77,8 +78,8 @@ func TestReaperSkipsAStackInUse(t *testing.T) {
 	dead.Start = "1" // this pid with another start time: a previous process
 	for _, project := range []string{"used", "unused"} {
 		l := dead.Labels(time.Now())
-		l[labelProject] = project
-		l[labelManaged] = "true"
+		l[label.Project] = project
+		l[label.Managed] = "true"
 		eng.add("network", project+"_default", l)
 	}
 	end := startInUseChild(t, "used")
@@ -97,7 +98,7 @@ func TestReaperSkipsAStackInUse(t *testing.T) {
 	if p := got["used"]; !p.Skipped || p.Resources != 0 {
 		t.Errorf("used: %+v, want skipped", p)
 	}
-	if l, _ := eng.List(context.Background(), map[string]string{labelProject: "used"}); len(l) != 1 {
+	if l, _ := eng.List(context.Background(), map[string]string{label.Project: "used"}); len(l) != 1 {
 		t.Fatalf("the stack in use lost resources: %d left", len(l))
 	}
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/probe"
 )
 
@@ -182,7 +183,7 @@ func TestHealthcheckedExitFailsDependents(t *testing.T) {
 	app := dependsOn(server("app", "app"), "db", "service_healthy")
 	_, err := upFake(t, eng, fakePlan(app, db))
 	wantErr(t, err, `service "db": exited with code 0`, "healthy")
-	if eng.resources(map[string]string{labelService: "app"}) > 0 && len(eng.execTimes("app")) > 0 {
+	if eng.resources(map[string]string{label.Service: "app"}) > 0 && len(eng.execTimes("app")) > 0 {
 		t.Error("app was started")
 	}
 }

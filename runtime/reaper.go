@@ -12,6 +12,7 @@ import (
 	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -131,9 +132,9 @@ type projectVerdict struct {
 
 // reap removes the projects that policy condemns and reports them.
 func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]admin.Pruned, error) {
-	labels := map[string]string{labelManaged: "true"}
+	labels := map[string]string{label.Managed: "true"}
 	if policy.project != "" {
-		labels[labelProject] = policy.project
+		labels[label.Project] = policy.project
 	}
 	list, err := eng.List(ctx, labels)
 	if err != nil {
@@ -142,8 +143,8 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]admin.Pr
 	reasons := map[string]string{}
 	sharedOrigins := map[string]string{}
 	for _, r := range list {
-		if n := r.Labels[labelSharedPlan]; n != "" {
-			sharedOrigins[r.Labels[labelProject]] = n
+		if n := r.Labels[label.SharedPlan]; n != "" {
+			sharedOrigins[r.Labels[label.Project]] = n
 		}
 	}
 	now := time.Now()
@@ -192,12 +193,12 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]admin.Pr
 		return skippedInUse(skipped, sharedOrigins), nil
 	}
 	removed, err := removeLabelled(ctx, eng, labels, nil, func(r engine.Resource) bool {
-		return reasons[r.Labels[labelProject]] == ""
+		return reasons[r.Labels[label.Project]] == ""
 	})
 	count := map[string]int{}
 	what := map[string][]string{}
 	for _, r := range removed {
-		p := r.Labels[labelProject]
+		p := r.Labels[label.Project]
 		count[p]++
 		what[p] = append(what[p], r.Kind+" "+displayID(r))
 	}
@@ -232,7 +233,7 @@ func skippedInUse(projects []string, sharedOrigins map[string]string) []admin.Pr
 func judgeProjects(list []engine.Resource) map[string]*projectVerdict {
 	out := map[string]*projectVerdict{}
 	for _, r := range list {
-		p := r.Labels[labelProject]
+		p := r.Labels[label.Project]
 		if p == "" {
 			continue
 		}
@@ -246,7 +247,7 @@ func judgeProjects(list []engine.Resource) map[string]*projectVerdict {
 			}
 			out[p] = v
 		}
-		if k := r.Labels[labelKeep]; k != "" {
+		if k := r.Labels[label.Keep]; k != "" {
 			v.Kept = k
 		}
 	}
@@ -264,12 +265,12 @@ func prune(ctx context.Context, opts admin.PruneOptions) ([]admin.Pruned, error)
 	out, err := reap(ctx, eng, policy)
 	reapPrivateDirs()
 	if err == nil {
-		if list, lerr := eng.List(ctx, map[string]string{labelManaged: "true"}); lerr == nil {
+		if list, lerr := eng.List(ctx, map[string]string{label.Managed: "true"}); lerr == nil {
 			live := map[string]bool{}
 			var keys []string
 			for _, r := range list {
-				live[r.Labels[labelProject]] = true
-				if k := r.Labels[labelShared]; k != "" {
+				live[r.Labels[label.Project]] = true
+				if k := r.Labels[label.Shared]; k != "" {
 					keys = append(keys, k)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -22,8 +23,8 @@ func TestReaperVerdicts(t *testing.T) {
 	old := time.Now().Add(-7 * time.Hour)
 	add := func(project string, id owner.ID, created time.Time, extra map[string]string) {
 		l := id.Labels(created)
-		l[labelProject] = project
-		l[labelManaged] = "true"
+		l[label.Project] = project
+		l[label.Managed] = "true"
 		for k, v := range extra {
 			l[k] = v
 		}
@@ -35,14 +36,14 @@ func TestReaperVerdicts(t *testing.T) {
 	add("young-unknown", otherNS, time.Now(), nil)
 	add("old-unknown", otherNS, old, nil)
 	add("kept", dead, time.Now(), nil)
-	add("kept", dead, time.Now(), map[string]string{labelKeep: "failure"})
-	add("foreign", dead, time.Now(), map[string]string{labelManaged: "false"})
+	add("kept", dead, time.Now(), map[string]string{label.Keep: "failure"})
+	add("foreign", dead, time.Now(), map[string]string{label.Managed: "false"})
 
 	remains := func() map[string]bool {
 		out := map[string]bool{}
 		l, _ := eng.List(context.Background(), nil)
 		for _, r := range l {
-			out[r.Labels[labelProject]] = true
+			out[r.Labels[label.Project]] = true
 		}
 		return out
 	}

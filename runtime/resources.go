@@ -9,6 +9,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/label"
 )
 
 // createNetworksAndVolumes creates the networks and named volumes the
@@ -39,7 +40,7 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			defer cancel()
 			_, err = s.eng.CreateNetwork(cctx, engine.NetworkSpec{
 				Name: engName, Project: s.project, Driver: spec.Driver, Internal: spec.Internal, Options: opts,
-				Labels: s.labels(mergeLabels(labels, map[string]string{labelNetwork: name})),
+				Labels: s.labels(mergeLabels(labels, map[string]string{label.Network: name})),
 			})
 			if err != nil {
 				return fmt.Errorf("create network %s: %w", engName, err)
@@ -81,7 +82,7 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			defer cancel()
 			err = s.eng.CreateVolume(cctx, engine.VolumeSpec{
 				Name: engName, Project: s.project, Driver: v.Driver, Options: opts,
-				Labels: s.labels(mergeLabels(labels, map[string]string{labelVolume: v.Name})),
+				Labels: s.labels(mergeLabels(labels, map[string]string{label.Volume: v.Name})),
 			})
 			if err != nil {
 				return fmt.Errorf("create volume %s: %w", engName, err)

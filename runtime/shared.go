@@ -19,6 +19,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
@@ -53,15 +54,6 @@ import (
 // ErrShared is wrapped by the error of Down on a stack from Shared: no test
 // tears a shared stack down.
 var ErrShared = errors.New("the stack is shared by the tests of this go test run: it is removed when the run ends (or kept with WithReuse), never by a test")
-
-// Labels of shared stacks.
-const (
-	labelShared       = "io.composegen.shared"        // the key
-	labelSharedOrigin = "io.composegen.shared.origin" // the origin
-	labelSharedPlan   = "io.composegen.shared.plan"   // the plan's name, for prune's report
-	labelSharedRun    = "io.composegen.shared.run"    // the run that started it (a hash)
-	labelReady        = "io.composegen.shared.ready"  // on the marker volume, once ready
-)
 
 // sharedWaitExtra is how much longer than a start's own timeout a test
 // waits for another process to start a shared stack.
@@ -338,7 +330,7 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 		// A start of this run whose process ended before the whole stack
 		// was ready (its tests only needed part of it): complete it,
 		// never removing a service that tests may use.
-		if list, lerr := sh.eng.List(ctx, map[string]string{labelManaged: "true", labelShared: keys.key}); lerr == nil && !cfg.reuse {
+		if list, lerr := sh.eng.List(ctx, map[string]string{label.Managed: "true", label.Shared: keys.key}); lerr == nil && !cfg.reuse {
 			var own *owner.ID
 			if resume, own = sh.resumable(ctx, list); resume != nil {
 				sh.cfg.owner = own
@@ -349,7 +341,7 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	case attachStale:
 		// What a start that died half-way left (its process was
 		// killed), or a kept stack whose containers no longer run.
-		if err := sh.remove(ctx, map[string]string{labelShared: keys.key}); err != nil {
+		if err := sh.remove(ctx, map[string]string{label.Shared: keys.key}); err != nil {
 			return fail(err)
 		}
 		if st == attachStale {
@@ -493,7 +485,7 @@ const (
 // attach looks for the shared stack on the engine and, when it is ready,
 // rebuilds the Stack from its containers.
 func (sh *sharedStart) attach(ctx context.Context) (*Stack, attachState, error) {
-	list, err := sh.eng.List(ctx, map[string]string{labelManaged: "true", labelShared: sh.keys.key})
+	list, err := sh.eng.List(ctx, map[string]string{label.Managed: "true", label.Shared: sh.keys.key})
 	if err != nil {
 		return nil, attachBroken, fmt.Errorf("list resources: %w", err)
 	}
@@ -502,8 +494,8 @@ func (sh *sharedStart) attach(ctx context.Context) (*Stack, attachState, error) 
 	}
 	ready, run := false, ""
 	for _, r := range list {
-		if r.Labels[labelReady] == "true" {
-			ready, run = true, r.Labels[labelSharedRun]
+		if r.Labels[label.Ready] == "true" {
+			ready, run = true, r.Labels[label.SharedRun]
 		}
 	}
 	if !ready {
@@ -554,8 +546,8 @@ func (sh *sharedStart) rebuild(ctx context.Context, list []engine.Resource, serv
 	}
 	containers := map[string]engine.Resource{}
 	for _, r := range list {
-		if r.Kind == engine.KindContainer && r.Labels[labelProject] == sh.project {
-			containers[r.Labels[labelService]+"/"+r.Labels[labelNumber]] = r
+		if r.Kind == engine.KindContainer && r.Labels[label.Project] == sh.project {
+			containers[r.Labels[label.Service]+"/"+r.Labels[label.Number]] = r
 		}
 	}
 	var g errgroup.Group
@@ -657,14 +649,14 @@ func (s *Stack) sharedHealth() error {
 // remove removes every resource that carries labels (and the managed
 // label), with the local files of the projects it held.
 func (sh *sharedStart) remove(ctx context.Context, labels map[string]string) error {
-	l := map[string]string{labelManaged: "true"}
+	l := map[string]string{label.Managed: "true"}
 	for k, v := range labels {
 		l[k] = v
 	}
 	removed, err := removeLabelled(ctx, sh.eng, l, nil, nil)
 	for _, r := range removed {
-		removeLockDir(r.Labels[labelProject])
-		removeKeptDir(r.Labels[labelProject])
+		removeLockDir(r.Labels[label.Project])
+		removeKeptDir(r.Labels[label.Project])
 	}
 	return err
 }
@@ -672,13 +664,13 @@ func (sh *sharedStart) remove(ctx context.Context, labels map[string]string) err
 // removeDrifted removes the kept stacks of the same origin whose key is
 // not this one: earlier versions of this stack.
 func (sh *sharedStart) removeDrifted(ctx context.Context) {
-	list, err := sh.eng.List(ctx, map[string]string{labelManaged: "true", labelSharedOrigin: sh.keys.origin})
+	list, err := sh.eng.List(ctx, map[string]string{label.Managed: "true", label.SharedOrigin: sh.keys.origin})
 	if err != nil {
 		return
 	}
 	old := map[string]bool{}
 	for _, r := range list {
-		if k := r.Labels[labelShared]; k != "" && k != sh.keys.key {
+		if k := r.Labels[label.Shared]; k != "" && k != sh.keys.key {
 			old[k] = true
 		}
 	}
@@ -697,7 +689,7 @@ func (sh *sharedStart) removeDrifted(ctx context.Context) {
 			sh.notice("composegen: kept shared stack %s changed (what it was started from) but a running process uses it: starting a new one beside it; the next run that finds it unused removes it", project)
 			continue
 		}
-		err := sh.remove(ctx, map[string]string{labelShared: k})
+		err := sh.remove(ctx, map[string]string{label.Shared: k})
 		release(err == nil)
 		if err != nil {
 			sh.logf("composegen: %v", err)
@@ -721,10 +713,10 @@ func (sh *sharedStart) start(ctx context.Context, resume map[string][]engine.Res
 	cfg.projectName = sh.project
 	cfg.keepOnFailure = false
 	cfg.labels = map[string]string{
-		labelShared:       sh.keys.key,
-		labelSharedOrigin: sh.keys.origin,
-		labelSharedPlan:   normalizeProjectName(sh.plan.Name),
-		labelSharedRun:    sh.run.scope,
+		label.Shared:       sh.keys.key,
+		label.SharedOrigin: sh.keys.origin,
+		label.SharedPlan:   normalizeProjectName(sh.plan.Name),
+		label.SharedRun:    sh.run.scope,
 	}
 	if resume != nil {
 		cfg.resume = resume
@@ -771,9 +763,9 @@ func (sh *sharedStart) start(ctx context.Context, resume map[string][]engine.Res
 		sh.writeFailure(failed, err.Error())
 		return nil, err
 	}
-	labels := map[string]string{labelReady: "true"}
+	labels := map[string]string{label.Ready: "true"}
 	if cfg.reuse {
-		labels[labelKeep] = "reuse"
+		labels[label.Keep] = "reuse"
 	}
 	mctx, cancel := context.WithTimeout(context.Background(), diagnosticsTimeout)
 	defer cancel()
@@ -794,7 +786,7 @@ func (sh *sharedStart) start(ctx context.Context, resume map[string][]engine.Res
 func (sh *sharedStart) spawnWatcher(cfg config) (owner.ID, error) {
 	spec := watchSpec{
 		Engine: cfg.engine,
-		Labels: map[string]string{labelManaged: "true", labelShared: sh.keys.key},
+		Labels: map[string]string{label.Managed: "true", label.Shared: sh.keys.key},
 		Paths:  []string{sh.failureFile(), sh.lockFile(), projectLockDir(sh.project)},
 	}
 	byPipe := !sh.run.viaGo

@@ -11,6 +11,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/label"
 )
 
 // privateEngine is an engine whose published ports belong to the process
@@ -61,14 +62,14 @@ func TestSharedRebuildPublishes(t *testing.T) {
 		composeplan.ServiceSpec{Name: "job", Image: "job"},
 	)
 	key := strings.Repeat("2", 64)
-	started, err := upFake(t, fe, plan, func(c *config) { c.labels = map[string]string{labelShared: key} })
+	started, err := upFake(t, fe, plan, func(c *config) { c.labels = map[string]string{label.Shared: key} })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := started.Settle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	list, err := fe.List(context.Background(), map[string]string{labelShared: key})
+	list, err := fe.List(context.Background(), map[string]string{label.Shared: key})
 	if err != nil {
 		t.Fatal(err)
 	}

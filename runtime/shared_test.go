@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
@@ -430,14 +431,14 @@ func TestSharedRebuild(t *testing.T) {
 		composeplan.ServiceSpec{Name: "job", Image: "job"},
 	)
 	key := strings.Repeat("0", 64)
-	started, err := upFake(t, eng, plan, func(c *config) { c.labels = map[string]string{labelShared: key} })
+	started, err := upFake(t, eng, plan, func(c *config) { c.labels = map[string]string{label.Shared: key} })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := started.Settle(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	list, err := eng.List(context.Background(), map[string]string{labelShared: key})
+	list, err := eng.List(context.Background(), map[string]string{label.Shared: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,14 +501,14 @@ func TestSharedOneShotCompletesAfterReady(t *testing.T) {
 			)
 			key := strings.Repeat("1", 64)
 			started, err := upFake(t, eng, plan, func(c *config) {
-				c.labels = map[string]string{labelShared: key}
+				c.labels = map[string]string{label.Shared: key}
 				c.grace = 50 * time.Millisecond
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			started.shared = true
-			list, err := eng.List(context.Background(), map[string]string{labelShared: key})
+			list, err := eng.List(context.Background(), map[string]string{label.Shared: key})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -169,7 +170,7 @@ func (e *sharedEntry) part(ctx context.Context, want []string, done bool) (s *St
 			return nil, nil, false
 		}
 	}
-	list, lerr := sh.eng.List(ctx, map[string]string{labelManaged: "true", labelShared: sh.keys.key})
+	list, lerr := sh.eng.List(ctx, map[string]string{label.Managed: "true", label.Shared: sh.keys.key})
 	if lerr != nil {
 		return nil, nil, false
 	}
@@ -244,13 +245,13 @@ func (sh *sharedStart) resumable(ctx context.Context, list []engine.Resource) (m
 	out := map[string][]engine.Resource{}
 	var own *owner.ID
 	for _, r := range list {
-		if r.Kind != engine.KindContainer || r.Labels[labelProject] != sh.project {
+		if r.Kind != engine.KindContainer || r.Labels[label.Project] != sh.project {
 			continue
 		}
 		if id, _, ok := owner.FromLabels(r.Labels); ok && own == nil {
 			own = &id
 		}
-		if svc := r.Labels[labelService]; ready[svc] {
+		if svc := r.Labels[label.Service]; ready[svc] {
 			out[svc] = append(out[svc], r)
 		}
 	}
@@ -277,7 +278,7 @@ func (s *Stack) resumeUnits(ctx context.Context) error {
 			if s.adoptUnit(ctx, u) {
 				continue
 			}
-			_, err := removeLabelled(ctx, s.eng, map[string]string{labelManaged: "true", labelProject: s.project, labelService: u.spec.Name}, nil, nil)
+			_, err := removeLabelled(ctx, s.eng, map[string]string{label.Managed: "true", label.Project: s.project, label.Service: u.spec.Name}, nil, nil)
 			if err != nil {
 				return fmt.Errorf("service %q: remove what the interrupted start left: %w", u.spec.Name, err)
 			}
@@ -285,7 +286,7 @@ func (s *Stack) resumeUnits(ctx context.Context) error {
 		}
 		byNumber := map[string]engine.Resource{}
 		for _, c := range cs {
-			byNumber[c.Labels[labelNumber]] = c
+			byNumber[c.Labels[label.Number]] = c
 		}
 		for _, r := range u.replicas {
 			if err := r.attach(ctx, byNumber[fmt.Sprint(r.number)]); err != nil {
@@ -300,14 +301,14 @@ func (s *Stack) resumeUnits(ctx context.Context) error {
 // adoptUnit sets, when every replica of u has a running container of the
 // interrupted start, each replica's container to adopt.
 func (s *Stack) adoptUnit(ctx context.Context, u *unit) bool {
-	list, err := s.eng.List(ctx, map[string]string{labelManaged: "true", labelProject: s.project, labelService: u.spec.Name})
+	list, err := s.eng.List(ctx, map[string]string{label.Managed: "true", label.Project: s.project, label.Service: u.spec.Name})
 	if err != nil {
 		return false
 	}
 	byNumber := map[string]engine.Resource{}
 	for _, c := range list {
 		if c.Kind == engine.KindContainer {
-			byNumber[c.Labels[labelNumber]] = c
+			byNumber[c.Labels[label.Number]] = c
 		}
 	}
 	if len(byNumber) != len(u.replicas) {

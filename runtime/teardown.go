@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/label"
 )
 
 // Bounds of the calls that must end even when the engine stalls.
@@ -44,7 +45,7 @@ func (s *Stack) down(ctx context.Context) error {
 			}
 		}
 	}
-	_, err := removeLabelled(ctx, s.eng, map[string]string{labelProject: s.project, labelManaged: "true"}, known, nil)
+	_, err := removeLabelled(ctx, s.eng, map[string]string{label.Project: s.project, label.Managed: "true"}, known, nil)
 	s.removePrivate()
 	if err == nil {
 		removeLockDir(s.project)
@@ -186,11 +187,11 @@ func (s *Stack) keep() {
 	err := s.eng.CreateVolume(ctx, engine.VolumeSpec{
 		Name:    s.project + "_composegen-keep",
 		Project: s.project,
-		Labels:  s.labels(map[string]string{labelKeep: "failure"}),
+		Labels:  s.labels(map[string]string{label.Keep: "failure"}),
 	})
 	if err != nil {
 		s.logf("composegen: could not mark stack %s as kept (%v); the next start's reaper may remove it", s.project, err)
 	}
 	s.logf("composegen: keeping stack %s for inspection:\n  docker ps -a --filter label=%s=%s\n  docker logs <container>\nremove it with:\n  go run github.com/composegen/composegen/cmd/composegen prune -project %s",
-		s.project, labelProject, s.project, s.project)
+		s.project, label.Project, s.project, s.project)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -94,7 +95,7 @@ func startProcessWatcher(engineName string) {
 	once.(*sync.Once).Do(func() {
 		me := owner.Self()
 		spec := watchSpec{Engine: engineName, Labels: map[string]string{
-			labelManaged: "true", owner.LabelHost: me.Host, owner.LabelBoot: me.Boot,
+			label.Managed: "true", owner.LabelHost: me.Host, owner.LabelBoot: me.Boot,
 			owner.LabelPidNS: me.PidNS, owner.LabelPid: strconv.Itoa(me.Pid), owner.LabelStart: me.Start,
 		}}
 		if _, err := spawnWatcher(spec, true); err != nil {
@@ -190,9 +191,9 @@ func removeUnkept(ctx context.Context, eng engine.Engine, labels map[string]stri
 		}
 	}
 	removed, _ := removeLabelled(ctx, eng, labels, nil, func(r engine.Resource) bool {
-		return kept[r.Labels[labelProject]]
+		return kept[r.Labels[label.Project]]
 	})
 	for _, r := range removed {
-		removeLockDir(r.Labels[labelProject])
+		removeLockDir(r.Labels[label.Project])
 	}
 }
