@@ -38,7 +38,7 @@ func (r *replica) create(ctx context.Context) error {
 	if err := r.checkPlatform(ctx, image); err != nil {
 		return err
 	}
-	spec, err := r.containerSpec(ctx, image)
+	spec, err := r.containerSpec(image)
 	if err != nil {
 		return err
 	}
@@ -69,18 +69,100 @@ func creating(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 }
 
-// containerSpec resolves the plan's service into the container to create.
-func (r *replica) containerSpec(ctx context.Context, image string) (engine.ContainerSpec, error) {
+// containerSpec resolves the plan's service into the container to create:
+// it does what translation needs done first (allocate the advertised host
+// ports, write the secret and config files, read the ids of the containers
+// the service names, which the graph started before: see run), translates
+// with translateService, then registers the command's secrets with the
+// masker and checks that bind mount sources exist.
+func (r *replica) containerSpec(image string) (engine.ContainerSpec, error) {
 	st := r.stack
-	spec := r.spec
-	res := st.res
+	advertised, err := r.allocateAdvertised()
+	if err != nil {
+		return engine.ContainerSpec{}, err
+	}
+	var files engine.ContainerSpec
+	if err := r.fileMounts(&files); err != nil {
+		return engine.ContainerSpec{}, err
+	}
+	home, _ := os.UserHomeDir()
+	in := translateInput{
+		Project: st.project, Number: r.number, Image: image,
+		Env: r.Environ(), StackLabels: st.labels(nil), Dir: st.dir, Home: home,
+		PublishIP: st.info.PublishIP, FixedPorts: st.cfg.fixedPorts, Advertised: advertised,
+		Networks: st.networks, Volumes: st.volumes, FileMounts: files.Mounts,
+		Containers: map[string]namedContainer{},
+	}
+	for _, ref := range containerRefs(r.spec) {
+		if dep := st.units[ref.service]; dep != nil && dep != r.unit {
+			rep := dep.replicas[0]
+			if id := rep.ContainerID(); id != "" {
+				in.Containers[ref.service] = namedContainer{ID: id, Name: rep.ContainerName()}
+			}
+		}
+	}
+	c, err := translateService(r.spec, st.res, in)
+	if err != nil {
+		return c, err
+	}
+	st.mask.AddArgs(c.Cmd)
+	st.mask.AddArgs(c.Entrypoint)
+	for i := range r.spec.Mounts {
+		if m := c.Mounts[i]; m.Type == "bind" {
+			if _, err := os.Stat(m.Source); err != nil {
+				return c, fmt.Errorf("volumes[%d]: bind mount source %s: %w", i, m.Source, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// translateInput is what translating a service of the plan into the
+// container to create needs beyond the plan and the variables: what the
+// replica resolved beforehand.
+type translateInput struct {
+	Project string
+	Number  int // the replica's number, from 1
+	Image   string
+	// Env is the container's resolved environment (advertised
+	// addresses rewritten).
+	Env map[string]string
+	// StackLabels are the labels of every resource of the stack
+	// (project, managed, owner).
+	StackLabels map[string]string
+	// Dir is the project directory (relative bind mounts), Home the
+	// user's home (~/ bind mounts).
+	Dir, Home string
+	// PublishIP is the engine's address for published ports.
+	PublishIP  string
+	FixedPorts bool
+	// Advertised is container port → the host port chosen for it.
+	Advertised map[int]int
+	// Networks and Volumes map the compose names to the engine's.
+	Networks, Volumes map[string]string
+	// Containers are the containers of the services the service names
+	// (links, network_mode, volumes_from, pid, ipc), by service.
+	Containers map[string]namedContainer
+	// FileMounts are the secrets' and configs' bind mounts.
+	FileMounts []engine.Mount
+}
+
+// namedContainer is the container of another service of the stack.
+type namedContainer struct{ ID, Name string }
+
+// translateService translates service spec of the plan into the container
+// to create, interpolating with res. It is a pure function of its
+// arguments: no engine, no file system, no waiting (see containerSpec for
+// what happens around it).
+func translateService(spec *composeplan.ServiceSpec, res *resolver, in translateInput) (engine.ContainerSpec, error) {
 	c := engine.ContainerSpec{
-		Name:    st.project + "-" + spec.Name + "-" + strconv.Itoa(r.number),
-		Project: st.project, Service: spec.Name, Number: r.number,
-		Image: image, Tty: spec.Tty, OpenStdin: spec.StdinOpen, StopSignal: spec.StopSignal,
+		Name:    in.Project + "-" + spec.Name + "-" + strconv.Itoa(in.Number),
+		Project: in.Project, Service: spec.Name, Number: in.Number,
+		Image: in.Image, Tty: spec.Tty, OpenStdin: spec.StdinOpen, StopSignal: spec.StopSignal,
 		Init: spec.Init, Privileged: spec.Privileged, ReadOnly: spec.ReadOnly, ShmSize: spec.ShmSize,
 		Sysctls: spec.Sysctls, Platform: spec.Platform,
 	}
+	t := translator{spec: spec, res: res, in: in}
 	var err error
 	if c.PullPolicy, err = res.expand("pull_policy", spec.PullPolicy); err != nil {
 		return c, err
@@ -88,18 +170,12 @@ func (r *replica) containerSpec(ctx context.Context, image string) (engine.Conta
 	if c.Cmd, err = res.expandAll("command", spec.Command); err != nil {
 		return c, err
 	}
-	advertised, err := r.allocateAdvertised()
-	if err != nil {
-		return c, err
-	}
-	c.Cmd = rewriteAdvertised(c.Cmd, "command", spec.Ports, advertised)
+	c.Cmd = rewriteAdvertised(c.Cmd, "command", spec.Ports, in.Advertised)
 	if c.Entrypoint, err = res.expandAll("entrypoint", spec.Entrypoint); err != nil {
 		return c, err
 	}
-	st.mask.AddArgs(c.Cmd)
-	st.mask.AddArgs(c.Entrypoint)
-	c.Env = envList(r.env)
-	if c.Labels, err = r.containerLabels(); err != nil {
+	c.Env = envList(in.Env)
+	if c.Labels, err = t.labels(); err != nil {
 		return c, err
 	}
 	for _, f := range []struct {
@@ -132,45 +208,51 @@ func (r *replica) containerSpec(ctx context.Context, image string) (engine.Conta
 	if c.Restart, err = restartPolicy(res, spec.Restart); err != nil {
 		return c, err
 	}
-	if err := r.hostOptions(&c); err != nil {
+	if err := t.hostOptions(&c); err != nil {
 		return c, err
 	}
-	if err := r.mounts(&c); err != nil {
-		return c, err
-	}
-	c.Ports = r.portBindings(advertised)
-	// links, volumes_from, pid and ipc name containers: those must be
-	// started first (compose-go adds them to depends_on; a hand-written
-	// plan may not).
-	for _, ref := range containerRefs(spec) {
-		if dep := st.units[ref.service]; dep != nil && dep != r.unit {
-			if err := r.waitFor(ctx, composeplan.Dependency{Service: ref.service, Condition: "service_started"}, dep); err != nil {
-				return c, fmt.Errorf("%s: %w", ref.field, err)
-			}
+	for i, m := range spec.Mounts {
+		em, err := t.mount(m)
+		if err != nil {
+			return c, fmt.Errorf("volumes[%d]: %w", i, err)
 		}
+		c.Mounts = append(c.Mounts, em)
 	}
-	if err := r.namespaces(&c); err != nil {
+	c.Mounts = append(c.Mounts, in.FileMounts...)
+	c.Ports = t.portBindings()
+	if err := t.namespaces(&c); err != nil {
 		return c, err
 	}
-	return c, r.networking(&c)
+	return c, t.networking(&c)
 }
 
-// containerLabels are the service's labels (interpolated) plus compose's
-// and the stack's.
-func (r *replica) containerLabels() (map[string]string, error) {
+// translator holds translateService's arguments for its parts.
+type translator struct {
+	spec *composeplan.ServiceSpec
+	res  *resolver
+	in   translateInput
+}
+
+// labels are the service's labels (interpolated), then the stack's and
+// compose's, which a service label cannot override (as with docker
+// compose): the reaper and the sharing find a stack's resources by them.
+func (t translator) labels() (map[string]string, error) {
 	labels := map[string]string{}
-	for k, v := range r.spec.Labels {
-		x, err := r.stack.res.expand("labels."+k, v)
+	for k, v := range t.spec.Labels {
+		x, err := t.res.expand("labels."+k, v)
 		if err != nil {
 			return nil, err
 		}
 		labels[k] = x
 	}
-	labels[label.Service] = r.spec.Name
+	for k, v := range t.in.StackLabels {
+		labels[k] = v
+	}
+	labels[label.Service] = t.spec.Name
 	labels[label.Oneoff] = "False"
-	labels[label.Number] = strconv.Itoa(r.number)
-	labels[label.WorkingDir] = r.stack.dir
-	return r.stack.labels(labels), nil
+	labels[label.Number] = strconv.Itoa(t.in.Number)
+	labels[label.WorkingDir] = t.in.Dir
+	return labels, nil
 }
 
 // restartPolicy parses a compose restart value (interpolated).
@@ -199,9 +281,9 @@ func restartPolicy(res *resolver, v string) (engine.RestartPolicy, error) {
 // hostOptions applies dns, security_opt, group_add, extra_hosts, cap_add,
 // cap_drop, tmpfs (all interpolated), the memory, CPU and pids limits, the
 // OOM settings, devices, userns_mode and cgroup_parent.
-func (r *replica) hostOptions(c *engine.ContainerSpec) error {
-	spec := r.spec
-	res := r.stack.res
+func (t translator) hostOptions(c *engine.ContainerSpec) error {
+	spec := t.spec
+	res := t.res
 	var err error
 	list := func(field string, in []string) []string {
 		if err != nil || len(in) == 0 {
@@ -272,8 +354,8 @@ func (r *replica) hostOptions(c *engine.ContainerSpec) error {
 // port of the engine's publish address (or the port's host_ip), unless
 // fixed ports were asked for (first replica only: the others would
 // collide).
-func (r *replica) portBindings(advertised map[int]int) []engine.PortBinding {
-	spec := r.spec
+func (t translator) portBindings() []engine.PortBinding {
+	spec := t.spec
 	if spec.NetworkMode == "host" || spec.NetworkMode == "none" || strings.HasPrefix(spec.NetworkMode, "service:") || strings.HasPrefix(spec.NetworkMode, "container:") {
 		return nil
 	}
@@ -283,14 +365,14 @@ func (r *replica) portBindings(advertised map[int]int) []engine.PortBinding {
 		if proto == "" {
 			proto = "tcp"
 		}
-		b := engine.PortBinding{Port: p.Target, Protocol: proto, HostIP: r.stack.info.PublishIP}
-		if ip, err := r.stack.res.expand("ports.host_ip", p.HostIP); err == nil && ip != "" {
+		b := engine.PortBinding{Port: p.Target, Protocol: proto, HostIP: t.in.PublishIP}
+		if ip, err := t.res.expand("ports.host_ip", p.HostIP); err == nil && ip != "" {
 			b.HostIP = ip
 		}
-		switch hp, ok := advertised[p.Target]; {
+		switch hp, ok := t.in.Advertised[p.Target]; {
 		case ok:
 			b.HostPort = strconv.Itoa(hp)
-		case r.stack.cfg.fixedPorts && p.Published != "" && r.number == 1:
+		case t.in.FixedPorts && p.Published != "" && t.in.Number == 1:
 			b.HostPort = p.Published
 		}
 		out = append(out, b)
@@ -301,17 +383,16 @@ func (r *replica) portBindings(advertised map[int]int) []engine.PortBinding {
 // namespaces applies pid, ipc and volumes_from; a service: reference
 // becomes the other service's container (started before, see
 // containerSpec).
-func (r *replica) namespaces(c *engine.ContainerSpec) error {
-	st := r.stack
+func (t translator) namespaces(c *engine.ContainerSpec) error {
 	container := func(field, name string) (string, error) {
-		dep := st.units[name]
-		if dep == nil || dep.replicas[0].ContainerID() == "" {
+		dep, ok := t.in.Containers[name]
+		if !ok {
 			return "", fmt.Errorf("%s: service %q is not part of this stack", field, name)
 		}
-		return dep.replicas[0].ContainerID(), nil
+		return dep.ID, nil
 	}
 	mode := func(field, m string) (string, error) {
-		m, err := st.res.expand(field, m)
+		m, err := t.res.expand(field, m)
 		if err != nil {
 			return "", err
 		}
@@ -322,13 +403,13 @@ func (r *replica) namespaces(c *engine.ContainerSpec) error {
 		return m, nil
 	}
 	var err error
-	if c.PidMode, err = mode("pid", r.spec.Pid); err != nil {
+	if c.PidMode, err = mode("pid", t.spec.Pid); err != nil {
 		return err
 	}
-	if c.IpcMode, err = mode("ipc", r.spec.Ipc); err != nil {
+	if c.IpcMode, err = mode("ipc", t.spec.Ipc); err != nil {
 		return err
 	}
-	for _, v := range r.spec.VolumesFrom {
+	for _, v := range t.spec.VolumesFrom {
 		name, m, isService := volumesFromService(v)
 		if !isService {
 			c.VolumesFrom = append(c.VolumesFrom, strings.TrimPrefix(v, "container:"))
@@ -348,9 +429,8 @@ func (r *replica) namespaces(c *engine.ContainerSpec) error {
 
 // networking sets the network mode or the networks to join, with the
 // service's name, container_name and aliases as aliases.
-func (r *replica) networking(c *engine.ContainerSpec) error {
-	st := r.stack
-	mode, err := st.res.expand("network_mode", r.spec.NetworkMode)
+func (t translator) networking(c *engine.ContainerSpec) error {
+	mode, err := t.res.expand("network_mode", t.spec.NetworkMode)
 	if err != nil {
 		return err
 	}
@@ -359,11 +439,11 @@ func (r *replica) networking(c *engine.ContainerSpec) error {
 		c.NetworkMode = mode
 		return nil
 	case strings.HasPrefix(mode, "service:"):
-		dep := st.units[mode[len("service:"):]]
-		if dep == nil {
+		dep, ok := t.in.Containers[mode[len("service:"):]]
+		if !ok {
 			return fmt.Errorf("network_mode: service %q is not part of this stack", mode[len("service:"):])
 		}
-		c.NetworkMode = "container:" + dep.replicas[0].ContainerID()
+		c.NetworkMode = "container:" + dep.ID
 		return nil
 	case strings.HasPrefix(mode, "container:"):
 		c.NetworkMode = mode
@@ -371,31 +451,31 @@ func (r *replica) networking(c *engine.ContainerSpec) error {
 	case mode != "" && mode != "bridge" && mode != "default":
 		return fmt.Errorf("network_mode: %q is not supported (host, none, service:NAME, container:NAME)", mode)
 	}
-	nets := r.spec.Networks
+	nets := t.spec.Networks
 	if len(nets) == 0 {
 		nets = []composeplan.ServiceNetwork{{Network: "default"}}
 	}
-	containerName, err := st.res.expand("container_name", r.spec.ContainerName)
+	containerName, err := t.res.expand("container_name", t.spec.ContainerName)
 	if err != nil {
 		return err
 	}
 	for _, n := range nets {
-		a := engine.Attachment{Network: st.networks[n.Network], Aliases: []string{r.spec.Name}}
+		a := engine.Attachment{Network: t.in.Networks[n.Network], Aliases: []string{t.spec.Name}}
 		if containerName != "" {
 			a.Aliases = append(a.Aliases, containerName)
 		}
-		aliases, err := st.res.expandAll("networks."+n.Network+".aliases", n.Aliases)
+		aliases, err := t.res.expandAll("networks."+n.Network+".aliases", n.Aliases)
 		if err != nil {
 			return err
 		}
 		a.Aliases = append(a.Aliases, aliases...)
-		for _, l := range r.spec.Links {
+		for _, l := range t.spec.Links {
 			svc, alias, ok := strings.Cut(l, ":")
 			if !ok {
 				alias = svc
 			}
-			if dep := st.units[svc]; dep != nil {
-				a.Links = append(a.Links, dep.replicas[0].ContainerName()+":"+alias)
+			if dep, ok := t.in.Containers[svc]; ok {
+				a.Links = append(a.Links, dep.Name+":"+alias)
 			}
 		}
 		c.Networks = append(c.Networks, a)
@@ -403,25 +483,13 @@ func (r *replica) networking(c *engine.ContainerSpec) error {
 	return nil
 }
 
-// mounts resolves volumes, bind mounts, secrets and configs.
-func (r *replica) mounts(c *engine.ContainerSpec) error {
-	for i, m := range r.spec.Mounts {
-		em, err := r.mount(m)
-		if err != nil {
-			return fmt.Errorf("volumes[%d]: %w", i, err)
-		}
-		c.Mounts = append(c.Mounts, em)
-	}
-	return r.fileMounts(c)
-}
-
-func (r *replica) mount(m composeplan.MountSpec) (engine.Mount, error) {
-	st := r.stack
-	src, err := st.res.expand("source", m.Source)
+// mount resolves a volume, bind or tmpfs mount.
+func (t translator) mount(m composeplan.MountSpec) (engine.Mount, error) {
+	src, err := t.res.expand("source", m.Source)
 	if err != nil {
 		return engine.Mount{}, err
 	}
-	target, err := st.res.expand("target", m.Target)
+	target, err := t.res.expand("target", m.Target)
 	if err != nil {
 		return engine.Mount{}, err
 	}
@@ -429,22 +497,18 @@ func (r *replica) mount(m composeplan.MountSpec) (engine.Mount, error) {
 	switch m.Type {
 	case "volume":
 		if src != "" {
-			name, ok := st.volumes[src]
+			name, ok := t.in.Volumes[src]
 			if !ok {
-				name = st.project + "_" + src
+				name = t.in.Project + "_" + src
 			}
 			em.Source = name
 		}
 	case "bind":
 		if strings.HasPrefix(src, "~/") {
-			home, _ := os.UserHomeDir()
-			src = filepath.Join(home, src[2:])
+			src = filepath.Join(t.in.Home, src[2:])
 		}
 		if !filepath.IsAbs(src) {
-			src = filepath.Join(st.dir, filepath.FromSlash(src))
-		}
-		if _, err := os.Stat(src); err != nil {
-			return em, fmt.Errorf("bind mount source %s: %w", src, err)
+			src = filepath.Join(t.in.Dir, filepath.FromSlash(src))
 		}
 		em.Source = src
 	case "tmpfs":

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 )
 
@@ -186,6 +187,16 @@ func (r *replica) run(ctx context.Context) error {
 		}
 	}
 	if !early {
+		// links, volumes_from, pid and ipc name containers: those must
+		// be started first (compose-go adds them to depends_on; a
+		// hand-written plan may not).
+		for _, ref := range containerRefs(r.spec) {
+			if dep := st.units[ref.service]; dep != nil && dep != r.unit {
+				if err := r.waitFor(ctx, composeplan.Dependency{Service: ref.service, Condition: "service_started"}, dep); err != nil {
+					return fmt.Errorf("service %q: %s: %w", r.label(), ref.field, err)
+				}
+			}
+		}
 		if err := r.create(ctx); err != nil {
 			return fmt.Errorf("service %q: %w", r.label(), err)
 		}
