@@ -321,9 +321,11 @@ func TestSharedLifetime(t *testing.T) {
 	}{
 		{mode: "fail"},
 		{mode: "panic"},
-		// Long enough for the stack to start on a busy machine, so that
-		// the other packages pass and only b's sleeping test times out.
-		{mode: "timeout", args: []string{"-timeout", "150s"}},
+		// Package b's binary alone gets a short -test.timeout (its
+		// TestMain), so that the other packages have go test's default
+		// to start the stack and pass, and only b's sleeping test times
+		// out.
+		{mode: "timeout"},
 		{mode: "sigkill"},
 		{mode: "wait", interrupt: 9},
 	} {
@@ -334,6 +336,9 @@ func TestSharedLifetime(t *testing.T) {
 			r := s.run()
 			if r.code == 0 {
 				t.Errorf("go test passed, want a failure:\n%s", r.out)
+			}
+			if tc.mode == "timeout" && !strings.Contains(r.out, "panic: test timed out after 40s") {
+				t.Errorf("package b's binary did not time out:\n%s", r.out)
 			}
 			if tc.mode != "wait" {
 				// The other packages passed on the same stack.
