@@ -12,6 +12,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 )
 
@@ -82,10 +83,10 @@ func (r *replica) containerSpec(ctx context.Context, image string) (engine.Conta
 		Sysctls: spec.Sysctls, Platform: spec.Platform,
 	}
 	var err error
-	if c.PullPolicy, err = res.expand("pull_policy", spec.PullPolicy); err != nil {
+	if c.PullPolicy, err = res.Expand("pull_policy", spec.PullPolicy); err != nil {
 		return c, err
 	}
-	if c.Cmd, err = res.expandAll("command", spec.Command); err != nil {
+	if c.Cmd, err = res.ExpandAll("command", spec.Command); err != nil {
 		return c, err
 	}
 	advertised, err := r.allocateAdvertised()
@@ -93,12 +94,12 @@ func (r *replica) containerSpec(ctx context.Context, image string) (engine.Conta
 		return c, err
 	}
 	c.Cmd = rewriteAdvertised(c.Cmd, "command", spec.Ports, advertised)
-	if c.Entrypoint, err = res.expandAll("entrypoint", spec.Entrypoint); err != nil {
+	if c.Entrypoint, err = res.ExpandAll("entrypoint", spec.Entrypoint); err != nil {
 		return c, err
 	}
 	st.mask.AddArgs(c.Cmd)
 	st.mask.AddArgs(c.Entrypoint)
-	c.Env = envList(r.env)
+	c.Env = interp.List(r.env)
 	if c.Labels, err = r.containerLabels(); err != nil {
 		return c, err
 	}
@@ -107,7 +108,7 @@ func (r *replica) containerSpec(ctx context.Context, image string) (engine.Conta
 		name string
 		v    string
 	}{{&c.Hostname, "hostname", spec.Hostname}, {&c.User, "user", spec.User}, {&c.WorkingDir, "working_dir", spec.WorkingDir}, {&c.Platform, "platform", spec.Platform}} {
-		if *f.dst, err = res.expand(f.name, f.v); err != nil {
+		if *f.dst, err = res.Expand(f.name, f.v); err != nil {
 			return c, err
 		}
 	}
@@ -160,7 +161,7 @@ func (r *replica) containerSpec(ctx context.Context, image string) (engine.Conta
 func (r *replica) containerLabels() (map[string]string, error) {
 	labels := map[string]string{}
 	for k, v := range r.spec.Labels {
-		x, err := r.stack.res.expand("labels."+k, v)
+		x, err := r.stack.res.Expand("labels."+k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -174,8 +175,8 @@ func (r *replica) containerLabels() (map[string]string, error) {
 }
 
 // restartPolicy parses a compose restart value (interpolated).
-func restartPolicy(res *resolver, v string) (engine.RestartPolicy, error) {
-	p, err := res.expand("restart", v)
+func restartPolicy(res *interp.Resolver, v string) (engine.RestartPolicy, error) {
+	p, err := res.Expand("restart", v)
 	if err != nil {
 		return engine.RestartPolicy{}, err
 	}
@@ -208,7 +209,7 @@ func (r *replica) hostOptions(c *engine.ContainerSpec) error {
 			return nil
 		}
 		var out []string
-		out, err = res.expandAll(field, in)
+		out, err = res.ExpandAll(field, in)
 		return out
 	}
 	c.DNS = list("dns", spec.DNS)
@@ -230,10 +231,10 @@ func (r *replica) hostOptions(c *engine.ContainerSpec) error {
 		p, opts, _ := strings.Cut(t, ":")
 		c.Tmpfs[p] = opts
 	}
-	if c.UsernsMode, err = res.expand("userns_mode", spec.UsernsMode); err != nil {
+	if c.UsernsMode, err = res.Expand("userns_mode", spec.UsernsMode); err != nil {
 		return err
 	}
-	if c.CgroupParent, err = res.expand("cgroup_parent", spec.CgroupParent); err != nil {
+	if c.CgroupParent, err = res.Expand("cgroup_parent", spec.CgroupParent); err != nil {
 		return err
 	}
 	c.Memory = spec.MemLimit
@@ -248,11 +249,11 @@ func (r *replica) hostOptions(c *engine.ContainerSpec) error {
 	c.OomScoreAdj = int(spec.OomScoreAdj)
 	for i, d := range spec.Devices {
 		field := fmt.Sprintf("devices[%d]", i)
-		src, err := res.expand(field, d.Source)
+		src, err := res.Expand(field, d.Source)
 		if err != nil {
 			return err
 		}
-		dst, err := res.expand(field, d.Target)
+		dst, err := res.Expand(field, d.Target)
 		if err != nil {
 			return err
 		}
@@ -284,7 +285,7 @@ func (r *replica) portBindings(advertised map[int]int) []engine.PortBinding {
 			proto = "tcp"
 		}
 		b := engine.PortBinding{Port: p.Target, Protocol: proto, HostIP: r.stack.info.PublishIP}
-		if ip, err := r.stack.res.expand("ports.host_ip", p.HostIP); err == nil && ip != "" {
+		if ip, err := r.stack.res.Expand("ports.host_ip", p.HostIP); err == nil && ip != "" {
 			b.HostIP = ip
 		}
 		switch hp, ok := advertised[p.Target]; {
@@ -311,7 +312,7 @@ func (r *replica) namespaces(c *engine.ContainerSpec) error {
 		return dep.replicas[0].ContainerID(), nil
 	}
 	mode := func(field, m string) (string, error) {
-		m, err := st.res.expand(field, m)
+		m, err := st.res.Expand(field, m)
 		if err != nil {
 			return "", err
 		}
@@ -350,7 +351,7 @@ func (r *replica) namespaces(c *engine.ContainerSpec) error {
 // service's name, container_name and aliases as aliases.
 func (r *replica) networking(c *engine.ContainerSpec) error {
 	st := r.stack
-	mode, err := st.res.expand("network_mode", r.spec.NetworkMode)
+	mode, err := st.res.Expand("network_mode", r.spec.NetworkMode)
 	if err != nil {
 		return err
 	}
@@ -375,7 +376,7 @@ func (r *replica) networking(c *engine.ContainerSpec) error {
 	if len(nets) == 0 {
 		nets = []composeplan.ServiceNetwork{{Network: "default"}}
 	}
-	containerName, err := st.res.expand("container_name", r.spec.ContainerName)
+	containerName, err := st.res.Expand("container_name", r.spec.ContainerName)
 	if err != nil {
 		return err
 	}
@@ -384,7 +385,7 @@ func (r *replica) networking(c *engine.ContainerSpec) error {
 		if containerName != "" {
 			a.Aliases = append(a.Aliases, containerName)
 		}
-		aliases, err := st.res.expandAll("networks."+n.Network+".aliases", n.Aliases)
+		aliases, err := st.res.ExpandAll("networks."+n.Network+".aliases", n.Aliases)
 		if err != nil {
 			return err
 		}
@@ -417,11 +418,11 @@ func (r *replica) mounts(c *engine.ContainerSpec) error {
 
 func (r *replica) mount(m composeplan.MountSpec) (engine.Mount, error) {
 	st := r.stack
-	src, err := st.res.expand("source", m.Source)
+	src, err := st.res.Expand("source", m.Source)
 	if err != nil {
 		return engine.Mount{}, err
 	}
-	target, err := st.res.expand("target", m.Target)
+	target, err := st.res.Expand("target", m.Target)
 	if err != nil {
 		return engine.Mount{}, err
 	}
