@@ -195,17 +195,18 @@ func (r *Resolver) ServiceEnv(dir string, spec *composeplan.ServiceSpec) (map[st
 }
 
 // parseRawEnv reads an env file of format raw: NAME=value lines taken as
-// they are, blank lines and # comments skipped.
+// they are, blank lines and # comments skipped. An error names the line by
+// its number, not its text, which may hold a secret.
 func parseRawEnv(b []byte) (map[string]string, error) {
 	out := map[string]string{}
-	for _, line := range bytes.Split(b, []byte("\n")) {
+	for i, line := range bytes.Split(b, []byte("\n")) {
 		line = bytes.TrimRight(line, "\r")
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
 		k, v, ok := bytes.Cut(line, []byte("="))
 		if !ok {
-			return nil, fmt.Errorf("line %q: want NAME=value", line)
+			return nil, fmt.Errorf("line %d: want NAME=value", i+1)
 		}
 		out[string(k)] = string(v)
 	}

@@ -346,6 +346,18 @@ func TestParseRawEnv(t *testing.T) {
 	}
 }
 
+// An error of a raw env file names the line by its number and does not
+// show its text.
+func TestParseRawEnvErrorHidesTheLine(t *testing.T) {
+	_, err := parseRawEnv([]byte("A=1\n\nDB_PASSWORD hunter2-value\n"))
+	if err == nil {
+		t.Fatal("no error for a line without =")
+	}
+	if want := "line 3: want NAME=value"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
 func TestListSorted(t *testing.T) {
 	if got := List(nil); got == nil || len(got) != 0 {
 		t.Errorf("List(nil) = %#v, want an empty slice", got)
