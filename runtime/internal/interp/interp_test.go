@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,19 +79,26 @@ func TestExpandForms(t *testing.T) {
 	}
 }
 
+// errorSays checks that err, of the call what, says each of wants.
+func errorSays(t *testing.T, what string, err error, wants ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error, want one that says %q", what, wants)
+		return
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error %q does not say %q", what, err, w)
+		}
+	}
+}
+
 // An error names the field, and for ExpandAll and ExpandMap the element.
 func TestExpandErrorsNameTheField(t *testing.T) {
 	r := newResolver(t, t.TempDir(), nil, map[string]string{"SET": "value", "EMPTY": ""}, nil)
 	check := func(err error, wants ...string) {
 		t.Helper()
-		if err == nil {
-			t.Fatalf("no error, want one with %q", wants)
-		}
-		for _, w := range wants {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("error %q does not say %q", err, w)
-			}
-		}
+		errorSays(t, "Expand", err, wants...)
 	}
 	_, err := r.Expand("environment.DB_URL", "${INTERP_TEST_UNSET:?set the database URL}")
 	check(err, "environment.DB_URL: ", "set the database URL")
@@ -182,15 +190,7 @@ func TestNewErrors(t *testing.T) {
 		{composeplan.EnvFile{Path: "bad.env"}, []string{"env file " + filepath.Join(dir, "bad.env"), "is required"}},
 	} {
 		_, err := New(dir, []composeplan.EnvFile{tt.file}, nil, nil)
-		if err == nil {
-			t.Errorf("New with %+v: no error", tt.file)
-			continue
-		}
-		for _, w := range tt.wants {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("New with %+v: error %q does not say %q", tt.file, err, w)
-			}
-		}
+		errorSays(t, fmt.Sprintf("New with %+v", tt.file), err, tt.wants...)
 	}
 }
 
@@ -251,16 +251,8 @@ func TestServiceEnvErrors(t *testing.T) {
 		{composeplan.ServiceSpec{EnvFiles: []composeplan.EnvFile{{Path: "req.env"}}}, []string{"env_file req.env: ", "set it"}},
 		{composeplan.ServiceSpec{Environment: []composeplan.EnvVar{{Name: "X", Value: "${INTERP_TEST_UNSET:?set X}"}}}, []string{"environment.X: ", "set X"}},
 	} {
-		env, err := r.ServiceEnv(dir, &tt.spec)
-		if err == nil {
-			t.Errorf("ServiceEnv(%+v) = %v, want an error", tt.spec, env)
-			continue
-		}
-		for _, w := range tt.wants {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("ServiceEnv(%+v): error %q does not say %q", tt.spec, err, w)
-			}
-		}
+		_, err := r.ServiceEnv(dir, &tt.spec)
+		errorSays(t, fmt.Sprintf("ServiceEnv(%+v)", tt.spec), err, tt.wants...)
 	}
 }
 
