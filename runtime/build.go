@@ -11,6 +11,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/buildctx"
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
@@ -49,8 +50,8 @@ type buildTarget struct {
 
 // resolveBuild resolves the build section of sp: the image's name, what to
 // build and, with hash, the build hash.
-func resolveBuild(res *resolver, dir, planName string, sp *composeplan.ServiceSpec, hash bool) (*buildTarget, error) {
-	image, err := res.expand("image", sp.Image)
+func resolveBuild(res *interp.Resolver, dir, planName string, sp *composeplan.ServiceSpec, hash bool) (*buildTarget, error) {
+	image, err := res.Expand("image", sp.Image)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func resolveBuild(res *resolver, dir, planName string, sp *composeplan.ServiceSp
 		image = normalizeProjectName(planName) + "-" + sp.Name
 	}
 	b := sp.Build
-	bctx, err := res.expand("build.context", b.Context)
+	bctx, err := res.Expand("build.context", b.Context)
 	if err != nil {
 		return nil, err
 	}
@@ -68,16 +69,16 @@ func resolveBuild(res *resolver, dir, planName string, sp *composeplan.ServiceSp
 	}
 	spec := engine.BuildSpec{Tag: image, ContextDir: cdir,
 		Labels: map[string]string{label.Managed: "true", label.Service: sp.Name}}
-	if spec.Args, err = res.expandMap("build.args", b.Args); err != nil {
+	if spec.Args, err = res.ExpandMap("build.args", b.Args); err != nil {
 		return nil, err
 	}
-	if spec.Dockerfile, err = res.expand("build.dockerfile", b.Dockerfile); err != nil {
+	if spec.Dockerfile, err = res.Expand("build.dockerfile", b.Dockerfile); err != nil {
 		return nil, err
 	}
-	if spec.Target, err = res.expand("build.target", b.Target); err != nil {
+	if spec.Target, err = res.Expand("build.target", b.Target); err != nil {
 		return nil, err
 	}
-	if spec.Platform, err = res.expand("platform", sp.Platform); err != nil {
+	if spec.Platform, err = res.Expand("platform", sp.Platform); err != nil {
 		return nil, err
 	}
 	bt := &buildTarget{spec: spec}
@@ -215,7 +216,7 @@ func runBuild(ctx context.Context, eng engine.Engine, spec engine.BuildSpec) err
 // builtImageKey is what the shared key records of the image of a service
 // with a build section: its build hash and, when the service runs, the id
 // of the image it runs, built first when needed.
-func builtImageKey(ctx context.Context, eng engine.Engine, res *resolver, dir, planName string, sp *composeplan.ServiceSpec, runs, force bool) (string, error) {
+func builtImageKey(ctx context.Context, eng engine.Engine, res *interp.Resolver, dir, planName string, sp *composeplan.ServiceSpec, runs, force bool) (string, error) {
 	bt, err := resolveBuild(res, dir, planName, sp, true)
 	if err != nil {
 		// The start fails the same way; the key only has to be stable.

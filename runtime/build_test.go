@@ -16,6 +16,7 @@ import (
 
 	dt "github.com/ory/dockertest/v3/docker"
 
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 
@@ -218,9 +219,9 @@ func removeBuildFiles(t *testing.T, eng engine.Engine, image string) {
 	})
 }
 
-func newTestResolver(t *testing.T, dir string) *resolver {
+func newTestResolver(t *testing.T, dir string) *interp.Resolver {
 	t.Helper()
-	res, err := newResolver(dir, nil, nil, nil)
+	res, err := interp.New(dir, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +454,7 @@ func TestSharedKeyBuild(t *testing.T) {
 	keys := func(opts ...Option) sharedKeys {
 		t.Helper()
 		cfg := newConfig(append([]Option{WithReuse()}, opts...))
-		res, err := newResolver(dir, nil, cfg.env, &mask.Masker{})
+		res, err := interp.New(dir, nil, cfg.env, &mask.Masker{})
 		if err != nil {
 			t.Fatal(err)
 		}

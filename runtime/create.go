@@ -12,6 +12,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 )
 
@@ -154,7 +155,7 @@ type namedContainer struct{ ID, Name string }
 // to create, interpolating with res. It is a pure function of its
 // arguments: no engine, no file system, no waiting (see containerSpec for
 // what happens around it).
-func translateService(spec *composeplan.ServiceSpec, res *resolver, in translateInput) (engine.ContainerSpec, error) {
+func translateService(spec *composeplan.ServiceSpec, res *interp.Resolver, in translateInput) (engine.ContainerSpec, error) {
 	c := engine.ContainerSpec{
 		Name:    in.Project + "-" + spec.Name + "-" + strconv.Itoa(in.Number),
 		Project: in.Project, Service: spec.Name, Number: in.Number,
@@ -164,17 +165,17 @@ func translateService(spec *composeplan.ServiceSpec, res *resolver, in translate
 	}
 	t := translator{spec: spec, res: res, in: in}
 	var err error
-	if c.PullPolicy, err = res.expand("pull_policy", spec.PullPolicy); err != nil {
+	if c.PullPolicy, err = res.Expand("pull_policy", spec.PullPolicy); err != nil {
 		return c, err
 	}
-	if c.Cmd, err = res.expandAll("command", spec.Command); err != nil {
+	if c.Cmd, err = res.ExpandAll("command", spec.Command); err != nil {
 		return c, err
 	}
 	c.Cmd = rewriteAdvertised(c.Cmd, "command", spec.Ports, in.Advertised)
-	if c.Entrypoint, err = res.expandAll("entrypoint", spec.Entrypoint); err != nil {
+	if c.Entrypoint, err = res.ExpandAll("entrypoint", spec.Entrypoint); err != nil {
 		return c, err
 	}
-	c.Env = envList(in.Env)
+	c.Env = interp.List(in.Env)
 	if c.Labels, err = t.labels(); err != nil {
 		return c, err
 	}
@@ -183,7 +184,7 @@ func translateService(spec *composeplan.ServiceSpec, res *resolver, in translate
 		name string
 		v    string
 	}{{&c.Hostname, "hostname", spec.Hostname}, {&c.User, "user", spec.User}, {&c.WorkingDir, "working_dir", spec.WorkingDir}, {&c.Platform, "platform", spec.Platform}} {
-		if *f.dst, err = res.expand(f.name, f.v); err != nil {
+		if *f.dst, err = res.Expand(f.name, f.v); err != nil {
 			return c, err
 		}
 	}
@@ -229,7 +230,7 @@ func translateService(spec *composeplan.ServiceSpec, res *resolver, in translate
 // translator holds translateService's arguments for its parts.
 type translator struct {
 	spec *composeplan.ServiceSpec
-	res  *resolver
+	res  *interp.Resolver
 	in   translateInput
 }
 
@@ -239,7 +240,7 @@ type translator struct {
 func (t translator) labels() (map[string]string, error) {
 	labels := map[string]string{}
 	for k, v := range t.spec.Labels {
-		x, err := t.res.expand("labels."+k, v)
+		x, err := t.res.Expand("labels."+k, v)
 		if err != nil {
 			return nil, err
 		}
@@ -256,8 +257,8 @@ func (t translator) labels() (map[string]string, error) {
 }
 
 // restartPolicy parses a compose restart value (interpolated).
-func restartPolicy(res *resolver, v string) (engine.RestartPolicy, error) {
-	p, err := res.expand("restart", v)
+func restartPolicy(res *interp.Resolver, v string) (engine.RestartPolicy, error) {
+	p, err := res.Expand("restart", v)
 	if err != nil {
 		return engine.RestartPolicy{}, err
 	}
@@ -290,7 +291,7 @@ func (t translator) hostOptions(c *engine.ContainerSpec) error {
 			return nil
 		}
 		var out []string
-		out, err = res.expandAll(field, in)
+		out, err = res.ExpandAll(field, in)
 		return out
 	}
 	c.DNS = list("dns", spec.DNS)
@@ -312,10 +313,10 @@ func (t translator) hostOptions(c *engine.ContainerSpec) error {
 		p, opts, _ := strings.Cut(t, ":")
 		c.Tmpfs[p] = opts
 	}
-	if c.UsernsMode, err = res.expand("userns_mode", spec.UsernsMode); err != nil {
+	if c.UsernsMode, err = res.Expand("userns_mode", spec.UsernsMode); err != nil {
 		return err
 	}
-	if c.CgroupParent, err = res.expand("cgroup_parent", spec.CgroupParent); err != nil {
+	if c.CgroupParent, err = res.Expand("cgroup_parent", spec.CgroupParent); err != nil {
 		return err
 	}
 	c.Memory = spec.MemLimit
@@ -330,11 +331,11 @@ func (t translator) hostOptions(c *engine.ContainerSpec) error {
 	c.OomScoreAdj = int(spec.OomScoreAdj)
 	for i, d := range spec.Devices {
 		field := fmt.Sprintf("devices[%d]", i)
-		src, err := res.expand(field, d.Source)
+		src, err := res.Expand(field, d.Source)
 		if err != nil {
 			return err
 		}
-		dst, err := res.expand(field, d.Target)
+		dst, err := res.Expand(field, d.Target)
 		if err != nil {
 			return err
 		}
@@ -366,7 +367,7 @@ func (t translator) portBindings() []engine.PortBinding {
 			proto = "tcp"
 		}
 		b := engine.PortBinding{Port: p.Target, Protocol: proto, HostIP: t.in.PublishIP}
-		if ip, err := t.res.expand("ports.host_ip", p.HostIP); err == nil && ip != "" {
+		if ip, err := t.res.Expand("ports.host_ip", p.HostIP); err == nil && ip != "" {
 			b.HostIP = ip
 		}
 		switch hp, ok := t.in.Advertised[p.Target]; {
@@ -392,7 +393,7 @@ func (t translator) namespaces(c *engine.ContainerSpec) error {
 		return dep.ID, nil
 	}
 	mode := func(field, m string) (string, error) {
-		m, err := t.res.expand(field, m)
+		m, err := t.res.Expand(field, m)
 		if err != nil {
 			return "", err
 		}
@@ -430,7 +431,7 @@ func (t translator) namespaces(c *engine.ContainerSpec) error {
 // networking sets the network mode or the networks to join, with the
 // service's name, container_name and aliases as aliases.
 func (t translator) networking(c *engine.ContainerSpec) error {
-	mode, err := t.res.expand("network_mode", t.spec.NetworkMode)
+	mode, err := t.res.Expand("network_mode", t.spec.NetworkMode)
 	if err != nil {
 		return err
 	}
@@ -455,7 +456,7 @@ func (t translator) networking(c *engine.ContainerSpec) error {
 	if len(nets) == 0 {
 		nets = []composeplan.ServiceNetwork{{Network: "default"}}
 	}
-	containerName, err := t.res.expand("container_name", t.spec.ContainerName)
+	containerName, err := t.res.Expand("container_name", t.spec.ContainerName)
 	if err != nil {
 		return err
 	}
@@ -464,7 +465,7 @@ func (t translator) networking(c *engine.ContainerSpec) error {
 		if containerName != "" {
 			a.Aliases = append(a.Aliases, containerName)
 		}
-		aliases, err := t.res.expandAll("networks."+n.Network+".aliases", n.Aliases)
+		aliases, err := t.res.ExpandAll("networks."+n.Network+".aliases", n.Aliases)
 		if err != nil {
 			return err
 		}
@@ -485,11 +486,11 @@ func (t translator) networking(c *engine.ContainerSpec) error {
 
 // mount resolves a volume, bind or tmpfs mount.
 func (t translator) mount(m composeplan.MountSpec) (engine.Mount, error) {
-	src, err := t.res.expand("source", m.Source)
+	src, err := t.res.Expand("source", m.Source)
 	if err != nil {
 		return engine.Mount{}, err
 	}
-	target, err := t.res.expand("target", m.Target)
+	target, err := t.res.Expand("target", m.Target)
 	if err != nil {
 		return engine.Mount{}, err
 	}

@@ -120,7 +120,7 @@ func (r *replica) fileMount(kind string, ref composeplan.FileRef, spec *composep
 	if spec == nil {
 		return engine.Mount{}, fmt.Errorf("%s %q is not declared at the top level", kind, ref.Source)
 	}
-	target, err := st.res.expand(kind+"s.target", ref.Target)
+	target, err := st.res.Expand(kind+"s.target", ref.Target)
 	if err != nil {
 		return engine.Mount{}, err
 	}
@@ -134,7 +134,7 @@ func (r *replica) fileMount(kind string, ref composeplan.FileRef, spec *composep
 	var content []byte
 	switch {
 	case spec.File != "":
-		p, err := st.res.expand(kind+"s."+spec.Name+".file", spec.File)
+		p, err := st.res.Expand(kind+"s."+spec.Name+".file", spec.File)
 		if err != nil {
 			return engine.Mount{}, err
 		}
@@ -146,11 +146,11 @@ func (r *replica) fileMount(kind string, ref composeplan.FileRef, spec *composep
 			return engine.Mount{}, fmt.Errorf("%s %q: %w", kind, spec.Name, err)
 		}
 	case spec.Environment != "":
-		v, _ := st.res.lookup(spec.Environment)
+		v, _ := st.res.Lookup(spec.Environment)
 		st.mask.Add(v)
 		content = []byte(v)
 	case spec.Content != "":
-		v, err := st.res.expand(kind+"s."+spec.Name+".content", spec.Content)
+		v, err := st.res.Expand(kind+"s."+spec.Name+".content", spec.Content)
 		if err != nil {
 			return engine.Mount{}, err
 		}
@@ -187,7 +187,7 @@ func (r *replica) ownedFile(kind string, content []byte, ref composeplan.FileRef
 		mode = os.FileMode(*ref.Mode) & os.ModePerm
 	}
 	id := func(field, v string) (int, error) {
-		v, err := res.expand(field, v)
+		v, err := res.Expand(field, v)
 		if err != nil || v == "" {
 			return -1, err
 		}

@@ -19,7 +19,7 @@ var images singleflight.Group
 // an image built from the build section, its id (see build.go).
 func (r *replica) ensureImage(ctx context.Context) (string, error) {
 	st := r.stack
-	policy, err := st.res.expand("pull_policy", r.spec.PullPolicy)
+	policy, err := st.res.Expand("pull_policy", r.spec.PullPolicy)
 	if err != nil {
 		return "", err
 	}
@@ -31,7 +31,7 @@ func (r *replica) ensureImage(ctx context.Context) (string, error) {
 		st.mask.AddEnv(bt.spec.Args) // a secret build argument stays out of the stack's messages
 		return ensureBuilt(ctx, st.eng, bt, policy == "build" || st.cfg.build)
 	}
-	image, err := st.res.expand("image", r.spec.Image)
+	image, err := st.res.Expand("image", r.spec.Image)
 	if err != nil {
 		return "", err
 	}
@@ -104,7 +104,7 @@ func (r *replica) imageAction(ctx context.Context, image, policy string) (string
 }
 
 func (r *replica) pull(ctx context.Context, image, policy string) error {
-	platform, _ := r.stack.res.expand("platform", r.spec.Platform)
+	platform, _ := r.stack.res.Expand("platform", r.spec.Platform)
 	var out limitedBuffer
 	out.max = 64 << 10
 	if err := r.stack.eng.Pull(ctx, image, platform, &out); err != nil {
@@ -132,7 +132,7 @@ func (r *replica) build(ctx context.Context) error {
 // service's platform: field asks for (the engine would run it, emulated or
 // failing with "exec format error").
 func (r *replica) checkPlatform(ctx context.Context, image string) error {
-	want, err := r.stack.res.expand("platform", r.spec.Platform)
+	want, err := r.stack.res.Expand("platform", r.spec.Platform)
 	if err != nil || want == "" {
 		return err
 	}

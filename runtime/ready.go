@@ -473,14 +473,14 @@ func (r *replica) healthCmd() ([]string, error) {
 		if len(t) < 2 {
 			return nil, errors.New("CMD without a command")
 		}
-		cmd, err = res.expandAll("healthcheck.test", t[1:])
+		cmd, err = res.ExpandAll("healthcheck.test", t[1:])
 	case "CMD-SHELL":
 		var c string
-		c, err = res.expand("healthcheck.test", strings.Join(t[1:], " "))
+		c, err = res.Expand("healthcheck.test", strings.Join(t[1:], " "))
 		cmd = []string{"/bin/sh", "-c", c}
 	default:
 		var c string
-		c, err = res.expand("healthcheck.test", strings.Join(t, " "))
+		c, err = res.Expand("healthcheck.test", strings.Join(t, " "))
 		cmd = []string{"/bin/sh", "-c", c}
 	}
 	if err != nil {

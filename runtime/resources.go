@@ -28,11 +28,11 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			continue // created by the start this one completes
 		}
 		g.Go(func() error {
-			opts, err := s.res.expandMap("networks."+name+".driver_opts", spec.DriverOpts)
+			opts, err := s.res.ExpandMap("networks."+name+".driver_opts", spec.DriverOpts)
 			if err != nil {
 				return err
 			}
-			labels, err := s.res.expandMap("networks."+name+".labels", spec.Labels)
+			labels, err := s.res.ExpandMap("networks."+name+".labels", spec.Labels)
 			if err != nil {
 				return err
 			}
@@ -70,11 +70,11 @@ func (s *Stack) createNetworksAndVolumes(ctx context.Context) error {
 			continue
 		}
 		g.Go(func() error {
-			opts, err := s.res.expandMap("volumes."+v.Name+".driver_opts", v.DriverOpts)
+			opts, err := s.res.ExpandMap("volumes."+v.Name+".driver_opts", v.DriverOpts)
 			if err != nil {
 				return err
 			}
-			labels, err := s.res.expandMap("volumes."+v.Name+".labels", v.Labels)
+			labels, err := s.res.ExpandMap("volumes."+v.Name+".labels", v.Labels)
 			if err != nil {
 				return err
 			}

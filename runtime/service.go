@@ -258,7 +258,7 @@ func (s *replica) InternalAddr(target int) string {
 }
 
 func (s *replica) Command() []string {
-	cmd, err := s.stack.res.expandAll("command", s.spec.Command)
+	cmd, err := s.stack.res.ExpandAll("command", s.spec.Command)
 	if err != nil {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/owner"
@@ -265,7 +266,7 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 		ctx, cancel = context.WithTimeout(ctx, cfg.timeout+sharedWaitExtra)
 		defer cancel()
 	}
-	res, err := newResolver(dir, plan.EnvFiles, cfg.env, m)
+	res, err := interp.New(dir, plan.EnvFiles, cfg.env, m)
 	if err != nil {
 		return fail(err)
 	}
@@ -423,7 +424,7 @@ type sharedStart struct {
 	eng     engine.Engine
 	base    string
 	dir     string
-	res     *resolver
+	res     *interp.Resolver
 	mask    *mask.Masker
 	run     runInfo
 	keys    sharedKeys

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
@@ -67,7 +68,7 @@ func keysOf(t *testing.T, plan *composeplan.Plan, dir, scope string, opts ...Opt
 	t.Helper()
 	eng := keyEngine()
 	cfg := newConfig(opts)
-	res, err := newResolver(dir, plan.EnvFiles, cfg.env, &mask.Masker{})
+	res, err := interp.New(dir, plan.EnvFiles, cfg.env, &mask.Masker{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/interp"
 )
 
 // A shared stack is found by its key, a SHA-256 over everything the stack
@@ -69,7 +70,7 @@ type sharedKeys struct {
 // computeKeys computes the key and origin of the shared stack of plan with
 // cfg. dir is the plan's directory; scope identifies the go test run ("" for
 // a reused stack).
-func computeKeys(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cfg config, dir string, res *resolver, scope string) (sharedKeys, error) {
+func computeKeys(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cfg config, dir string, res *interp.Resolver, scope string) (sharedKeys, error) {
 	o := newKeyHasher(res)
 	o.str("composegen shared origin v1")
 	o.str(plan.Name)
@@ -99,12 +100,12 @@ func computeKeys(ctx context.Context, eng engine.Engine, plan *composeplan.Plan,
 // sequences of values write the same bytes.
 type keyHasher struct {
 	h       hash.Hash
-	res     *resolver
+	res     *interp.Resolver
 	entries int
 	bytes   int64
 }
 
-func newKeyHasher(res *resolver) *keyHasher { return &keyHasher{h: sha256.New(), res: res} }
+func newKeyHasher(res *interp.Resolver) *keyHasher { return &keyHasher{h: sha256.New(), res: res} }
 
 func (k *keyHasher) sum() string { return hex.EncodeToString(k.h.Sum(nil)) }
 
@@ -156,11 +157,11 @@ func (k *keyHasher) value(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.String:
 		s := v.String()
-		if !containsDollar(s) {
+		if !strings.Contains(s, "$") {
 			k.str(s)
 			return
 		}
-		x, err := k.res.expand("", s)
+		x, err := k.res.Expand("", s)
 		if err != nil {
 			// The start fails the same way; the key only has to be
 			// stable.
@@ -203,7 +204,7 @@ func (k *keyHasher) value(v reflect.Value) {
 	case reflect.Struct:
 		if v.Type() == envVarType && v.FieldByName("FromEnv").Bool() {
 			name := v.FieldByName("Name").String()
-			val, ok := k.res.lookup(name)
+			val, ok := k.res.Lookup(name)
 			k.str(name)
 			k.str(fmt.Sprintf("from env %t=%s", ok, val))
 			return
@@ -238,7 +239,7 @@ func (k *keyHasher) files(plan *composeplan.Plan, dir string) error {
 			if m.Type != "bind" {
 				continue
 			}
-			src, err := k.res.expand("source", m.Source)
+			src, err := k.res.Expand("source", m.Source)
 			if err != nil {
 				continue
 			}
@@ -254,7 +255,7 @@ func (k *keyHasher) files(plan *composeplan.Plan, dir string) error {
 			if f.File == "" {
 				continue
 			}
-			if p, err := k.res.expand("file", f.File); err == nil {
+			if p, err := k.res.Expand("file", f.File); err == nil {
 				k.path(rel(p))
 			}
 		}
@@ -328,7 +329,7 @@ func (k *keyHasher) file(p string, fi fs.FileInfo) {
 // or for a service whose image is built from its build section, its build
 // hash and, when the start runs it, the id of the image of that hash,
 // built first if needed.
-func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cfg config, dir string, res *resolver) ([]string, error) {
+func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cfg config, dir string, res *interp.Resolver) ([]string, error) {
 	ids := make([]string, len(plan.Services))
 	runs := map[string]bool{}
 	if selected, err := selectServices(plan, cfg); err == nil {
@@ -349,7 +350,7 @@ func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cf
 	}
 	for i := range plan.Services {
 		sp := &plan.Services[i]
-		policy, err := res.expand("pull_policy", sp.PullPolicy)
+		policy, err := res.Expand("pull_policy", sp.PullPolicy)
 		if err != nil {
 			ids[i] = "!" + sp.PullPolicy
 			continue
@@ -374,7 +375,7 @@ func imageIDs(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cf
 			continue
 		}
 		g.Go(func() error {
-			ref, err := res.expand("image", image)
+			ref, err := res.Expand("image", image)
 			if err != nil {
 				ids[i] = "!" + image
 				return nil

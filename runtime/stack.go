@@ -17,6 +17,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
@@ -30,7 +31,7 @@ type Stack struct {
 	info    engine.Info
 	project string
 	dir     string // absolute project directory
-	res     *resolver
+	res     *interp.Resolver
 	mask    *mask.Masker
 	t0      time.Time
 	tNets   time.Time  // its networks and volumes exist (set once, by up)
@@ -203,7 +204,7 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	startReaper(eng)
 	startProcessWatcher(cfg.engine)
 	dir := filepath.Join(base, filepath.FromSlash(plan.Dir))
-	res, err := newResolver(dir, plan.EnvFiles, cfg.env, m)
+	res, err := interp.New(dir, plan.EnvFiles, cfg.env, m)
 	if err != nil {
 		return fail(nil, err)
 	}
@@ -250,7 +251,7 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 }
 
 // newStack makes the Stack of one instance of plan, with no units yet.
-func newStack(plan *composeplan.Plan, cfg config, eng engine.Engine, dir string, res *resolver, m *mask.Masker, t0 time.Time) *Stack {
+func newStack(plan *composeplan.Plan, cfg config, eng engine.Engine, dir string, res *interp.Resolver, m *mask.Masker, t0 time.Time) *Stack {
 	s := &Stack{
 		plan: plan, cfg: cfg, eng: eng, info: eng.Info(), dir: dir, res: res, mask: m, t0: t0,
 		project: cfg.projectName, owner: owner.Self(), created: t0,
@@ -281,7 +282,7 @@ func (s *Stack) buildUnits(selected []*composeplan.ServiceSpec) error {
 		}
 		u := newUnit(s, spec)
 		for i := 1; i <= n; i++ {
-			env, err := s.res.serviceEnv(s.dir, spec)
+			env, err := s.res.ServiceEnv(s.dir, spec)
 			if err != nil {
 				return fmt.Errorf("service %q: %w", spec.Name, err)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
@@ -118,7 +119,7 @@ func TestTranslateService(t *testing.T) {
 	vars := map[string]string{"TR_TEAM": "pay", "TR_IP": "127.0.0.2", "TR_PASSWORD": "s3cret"}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := newResolver(t.TempDir(), nil, vars, &mask.Masker{})
+			res, err := interp.New(t.TempDir(), nil, vars, &mask.Masker{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +162,7 @@ func TestTranslateServiceIsPure(t *testing.T) {
 	spec := composeplan.ServiceSpec{Name: "web", Image: "x", Command: []string{"a", "localhost:9092"},
 		Ports:  []composeplan.PortSpec{{Target: 9092, Published: "9092", Advertised: []string{"command"}}},
 		Labels: map[string]string{"a": "b"}}
-	res, err := newResolver(t.TempDir(), nil, nil, &mask.Masker{})
+	res, err := interp.New(t.TempDir(), nil, nil, &mask.Masker{})
 	if err != nil {
 		t.Fatal(err)
 	}
