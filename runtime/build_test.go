@@ -19,6 +19,7 @@ import (
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
+	"github.com/composegen/composegen/runtime/internal/reap"
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
@@ -296,7 +297,7 @@ func TestSharedReuseBuild(t *testing.T) {
 	forgetForcedBuild(t, eng, planName+"-web")
 	removeBuildFiles(t, eng, planName+"-web")
 	t.Cleanup(func() {
-		removed, _ := removeLabelled(context.Background(), te.eng, map[string]string{label.Managed: "true", label.SharedPlan: planName}, nil, nil)
+		removed, _ := reap.Remove(context.Background(), te.eng, map[string]string{label.Managed: "true", label.SharedPlan: planName}, nil, nil)
 		for _, r := range removed {
 			removeLockDir(r.Labels[label.Project])
 			removeKeptDir(r.Labels[label.Project])

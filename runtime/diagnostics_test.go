@@ -13,6 +13,7 @@ import (
 
 	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
 // fakeTB is a runtime.TB that records what Start does with it. Fatalf ends
@@ -324,7 +325,7 @@ func TestKeepOnFailure(t *testing.T) {
 	// The reaper spares it although its owner is gone (as if this
 	// process had ended): only prune removes it.
 	e, _ := getEngine(context.Background())
-	if _, err := reap(context.Background(), e.eng, reapPolicy{maxAge: time.Nanosecond}); err != nil {
+	if _, err := reap.Projects(context.Background(), e.eng, reap.Policy{MaxAge: time.Nanosecond}, reapHooks); err != nil {
 		t.Fatal(err)
 	}
 	if c := projectCount(t, project); c.containers != 1 {

@@ -9,6 +9,7 @@ import (
 	"github.com/composegen/composegen/runtime/internal/docker"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/reap"
 	dt "github.com/ory/dockertest/v3/docker"
 )
 
@@ -99,7 +100,7 @@ func removeProject(t testing.TB, project string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := removeLabelled(context.Background(), e.eng, map[string]string{label.Project: project}, nil, nil); err != nil {
+	if _, err := reap.Remove(context.Background(), e.eng, map[string]string{label.Project: project}, nil, nil); err != nil {
 		t.Errorf("removing %s: %v", project, err)
 	}
 }

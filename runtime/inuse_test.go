@@ -12,6 +12,7 @@ import (
 	"github.com/composegen/composegen/internal/admin"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
+	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
 // inUseChildEnv makes the test binary a process that marks the project it
@@ -84,7 +85,7 @@ func TestReaperSkipsAStackInUse(t *testing.T) {
 	}
 	end := startInUseChild(t, "used")
 
-	pruned, err := reap(context.Background(), eng, reapPolicy{maxAge: time.Hour})
+	pruned, err := reap.Projects(context.Background(), eng, reap.Policy{MaxAge: time.Hour}, reapHooks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestReaperSkipsAStackInUse(t *testing.T) {
 	}
 
 	end()
-	pruned, err = reap(context.Background(), eng, reapPolicy{maxAge: time.Hour})
+	pruned, err = reap.Projects(context.Background(), eng, reap.Policy{MaxAge: time.Hour}, reapHooks)
 	if err != nil {
 		t.Fatal(err)
 	}

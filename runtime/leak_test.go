@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
 // TestMain lets the test binary act as a child process that starts a stack
@@ -110,7 +112,7 @@ func TestSIGKILLedOwnerIsReaped(t *testing.T) {
 		t.Fatal("nothing left after SIGKILL: the test cannot tell whether reaping works")
 	}
 	e, _ := getEngine(context.Background())
-	pruned, err := reap(context.Background(), e.eng, reapPolicy{maxAge: orphanAge()})
+	pruned, err := reap.Projects(context.Background(), e.eng, reap.Policy{MaxAge: reap.OrphanAge()}, reapHooks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +148,7 @@ func TestReaperSparesLiveOwners(t *testing.T) {
 		_ = cmd.Wait()
 	}()
 	e, _ := getEngine(context.Background())
-	if _, err := reap(context.Background(), e.eng, reapPolicy{maxAge: time.Nanosecond}); err != nil {
+	if _, err := reap.Projects(context.Background(), e.eng, reap.Policy{MaxAge: time.Nanosecond}, reapHooks); err != nil {
 		t.Fatal(err)
 	}
 	if n := countResources(t, project); n == 0 {

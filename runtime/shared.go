@@ -23,6 +23,7 @@ import (
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/owner"
+	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
 // Shared stacks: one stack for every test of every package of a go test run.
@@ -654,7 +655,7 @@ func (sh *sharedStart) remove(ctx context.Context, labels map[string]string) err
 	for k, v := range labels {
 		l[k] = v
 	}
-	removed, err := removeLabelled(ctx, sh.eng, l, nil, nil)
+	removed, err := reap.Remove(ctx, sh.eng, l, nil, nil)
 	for _, r := range removed {
 		removeLockDir(r.Labels[label.Project])
 		removeKeptDir(r.Labels[label.Project])
@@ -785,7 +786,7 @@ func (sh *sharedStart) start(ctx context.Context, resume map[string][]engine.Res
 // spawnWatcher starts the shared stack's watcher, which removes the stack
 // (and its lock files) when the run ends, and returns its identity.
 func (sh *sharedStart) spawnWatcher(cfg config) (owner.ID, error) {
-	spec := watchSpec{
+	spec := reap.Spec{
 		Engine: cfg.engine,
 		Labels: map[string]string{label.Managed: "true", label.Shared: sh.keys.key},
 		Paths:  []string{sh.failureFile(), sh.lockFile(), projectLockDir(sh.project)},
@@ -794,7 +795,7 @@ func (sh *sharedStart) spawnWatcher(cfg config) (owner.ID, error) {
 	if sh.run.viaGo {
 		spec.Pid, spec.Start = sh.run.id.Pid, sh.run.id.Start
 	}
-	pid, err := spawnWatcher(spec, byPipe)
+	pid, err := reap.Spawn(spec, byPipe)
 	if err != nil {
 		return owner.ID{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
+	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
 // Per-test readiness on the one shared stack.
@@ -278,7 +279,7 @@ func (s *Stack) resumeUnits(ctx context.Context) error {
 			if s.adoptUnit(ctx, u) {
 				continue
 			}
-			_, err := removeLabelled(ctx, s.eng, map[string]string{label.Managed: "true", label.Project: s.project, label.Service: u.spec.Name}, nil, nil)
+			_, err := reap.Remove(ctx, s.eng, map[string]string{label.Managed: "true", label.Project: s.project, label.Service: u.spec.Name}, nil, nil)
 			if err != nil {
 				return fmt.Errorf("service %q: remove what the interrupted start left: %w", u.spec.Name, err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/owner"
+	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
 // Stack is a running stack instance: a unique project name, its own
@@ -201,7 +202,7 @@ func up(ctx context.Context, plan *composeplan.Plan, cfg config, base string) (*
 	if err != nil {
 		return fail(nil, err)
 	}
-	startReaper(eng)
+	reap.Start(eng, reapHooks)
 	startProcessWatcher(cfg.engine)
 	dir := filepath.Join(base, filepath.FromSlash(plan.Dir))
 	res, err := interp.New(dir, plan.EnvFiles, cfg.env, m)
