@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/composegen/composegen/internal/admin"
+	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/internal/reap"
 )
@@ -335,7 +335,7 @@ func TestKeepOnFailure(t *testing.T) {
 	if !strings.Contains(out, "prune -project "+project) {
 		t.Fatalf("no removal command in:\n%s", out)
 	}
-	pruned, err := prune(context.Background(), admin.PruneOptions{Project: project})
+	pruned, err := prune(context.Background(), adminhook.PruneOptions{Project: project})
 	if err != nil || len(pruned) != 1 || pruned[0].Reason != "kept (failure)" {
 		t.Fatalf("Prune = %+v, %v", pruned, err)
 	}

@@ -12,22 +12,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/composegen/composegen/internal/admin"
+	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 )
 
 func init() {
-	admin.Impl.Doctor = doctor
-	admin.Impl.Prune = prune
+	adminhook.Impl.Doctor = doctor
+	adminhook.Impl.Prune = prune
 }
 
 // doctor is admin.Doctor.
-func doctor(ctx context.Context, opts admin.DoctorOptions) []admin.Finding {
-	var out []admin.Finding
+func doctor(ctx context.Context, opts adminhook.DoctorOptions) []adminhook.Finding {
+	var out []adminhook.Finding
 	add := func(check, level, format string, args ...any) {
-		out = append(out, admin.Finding{Check: check, Level: level, Detail: fmt.Sprintf(format, args...)})
+		out = append(out, adminhook.Finding{Check: check, Level: level, Detail: fmt.Sprintf(format, args...)})
 	}
 	eng, err := engines.Open(ctx, opts.Engine)
 	if err != nil {
@@ -96,18 +96,18 @@ func aardvarkDir(rootless bool) string {
 // cannot tear a container's network down, and aardvark-dns 1.4 (Podman
 // 4.3) stops and binds again every network's listener at each container
 // start and stop, so name lookups in containers fail now and then.
-func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (admin.Finding, bool) {
+func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (adminhook.Finding, bool) {
 	const check = "podman dns"
 	if dir == "" {
-		return admin.Finding{}, false
+		return adminhook.Finding{}, false
 	}
 	files, err := os.ReadDir(dir)
 	if err != nil {
-		return admin.Finding{}, false // none yet, or not ours to read
+		return adminhook.Finding{}, false // none yet, or not ours to read
 	}
 	rs, err := eng.List(ctx, nil)
 	if err != nil {
-		return admin.Finding{Check: check, Level: "warning", Detail: fmt.Sprintf("cannot list the networks: %v", err)}, true
+		return adminhook.Finding{Check: check, Level: "warning", Detail: fmt.Sprintf("cannot list the networks: %v", err)}, true
 	}
 	networks := map[string]bool{}
 	for _, r := range rs {
@@ -117,13 +117,13 @@ func podmanDNS(ctx context.Context, eng engine.Engine, dir string) (admin.Findin
 	}
 	stale := staleDNS(dir, files, networks)
 	if len(stale) == 0 {
-		return admin.Finding{Check: check, Level: "ok", Detail: "aardvark-dns serves only networks that exist"}, true
+		return adminhook.Finding{Check: check, Level: "ok", Detail: "aardvark-dns serves only networks that exist"}, true
 	}
 	names := stale
 	if len(names) > 3 {
 		names = append(names[:3:3], "…")
 	}
-	return admin.Finding{Check: check, Level: "warning", Detail: fmt.Sprintf(
+	return adminhook.Finding{Check: check, Level: "warning", Detail: fmt.Sprintf(
 		"aardvark-dns still serves networks that no longer exist (%d in %s: %s), and their bridges still hold addresses of Podman's subnets: "+
 			"Podman 4's aardvark-dns reloads every network at each container start and stop, so name lookups in containers fail now and then (\"Name or service not known\"). "+
 			"They are left when a container is removed before the containers that share its namespaces. "+
@@ -152,7 +152,7 @@ func staleDNS(dir string, files []os.DirEntry, networks map[string]bool) []strin
 
 // roundTrip starts a one-service stack that serves HTTP and fetches a page
 // from it through the published port.
-func roundTrip(ctx context.Context, opts admin.DoctorOptions) (time.Duration, error) {
+func roundTrip(ctx context.Context, opts adminhook.DoctorOptions) (time.Duration, error) {
 	image := opts.RoundTripImage
 	if image == "" {
 		image = "busybox"

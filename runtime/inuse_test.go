@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/composegen/composegen/internal/admin"
+	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
 	"github.com/composegen/composegen/runtime/internal/reap"
@@ -89,7 +89,7 @@ func TestReaperSkipsAStackInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]admin.Pruned{}
+	got := map[string]adminhook.Pruned{}
 	for _, p := range pruned {
 		got[p.Project] = p
 	}

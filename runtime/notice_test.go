@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/composegen/composegen/internal/admin"
+	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
@@ -206,7 +206,7 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 	}
 	defer unlockShared()
 
-	pruned, err := prune(context.Background(), admin.PruneOptions{Engine: cfg.engine})
+	pruned, err := prune(context.Background(), adminhook.PruneOptions{Engine: cfg.engine})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package runtime
 import (
 	"context"
 
-	"github.com/composegen/composegen/internal/admin"
+	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/reap"
@@ -38,7 +38,7 @@ var reapHooks = reap.Hooks{
 }
 
 // prune is admin.Prune.
-func prune(ctx context.Context, opts admin.PruneOptions) ([]admin.Pruned, error) {
+func prune(ctx context.Context, opts adminhook.PruneOptions) ([]adminhook.Pruned, error) {
 	eng, err := engines.Open(ctx, opts.Engine)
 	if err != nil {
 		return nil, err

@@ -6,10 +6,9 @@ import (
 	"testing"
 
 	"github.com/composegen/composegen/internal/admin"
-	_ "github.com/composegen/composegen/runtime" // implements admin
 )
 
-// Package runtime implements admin once linked: Doctor reports an engine
+// Package runtime implements admin, which links it: Doctor reports an engine
 // this binary does not link as a problem, with what to do, and Prune says
 // which engine it could not open.
 func TestImplementedByRuntime(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/composegen/composegen/internal/admin"
+	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/owner"
@@ -85,7 +85,7 @@ type verdict struct {
 // Projects removes the managed projects that policy condemns and reports
 // them, and the condemned ones it skipped because a live process uses them
 // (Hooks.Claim), sorted by project.
-func Projects(ctx context.Context, eng engine.Engine, policy Policy, h Hooks) ([]admin.Pruned, error) {
+func Projects(ctx context.Context, eng engine.Engine, policy Policy, h Hooks) ([]adminhook.Pruned, error) {
 	labels := map[string]string{label.Managed: "true"}
 	if policy.Project != "" {
 		labels[label.Project] = policy.Project
@@ -153,10 +153,10 @@ func Projects(ctx context.Context, eng engine.Engine, policy Policy, h Hooks) ([
 		count[p]++
 		what[p] = append(what[p], r.Kind+" "+displayID(r))
 	}
-	var out []admin.Pruned
+	var out []adminhook.Pruned
 	for p, why := range reasons {
 		sort.Strings(what[p])
-		out = append(out, admin.Pruned{Project: p, Reason: why, Resources: count[p], Removed: what[p], Shared: sharedOrigins[p]})
+		out = append(out, adminhook.Pruned{Project: p, Reason: why, Resources: count[p], Removed: what[p], Shared: sharedOrigins[p]})
 		claims[p](true)
 		delete(claims, p)
 		h.gone(p)
@@ -168,10 +168,10 @@ func Projects(ctx context.Context, eng engine.Engine, policy Policy, h Hooks) ([
 
 // skippedInUse reports the projects that a removal skipped because a live
 // process uses them.
-func skippedInUse(projects []string, sharedOrigins map[string]string) []admin.Pruned {
-	var out []admin.Pruned
+func skippedInUse(projects []string, sharedOrigins map[string]string) []adminhook.Pruned {
+	var out []adminhook.Pruned
 	for _, p := range projects {
-		out = append(out, admin.Pruned{Project: p, Skipped: true, Shared: sharedOrigins[p],
+		out = append(out, adminhook.Pruned{Project: p, Skipped: true, Shared: sharedOrigins[p],
 			Reason: "a running process uses it; it goes once its users end (run prune again then)"})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
