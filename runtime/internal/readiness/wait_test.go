@@ -149,17 +149,23 @@ func TestWaitExecCadence(t *testing.T) {
 // runs at 1.5s.
 func TestWaitProbeFailuresCountDockersLongestRuns(t *testing.T) {
 	w := NewWait(c, t0, hc(200*time.Millisecond, 300*time.Millisecond, 3), true)
-	for d := time.Duration(0); ; d += 20 * time.Millisecond {
-		if w.ProbeFailed(at(d), 5*time.Millisecond) {
-			if d != 1500*time.Millisecond {
-				t.Errorf("unhealthy at %s, want 1.5s", d)
-			}
-			return
-		}
-		if d > time.Minute {
-			t.Fatal("never unhealthy")
+	fail := func(now time.Time) bool { return w.ProbeFailed(now, 5*time.Millisecond) }
+	if d := firstUnhealthy(t, fail, 20*time.Millisecond); d != 1500*time.Millisecond {
+		t.Errorf("unhealthy at %s, want 1.5s", d)
+	}
+}
+
+// firstUnhealthy fails a check every step from t0 on and returns when the
+// first failure made the wait unhealthy.
+func firstUnhealthy(t *testing.T, fail func(now time.Time) bool, step time.Duration) time.Duration {
+	t.Helper()
+	for d := time.Duration(0); d <= time.Minute; d += step {
+		if fail(at(d)) {
+			return d
 		}
 	}
+	t.Fatal("never unhealthy")
+	return 0
 }
 
 // An exec failure counts as long as it took, against Docker's schedule.
@@ -167,16 +173,9 @@ func TestWaitExecFailuresUseTheBudget(t *testing.T) {
 	w := NewWait(c, t0, &composeplan.HealthcheckSpec{Test: []string{"CMD", "check"}, Interval: 200 * time.Millisecond, Retries: 3, StartPeriod: 300 * time.Millisecond}, false)
 	// Docker: runs at 200, 400, 600 (in the start period, not counted),
 	// 800, 1000: unhealthy at the third counted failure, at 800ms.
-	for d := time.Duration(0); ; d += 10 * time.Millisecond {
-		if w.ExecFailed(at(d), 0) {
-			if d != 800*time.Millisecond {
-				t.Errorf("unhealthy at %s, want 800ms", d)
-			}
-			return
-		}
-		if d > time.Minute {
-			t.Fatal("never unhealthy")
-		}
+	fail := func(now time.Time) bool { return w.ExecFailed(now, 0) }
+	if d := firstUnhealthy(t, fail, 10*time.Millisecond); d != 800*time.Millisecond {
+		t.Errorf("unhealthy at %s, want 800ms", d)
 	}
 }
 
