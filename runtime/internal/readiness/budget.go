@@ -22,15 +22,15 @@ type Budget struct {
 	failures              int
 }
 
-// NewBudget returns the budget of healthcheck hc for a container that
+// newBudget returns the budget of healthcheck hc for a container that
 // started at start, with Docker's defaults for what hc leaves unset.
-func NewBudget(hc *composeplan.HealthcheckSpec, start time.Time) *Budget {
+func newBudget(hc *composeplan.HealthcheckSpec, start time.Time) *Budget {
 	b := &Budget{interval: hc.Interval, startPeriod: hc.StartPeriod, retries: hc.Retries, start: start}
 	if b.interval <= 0 {
-		b.interval = DefaultInterval
+		b.interval = defaultInterval
 	}
 	if b.retries <= 0 {
-		b.retries = DefaultRetries
+		b.retries = defaultRetries
 	}
 	b.next = start.Add(b.interval)
 	return b

@@ -12,9 +12,9 @@ import (
 
 // Defaults of a compose healthcheck, as Docker applies them.
 const (
-	DefaultInterval = 30 * time.Second
-	DefaultTimeout  = 30 * time.Second
-	DefaultRetries  = 3
+	defaultInterval = 30 * time.Second
+	defaultTimeout  = 30 * time.Second
+	defaultRetries  = 3
 )
 
 // Enabled reports whether the compose healthcheck hc is to be run: there
@@ -28,7 +28,7 @@ func Timeout(hc *composeplan.HealthcheckSpec) time.Duration {
 	if hc.Timeout > 0 {
 		return hc.Timeout
 	}
-	return DefaultTimeout
+	return defaultTimeout
 }
 
 // Command returns the command that runs an enabled healthcheck's test, as

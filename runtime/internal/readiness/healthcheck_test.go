@@ -30,8 +30,8 @@ func TestEnabled(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	if got := Timeout(&composeplan.HealthcheckSpec{}); got != DefaultTimeout {
-		t.Errorf("Timeout of an unset timeout = %s, want Docker's %s", got, DefaultTimeout)
+	if got := Timeout(&composeplan.HealthcheckSpec{}); got != defaultTimeout {
+		t.Errorf("Timeout of an unset timeout = %s, want Docker's %s", got, defaultTimeout)
 	}
 	if got := Timeout(&composeplan.HealthcheckSpec{Timeout: 3 * time.Second}); got != 3*time.Second {
 		t.Errorf("Timeout = %s, want 3s", got)

@@ -112,7 +112,7 @@ type Wait struct {
 func NewWait(c Cadence, start time.Time, hc *composeplan.HealthcheckSpec, probe bool) *Wait {
 	w := &Wait{c: c, hc: hc, start: start, probeOK: !probe, delay: c.ProbeFirst}
 	if hc != nil {
-		w.budget = NewBudget(hc, start)
+		w.budget = newBudget(hc, start)
 		if !probe {
 			w.nextRun = start.Add(c.ExecFirst)
 			w.delay = c.ExecFirst
