@@ -15,6 +15,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/probe"
+	"github.com/composegen/composegen/runtime/internal/readiness"
 )
 
 // server is a service of a known kind: a probe on 6379 (redis protocol).
@@ -138,11 +139,11 @@ func TestExecsStartGently(t *testing.T) {
 	if len(execs) < 3 || len(execs) > 8 {
 		t.Fatalf("%d execs in 1.5s: %v", len(execs), execs)
 	}
-	if execs[0] < execFirst {
-		t.Errorf("first exec at %s, before %s", execs[0], execFirst)
+	if execs[0] < readiness.DefaultCadence.ExecFirst {
+		t.Errorf("first exec at %s, before %s", execs[0], readiness.DefaultCadence.ExecFirst)
 	}
 	for i := 1; i < len(execs); i++ {
-		if gap := execs[i] - execs[i-1]; gap < execFirst-20*time.Millisecond {
+		if gap := execs[i] - execs[i-1]; gap < readiness.DefaultCadence.ExecFirst-20*time.Millisecond {
 			t.Errorf("execs %d and %d only %s apart: %v", i-1, i, gap, execs)
 		}
 	}
@@ -256,35 +257,6 @@ func TestUnhealthyAfterDockersBudget(t *testing.T) {
 	// 800, 1000: unhealthy at the third counted failure.
 	if d := time.Since(start); d < 800*time.Millisecond || d > 5*time.Second {
 		t.Errorf("unhealthy after %s; Docker's budget ends at 0.8-1s", d)
-	}
-}
-
-func TestBudget(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	b := newBudget(&composeplan.HealthcheckSpec{Interval: 5 * time.Second, Retries: 3, StartPeriod: 12 * time.Second}, t0)
-	// Docker runs at 5, 10 (start period), 15, 20, 25: unhealthy at 25s.
-	for _, d := range []time.Duration{100 * time.Millisecond, 4 * time.Second, 11 * time.Second, 17 * time.Second, 24 * time.Second} {
-		if b.fail(at(d), 0) {
-			t.Fatalf("unhealthy at %s", d)
-		}
-	}
-	if !b.fail(at(25*time.Second), 0) {
-		t.Fatal("not unhealthy at 25s")
-	}
-	// Slow checks stretch the schedule: with 2s per check, runs at 5-7,
-	// 12-14, 19-21: unhealthy only at 21s.
-	b = newBudget(&composeplan.HealthcheckSpec{Interval: 5 * time.Second, Retries: 3}, t0)
-	if b.fail(at(20*time.Second), 2*time.Second) {
-		t.Fatal("unhealthy at 20s")
-	}
-	if !b.fail(at(21*time.Second), 2*time.Second) {
-		t.Fatal("not unhealthy at 21s")
-	}
-	// Defaults: interval 30s, 3 retries.
-	b = newBudget(&composeplan.HealthcheckSpec{}, t0)
-	if b.fail(at(89*time.Second), 0) || !b.fail(at(90*time.Second), 0) {
-		t.Fatal("default budget is not 90s")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/readiness"
 )
 
 // A unit is one compose service of a stack: its replicas, and the events
@@ -42,12 +43,6 @@ func newUnit(s *Stack, spec *composeplan.ServiceSpec) *unit {
 		completed: make(chan struct{}),
 		failed:    make(chan struct{}),
 	}
-}
-
-// hasHealthcheck reports whether the compose healthcheck is to be run.
-func hasHealthcheck(spec *composeplan.ServiceSpec) bool {
-	hc := spec.Healthcheck
-	return hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE"
 }
 
 // lifecycle is what ready means for a service (see composeplan's
@@ -99,7 +94,7 @@ func (s *Stack) classifyUnits() {
 			u.life = lifeWorker
 		case completes[spec.Name]:
 			u.life = lifeOneShot
-		case u.neededHealthy || hasHealthcheck(spec) || spec.Kind != "" || len(spec.Ports) > 0 ||
+		case u.neededHealthy || readiness.Enabled(spec.Healthcheck) || spec.Kind != "" || len(spec.Ports) > 0 ||
 			spec.Restart == "always" || spec.Restart == "unless-stopped" || spec.Tty || spec.StdinOpen:
 			u.life = lifeWorker
 		default:
