@@ -38,6 +38,10 @@ type fakeEngine struct {
 	// waitBreaks makes that many Wait calls on a running container fail at
 	// once, as a Podman /events stream that ends early.
 	waitBreaks int
+	// localPid makes the engine local, its containers' main process this
+	// one: the runtime reads their listening sockets from this process's
+	// /proc/PID/net/tcp.
+	localPid int
 }
 
 // behaviour scripts a fake container. Durations count from each start.
@@ -91,7 +95,7 @@ func (f *fakeEngine) close() {
 }
 
 func (f *fakeEngine) Info() engine.Info {
-	return engine.Info{Name: "fake", Endpoint: "fake://" + f.t.Name(), DialHost: "127.0.0.1", PublishIP: "127.0.0.1", CPUs: f.cpus}
+	return engine.Info{Name: "fake", Endpoint: "fake://" + f.t.Name(), DialHost: "127.0.0.1", PublishIP: "127.0.0.1", CPUs: f.cpus, Local: f.localPid != 0}
 }
 func (f *fakeEngine) Close() error { return nil }
 
@@ -235,6 +239,9 @@ func (f *fakeEngine) startLocked(c *fakeContainer) {
 	c.state.Status, c.state.Running, c.state.Restarting = "running", true, false
 	c.state.StartedAt = c.started
 	c.state.Pid = 1000 + c.run
+	if f.localPid != 0 {
+		c.state.Pid = f.localPid
+	}
 	if c.script.exitAfter > 0 {
 		run := c.run
 		time.AfterFunc(c.script.exitAfter, func() {

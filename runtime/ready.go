@@ -266,6 +266,16 @@ func (w *readyWait) step(ctx context.Context) (bool, error) {
 		case readiness.Probe:
 			t := time.Now()
 			err := probe.Run(ctx, w.probe.Protocol, w.probe.Path, w.addr)
+			if err == nil && (w.probe.Protocol == "tcp" || w.probe.Protocol == "") {
+				// The generic probe takes a connection that stays open as
+				// a server, and so is a docker-proxy slow to close one
+				// that nothing behind it accepted (it was, under load):
+				// where the container's sockets can be read, its port
+				// must listen too.
+				if ports, ok := r.listening(); ok && !ports[w.probe.Port] {
+					err = errors.New("the published port held the connection, but nothing listens on it in the container")
+				}
+			}
 			if err == nil {
 				w.wait.ProbePassed(time.Now()) // the gate opened: check at once
 				continue

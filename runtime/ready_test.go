@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -443,5 +444,49 @@ func TestExitSeenAfterTheWaitBreaks(t *testing.T) {
 	eng.mu.Unlock()
 	if left != 0 {
 		t.Errorf("%d of the 3 broken waits left: the test did not break any wait", left)
+	}
+}
+
+// The generic tcp probe takes a connection that stays open as a server,
+// and so was a docker-proxy slow to close a connection that nothing in the
+// container accepted (under load): on a local engine the container's port
+// must also listen. The fake engine's ports hold every connection, as such
+// a proxy does; its containers' sockets are this process's.
+func TestTCPProbeNeedsTheContainerToListen(t *testing.T) {
+	t.Parallel()
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freePort := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	svc := func(port int) composeplan.ServiceSpec {
+		return composeplan.ServiceSpec{Name: "app", Image: "app", Lifecycle: composeplan.LifecycleWorker,
+			Ports: []composeplan.PortSpec{{Target: port, Protocol: "tcp"}},
+			Probe: &composeplan.ProbeSpec{Protocol: "tcp", Port: port}}
+	}
+	scripts := map[string]behaviour{"app": {listenAfter: time.Millisecond, protocol: "tcp"}}
+
+	eng := newFakeEngine(t, scripts)
+	eng.localPid = os.Getpid()
+	_, err = upFake(t, eng, fakePlan(svc(freePort)), WithTimeout(2*time.Second))
+	if err == nil || !strings.Contains(err.Error(), "nothing listens on it in the container") {
+		t.Errorf("port %d, on which nothing listens: Up = %v, want not ready because nothing listens", freePort, err)
+	}
+
+	eng = newFakeEngine(t, scripts)
+	eng.localPid = os.Getpid()
+	if _, err := upFake(t, eng, fakePlan(svc(held.Addr().(*net.TCPAddr).Port)), WithTimeout(10*time.Second)); err != nil {
+		t.Errorf("port that listens: %v", err)
+	}
+
+	eng = newFakeEngine(t, scripts) // a remote engine: the probe alone decides
+	if _, err := upFake(t, eng, fakePlan(svc(freePort)), WithTimeout(10*time.Second)); err != nil {
+		t.Errorf("remote engine: %v", err)
 	}
 }
