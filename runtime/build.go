@@ -12,6 +12,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/buildctx"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
@@ -162,11 +163,11 @@ func ensureBuilt(ctx context.Context, eng engine.Engine, bt *buildTarget, force 
 // name, unless another process built it meanwhile (with force: in this go
 // test run).
 func buildLocked(ctx context.Context, eng engine.Engine, bt *buildTarget, force bool) (string, error) {
-	if err := ensurePrivateDir(lockRoot()); err != nil {
+	if err := lock.EnsurePrivateDir(lock.Root()); err != nil {
 		return "", err
 	}
-	base := filepath.Join(lockRoot(), "build-"+lockFileName(eng.Info().Endpoint+" "+bt.spec.Tag))
-	unlock, err := lockPath(ctx, base+".lock")
+	base := filepath.Join(lock.Root(), "build-"+lock.FileName(eng.Info().Endpoint+" "+bt.spec.Tag))
+	unlock, err := lock.File(ctx, base+".lock")
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -165,16 +166,16 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]admin.Pr
 			reasons[p] = fmt.Sprintf("its owner cannot be checked from here and it is %s old (more than %s)", age, policy.maxAge)
 		}
 	}
-	// A stack that a live process uses stays, whoever owns it (inuse.go);
+	// A stack that a live process uses stays, whoever owns it (lock.ClaimForRemoval);
 	// the others are claimed until they are gone.
 	var skipped []string
 	claims := map[string]func(bool){}
 	for p := range reasons {
-		claim := claimForRemoval
+		claim := lock.ClaimForRemoval
 		if policy.project != "" {
 			// Prune of a stack named by this process: its own use of
 			// it does not keep it.
-			claim = func(p string) (func(bool), bool) { return claimOwnForRemoval(ctx, p) }
+			claim = func(p string) (func(bool), bool) { return lock.ClaimOwnForRemoval(ctx, p) }
 		}
 		release, ok := claim(p)
 		if !ok {
@@ -208,7 +209,7 @@ func reap(ctx context.Context, eng engine.Engine, policy reapPolicy) ([]admin.Pr
 		out = append(out, admin.Pruned{Project: p, Reason: why, Resources: count[p], Removed: what[p], Shared: sharedOrigins[p]})
 		claims[p](true)
 		delete(claims, p)
-		removeLockDir(p)
+		lock.RemoveProjectDir(p)
 		removeKeptDir(p)
 	}
 	out = append(out, skippedInUse(skipped, sharedOrigins)...)
@@ -274,7 +275,7 @@ func prune(ctx context.Context, opts admin.PruneOptions) ([]admin.Pruned, error)
 					keys = append(keys, k)
 				}
 			}
-			pruneLockFiles(live, keys, opts.Project)
+			lock.Prune(live, keys, opts.Project)
 		}
 	}
 	return out, err

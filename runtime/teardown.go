@@ -13,6 +13,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 )
 
 // Bounds of the calls that must end even when the engine stalls.
@@ -48,7 +49,7 @@ func (s *Stack) down(ctx context.Context) error {
 	_, err := removeLabelled(ctx, s.eng, map[string]string{label.Project: s.project, label.Managed: "true"}, known, nil)
 	s.removePrivate()
 	if err == nil {
-		removeLockDir(s.project)
+		lock.RemoveProjectDir(s.project)
 	}
 	// The reaper runs in the background; a short-lived process must not
 	// exit half-way through it.

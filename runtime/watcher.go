@@ -15,6 +15,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -194,6 +195,6 @@ func removeUnkept(ctx context.Context, eng engine.Engine, labels map[string]stri
 		return kept[r.Labels[label.Project]]
 	})
 	for _, r := range removed {
-		removeLockDir(r.Labels[label.Project])
+		lock.RemoveProjectDir(r.Labels[label.Project])
 	}
 }
