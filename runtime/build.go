@@ -14,6 +14,7 @@ import (
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
+	"github.com/composegen/composegen/runtime/internal/sharekey"
 )
 
 // Images of services with a build section are identified by a build hash,
@@ -102,23 +103,23 @@ func resolveBuild(res *resolver, dir, planName string, sp *composeplan.ServiceSp
 // buildHash is the hash of a build: the context's digest and the build's
 // parameters.
 func buildHash(digest string, spec engine.BuildSpec) string {
-	k := newKeyHasher(nil)
-	k.str("composegen build v1")
-	k.str(digest)
-	k.str(spec.Dockerfile)
-	k.str(spec.Target)
-	k.str(spec.Platform)
+	k := sharekey.New(nil)
+	k.Str("composegen build v1")
+	k.Str(digest)
+	k.Str(spec.Dockerfile)
+	k.Str(spec.Target)
+	k.Str(spec.Platform)
 	names := make([]string, 0, len(spec.Args))
 	for n := range spec.Args {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	k.str("args")
+	k.Str("args")
 	for _, n := range names {
-		k.str(n)
-		k.str(spec.Args[n])
+		k.Str(n)
+		k.Str(spec.Args[n])
 	}
-	return k.sum()
+	return k.Sum()
 }
 
 // buildable reports whether the image of sp is built from its build

@@ -23,6 +23,7 @@ import (
 	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/owner"
+	"github.com/composegen/composegen/runtime/internal/sharekey"
 )
 
 // Shared stacks: one stack for every test of every package of a go test run.
@@ -237,21 +238,21 @@ func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string
 // processKey identifies a shared stack within this process, before its key
 // is computed: the plan, the options and the values of WithEnv.
 func processKey(plan *composeplan.Plan, cfg config, dir string, eng engine.Engine) string {
-	k := newKeyHasher(nil)
-	k.str(fmt.Sprintf("%p", plan))
-	k.str(dir)
-	k.options(cfg, eng)
-	k.str(fmt.Sprintf("build=%t", cfg.build))
+	k := sharekey.New(nil)
+	k.Str(fmt.Sprintf("%p", plan))
+	k.Str(dir)
+	hashOptions(k, cfg, eng)
+	k.Str(fmt.Sprintf("build=%t", cfg.build))
 	names := make([]string, 0, len(cfg.env))
 	for n := range cfg.env {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		k.str(n)
-		k.str(cfg.env[n])
+		k.Str(n)
+		k.Str(cfg.env[n])
 	}
-	return k.sum()
+	return k.Sum()
 }
 
 // acquireShared attaches to the shared stack or, when there is none yet,

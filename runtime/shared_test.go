@@ -159,22 +159,6 @@ func TestSharedKey(t *testing.T) {
 	})
 }
 
-// Big trees are hashed up to a budget, then by size and time, and the key
-// still changes when a file beyond the budget grows.
-func TestSharedKeyBudget(t *testing.T) {
-	oldEntries, oldBytes := keyMaxEntries, keyMaxBytes
-	keyMaxEntries, keyMaxBytes = 1000, 10
-	t.Cleanup(func() { keyMaxEntries, keyMaxBytes = oldEntries, oldBytes })
-	dir := keyEnv(t)
-	base := keysOf(t, keyPlan(), dir, "r")
-	if err := os.WriteFile(filepath.Join(dir, "init/01.sql"), []byte("create table t(id int, x int);\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if keysOf(t, keyPlan(), dir, "r").key == base.key {
-		t.Error("a file hashed by its size did not change the key when it grew")
-	}
-}
-
 func TestSharedProjectName(t *testing.T) {
 	key := strings.Repeat("ab", 32)
 	if got := sharedProjectName("My App!", key); got != "myapp-sabababababab" {
