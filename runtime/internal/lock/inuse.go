@@ -147,8 +147,8 @@ func ClaimOwnForRemoval(ctx context.Context, project string) (release func(gone 
 	}, true
 }
 
-// InUse reports whether a live process (this one included) uses project.
-func InUse(project string) bool {
+// inUse reports whether a live process (this one included) uses project.
+func inUse(project string) bool {
 	release, ok := ClaimForRemoval(project)
 	if ok {
 		release(false)

@@ -25,11 +25,11 @@ func TestInUseClaims(t *testing.T) {
 	if err := HoldInUse(ctx, "mine"); err != nil {
 		t.Fatalf("a second mark: %v", err)
 	}
-	if !InUse("mine") {
+	if !inUse("mine") {
 		t.Fatal("this process uses it, yet it is not in use")
 	}
 	ReleaseInUse("mine")
-	if InUse("mine") {
+	if inUse("mine") {
 		t.Fatal("released, yet still in use")
 	}
 
@@ -51,7 +51,7 @@ func TestInUseClaims(t *testing.T) {
 	if err := <-held; err != nil {
 		t.Fatal(err)
 	}
-	if !InUse("mine") {
+	if !inUse("mine") {
 		t.Fatal("the new user's mark is not on the file at the path")
 	}
 	ReleaseInUse("mine")
@@ -66,7 +66,7 @@ func TestInUseClaims(t *testing.T) {
 		t.Fatal("this process's own mark kept its Prune from claiming the stack")
 	}
 	release(false)
-	if !InUse("own") {
+	if !inUse("own") {
 		t.Fatal("the stack stayed, yet this process's mark is gone")
 	}
 	release, ok = ClaimOwnForRemoval(ctx, "own")
@@ -74,7 +74,7 @@ func TestInUseClaims(t *testing.T) {
 		t.Fatal("cannot claim again")
 	}
 	release(true)
-	if InUse("own") {
+	if inUse("own") {
 		t.Fatal("removed, yet still marked")
 	}
 	if _, err := os.Stat(inUseFile("own")); !os.IsNotExist(err) {
@@ -93,7 +93,7 @@ func TestInUseAcrossProcesses(t *testing.T) {
 		endFirst, _ := startChild(t, "in-use", "theirs")
 		end, kill := startChild(t, "in-use", "theirs")
 		endFirst()
-		if !InUse("theirs") {
+		if !inUse("theirs") {
 			t.Fatal("another process's mark is not seen")
 		}
 		if _, ok := ClaimForRemoval("theirs"); ok {
@@ -129,7 +129,7 @@ func TestInUseOwnClaimSeesOthers(t *testing.T) {
 		t.Fatal("claimed a stack another process uses")
 	}
 	ReleaseInUse("both")
-	if !InUse("both") {
+	if !inUse("both") {
 		t.Fatal("the child's mark is gone")
 	}
 }
