@@ -13,7 +13,9 @@ import (
 	"github.com/composegen/composegen/runtime/internal/buildctx"
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
+	"github.com/composegen/composegen/runtime/internal/sharekey"
 )
 
 // Images of services with a build section are identified by a build hash,
@@ -102,23 +104,23 @@ func resolveBuild(res *interp.Resolver, dir, planName string, sp *composeplan.Se
 // buildHash is the hash of a build: the context's digest and the build's
 // parameters.
 func buildHash(digest string, spec engine.BuildSpec) string {
-	k := newKeyHasher(nil)
-	k.str("composegen build v1")
-	k.str(digest)
-	k.str(spec.Dockerfile)
-	k.str(spec.Target)
-	k.str(spec.Platform)
+	k := sharekey.New(nil)
+	k.Str("composegen build v1")
+	k.Str(digest)
+	k.Str(spec.Dockerfile)
+	k.Str(spec.Target)
+	k.Str(spec.Platform)
 	names := make([]string, 0, len(spec.Args))
 	for n := range spec.Args {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	k.str("args")
+	k.Str("args")
 	for _, n := range names {
-		k.str(n)
-		k.str(spec.Args[n])
+		k.Str(n)
+		k.Str(spec.Args[n])
 	}
-	return k.sum()
+	return k.Sum()
 }
 
 // buildable reports whether the image of sp is built from its build
@@ -163,11 +165,11 @@ func ensureBuilt(ctx context.Context, eng engine.Engine, bt *buildTarget, force 
 // name, unless another process built it meanwhile (with force: in this go
 // test run).
 func buildLocked(ctx context.Context, eng engine.Engine, bt *buildTarget, force bool) (string, error) {
-	if err := ensurePrivateDir(lockRoot()); err != nil {
+	if err := lock.EnsurePrivateDir(lock.Root()); err != nil {
 		return "", err
 	}
-	base := filepath.Join(lockRoot(), "build-"+lockFileName(eng.Info().Endpoint+" "+bt.spec.Tag))
-	unlock, err := lockPath(ctx, base+".lock")
+	base := filepath.Join(lock.Root(), "build-"+lock.FileName(eng.Info().Endpoint+" "+bt.spec.Tag))
+	unlock, err := lock.File(ctx, base+".lock")
 	if err != nil {
 		return "", err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/reap"
 
@@ -207,14 +208,14 @@ func TestBuildRebuildsWhatChanged(t *testing.T) {
 // image, as a new run would.
 func forgetForcedBuild(t *testing.T, eng engine.Engine, image string) {
 	t.Helper()
-	_ = os.Remove(filepath.Join(lockRoot(), "build-"+lockFileName(eng.Info().Endpoint+" "+image)+".forced"))
+	_ = os.Remove(filepath.Join(lock.Root(), "build-"+lock.FileName(eng.Info().Endpoint+" "+image)+".forced"))
 }
 
 // removeBuildFiles removes, at the end of the test, the lock and marker
 // files of the builds of image.
 func removeBuildFiles(t *testing.T, eng engine.Engine, image string) {
 	t.Cleanup(func() {
-		base := filepath.Join(lockRoot(), "build-"+lockFileName(eng.Info().Endpoint+" "+image))
+		base := filepath.Join(lock.Root(), "build-"+lock.FileName(eng.Info().Endpoint+" "+image))
 		_ = os.Remove(base + ".forced")
 		_ = os.Remove(base + ".lock")
 	})
@@ -299,7 +300,7 @@ func TestSharedReuseBuild(t *testing.T) {
 	t.Cleanup(func() {
 		removed, _ := reap.Remove(context.Background(), te.eng, map[string]string{label.Managed: "true", label.SharedPlan: planName}, nil, nil)
 		for _, r := range removed {
-			removeLockDir(r.Labels[label.Project])
+			lock.RemoveProjectDir(r.Labels[label.Project])
 			removeKeptDir(r.Labels[label.Project])
 		}
 	})
@@ -339,8 +340,8 @@ func TestSharedReuseBuild(t *testing.T) {
 			t.Errorf("%s: shared stacks of the plan on the engine: %d (%v), want only this one", what, len(k), k)
 		}
 		// Each call stands for a run of its own: this one ends, so the
-		// next may replace its stack (a stack in use stays: inuse.go).
-		releaseInUse(s.project)
+		// next may replace its stack (a stack in use stays: see lock.ClaimForRemoval).
+		lock.ReleaseInUse(s.project)
 		return s, eng.builds.Load() - n0
 	}
 

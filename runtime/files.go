@@ -10,6 +10,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/owner"
 )
 
@@ -34,7 +35,7 @@ func (s *Stack) privateDir() (string, error) {
 		var err error
 		if kept {
 			dir = keptDir(s.project)
-			err = ensurePrivateDir(dir)
+			err = lock.EnsurePrivateDir(dir)
 		} else {
 			dir, err = os.MkdirTemp("", tmpPrefix+strconv.Itoa(s.owner.Pid)+"-")
 		}

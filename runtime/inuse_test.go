@@ -11,6 +11,7 @@ import (
 
 	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/owner"
 	"github.com/composegen/composegen/runtime/internal/reap"
 )
@@ -24,7 +25,7 @@ func TestInUseChild(t *testing.T) {
 	if project == "" {
 		t.Skip("the child process of TestReaperSkipsAStackInUse")
 	}
-	if err := holdInUse(context.Background(), project); err != nil {
+	if err := lock.HoldInUse(context.Background(), project); err != nil {
 		t.Fatal(err)
 	}
 	os.Stdout.WriteString("held\n")
@@ -111,95 +112,7 @@ func TestReaperSkipsAStackInUse(t *testing.T) {
 	if len(pruned) != 1 || pruned[0].Project != "used" || pruned[0].Skipped || pruned[0].Resources != 1 {
 		t.Fatalf("after its user ended: %+v, want used removed", pruned)
 	}
-	if _, err := os.Stat(inUseFile("used")); !os.IsNotExist(err) {
-		t.Errorf("the in-use file of a removed stack stays: %v", err)
-	}
-}
-
-// A process never claims what it uses itself, and a claim in progress
-// makes a new user wait, then hold the new file, not the removed one.
-func TestInUseClaims(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir())
-	ctx := context.Background()
-
-	if release, ok := claimForRemoval("never-used"); !ok {
-		t.Fatal("a stack nobody marked cannot be claimed")
-	} else {
-		release(true)
-	}
-
-	if err := holdInUse(ctx, "mine"); err != nil {
-		t.Fatal(err)
-	}
-	if !inUse("mine") {
-		t.Fatal("this process uses it, yet it is not in use")
-	}
-	releaseInUse("mine")
-	if inUse("mine") {
-		t.Fatal("released, yet still in use")
-	}
-
-	release, ok := claimForRemoval("mine")
-	if !ok {
-		t.Fatal("cannot claim an unused stack")
-	}
-	held := make(chan error, 1)
-	go func() { held <- holdInUse(ctx, "mine") }()
-	select {
-	case err := <-held:
-		t.Fatalf("holdInUse returned during a removal: %v", err)
-	case <-time.After(200 * time.Millisecond):
-	}
-	release(true) // the stack is gone, and its in-use file with it
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
-	if !inUse("mine") {
-		t.Fatal("the new user's mark is not on the file at the path")
-	}
-	releaseInUse("mine")
-
-	// Prune of a stack this process names: its own mark does not keep
-	// it; the mark comes back when the stack stays.
-	if err := holdInUse(ctx, "own"); err != nil {
-		t.Fatal(err)
-	}
-	release, ok = claimOwnForRemoval(ctx, "own")
-	if !ok {
-		t.Fatal("this process's own mark kept its Prune from claiming the stack")
-	}
-	release(false)
-	if !inUse("own") {
-		t.Fatal("the stack stayed, yet this process's mark is gone")
-	}
-	release, ok = claimOwnForRemoval(ctx, "own")
-	if !ok {
-		t.Fatal("cannot claim again")
-	}
-	release(true)
-	if inUse("own") {
-		t.Fatal("removed, yet still marked")
-	}
-}
-
-// Another process's mark keeps a stack from a Prune that names it, even
-// one from a process that uses it too.
-func TestInUseOwnClaimSeesOthers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a process")
-	}
-	t.Setenv("TMPDIR", t.TempDir())
-	ctx := context.Background()
-	if err := holdInUse(ctx, "both"); err != nil {
-		t.Fatal(err)
-	}
-	defer releaseInUse("both")
-	startInUseChild(t, "both")
-	if _, ok := claimOwnForRemoval(ctx, "both"); ok {
-		t.Fatal("claimed a stack another process uses")
-	}
-	releaseInUse("both")
-	if !inUse("both") {
-		t.Fatal("the child's mark is gone")
+	if _, err := os.Stat(lock.ProjectDir("used")); !os.IsNotExist(err) {
+		t.Errorf("the lock directory (and in-use file) of a removed stack stays: %v", err)
 	}
 }

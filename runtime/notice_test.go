@@ -14,6 +14,7 @@ import (
 
 	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/composeplan"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
@@ -160,7 +161,7 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keptShared := filepath.Join(lockRoot(), "shared-"+kept.sharedKey[:32])
+	keptShared := lock.SharedBase(kept.sharedKey)
 	if err := os.WriteFile(keptShared+".err", []byte("other-run\nfailed"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 		release()
 	}
 	useLocks(kept)
-	releaseInUse(kept.project) // the run that kept it ended
+	lock.ReleaseInUse(kept.project) // the run that kept it ended
 	// A stack that runs (this process owns it): its files stay.
 	running, err := upFake(t, eng, plan, opts...)
 	if err != nil {
@@ -193,14 +194,14 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlockHeld()
-	staleShared := filepath.Join(lockRoot(), "shared-"+strings.Repeat("ab", 16))
-	heldShared := filepath.Join(lockRoot(), "shared-"+strings.Repeat("cd", 16))
+	staleShared := lock.SharedBase(strings.Repeat("ab", 16))
+	heldShared := lock.SharedBase(strings.Repeat("cd", 16))
 	for _, p := range []string{staleShared + ".lock", staleShared + ".err", heldShared + ".err"} {
 		if err := os.WriteFile(p, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	unlockShared, err := lockPath(context.Background(), heldShared+".lock")
+	unlockShared, err := lock.File(context.Background(), heldShared+".lock")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,13 +215,13 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 		t.Fatalf("Prune removed %+v, want the kept stack %s", pruned, kept.project)
 	}
 	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
-	for _, p := range []string{projectLockDir(kept.project), keptShared + ".lock", keptShared + ".err",
-		projectLockDir("gone-stack"), staleShared + ".lock", staleShared + ".err"} {
+	for _, p := range []string{lock.ProjectDir(kept.project), keptShared + ".lock", keptShared + ".err",
+		lock.ProjectDir("gone-stack"), staleShared + ".lock", staleShared + ".err"} {
 		if exists(p) {
 			t.Errorf("%s is left", p)
 		}
 	}
-	for _, p := range []string{projectLockDir(running.project), filepath.Join(projectLockDir("held-stack"), "lock-once"),
+	for _, p := range []string{lock.ProjectDir(running.project), filepath.Join(lock.ProjectDir("held-stack"), "lock-once"),
 		heldShared + ".lock", heldShared + ".err"} {
 		if !exists(p) {
 			t.Errorf("%s was removed", p)
@@ -234,29 +235,4 @@ func TestPruneRemovesLockFiles(t *testing.T) {
 		t.Error("a held lock was taken again after Prune")
 	}
 	useLocks(gone)
-}
-
-// A lock file removed or replaced between its opening and its locking is
-// not the lock any more: lockOpened says so, and tryLock takes the file
-// that is there now.
-func TestLockOfRemovedFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lock-x")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := lockOpened(f, path); err != nil || st != lockStale {
-		t.Fatalf("lock of a removed file: %v, %v; want stale", st, err)
-	}
-	a, err := tryLock(path)
-	if err != nil || a == nil {
-		t.Fatalf("tryLock: %v, %v", a, err)
-	}
-	defer unlockFile(a)
-	if b, err := tryLock(path); err != nil || b != nil {
-		t.Fatalf("second tryLock: %v, %v; want busy", b, err)
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/composegen/composegen/internal/adminhook"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
@@ -26,12 +27,12 @@ var reapHooks = reap.Hooks{
 		if own {
 			// Prune of a stack named by this process: its own use of
 			// it does not keep it.
-			return claimOwnForRemoval(ctx, project)
+			return lock.ClaimOwnForRemoval(ctx, project)
 		}
-		return claimForRemoval(project)
+		return lock.ClaimForRemoval(project)
 	},
 	Gone: func(project string) {
-		removeLockDir(project)
+		lock.RemoveProjectDir(project)
 		removeKeptDir(project)
 	},
 	Sweep: reapPrivateDirs,
@@ -57,7 +58,7 @@ func prune(ctx context.Context, opts adminhook.PruneOptions) ([]adminhook.Pruned
 					keys = append(keys, k)
 				}
 			}
-			pruneLockFiles(live, keys, opts.Project)
+			lock.Prune(live, keys, opts.Project)
 		}
 	}
 	return out, err

@@ -21,9 +21,11 @@ import (
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
 	"github.com/composegen/composegen/runtime/internal/owner"
 	"github.com/composegen/composegen/runtime/internal/reap"
+	"github.com/composegen/composegen/runtime/internal/sharekey"
 )
 
 // Shared stacks: one stack for every test of every package of a go test run.
@@ -238,21 +240,21 @@ func shared(ctx context.Context, plan *composeplan.Plan, cfg config, base string
 // processKey identifies a shared stack within this process, before its key
 // is computed: the plan, the options and the values of WithEnv.
 func processKey(plan *composeplan.Plan, cfg config, dir string, eng engine.Engine) string {
-	k := newKeyHasher(nil)
-	k.str(fmt.Sprintf("%p", plan))
-	k.str(dir)
-	k.options(cfg, eng)
-	k.str(fmt.Sprintf("build=%t", cfg.build))
+	k := sharekey.New(nil)
+	k.Str(fmt.Sprintf("%p", plan))
+	k.Str(dir)
+	hashOptions(k, cfg, eng)
+	k.Str(fmt.Sprintf("build=%t", cfg.build))
 	names := make([]string, 0, len(cfg.env))
 	for n := range cfg.env {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		k.str(n)
-		k.str(cfg.env[n])
+		k.Str(n)
+		k.Str(cfg.env[n])
 	}
-	return k.sum()
+	return k.Sum()
 }
 
 // acquireShared attaches to the shared stack or, when there is none yet,
@@ -285,8 +287,8 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	e.sh = sh
 	e.mu.Unlock()
 	// In use by this process from now on: no other process removes it
-	// (inuse.go), however its owner fares.
-	if err := holdInUse(ctx, sh.project); err != nil {
+	// (lock.HoldInUse), however its owner fares.
+	if err := lock.HoldInUse(ctx, sh.project); err != nil {
 		return fail(err)
 	}
 	keyed := time.Since(t0)
@@ -310,10 +312,10 @@ func acquireShared(ctx context.Context, plan *composeplan.Plan, cfg config, eng 
 	case attachBroken:
 		return fail(err)
 	}
-	if err := ensurePrivateDir(lockRoot()); err != nil {
+	if err := lock.EnsurePrivateDir(lock.Root()); err != nil {
 		return fail(err)
 	}
-	unlock, err := lockPath(ctx, sh.lockFile())
+	unlock, err := lock.File(ctx, sh.lockFile())
 	if err != nil {
 		return fail(fmt.Errorf("waiting for another test binary to start it: %w", err))
 	}
@@ -437,11 +439,11 @@ type sharedStart struct {
 }
 
 func (sh *sharedStart) lockFile() string {
-	return filepath.Join(lockRoot(), "shared-"+sh.keys.key[:32]+".lock")
+	return lock.SharedBase(sh.keys.key) + ".lock"
 }
 
 func (sh *sharedStart) failureFile() string {
-	return filepath.Join(lockRoot(), "shared-"+sh.keys.key[:32]+".err")
+	return lock.SharedBase(sh.keys.key) + ".err"
 }
 
 // writeFailure records a failed start for the other processes of this run:
@@ -657,7 +659,7 @@ func (sh *sharedStart) remove(ctx context.Context, labels map[string]string) err
 	}
 	removed, err := reap.Remove(ctx, sh.eng, l, nil, nil)
 	for _, r := range removed {
-		removeLockDir(r.Labels[label.Project])
+		lock.RemoveProjectDir(r.Labels[label.Project])
 		removeKeptDir(r.Labels[label.Project])
 	}
 	return err
@@ -686,7 +688,7 @@ func (sh *sharedStart) removeDrifted(ctx context.Context) {
 		// A process of another run still uses it: its tests keep it, and
 		// this run gets a new stack beside it; the next run that finds it
 		// unused (or prune) removes it.
-		release, ok := claimForRemoval(project)
+		release, ok := lock.ClaimForRemoval(project)
 		if !ok {
 			sh.notice("composegen: kept shared stack %s changed (what it was started from) but a running process uses it: starting a new one beside it; the next run that finds it unused removes it", project)
 			continue
@@ -789,7 +791,7 @@ func (sh *sharedStart) spawnWatcher(cfg config) (owner.ID, error) {
 	spec := reap.Spec{
 		Engine: cfg.engine,
 		Labels: map[string]string{label.Managed: "true", label.Shared: sh.keys.key},
-		Paths:  []string{sh.failureFile(), sh.lockFile(), projectLockDir(sh.project)},
+		Paths:  []string{sh.failureFile(), sh.lockFile(), lock.ProjectDir(sh.project)},
 	}
 	byPipe := !sh.run.viaGo
 	if sh.run.viaGo {

@@ -1,22 +1,19 @@
 package runtime
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
@@ -163,23 +160,7 @@ func TestSharedKey(t *testing.T) {
 	})
 }
 
-// Big trees are hashed up to a budget, then by size and time, and the key
-// still changes when a file beyond the budget grows.
-func TestSharedKeyBudget(t *testing.T) {
-	oldEntries, oldBytes := keyMaxEntries, keyMaxBytes
-	keyMaxEntries, keyMaxBytes = 1000, 10
-	t.Cleanup(func() { keyMaxEntries, keyMaxBytes = oldEntries, oldBytes })
-	dir := keyEnv(t)
-	base := keysOf(t, keyPlan(), dir, "r")
-	if err := os.WriteFile(filepath.Join(dir, "init/01.sql"), []byte("create table t(id int, x int);\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if keysOf(t, keyPlan(), dir, "r").key == base.key {
-		t.Error("a file hashed by its size did not change the key when it grew")
-	}
-}
-
-func TestSharedProjectAndLockNames(t *testing.T) {
+func TestSharedProjectName(t *testing.T) {
 	key := strings.Repeat("ab", 32)
 	if got := sharedProjectName("My App!", key); got != "myapp-sabababababab" {
 		t.Errorf("sharedProjectName = %q", got)
@@ -187,201 +168,18 @@ func TestSharedProjectAndLockNames(t *testing.T) {
 	if got := sharedProjectName("", key); !strings.HasPrefix(got, "composegen-s") {
 		t.Errorf("sharedProjectName(\"\") = %q", got)
 	}
-	for in, want := range map[string]string{"postgres.pg-template-app": "postgres.pg-template-app", ".hidden": "", "a/b": "", strings.Repeat("x", 65): ""} {
-		got := lockFileName(in)
-		if want != "" && got != want {
-			t.Errorf("lockFileName(%q) = %q, want %q", in, got, want)
-		}
-		if want == "" && (!strings.HasPrefix(got, "h-") || strings.ContainsAny(got, "/.")) {
-			t.Errorf("lockFileName(%q) = %q, want a hash", in, got)
-		}
-	}
-}
-
-// lockStack is a stack instance with nothing but a unique project, for the
-// lock and lease tests.
-func lockStack(t *testing.T) *Stack {
-	s := &Stack{project: instanceName("locktest")}
-	t.Cleanup(func() { removeLockDir(s.project) })
-	return s
-}
-
-func TestLockExcludes(t *testing.T) {
-	s := lockStack(t)
-	var inside, max atomic.Int32
-	var wg sync.WaitGroup
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			unlock, err := s.Lock(context.Background(), "x")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			n := inside.Add(1)
-			if n > max.Load() {
-				max.Store(n)
-			}
-			time.Sleep(2 * time.Millisecond)
-			inside.Add(-1)
-			unlock()
-		}()
-	}
-	wg.Wait()
-	if max.Load() != 1 {
-		t.Errorf("%d holders of a lock at once", max.Load())
-	}
-	// Another name is another lock.
-	u1, err := s.Lock(context.Background(), "x")
-	if err != nil {
+	// Prune of a shared stack by its name finds the files of its key.
+	t.Setenv("TMPDIR", t.TempDir())
+	if err := lock.EnsurePrivateDir(lock.Root()); err != nil {
 		t.Fatal(err)
 	}
-	defer u1()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := s.Lock(ctx, "x"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("a held lock was taken again: %v", err)
-	}
-	u2, err := s.Lock(context.Background(), "y")
-	if err != nil {
+	lockFile := lock.SharedBase(key) + ".lock"
+	if err := os.WriteFile(lockFile, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	u2()
-	// A context that has ended tries once: a held lock fails, a free one
-	// is taken.
-	done, stop := context.WithCancel(context.Background())
-	stop()
-	if _, err := s.Lock(done, "x"); err == nil {
-		t.Error("a held lock was taken with an ended context")
+	if removed := lock.Prune(nil, nil, sharedProjectName("My App!", key)); len(removed) != 1 || removed[0] != lockFile {
+		t.Errorf("Prune of the shared stack of key removed %q, want its lock file", removed)
 	}
-	u3, err := s.Lock(done, "z")
-	if err != nil {
-		t.Errorf("a free lock was not taken with an ended context: %v", err)
-	} else {
-		u3()
-	}
-}
-
-func TestLeaseHandsOutEachSlotOnce(t *testing.T) {
-	s := lockStack(t)
-	const n = 3
-	var holders [n]atomic.Int32
-	var waited atomic.Int32
-	var wg sync.WaitGroup
-	for i := 0; i < 24; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			slot, release, err := s.Lease(context.Background(), "db", n)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if time.Since(t0) > 3*time.Millisecond {
-				waited.Add(1)
-			}
-			if slot < 0 || slot >= n {
-				t.Errorf("slot %d out of range", slot)
-				release()
-				return
-			}
-			if c := holders[slot].Add(1); c != 1 {
-				t.Errorf("slot %d leased %d times at once", slot, c)
-			}
-			time.Sleep(5 * time.Millisecond)
-			holders[slot].Add(-1)
-			release()
-		}()
-	}
-	wg.Wait()
-	if waited.Load() == 0 {
-		t.Error("24 leases of 3 slots, and none waited")
-	}
-	// All leased: the wait ends with ctx, and says so.
-	var releases []func()
-	for i := 0; i < n; i++ {
-		_, r, err := s.Lease(context.Background(), "db", n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		releases = append(releases, r)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	_, _, err := s.Lease(ctx, "db", n)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "all 3 slots stayed leased") {
-		t.Errorf("lease of a full pool: %v", err)
-	}
-	for _, r := range releases {
-		r()
-	}
-	if _, _, err := s.Lease(context.Background(), "db", 0); err == nil {
-		t.Error("a lease of 0 slots succeeded")
-	}
-}
-
-// TestChildHoldLease is the child of TestLeaseOfKilledProcessIsReleased.
-func TestChildHoldLease(t *testing.T) {
-	project := childMode(t, "HoldLease")
-	s := &Stack{project: project}
-	slot, _, err := s.Lease(context.Background(), "db", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unlock, err := s.Lock(context.Background(), "once")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = unlock
-	fmt.Println("HELD", slot)
-	time.Sleep(time.Minute)
-}
-
-// A lease and a lock held by a process that is killed are free at once:
-// the kernel releases them.
-func TestLeaseOfKilledProcessIsReleased(t *testing.T) {
-	s := lockStack(t)
-	cmd := childCmd("HoldLease", s.project)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	held := false
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "HELD") {
-			held = true
-			break
-		}
-	}
-	if !held {
-		_ = cmd.Process.Kill()
-		t.Fatal("the child did not take the lease")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	if _, _, err := s.Lease(ctx, "db", 1); err == nil {
-		t.Error("a slot held by another process was leased")
-	}
-	cancel()
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	_ = cmd.Wait()
-	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_, release, err := s.Lease(ctx, "db", 1)
-	if err != nil {
-		t.Fatalf("the killed process's slot was not released: %v", err)
-	}
-	release()
-	unlock, err := s.Lock(ctx, "once")
-	if err != nil {
-		t.Fatalf("the killed process's lock was not released: %v", err)
-	}
-	unlock()
 }
 
 // The runtime obeys the plan's Lifecycle; for a service without one it

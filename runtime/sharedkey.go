@@ -2,20 +2,10 @@ package runtime
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"reflect"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -24,6 +14,7 @@ import (
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/interp"
+	"github.com/composegen/composegen/runtime/internal/sharekey"
 )
 
 // A shared stack is found by its key, a SHA-256 over everything the stack
@@ -33,9 +24,8 @@ import (
 //     use (options, the process environment, the project's env files), and
 //     the values of bare "- NAME" environment entries;
 //   - the contents of env files, of bind-mounted files and directories and
-//     of secret and config files (each tree up to keyMaxEntries entries
-//     and keyMaxBytes of content in all; beyond that, sizes and
-//     modification times);
+//     of secret and config files (up to the budget of package sharekey;
+//     beyond it, sizes and modification times);
 //   - the id of each service's local image (a re-pulled or rebuilt image
 //     makes a new stack); for a service with a build section, its build
 //     hash (see build.go: what the engine receives of the context, the
@@ -57,10 +47,6 @@ import (
 // The origin is the same hash without the contents: the plan's name and
 // directory and the options. Two kept stacks of the same origin are two
 // versions of one stack, and the older goes when the newer starts.
-var (
-	keyMaxEntries       = 20000
-	keyMaxBytes   int64 = 64 << 20
-)
 
 // sharedKeys are the key and origin of a shared stack, hex-encoded.
 type sharedKeys struct {
@@ -71,257 +57,55 @@ type sharedKeys struct {
 // cfg. dir is the plan's directory; scope identifies the go test run ("" for
 // a reused stack).
 func computeKeys(ctx context.Context, eng engine.Engine, plan *composeplan.Plan, cfg config, dir string, res *interp.Resolver, scope string) (sharedKeys, error) {
-	o := newKeyHasher(res)
-	o.str("composegen shared origin v1")
-	o.str(plan.Name)
-	o.str(dir)
-	o.options(cfg, eng)
-	o.str(scope)
-	origin := o.sum()
+	o := sharekey.New(res)
+	o.Str("composegen shared origin v1")
+	o.Str(plan.Name)
+	o.Str(dir)
+	hashOptions(o, cfg, eng)
+	o.Str(scope)
+	origin := o.Sum()
 
-	k := newKeyHasher(res)
-	k.str("composegen shared key v1")
-	k.str(origin)
-	k.value(reflect.ValueOf(plan).Elem())
-	if err := k.files(plan, dir); err != nil {
-		return sharedKeys{}, err
-	}
+	k := sharekey.New(res)
+	k.Str("composegen shared key v1")
+	k.Str(origin)
+	k.Plan(plan)
+	k.Files(plan, dir)
 	ids, err := imageIDs(ctx, eng, plan, cfg, dir, res)
 	if err != nil {
 		return sharedKeys{}, err
 	}
 	for _, id := range ids {
-		k.str(id)
+		k.Str(id)
 	}
-	return sharedKeys{key: k.sum(), origin: origin}, nil
+	return sharedKeys{key: k.Sum(), origin: origin}, nil
 }
 
-// keyHasher writes values to a hash, each length-prefixed so that no two
-// sequences of values write the same bytes.
-type keyHasher struct {
-	h       hash.Hash
-	res     *interp.Resolver
-	entries int
-	bytes   int64
-}
-
-func newKeyHasher(res *interp.Resolver) *keyHasher { return &keyHasher{h: sha256.New(), res: res} }
-
-func (k *keyHasher) sum() string { return hex.EncodeToString(k.h.Sum(nil)) }
-
-func (k *keyHasher) str(s string) {
-	var n [binary.MaxVarintLen64]byte
-	k.h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-	io.WriteString(k.h, s)
-}
-
-func (k *keyHasher) strs(list []string) {
-	k.str(strconv.Itoa(len(list)))
-	for _, s := range list {
-		k.str(s)
-	}
-}
-
-// options writes the options that change what a start runs.
-func (k *keyHasher) options(cfg config, eng engine.Engine) {
-	k.str("profiles")
+// hashOptions writes the options that change what a start runs.
+func hashOptions(k *sharekey.Hasher, cfg config, eng engine.Engine) {
+	k.Str("profiles")
 	if cfg.profilesSet {
 		p := append([]string(nil), cfg.profiles...)
 		sort.Strings(p)
-		k.strs(p)
+		k.Strs(p)
 	} else {
-		k.str("(plan's)")
+		k.Str("(plan's)")
 	}
 	svcs := append([]string(nil), cfg.services...)
 	sort.Strings(svcs)
-	k.str("services")
-	k.strs(svcs)
+	k.Str("services")
+	k.Strs(svcs)
 	names := make([]string, 0, len(cfg.scale))
 	for n := range cfg.scale {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	k.str("scale")
+	k.Str("scale")
 	for _, n := range names {
-		k.str(n + "=" + strconv.Itoa(cfg.scale[n]))
+		k.Str(n + "=" + strconv.Itoa(cfg.scale[n]))
 	}
-	k.str(fmt.Sprintf("fixed=%t reuse=%t", cfg.fixedPorts, cfg.reuse))
-	k.str(engines.Name(cfg.engine))
-	k.str(eng.Info().Endpoint)
-}
-
-var envVarType = reflect.TypeOf(composeplan.EnvVar{})
-
-// value writes a value of the plan with every string interpolated.
-func (k *keyHasher) value(v reflect.Value) {
-	switch v.Kind() {
-	case reflect.String:
-		s := v.String()
-		if !strings.Contains(s, "$") {
-			k.str(s)
-			return
-		}
-		x, err := k.res.Expand("", s)
-		if err != nil {
-			// The start fails the same way; the key only has to be
-			// stable.
-			k.str("!" + s)
-			return
-		}
-		k.str("=" + x)
-	case reflect.Bool:
-		k.str(strconv.FormatBool(v.Bool()))
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		k.str(strconv.FormatInt(v.Int(), 10))
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		k.str(strconv.FormatUint(v.Uint(), 10))
-	case reflect.Float32, reflect.Float64:
-		k.str(strconv.FormatFloat(v.Float(), 'g', -1, 64))
-	case reflect.Pointer:
-		if v.IsNil() {
-			k.str("nil")
-			return
-		}
-		k.str("&")
-		k.value(v.Elem())
-	case reflect.Slice:
-		if v.IsNil() {
-			k.str("nil")
-			return
-		}
-		k.str("[" + strconv.Itoa(v.Len()))
-		for i := 0; i < v.Len(); i++ {
-			k.value(v.Index(i))
-		}
-	case reflect.Map:
-		keys := v.MapKeys()
-		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-		k.str("{" + strconv.Itoa(len(keys)))
-		for _, key := range keys {
-			k.str(key.String())
-			k.value(v.MapIndex(key))
-		}
-	case reflect.Struct:
-		if v.Type() == envVarType && v.FieldByName("FromEnv").Bool() {
-			name := v.FieldByName("Name").String()
-			val, ok := k.res.Lookup(name)
-			k.str(name)
-			k.str(fmt.Sprintf("from env %t=%s", ok, val))
-			return
-		}
-		k.str(v.Type().Name())
-		for i := 0; i < v.NumField(); i++ {
-			k.str(v.Type().Field(i).Name)
-			k.value(v.Field(i))
-		}
-	default:
-		k.str(v.Kind().String())
-	}
-}
-
-// files writes the contents of the files the plan reads from this machine.
-func (k *keyHasher) files(plan *composeplan.Plan, dir string) error {
-	rel := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(dir, filepath.FromSlash(p))
-	}
-	for _, f := range plan.EnvFiles {
-		k.path(rel(f.Path))
-	}
-	for i := range plan.Services {
-		sp := &plan.Services[i]
-		for _, f := range sp.EnvFiles {
-			k.path(rel(f.Path))
-		}
-		for _, m := range sp.Mounts {
-			if m.Type != "bind" {
-				continue
-			}
-			src, err := k.res.Expand("source", m.Source)
-			if err != nil {
-				continue
-			}
-			if strings.HasPrefix(src, "~/") {
-				home, _ := os.UserHomeDir()
-				src = filepath.Join(home, src[2:])
-			}
-			k.path(rel(src))
-		}
-	}
-	for _, list := range [][]composeplan.FileSpec{plan.Secrets, plan.Configs} {
-		for _, f := range list {
-			if f.File == "" {
-				continue
-			}
-			if p, err := k.res.Expand("file", f.File); err == nil {
-				k.path(rel(p))
-			}
-		}
-	}
-	return nil
-}
-
-// path writes a file or a directory tree: names, modes, symlink targets
-// and contents (sizes and modification times beyond the budget).
-func (k *keyHasher) path(p string) {
-	k.str(p)
-	fi, err := os.Stat(p)
-	if err != nil {
-		k.str("missing")
-		return
-	}
-	if !fi.IsDir() {
-		k.file(p, fi)
-		return
-	}
-	_ = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-		if err != nil {
-			k.str("error " + q)
-			return nil
-		}
-		k.entries++
-		if k.entries > keyMaxEntries {
-			k.str("truncated")
-			return filepath.SkipAll
-		}
-		r, _ := filepath.Rel(p, q)
-		k.str(r)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			t, _ := os.Readlink(q)
-			k.str("-> " + t)
-		case d.Type().IsRegular():
-			if fi, err := d.Info(); err == nil {
-				k.file(q, fi)
-			}
-		default:
-			k.str(d.Type().String())
-		}
-		return nil
-	})
-}
-
-func (k *keyHasher) file(p string, fi fs.FileInfo) {
-	k.str(fi.Mode().String())
-	if !fi.Mode().IsRegular() {
-		return
-	}
-	if k.bytes+fi.Size() > keyMaxBytes {
-		k.str(fmt.Sprintf("size %d mtime %d", fi.Size(), fi.ModTime().UnixNano()))
-		return
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		k.str("unreadable")
-		return
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, _ := io.Copy(h, io.LimitReader(f, fi.Size()))
-	k.bytes += n
-	k.str(hex.EncodeToString(h.Sum(nil)))
+	k.Str(fmt.Sprintf("fixed=%t reuse=%t", cfg.fixedPorts, cfg.reuse))
+	k.Str(engines.Name(cfg.engine))
+	k.Str(eng.Info().Endpoint)
 }
 
 // imageIDs returns what identifies the image of each service, in plan

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/owner"
 	"github.com/composegen/composegen/runtime/internal/reap"
 )
@@ -184,7 +184,7 @@ func (e *sharedEntry) part(ctx context.Context, want []string, done bool) (s *St
 }
 
 func (sh *sharedStart) readyFile() string {
-	return filepath.Join(lockRoot(), "shared-"+sh.keys.key[:32]+".ready")
+	return lock.SharedBase(sh.keys.key) + ".ready"
 }
 
 // resetReady starts the ready file of a new start of the stack.

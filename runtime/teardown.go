@@ -11,6 +11,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/label"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
@@ -47,7 +48,7 @@ func (s *Stack) down(ctx context.Context) error {
 	_, err := reap.Remove(ctx, s.eng, map[string]string{label.Project: s.project, label.Managed: "true"}, known, nil)
 	s.removePrivate()
 	if err == nil {
-		removeLockDir(s.project)
+		lock.RemoveProjectDir(s.project)
 	}
 	// The reaper runs in the background; a short-lived process must not
 	// exit half-way through it.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/engines"
+	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/reap"
 )
 
@@ -20,7 +21,7 @@ import (
 // watcherHooks is what a watcher does with this machine's files: the lock
 // directory of each project it removed, then the private directories of
 // dead owners.
-var watcherHooks = reap.Hooks{Gone: removeLockDir, Sweep: reapPrivateDirs}
+var watcherHooks = reap.Hooks{Gone: lock.RemoveProjectDir, Sweep: reapPrivateDirs}
 
 // init turns the process into a watcher when it was spawned as one, as
 // soon as the engine it needs is linked: the engines of this module

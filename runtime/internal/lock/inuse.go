@@ -1,4 +1,4 @@
-package runtime
+package lock
 
 import (
 	"context"
@@ -13,21 +13,19 @@ import (
 
 // A stack in use is never removed by another process. Every process that
 // starts or attaches to a shared stack (Shared, kept or not) holds a shared
-// flock on the stack's in-use file for the rest of its life; the kernel
-// releases it when the process ends, however it ends. A process that would
-// remove such a stack without being its user (the reaper of another start,
-// Prune, a reuse run that finds the stack drifted) first takes that lock
-// exclusively, without waiting, and holds it during the removal: when it
-// cannot, a live process uses the stack and it is skipped. So a dead owner
-// (the run's watcher killed) never makes a stack in use reapable, and no
-// test loses its stack to another package or run.
-//
-// Like the other locks (lock.go), it works between the processes of one
-// machine: those of a go test run.
+// flock on the stack's in-use file for the rest of its life (HoldInUse);
+// the kernel releases it when the process ends, however it ends. A process
+// that would remove such a stack without being its user (the reaper of
+// another start, Prune, a reuse run that finds the stack drifted) first
+// takes that lock exclusively, without waiting, and holds it during the
+// removal (ClaimForRemoval): when it cannot, a live process uses the stack
+// and it is skipped. So a dead owner (the run's watcher killed) never makes
+// a stack in use reapable, and no test loses its stack to another package
+// or run.
 
 // inUseFile is the in-use file of a stack instance, in its lock directory.
 func inUseFile(project string) string {
-	return filepath.Join(projectLockDir(project), "in-use")
+	return filepath.Join(ProjectDir(project), "in-use")
 }
 
 // inUseHeld holds the in-use files of the stacks this process uses, open
@@ -37,10 +35,11 @@ var inUseHeld struct {
 	m map[string]*os.File
 }
 
-// holdInUse marks project as used by this process until it ends. It waits
-// (within ctx) while another process removes the stack, and never holds a
-// file that was removed or replaced since it was opened.
-func holdInUse(ctx context.Context, project string) error {
+// HoldInUse marks project as used by this process until it ends (or
+// ReleaseInUse). It waits (within ctx) while another process removes the
+// stack, and never holds a file that was removed or replaced since it was
+// opened. A second mark of the same project is the first.
+func HoldInUse(ctx context.Context, project string) error {
 	inUseHeld.Lock()
 	defer inUseHeld.Unlock()
 	if inUseHeld.m[project] != nil {
@@ -77,8 +76,8 @@ func holdInUse(ctx context.Context, project string) error {
 	return nil
 }
 
-// releaseInUse drops this process's mark on project (after its own Down).
-func releaseInUse(project string) {
+// ReleaseInUse drops this process's mark on project (after its own Down).
+func ReleaseInUse(project string) {
 	inUseHeld.Lock()
 	defer inUseHeld.Unlock()
 	if f := inUseHeld.m[project]; f != nil {
@@ -87,11 +86,11 @@ func releaseInUse(project string) {
 	}
 }
 
-// claimForRemoval takes project's in-use file exclusively, without waiting.
+// ClaimForRemoval takes project's in-use file exclusively, without waiting.
 // It returns ok=false when a live process (this one included) uses the
 // stack. Otherwise release ends the claim: call it after the removal, with
 // gone set when the stack was removed (its in-use file then goes too).
-func claimForRemoval(project string) (release func(gone bool), ok bool) {
+func ClaimForRemoval(project string) (release func(gone bool), ok bool) {
 	path := inUseFile(project)
 	for range 10 {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -121,21 +120,21 @@ func claimForRemoval(project string) (release func(gone bool), ok bool) {
 	return nil, false
 }
 
-// claimOwnForRemoval is claimForRemoval for a removal this process asked
+// ClaimOwnForRemoval is ClaimForRemoval for a removal this process asked
 // for by name (Prune): its own mark does not keep the stack, another
 // process's does. The mark is dropped for the claim and taken again when
 // the stack stays.
-func claimOwnForRemoval(ctx context.Context, project string) (release func(gone bool), ok bool) {
+func ClaimOwnForRemoval(ctx context.Context, project string) (release func(gone bool), ok bool) {
 	inUseHeld.Lock()
 	f := inUseHeld.m[project]
 	delete(inUseHeld.m, project)
 	inUseHeld.Unlock()
 	if f == nil {
-		return claimForRemoval(project)
+		return ClaimForRemoval(project)
 	}
 	f.Close()
-	rehold := func() { _ = holdInUse(context.WithoutCancel(ctx), project) }
-	claimed, ok := claimForRemoval(project)
+	rehold := func() { _ = HoldInUse(context.WithoutCancel(ctx), project) }
+	claimed, ok := ClaimForRemoval(project)
 	if !ok {
 		rehold()
 		return nil, false
@@ -148,9 +147,9 @@ func claimOwnForRemoval(ctx context.Context, project string) (release func(gone 
 	}, true
 }
 
-// inUse reports whether a live process uses project.
+// inUse reports whether a live process (this one included) uses project.
 func inUse(project string) bool {
-	release, ok := claimForRemoval(project)
+	release, ok := ClaimForRemoval(project)
 	if ok {
 		release(false)
 	}
@@ -160,21 +159,12 @@ func inUse(project string) bool {
 func openInUse(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := ensurePrivateDir(filepath.Dir(path)); err != nil {
+		if err := EnsurePrivateDir(filepath.Dir(path)); err != nil {
 			return nil, err
 		}
 		f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	}
 	return f, err
-}
-
-func flock(f *os.File, how int) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
-			return err
-		}
-	}
 }
 
 // sameFile reports whether f is still the file at path.
