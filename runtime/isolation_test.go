@@ -55,12 +55,12 @@ func checkDistinct(t *testing.T, all []instanceFacts) {
 	}
 }
 
-// TestIsolationEightParallelStacks starts 8 instances of one plan in
-// parallel subtests of one binary, all alive at the same time (TestMain
-// raises -test.parallel to 8, and a barrier holds each instance until all
-// are up). The plan has a compose container_name, a fixed published port
-// and a named volume, the usual sources of collisions: each instance gets
-// its own names, data and ephemeral port, all start, and nothing is left.
+// TestIsolationEightParallelStacks starts 8 instances of one plan at once,
+// in goroutines of one test (whatever -test.parallel), all alive at the
+// same time (a barrier holds each instance until all are up). The plan has
+// a compose container_name, a fixed published port and a named volume, the
+// usual sources of collisions: each instance gets its own names, data and
+// ephemeral port, all start, and nothing is left.
 func TestIsolationEightParallelStacks(t *testing.T) {
 	requireDocker(t)
 	const n = 8
@@ -68,39 +68,43 @@ func TestIsolationEightParallelStacks(t *testing.T) {
 		mu      sync.Mutex
 		all     []instanceFacts
 		arrived sync.WaitGroup
+		wg      sync.WaitGroup
 	)
 	arrived.Add(n)
 	together := make(chan struct{})
 	go func() { arrived.Wait(); close(together) }()
-	t.Run("group", func(t *testing.T) {
-		for i := 0; i < n; i++ {
-			t.Run(fmt.Sprint(i), func(t *testing.T) {
-				t.Parallel()
-				s, err := Up(context.Background(), redisPlan("iso"), WithTimeout(3*time.Minute))
-				arrived.Done()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Down(context.Background())
-				select {
-				case <-together:
-				case <-time.After(3 * time.Minute):
-					t.Fatal("the 8 instances were never up at the same time (is -test.parallel below 8?)")
-				}
-				res, err := s.Service("redis").Exec(context.Background(), "redis-cli", "set", "owner", s.ProjectName())
-				if err != nil || res.ExitCode != 0 {
-					t.Fatalf("exec: %v %+v", err, res)
-				}
-				res, err = s.Service("redis").Exec(context.Background(), "redis-cli", "get", "owner")
-				if err != nil || strings.TrimSpace(res.Stdout) != s.ProjectName() {
-					t.Errorf("instance %s sees another's data: %v %+v", s.ProjectName(), err, res)
-				}
-				mu.Lock()
-				all = append(all, factsOf(s))
-				mu.Unlock()
-			})
-		}
-	})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Up(context.Background(), redisPlan("iso"), WithTimeout(3*time.Minute))
+			arrived.Done()
+			if err != nil {
+				t.Errorf("instance %d: %v", i, err)
+				return
+			}
+			defer s.Down(context.Background())
+			select {
+			case <-together:
+			case <-time.After(3 * time.Minute):
+				t.Errorf("instance %d: the 8 instances were never up at the same time", i)
+				return
+			}
+			res, err := s.Service("redis").Exec(context.Background(), "redis-cli", "set", "owner", s.ProjectName())
+			if err != nil || res.ExitCode != 0 {
+				t.Errorf("instance %d: exec: %v %+v", i, err, res)
+				return
+			}
+			res, err = s.Service("redis").Exec(context.Background(), "redis-cli", "get", "owner")
+			if err != nil || strings.TrimSpace(res.Stdout) != s.ProjectName() {
+				t.Errorf("instance %s sees another's data: %v %+v", s.ProjectName(), err, res)
+			}
+			mu.Lock()
+			all = append(all, factsOf(s))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	if len(all) != n {
 		t.Fatalf("%d of %d instances started", len(all), n)
 	}
