@@ -3,12 +3,12 @@
 // published ports), the failure dump that puts the services in trouble
 // first, the tail of the last probe outputs and log lines (cut in lines
 // and bytes, control bytes escaped, secrets masked before the cut), the
-// timeline of a start, and the writers that keep the last bytes of an
-// output or mask secrets line by line. It formats plain data and is not
-// the gathering of it: package runtime inspects the containers, reads
-// their logs and the replicas' state under their locks, and hands the
-// facts to this package, which therefore needs no engine and is tested
-// with exact strings.
+// timeline of a start, the one-line notices a run prints once, and the
+// writers that keep the last bytes of an output or mask secrets line by
+// line. It formats plain data and is not the gathering of it: package
+// runtime inspects the containers, reads their logs and the replicas'
+// state under their locks, and hands the facts to this package, which
+// therefore needs no engine and is tested with exact strings.
 package diag
 
 import (
