@@ -11,6 +11,7 @@ import (
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
 	"github.com/composegen/composegen/runtime/internal/buildctx"
+	"github.com/composegen/composegen/runtime/internal/diag"
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/lock"
@@ -204,13 +205,13 @@ func buildLocked(ctx context.Context, eng engine.Engine, bt *buildTarget, force 
 
 // runBuild builds spec, with the end of the build's output in its error.
 func runBuild(ctx context.Context, eng engine.Engine, spec engine.BuildSpec) error {
-	var out limitedBuffer
-	out.max = 256 << 10
+	var out diag.LimitedBuffer
+	out.Max = 256 << 10
 	if err := eng.Build(ctx, spec, &out); err != nil {
 		// Masked before it is cut: a cut secret is no longer recognised.
 		m := &mask.Masker{}
 		m.AddEnv(spec.Args)
-		return fmt.Errorf("build image %s from %s: %w\nbuild output (last lines):\n%s", spec.Tag, spec.ContextDir, err, lastLines(m.String(out.String()), 30, 8<<10))
+		return fmt.Errorf("build image %s from %s: %w\nbuild output (last lines):\n%s", spec.Tag, spec.ContextDir, err, diag.LastLines(m.String(out.String()), 30, 8<<10))
 	}
 	return nil
 }

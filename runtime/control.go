@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/diag"
 	"github.com/composegen/composegen/runtime/internal/mask"
 )
 
@@ -33,8 +34,8 @@ func (s *replica) exec(ctx context.Context, timeout time.Duration, cmd []string)
 	if err := s.hasContainer(); err != nil {
 		return ExecResult{}, err
 	}
-	stdout := &limitedBuffer{max: maxExecOutput}
-	stderr := &limitedBuffer{max: maxExecOutput}
+	stdout := &diag.LimitedBuffer{Max: maxExecOutput}
+	stderr := &diag.LimitedBuffer{Max: maxExecOutput}
 	var code int
 	var err error
 	if et, ok := s.stack.eng.(engine.ExecTimeouter); ok && timeout > 0 {
@@ -60,11 +61,11 @@ func (s *replica) exec(ctx context.Context, timeout time.Duration, cmd []string)
 }
 
 func (s *replica) Logs(ctx context.Context) (string, error) {
-	b := &limitedBuffer{max: maxLogs}
+	b := &diag.LimitedBuffer{Max: maxLogs}
 	err := s.WriteLogs(ctx, b)
 	out := b.String()
-	if b.dropped > 0 {
-		out = fmt.Sprintf("[composegen: %d earlier bytes not shown; use WriteLogs for everything]\n", b.dropped) + out
+	if b.Dropped() > 0 {
+		out = fmt.Sprintf("[composegen: %d earlier bytes not shown; use WriteLogs for everything]\n", b.Dropped()) + out
 	}
 	return out, err
 }

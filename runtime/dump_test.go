@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -150,28 +149,5 @@ func TestTimeoutDumpTopDown(t *testing.T) {
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("other services:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-// TestFailureTextOneLine: in the one-line list, a replica's failure loses
-// its service prefix and the log lines that follow it; a dependency's
-// failure names the dependency.
-func TestFailureTextOneLine(t *testing.T) {
-	spec := server("web", "web")
-	u := &unit{spec: &spec}
-	r := &replica{unit: u, spec: &spec, number: 1}
-	u.replicas = []*replica{r}
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{errors.New("service \"web\": exited with code 7; last logs:\n\tboom\n\tmore"), "exited with code 7"},
-		{errors.New("service \"migrate\": exited with code 3; last logs:\n\tx"), `its dependency "migrate" failed`},
-		{&depError{service: "web", dep: "db"}, `its dependency "db" failed`},
-		{errors.New("create container: no such image"), "create container: no such image"},
-	} {
-		if got := failureText(r, tc.err); got != tc.want {
-			t.Errorf("failureText(%q) = %q, want %q", tc.err, got, tc.want)
-		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/diag"
 )
 
 // startAll starts every replica of every selected service concurrently,
@@ -110,7 +111,7 @@ func (s *Stack) startAll(ctx context.Context) error {
 	mu.Lock()
 	err := firstErr
 	mu.Unlock()
-	if err != nil && !isCancel(err) {
+	if err != nil && !diag.IsCancel(err) {
 		// The failing service first (its error has its cause and output),
 		// then every other in one line.
 		dctx, dcancel := context.WithTimeout(context.Background(), diagnosticsTimeout)

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/diag"
 )
 
 // images makes concurrent stacks of a process pull or build an image once.
@@ -105,8 +106,8 @@ func (r *replica) imageAction(ctx context.Context, image, policy string) (string
 
 func (r *replica) pull(ctx context.Context, image, policy string) error {
 	platform, _ := r.stack.res.Expand("platform", r.spec.Platform)
-	var out limitedBuffer
-	out.max = 64 << 10
+	var out diag.LimitedBuffer
+	out.Max = 64 << 10
 	if err := r.stack.eng.Pull(ctx, image, platform, &out); err != nil {
 		hint := "is the image name right, and can the engine reach its registry?"
 		if policy == "always" {

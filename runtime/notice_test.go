@@ -3,9 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -90,58 +88,6 @@ func TestSharedReplacedNoticeIsOneLine(t *testing.T) {
 		t.Fatalf("a changed input reused %s", s3.project)
 	}
 	oneLine("drift", got, "kept shared stack "+s3.project+" replaced by "+s4.project, "what it was started from changed")
-}
-
-// A notice reaches the go command's standard error when it is a pipe or a
-// terminal, never a regular file, nor the process's own standard error.
-func TestOpenStderrOf(t *testing.T) {
-	if _, err := os.Stat("/proc/self/fd/2"); err != nil {
-		t.Skip("no /proc")
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	child := func(stderr *os.File) *exec.Cmd {
-		t.Helper()
-		cmd := exec.Command("sleep", "30")
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return cmd
-	}
-	piped := child(pw)
-	pw.Close()
-	f := openStderrOf(piped.Process.Pid)
-	if f == nil {
-		t.Fatal("the standard error of a process that writes to a pipe was not opened")
-	}
-	if _, err := io.WriteString(f, "composegen: notice\n"); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	_ = piped.Process.Kill()
-	_ = piped.Wait()
-	if b, _ := io.ReadAll(pr); string(b) != "composegen: notice\n" {
-		t.Errorf("the pipe got %q", b)
-	}
-
-	file, err := os.Create(t.TempDir() + "/log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	if f := openStderrOf(child(file).Process.Pid); f != nil {
-		f.Close()
-		t.Error("the standard error of a process that writes to a regular file was opened")
-	}
-	if f := openStderrOf(child(os.Stderr).Process.Pid); f != nil {
-		f.Close()
-		t.Error("a process's standard error that is this process's was opened")
-	}
 }
 
 // Prune removes the lock, lease and failure files of the stacks it removes

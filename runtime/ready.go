@@ -7,10 +7,10 @@ import (
 	goruntime "runtime"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/diag"
 	"github.com/composegen/composegen/runtime/internal/probe"
 	"github.com/composegen/composegen/runtime/internal/readiness"
 )
@@ -348,7 +348,7 @@ func (r *replica) runHealthcheck(ctx context.Context, hc *composeplan.Healthchec
 			return fmt.Errorf("%s exited %d (no output)", name, res.ExitCode)
 		}
 		// Masked before it is cut: a cut secret is no longer recognised.
-		return fmt.Errorf("%s exited %d: %s", name, res.ExitCode, lastLines(r.stack.mask.String(out), 3, 512))
+		return fmt.Errorf("%s exited %d: %s", name, res.ExitCode, diag.LastLines(r.stack.mask.String(out), 3, 512))
 	}
 	return nil
 }
@@ -380,40 +380,4 @@ func (r *replica) startedAt() time.Time {
 		return time.Now()
 	}
 	return r.tStarted
-}
-
-// lastLines returns the last n lines of s, at most max bytes of them, with
-// non-printable bytes escaped.
-func lastLines(s string, n, max int) string {
-	s = strings.TrimRight(s, "\n")
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	out := printable(strings.Join(lines, "\n"))
-	if len(out) > max {
-		out = "…" + out[len(out)-max:]
-	}
-	return out
-}
-
-// printable escapes what a terminal or a test log should not receive raw:
-// NUL and other control bytes (not tabs and newlines), invalid UTF-8.
-func printable(s string) string {
-	var b strings.Builder
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteString(s[:size])
-		}
-		s = s[size:]
-	}
-	return b.String()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,19 +284,4 @@ func (s *replica) currentPorts() map[engine.PortKey]engine.HostPort {
 		m[k] = v
 	}
 	return m
-}
-
-// portKeys returns the keys of ports in port order.
-func portKeys(ports map[engine.PortKey]engine.HostPort) []engine.PortKey {
-	keys := make([]engine.PortKey, 0, len(ports))
-	for k := range ports {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].Port != keys[j].Port {
-			return keys[i].Port < keys[j].Port
-		}
-		return keys[i].Protocol < keys[j].Protocol
-	})
-	return keys
 }

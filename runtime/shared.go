@@ -18,6 +18,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/diag"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/label"
@@ -605,7 +606,7 @@ func (r *replica) attach(ctx context.Context, c engine.Resource) error {
 		r.exitOnce.Do(func() { close(r.exitedCh) })
 		return nil
 	default:
-		state := stateText(st, nil)
+		state := diag.State(st, nil)
 		if st.Paused {
 			state = "paused"
 		} else if st.RestartCount > 0 && st.Running {

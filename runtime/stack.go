@@ -16,6 +16,7 @@ import (
 
 	"github.com/composegen/composegen/runtime/composeplan"
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/diag"
 	"github.com/composegen/composegen/runtime/internal/engines"
 	"github.com/composegen/composegen/runtime/internal/interp"
 	"github.com/composegen/composegen/runtime/internal/mask"
@@ -372,31 +373,20 @@ func (s *Stack) Engine() (name, endpoint string) { return s.info.Name, s.info.En
 // Timeline returns when each container was created, started and ready,
 // relative to the start of Up.
 func (s *Stack) Timeline() string {
-	var b strings.Builder
-	ms := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return fmt.Sprintf("%dms", t.Sub(s.t0).Milliseconds())
-	}
-	fmt.Fprintf(&b, "composegen: stack %s timeline (networks and volumes %s", s.project, ms(s.tNets))
+	t := diag.Timeline{Project: s.project, T0: s.t0, Nets: s.tNets}
 	if s.adm != nil {
 		if w, ok := s.adm.waited(); ok && w > 0 {
-			fmt.Fprintf(&b, "; waited %dms for its turn to start: %s, %s", w.Milliseconds(), s.gate.describe(), maxStartingEnv)
+			t.Waited, t.Turn = w, s.gate.describe()+", "+maxStartingEnv
 		}
 	}
-	b.WriteString("):")
 	for _, u := range s.order {
 		for _, r := range u.replicas {
 			r.mu.Lock()
-			fmt.Fprintf(&b, "\n  %-20s created %-8s started %-8s ready %-8s", r.label(), ms(r.tCreated), ms(r.tStarted), ms(r.tReady))
-			if !r.tExited.IsZero() {
-				fmt.Fprintf(&b, " exited %s (code %d)", ms(r.tExited), r.exitCode)
-			}
+			t.Rows = append(t.Rows, diag.Row{Label: r.label(), Created: r.tCreated, Started: r.tStarted, Ready: r.tReady, Exited: r.tExited, ExitCode: r.exitCode})
 			r.mu.Unlock()
 		}
 	}
-	return s.mask.String(b.String())
+	return s.mask.String(t.String())
 }
 
 // failCleanup removes a stack whose start failed, or keeps it for

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/composegen/composegen/runtime/engine"
+	"github.com/composegen/composegen/runtime/internal/diag"
 	"github.com/composegen/composegen/runtime/internal/label"
 	"github.com/composegen/composegen/runtime/internal/lock"
 	"github.com/composegen/composegen/runtime/internal/reap"
@@ -86,7 +87,7 @@ func (s *Stack) writeLogs(ctx context.Context) {
 				if err != nil {
 					return err
 				}
-				w := &maskWriter{w: f, m: s.mask}
+				w := &diag.MaskWriter{W: f, M: s.mask}
 				err = r.WriteLogs(ctx, w)
 				w.Flush()
 				if cerr := f.Close(); err == nil {

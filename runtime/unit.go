@@ -227,6 +227,11 @@ func (e *depError) Error() string {
 	return fmt.Sprintf("service %q: not started because its dependency %q failed", e.service, e.dep)
 }
 
+// Dependency names the dependency that failed: diag.FailureText says so.
+func (e *depError) Dependency() string { return e.dep }
+
+var _ interface{ Dependency() string } = (*depError)(nil)
+
 // A containerRef is another service whose container the service's
 // container refers to at creation, so that it must be started first.
 type containerRef struct {
