@@ -19,7 +19,7 @@ import (
 // background at each start (reap.Start).
 //
 // reapHooks gives it this machine's files: a stack that a live process uses
-// stays, whoever owns it (inuse.go); a removed stack's lock and kept
+// stays, whoever owns it (package lock); a removed stack's lock and kept
 // directories go; private directories of dead owners go after each
 // background reap.
 var reapHooks = reap.Hooks{
