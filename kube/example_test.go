@@ -21,6 +21,7 @@ import (
 // COMPOSEGEN_ENGINE=kubernetes selects the engine. The shared stack's
 // namespace must be gone within 10 s of go test's end.
 func TestExampleOnKubernetes(t *testing.T) {
+	t.Parallel()
 	testEngine(t)
 	if testing.Short() {
 		t.Skip("builds and runs the example's tests (-short)")

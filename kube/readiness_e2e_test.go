@@ -21,6 +21,7 @@ import (
 // one, and COMPOSEGEN_ENGINE=kubernetes selects it. The cluster needs
 // postgres:16, redis:7, rabbitmq:3-management and busybox:latest.
 func TestReadinessEndToEndOnKubernetes(t *testing.T) {
+	t.Parallel()
 	testEngine(t)
 	if testing.Short() {
 		t.Skip("builds a module and starts 11 stacks (-short)")

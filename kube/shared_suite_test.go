@@ -235,6 +235,7 @@ func (s *sharedSuite) waitGone(r *suiteRun, limit time.Duration) {
 // stack's namespace is the only one of the run, and it is gone within 60 s
 // of go test's end.
 func TestSharedStackAcrossTestBinaries(t *testing.T) {
+	t.Parallel()
 	s := newSharedSuite(t)
 	t.Cleanup(s.removeLeft)
 	r := s.run()
@@ -246,6 +247,7 @@ func TestSharedStackAcrossTestBinaries(t *testing.T) {
 // next run every test binary attaches to it (none starts it, so none holds
 // port-forwards from a start): the same namespace, and the tests pass.
 func TestSharedKeptStackAcrossRuns(t *testing.T) {
+	t.Parallel()
 	s := newSharedSuite(t)
 	t.Cleanup(s.removeLeft)
 	r1 := s.run("COMPOSEGEN_REUSE=1")
