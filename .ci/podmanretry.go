@@ -1,15 +1,15 @@
 //go:build ignore
 
-// dnsgap reads `go test -json` on stdin, prints the tests' output as go
-// test would, and sorts the failures: it exits 0 when nothing failed, 3
-// when every failed test failed on Podman 4.3's DNS gap (a container's
-// lookup of another service's name failed: docs/troubleshooting.md,
-// "Podman: name lookups fail now and then") and prints their names, one
-// per line, to the file named by its argument, and 1 otherwise (a failure
-// with another cause, a package that failed outside its tests, or input
-// it cannot read).
+// podmanretry reads `go test -json` on stdin, prints the tests' output as
+// go test would, and sorts the failures: it exits 0 when nothing failed, 3
+// when one or two tests failed (it names each with its cause: Podman 4.3's
+// DNS gap when a container's lookup of another service's name failed, see
+// docs/troubleshooting.md, "Podman: name lookups fail now and then", else
+// "another cause") and writes their names, one per line, to the file named
+// by its argument, and 1 otherwise (more failures, a package that failed
+// outside its tests, or input it cannot read).
 //
-//	go test -json ./runtime/ | go run .ci/dnsgap.go rerun.txt
+//	go test -json ./runtime/ | go run .ci/podmanretry.go rerun.txt
 package main
 
 import (
@@ -32,7 +32,7 @@ type event struct {
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: go test -json ... | go run .ci/dnsgap.go RERUN_FILE")
+		fmt.Fprintln(os.Stderr, "usage: go test -json ... | podmanretry RERUN_FILE")
 		os.Exit(1)
 	}
 	out := map[string]*strings.Builder{} // top-level test → its output, subtests included
@@ -65,40 +65,40 @@ func main() {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, "dnsgap:", err)
+		fmt.Fprintln(os.Stderr, "podmanretry:", err)
 		os.Exit(1)
 	}
 	if len(failed) == 0 {
 		if pkgFailed {
-			fmt.Println("dnsgap: the package failed outside its tests")
+			fmt.Println("podmanretry: the package failed outside its tests")
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
 	var names []string
-	other := false
 	for name := range failed {
 		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
 		text := ""
 		if out[name] != nil {
 			text = out[name].String()
 		}
-		gap := false
+		cause := "another cause"
 		for _, s := range signatures {
-			gap = gap || strings.Contains(text, s)
+			if strings.Contains(text, s) {
+				cause = "Podman's DNS gap"
+			}
 		}
-		if !gap {
-			fmt.Printf("dnsgap: %s failed for another reason than the DNS gap\n", name)
-			other = true
-		}
+		fmt.Printf("podmanretry: FAILED ON PODMAN: %s (%s)\n", name, cause)
 	}
-	sort.Strings(names)
-	if other {
+	if len(names) > 2 {
+		fmt.Printf("podmanretry: %d tests failed: not run again\n", len(names))
 		os.Exit(1)
 	}
-	fmt.Printf("dnsgap: %d test(s) failed on Podman's DNS gap: %s\n", len(names), strings.Join(names, " "))
 	if err := os.WriteFile(os.Args[1], []byte(strings.Join(names, "\n")+"\n"), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "dnsgap:", err)
+		fmt.Fprintln(os.Stderr, "podmanretry:", err)
 		os.Exit(1)
 	}
 	os.Exit(3)
