@@ -99,7 +99,7 @@ func TestBuildRebuildsWhatChanged(t *testing.T) {
 		"web/.dockerignore": "notes.txt\n",
 		"web/notes.txt":     "n1\n",
 	})
-	plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "web", Build: &composeplan.BuildSpec{Context: "web"}}}}
+	plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "web", Build: &composeplan.BuildSpec{Context: "web"}, Lifecycle: composeplan.LifecycleWorker}}}
 	ctx := context.Background()
 	forgetForcedBuild(t, eng, image)
 	removeBuildFiles(t, eng, image)
@@ -241,7 +241,7 @@ func TestBuildConcurrentStartsBuildOnce(t *testing.T) {
 	janitor := newImageJanitor(t, c, image)
 	removeBuildFiles(t, eng, image)
 	dir := projectDir(t, map[string]string{"app/Dockerfile": "FROM busybox\nRUN echo " + name + " > /built\nCMD [\"sleep\", \"300\"]\n"})
-	plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "app", Build: &composeplan.BuildSpec{Context: "app"}}}}
+	plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "app", Build: &composeplan.BuildSpec{Context: "app"}, Lifecycle: composeplan.LifecycleWorker}}}
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -324,7 +324,7 @@ func TestSharedReuseBuild(t *testing.T) {
 	acquire := func(what, want string, opts ...Option) (*Stack, int64) {
 		t.Helper()
 		n0 := eng.builds.Load()
-		plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "web", Build: &composeplan.BuildSpec{Context: "web"}}}}
+		plan := &composeplan.Plan{Name: name, Services: []composeplan.ServiceSpec{{Name: "web", Build: &composeplan.BuildSpec{Context: "web"}, Lifecycle: composeplan.LifecycleWorker}}}
 		cfg := newConfig(append([]Option{WithReuse(), WithEngine(engName), WithDir(dir), WithLogf(t.Logf)}, opts...))
 		s, err := shared(ctx, plan, cfg, dir)
 		if err != nil {

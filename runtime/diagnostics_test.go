@@ -252,7 +252,7 @@ func TestStartFailureFailsTheTest(t *testing.T) {
 func TestLogDirWritesFullLogs(t *testing.T) {
 	requireDocker(t)
 	plan := &composeplan.Plan{Name: "rt-logdir", Services: []composeplan.ServiceSpec{
-		{Name: "chatty", Image: "busybox", Command: []string{"sh", "-c", "for i in $$(seq 1 500); do echo line-$$i; done; exec sleep 300"}},
+		{Name: "chatty", Image: "busybox", Command: []string{"sh", "-c", "for i in $$(seq 1 500); do echo line-$$i; done; exec sleep 300"}, Lifecycle: composeplan.LifecycleWorker},
 	}}
 	for _, viaEnv := range []bool{false, true} {
 		t.Run(fmt.Sprintf("env=%v", viaEnv), func(t *testing.T) {

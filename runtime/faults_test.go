@@ -194,6 +194,7 @@ func TestFaultBadBindMount(t *testing.T) {
 
 func TestFaultPortNotListening(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	// busybox sleeps: nothing listens on 9999. The probe has no budget of
 	// its own; the timeout ends the start and the error says why.
 	plan := &composeplan.Plan{Name: "rt-port", Services: []composeplan.ServiceSpec{
@@ -201,15 +202,16 @@ func TestFaultPortNotListening(t *testing.T) {
 			Ports: []composeplan.PortSpec{{Target: 9999, Protocol: "tcp"}},
 			Probe: &composeplan.ProbeSpec{Protocol: "tcp", Port: 9999}},
 	}}
-	// 12 s, as in TestFaultDeadline: on a loaded machine Podman's start
+	// 20 s, as in TestFaultDeadline: on a loaded machine Podman's start
 	// call alone took 5-8 s, and the deadline then ended the start before
-	// the first probe.
-	_, err := upErr(t, plan, WithTimeout(12*time.Second))
+	// the first probe. The test runs beside the others (it only waits).
+	_, err := upErr(t, plan, WithTimeout(20*time.Second))
 	wantAll(t, err, `service "silent"`, "not ready", "port 9999", "nothing listens")
 }
 
 func TestFaultDeadline(t *testing.T) {
 	requireDocker(t)
+	t.Parallel()
 	hc := &composeplan.HealthcheckSpec{Test: []string{"CMD-SHELL", "echo still-warming-up; exit 1"}, Interval: time.Minute, Retries: 3}
 	plan := &composeplan.Plan{Name: "rt-deadline", Services: []composeplan.ServiceSpec{
 		busybox("slow", hc, "sh", "-c", "echo slow-booting; exec sleep 300"),
@@ -217,9 +219,10 @@ func TestFaultDeadline(t *testing.T) {
 		{Name: "after", Image: "busybox", Command: []string{"sleep", "300"}, Lifecycle: composeplan.LifecycleWorker,
 			DependsOn: []composeplan.Dependency{{Service: "slow", Condition: "service_healthy", Required: true}}},
 	}}
-	// 12 s: on a loaded machine the container may take seconds to start
-	// before the first healthcheck runs.
-	_, err := upErr(t, plan, WithTimeout(12*time.Second))
+	// 20 s: on a loaded machine (the parallel tests beside it) the
+	// containers may take seconds to start before the first healthcheck
+	// runs; the test only waits, so it runs beside the others.
+	_, err := upErr(t, plan, WithTimeout(20*time.Second))
 	wantAll(t, err, "deadline exceeded", "not ready", `service "slow"`, "still-warming-up", "slow-booting",
 		"other services:", "\n\tafter: created, never started (waiting for its dependencies)", "\n\tfast: running, ready")
 	if strings.Contains(err.Error(), `service "fast"`) || strings.Contains(err.Error(), `service "after"`) {

@@ -294,7 +294,7 @@ func TestFidelityBuild(t *testing.T) {
 	})
 	plan := func(greeting, policy string) *composeplan.Plan {
 		return &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{{
-			Name: "app", Image: tag, PullPolicy: policy,
+			Name: "app", Image: tag, PullPolicy: policy, Lifecycle: composeplan.LifecycleWorker,
 			Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "dev",
 				Args: map[string]string{"GREETING": greeting}},
 		}}}
@@ -351,6 +351,7 @@ func TestFidelityBuild(t *testing.T) {
 	// No image: named after the project and service.
 	s, err = Up(ctx, &composeplan.Plan{Name: "rt-build", Services: []composeplan.ServiceSpec{{
 		Name: "noimage", Build: &composeplan.BuildSpec{Context: "app", Dockerfile: "docker/App.dockerfile", Target: "prod"},
+		Lifecycle: composeplan.LifecycleWorker,
 	}}}, WithDir(dir))
 	if err != nil {
 		t.Fatal(err)

@@ -529,6 +529,7 @@ func TestSharedStandaloneBinary(t *testing.T) {
 // run beside the parallel suites it once found the stack still in use
 // right after go test ended (not investigated further).
 func TestSharedWatcherKilled(t *testing.T) {
+	t.Parallel()
 	s := newSuite(t, "killwatcher")
 	s.pkgs = append(s.pkgs, "./internal/sharedsuite/d")
 	s.args = []string{"-p=4"} // every package at once: they wait for each other
