@@ -133,6 +133,7 @@ func median(ds []time.Duration) time.Duration {
 
 func TestFreshOnStartedStack(t *testing.T) {
 	runtimetest.RequireEngine(t)
+	t.Parallel()
 	stack := runtime.Start(t, freshPlan("tpl-fresh"))
 	pg, rs := runtimeimpl.Of(stack.Service("postgres")), runtimeimpl.Of(stack.Service("redis"))
 	var mu sync.Mutex
@@ -180,6 +181,7 @@ func TestFreshOnStartedStack(t *testing.T) {
 // naming the session and saying what to do.
 func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
 	runtimetest.RequireEngine(t)
+	t.Parallel()
 	plan := freshPlan("tpl-fresh-busy")
 	plan.Services = append(plan.Services, composeplan.ServiceSpec{
 		Name: "holder", Image: "postgres:16", Entrypoint: []string{},
@@ -221,6 +223,7 @@ func TestPostgresFreshDSNBusyDatabase(t *testing.T) {
 // failure that says which privilege is missing and how to grant it.
 func TestPostgresFreshDSNPrivileges(t *testing.T) {
 	runtimetest.RequireEngine(t)
+	t.Parallel()
 	plan := freshPlan("tpl-fresh-priv")
 	plan.Services[2].Command = []string{"psql", "-v", "ON_ERROR_STOP=1", "-h", "postgres", "-U", "app", "-d", "app", "-c",
 		"INSERT INTO items (owner) VALUES ('seed'); CREATE ROLE limited LOGIN PASSWORD 'limited-pw'; CREATE ROLE creator LOGIN CREATEDB PASSWORD 'creator-pw'"}

@@ -61,6 +61,7 @@ func mariadbPlan(name string, withRoot bool) *composeplan.Plan {
 
 func TestMariaDBFreshDSN(t *testing.T) {
 	runtimetest.RequireEngine(t)
+	t.Parallel()
 	// The drop kills the session each test leaves open; the driver would
 	// log it.
 	_ = mysql.SetLogger(mysql.Logger(nopLogger{}))
@@ -154,6 +155,7 @@ func fatalOf(t *testing.T, fn func(tb templates.TB)) (msg string) {
 // FreshDSN fails, saying why and what to do.
 func TestMariaDBFreshDSNWithoutPrivileges(t *testing.T) {
 	runtimetest.RequireEngine(t)
+	t.Parallel()
 	stack := runtime.Start(t, mariadbPlan("tpl-fresh-maria-noroot", false))
 	msg := fatalOf(t, func(tb templates.TB) { templates.MariaDBFreshDSN(tb, runtimeimpl.Of(stack.Service("db"))) })
 	t.Logf("FreshDSN failed with:\n%s", msg)
