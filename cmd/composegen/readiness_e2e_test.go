@@ -132,6 +132,7 @@ func TestRabbitMQ(t *testing.T) {
 // A server image used as a client toolbox is not that server: no probe
 // (it would wait for ever), no DSN.
 func TestToolbox(t *testing.T) {
+	t.Parallel()
 	tb := StartToolbox(t)
 	if _, ok := reflect.TypeOf(tb).MethodByName("DSN"); ok {
 		t.Error("the toolbox has a DSN method")
@@ -144,6 +145,7 @@ func TestToolbox(t *testing.T) {
 
 // A password on the healthcheck's command line works and is never shown.
 func TestPasswordHealthcheck(t *testing.T) {
+	t.Parallel()
 	c := StartCache(t)
 	rdb := redis.NewClient(&redis.Options{Addr: c.Addr(), Password: c.Password()})
 	defer rdb.Close()
@@ -155,6 +157,7 @@ func TestPasswordHealthcheck(t *testing.T) {
 // A crash-looping server fails the start, fast, named, without the
 // password of its command line.
 func TestCrashLoop(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -176,6 +179,7 @@ func TestCrashLoop(t *testing.T) {
 // A healthchecked service that exits 0 is not healthy: its dependent is
 // not started, as with docker compose.
 func TestExitedDependency(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := Up(ctx, WithProfiles(ProfileBroken), WithServices(ServiceAPI))
@@ -243,6 +247,11 @@ func TestReadinessEndToEnd(t *testing.T) {
 	skip := os.Getenv(kubeE2ESkipEnv)
 	if kube != "" && skip != "" {
 		args = append(args, "-skip=^("+skip+")$")
+	}
+	if kube != "" {
+		// The stacks wait on the cluster, not on this machine's CPU: all
+		// of them at once (go test's default is GOMAXPROCS).
+		args = append(args, "-parallel=12")
 	}
 	out := gocmd(append(args, "./...")...)
 	for _, name := range []string{"TestFirstConnection", "TestRabbitMQ", "TestToolbox", "TestPasswordHealthcheck", "TestCrashLoop", "TestExitedDependency"} {
