@@ -529,7 +529,10 @@ func TestSharedStandaloneBinary(t *testing.T) {
 // run beside the parallel suites it once found the stack still in use
 // right after go test ended (not investigated further).
 func TestSharedWatcherKilled(t *testing.T) {
-	t.Parallel()
+	// Not parallel: beside the other tests on Podman (-parallel 4), the
+	// prune right after the run once found the stack still in use by a
+	// process of the run (2026-12-08, not understood yet; it passed ×3 in
+	// parallel on Docker and in every serial run).
 	s := newSuite(t, "killwatcher")
 	s.pkgs = append(s.pkgs, "./internal/sharedsuite/d")
 	s.args = []string{"-p=4"} // every package at once: they wait for each other
