@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // A stack in use is never removed by another process. Every process that
@@ -86,39 +87,64 @@ func ReleaseInUse(project string) {
 	}
 }
 
-// ClaimForRemoval takes project's in-use file exclusively, without waiting.
-// It returns ok=false when a live process (this one included) uses the
-// stack. Otherwise release ends the claim: call it after the removal, with
-// gone set when the stack was removed (its in-use file then goes too).
+// ClaimForRemoval takes project's in-use file exclusively. It returns
+// ok=false when a live process (this one included) uses the stack.
+// Otherwise release ends the claim: call it after the removal, with gone
+// set when the stack was removed (its in-use file then goes too).
+//
+// It never waits for the stack's users. When another process holds the
+// claim (a reaper judging the stack, a prune or a drifted run removing it),
+// that is no use of the stack: it waits for that claim to end (at most
+// RemovalWait) and tries again, so that the stack is then found removed, or
+// unused, rather than reported in use.
 func ClaimForRemoval(project string) (release func(gone bool), ok bool) {
 	path := inUseFile(project)
-	for range 10 {
+	deadline := time.Now().Add(RemovalWait)
+	d := pollFirst
+	for {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Nobody ever marked it from this machine (a stack of an
-			// earlier version, or of another machine).
+			// earlier version, or of another machine), or it was
+			// removed with its stack.
 			return func(bool) {}, true
 		}
 		if err != nil {
 			return nil, false
 		}
-		if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		err = flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if !sameFile(f, path) {
+				f.Close() // removed with its stack meanwhile: look again
+				continue
+			}
+			return func(gone bool) {
+				if gone {
+					_ = os.Remove(path)
+				}
+				f.Close()
+			}, true
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
 			return nil, false
 		}
-		if !sameFile(f, path) {
-			f.Close()
-			continue
+		// Users hold it shared, a remover exclusively: a shared lock
+		// succeeds in the first case only.
+		shared := flock(f, syscall.LOCK_SH|syscall.LOCK_NB)
+		f.Close()
+		if shared == nil || !errors.Is(shared, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			return nil, false
 		}
-		return func(gone bool) {
-			if gone {
-				_ = os.Remove(path)
-			}
-			f.Close()
-		}, true
+		time.Sleep(d)
+		d = min(d*2, pollMax*4)
 	}
-	return nil, false
 }
+
+// RemovalWait bounds how long ClaimForRemoval waits for another process's
+// claim (a removal of the stack) to end: a stack's removal takes seconds,
+// and waits at most 30 s for containers that share its namespaces.
+var RemovalWait = 45 * time.Second
 
 // ClaimOwnForRemoval is ClaimForRemoval for a removal this process asked
 // for by name (Prune): its own mark does not keep the stack, another

@@ -37,8 +37,14 @@ func TestInUseClaims(t *testing.T) {
 	if !ok {
 		t.Fatal("cannot claim an unused stack")
 	}
+	defer func(w time.Duration) { RemovalWait = w }(RemovalWait)
+	RemovalWait = 300 * time.Millisecond
+	t0 := time.Now()
 	if _, ok := ClaimForRemoval("mine"); ok {
 		t.Fatal("a stack claimed for removal was claimed again")
+	}
+	if waited := time.Since(t0); waited < RemovalWait {
+		t.Errorf("a second claim gave up after %s, before the removal's bound %s", waited, RemovalWait)
 	}
 	held := make(chan error, 1)
 	go func() { held <- HoldInUse(ctx, "mine") }()
@@ -131,5 +137,49 @@ func TestInUseOwnClaimSeesOthers(t *testing.T) {
 	ReleaseInUse("both")
 	if !inUse("both") {
 		t.Fatal("the child's mark is gone")
+	}
+}
+
+// A claim held by another remover is no use of the stack: a second claim
+// waits for it, and finds the stack removed (or unused) then; a user's mark
+// refuses at once.
+func TestClaimWaitsForAnotherRemoval(t *testing.T) {
+	privateTemp(t)
+	ctx := context.Background()
+	for _, gone := range []bool{true, false} {
+		if err := HoldInUse(ctx, "busy"); err != nil { // the stack's in-use file
+			t.Fatal(err)
+		}
+		ReleaseInUse("busy")
+		release, ok := ClaimForRemoval("busy")
+		if !ok {
+			t.Fatal("cannot claim an unused stack")
+		}
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			release(gone)
+		}()
+		t0 := time.Now()
+		again, ok := ClaimForRemoval("busy")
+		waited := time.Since(t0)
+		if !ok {
+			t.Fatalf("gone=%v: the second claim failed although no process uses the stack (it waited %s)", gone, waited)
+		}
+		if waited < 250*time.Millisecond {
+			t.Errorf("gone=%v: the second claim did not wait for the first (%s)", gone, waited)
+		}
+		again(true)
+	}
+
+	if err := HoldInUse(ctx, "used"); err != nil {
+		t.Fatal(err)
+	}
+	defer ReleaseInUse("used")
+	t0 := time.Now()
+	if _, ok := ClaimForRemoval("used"); ok {
+		t.Fatal("a stack this process uses was claimed")
+	}
+	if waited := time.Since(t0); waited > 100*time.Millisecond {
+		t.Errorf("a claim on a stack in use waited %s; it must refuse at once", waited)
 	}
 }
