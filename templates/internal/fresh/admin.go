@@ -292,8 +292,15 @@ func (o freshOwner) name(test string) string {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	fmt.Fprintf(&b, "%s%02x%s", o.tag, o.slot, hex.EncodeToString(r[:]))
+	made.Store(b.String(), true)
 	return b.String()
 }
+
+// made holds the names of the databases this process made (name). A
+// database of this process's slot that it did not make is a leftover of an
+// earlier holder of the slot, which has ended: a slot is free again when
+// its holder ends, and the next test binary may draw the same one.
+var made sync.Map
 
 var freshNameRE = regexp.MustCompile(`^t_(?:[a-z0-9_]*_)?([0-9a-f]{6})([0-9a-f]{2})[0-9a-f]{8}$`)
 
@@ -312,14 +319,22 @@ func parseFreshName(name string) (o freshOwner, ok bool) {
 }
 
 // leftovers returns, of names, the test databases whose owners have ended:
-// of this lock space, and of a slot other than this process's that no
-// process holds.
+// of this lock space, and of a slot that no process holds, or of this
+// process's slot but not made by it.
 func leftovers(s Service, me freshOwner, names []string) []string {
 	gone := map[int]bool{}
 	var out []string
 	for _, n := range names {
 		o, ok := parseFreshName(n)
-		if !ok || o.tag != me.tag || o.slot == me.slot {
+		if !ok || o.tag != me.tag {
+			continue
+		}
+		if o.slot == me.slot {
+			// This process holds the slot: the database is its own, or
+			// of a holder before it that has ended.
+			if _, mine := made.Load(n); !mine {
+				out = append(out, n)
+			}
 			continue
 		}
 		g, seen := gone[o.slot]

@@ -208,9 +208,12 @@ func TestLeftovers(t *testing.T) {
 		elsewhere.tag = "fedcba"
 	}
 	mine, theirs, gone, far := me.name("TestA"), live.name("TestB"), dead.name("TestC"), elsewhere.name("TestD")
-	got := leftovers(s, me, []string{mine, theirs, gone, far, "t_user_database", dead.name("TestE")})
-	if len(got) != 2 || got[0] != gone || !strings.HasPrefix(got[1], "t_teste_") {
-		t.Errorf("leftovers = %q, want %q and TestE's", got, gone)
+	// An earlier holder of this process's slot, which ended: the slot
+	// was free again, and this process drew it.
+	before := fmt.Sprintf("t_testz_%s%02xdeadbeef", me.tag, me.slot)
+	got := leftovers(s, me, []string{mine, theirs, gone, far, "t_user_database", before, dead.name("TestE")})
+	if len(got) != 3 || got[0] != gone || got[1] != before || !strings.HasPrefix(got[2], "t_teste_") {
+		t.Errorf("leftovers = %q, want %q, %q and TestE's", got, gone, before)
 	}
 	if !s.try(ownerLock(dead.slot)) {
 		t.Error("judging a slot left it held")
